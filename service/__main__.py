@@ -1,0 +1,5 @@
+"""``python -m service`` is ``modelmon``."""
+
+from service.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""The FastAPI application, built from one Settings object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import Engine
+
+from service import __version__
+from service.clock import Clock, system_clock
+from service.config import Settings, check_production_safety
+from service.context import AppContext
+from service.errors import install_error_handlers
+from service.health.endpoints import router as health_router
+from service.ingestion.endpoints import router as ingestion_router
+from service.ingestion.schemas import COMPONENT_SCHEMAS
+from service.registry.endpoints import router as registry_router
+from service.storage.database import create_database_engine, create_session_factory
+
+DESCRIPTION = """
+modelmon watches machine-learning models in production. Models send their predictions and,
+later, the true outcomes; modelmon stores them and evaluates drift, performance and fairness.
+
+Every error answers `{"detail", "errors": [{"index", "field", "message"}], "error_count"}`.
+"""
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engine | None = None) -> FastAPI:
+    check_production_safety(settings)
+    engine = engine or create_database_engine(settings)
+    app = FastAPI(title="modelmon", version=__version__, description=DESCRIPTION)
+    app.state.context = AppContext(settings, engine, create_session_factory(engine), clock)
+    install_error_handlers(app, settings.max_errors_listed)
+    app.include_router(health_router)
+    app.include_router(registry_router)
+    app.include_router(ingestion_router)
+    _document_hand_read_bodies(app)
+    return app
+
+
+def _document_hand_read_bodies(app: FastAPI) -> None:
+    """Add the schemas of bodies the ingestion endpoints read themselves to the OpenAPI document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENT_SCHEMAS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several worker processes): settings from MODELMON_*."""
+    return create_app(Settings())

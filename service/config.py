@@ -1,0 +1,128 @@
+"""One typed settings object, read from ``MODELMON_*`` environment variables at start-up.
+
+Build it once (``Settings()``), call :func:`check_production_safety`, and pass it down; no
+module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE_URL = "sqlite:///./modelmon.db"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class UnsafeConfigurationError(RuntimeError):
+    """A setting that is acceptable on a laptop but refused in production mode."""
+
+
+class Settings(BaseSettings):
+    """Every setting of modelmon; each field is the variable ``MODELMON_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELMON_", frozen=True, extra="forbid")
+
+    env: Environment = Field(
+        Environment.DEVELOPMENT,
+        description="`production` refuses unsafe defaults (embedded SQLite, weak database passwords).",
+    )
+    database_url: str = Field(
+        EMBEDDED_DATABASE_URL,
+        description="SQLAlchemy URL. Default: an SQLite file in the working directory. "
+        "Postgres: `postgresql+psycopg://user:password@host:5432/modelmon`.",
+    )
+    database_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
+        10, description="Connections kept open per process (Postgres)."
+    )
+    database_max_overflow: Annotated[int, Field(ge=0, le=200)] = Field(
+        10, description="Extra connections allowed under burst (Postgres)."
+    )
+    host: str = Field("127.0.0.1", description="Address `modelmon serve` listens on.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="Port `modelmon serve` listens on.")
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="uvicorn worker processes for `modelmon serve`."
+    )
+    log_level: LogLevel = Field(LogLevel.INFO, description="debug, info, warning or error.")
+    max_batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        10_000, description="Most records in one predictions or outcomes request."
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        32 * 1024 * 1024, description="Largest request body, in bytes (413 above)."
+    )
+    max_reference_rows: Annotated[int, Field(ge=1)] = Field(
+        200_000, description="Most rows in one reference upload."
+    )
+    max_reference_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        512 * 1024 * 1024, description="Largest reference upload body, in bytes."
+    )
+    max_future_skew_seconds: Annotated[int, Field(ge=0)] = Field(
+        300, description="How far past the server's clock a timestamp may be, in seconds."
+    )
+    max_errors_listed: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        100, description="Most per-record errors listed in one 4xx response (the total is always given)."
+    )
+    auto_migrate: bool | None = Field(
+        None,
+        description="Migrate the schema when `modelmon serve` starts. Default: on for SQLite, off for "
+        "Postgres (run `modelmon migrate`).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+
+_WEAK_PASSWORDS = frozenset({"", "postgres", "password", "modelmon", "changeme", "secret"})
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What production mode refuses in ``settings``; empty when it is safe to start."""
+    if settings.env is not Environment.PRODUCTION:
+        return []
+    problems: list[str] = []
+    if settings.is_sqlite:
+        problems.append(
+            "MODELMON_DATABASE_URL points at SQLite (the embedded default, one process only); "
+            "production needs Postgres: postgresql+psycopg://user:password@host/db"
+        )
+    else:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(settings.database_url).password
+        if password is None or str(password) in _WEAK_PASSWORDS:
+            problems.append("MODELMON_DATABASE_URL has no password or a well-known default one")
+    return problems
+
+
+def check_production_safety(settings: Settings) -> None:
+    """Raise :class:`UnsafeConfigurationError` listing every unsafe setting in production mode."""
+    problems = production_problems(settings)
+    if problems:
+        raise UnsafeConfigurationError(
+            "refusing to start in production mode (MODELMON_ENV=production):\n  - " + "\n  - ".join(problems)
+        )

@@ -1,0 +1,1 @@
+"""Ingestion: predictions, outcomes and reference rows in, validated and stored atomically."""

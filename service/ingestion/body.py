@@ -1,0 +1,108 @@
+"""Reading a request body within its byte limit and splitting it into records (JSON or NDJSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from service.errors import BadRequest, FieldError, Invalid, PayloadTooLarge, UnsupportedMediaType
+
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+JSON_TYPES = frozenset({"application/json", ""})
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(_too_large(int(declared), limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"the body has {size} bytes or more; the limit is {limit} bytes — "
+        "send fewer records per request"
+    )
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _loads(text: bytes) -> Any:
+    """orjson first (fast); on failure the stdlib parser, which also reads NaN/Infinity.
+
+    A client's NaN is then reported by validation as a non-finite number in a named
+    field, which says more than "malformed JSON at byte 1234".
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise BadRequest(
+                f"malformed JSON at line {error.lineno}, column {error.colno} (byte {error.pos}): {error.msg}"
+            ) from None
+        except UnicodeDecodeError as error:
+            raise BadRequest(f"the body is not UTF-8 (byte {error.start})") from None
+
+
+def _ndjson_records(body: bytes) -> list[Any]:
+    records: list[Any] = []
+    for line_number, line in enumerate(body.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(_loads(line))
+        except BadRequest as error:
+            raise BadRequest(f"NDJSON line {line_number}: {error.detail}") from None
+    return records
+
+
+def parse_records(
+    body: bytes, content_type: str, key: str, extra_keys: frozenset[str] = frozenset()
+) -> tuple[list[Any], dict[str, Any]]:
+    """The records of a batch and the other top-level fields of a JSON body.
+
+    JSON: ``{key: [records], **extra}``; NDJSON: one record per line.
+    """
+    if content_type in NDJSON_TYPES:
+        return _ndjson_records(body), {}
+    if content_type not in JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not accepted; send application/json or application/x-ndjson"
+        )
+    document = _loads(body)
+    if not isinstance(document, dict):
+        raise Invalid("the body must be a JSON object", [FieldError(None, "body", f'expected {{"{key}": [...]}}')])
+    unknown = sorted(set(document) - {key} - extra_keys)
+    errors = [FieldError(None, name, "unknown field") for name in unknown]
+    records = document.get(key)
+    if not isinstance(records, list):
+        errors.append(FieldError(None, key, "required: a list of records"))
+    if errors:
+        raise Invalid("the request is invalid; nothing was stored", errors)
+    assert isinstance(records, list)
+    return records, {name: document[name] for name in extra_keys if name in document}
+
+
+def check_batch_size(records: list[Any], key: str, limit: int) -> None:
+    if not records:
+        raise Invalid("the batch is empty; nothing was stored", [FieldError(None, key, "at least one record is required")])
+    if len(records) > limit:
+        raise Invalid(
+            f"the batch has {len(records)} records; the limit is {limit} (MODELMON_MAX_BATCH_SIZE); nothing was stored",
+            [FieldError(None, key, f"{len(records)} records, more than {limit}")],
+        )

@@ -1,0 +1,131 @@
+"""``/v1/models/{name}/predictions``, ``/outcomes`` and ``/reference``.
+
+Each request is one transaction: every record is validated before anything is written, and
+a 200 is sent only after the commit. Bodies are read here (not by FastAPI's body parsing)
+to enforce the byte limit while streaming and to accept NDJSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from service.context import AppContext, Context
+from service.errors import FieldError, Invalid
+from service.ingestion import service
+from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
+from service.ingestion.records import outcome_record, prediction_record, reference_record, validate_all
+from service.ingestion.schemas import (
+    IngestResult,
+    OutcomeBatch,
+    OutcomeIn,
+    OutcomeResult,
+    PredictionBatch,
+    PredictionIn,
+    ReferenceResult,
+    ReferenceRowIn,
+    ReferenceUpload,
+    request_body_doc,
+)
+from service.ingestion.validation import latest_allowed
+from service.registry.schemas import NAME_PATTERN
+from service.registry.service import load_model
+from service.storage.database import unit_of_work
+
+router = APIRouter(prefix="/v1/models/{name}", tags=["ingestion"])
+
+ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed JSON; the message gives line, column and byte."},
+    404: {"description": "Unknown model."},
+    409: {"description": "A record's id is stored with different content; nothing was stored."},
+    413: {"description": "Body over the byte limit."},
+    422: {"description": "Invalid records: `errors` lists {index, field, message}; nothing was stored."},
+}
+
+
+def _store_predictions(context: AppContext, name: str, records: list[Any]) -> IngestResult:
+    settings = context.settings
+    check_batch_size(records, "predictions", settings.max_batch_size)
+    now = context.clock()
+    latest = latest_allowed(now, settings.max_future_skew_seconds)
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        valid = validate_all(records, lambda c, i, r: prediction_record(c, i, r, model, latest))
+        return service.ingest_predictions(session, model, valid, now)
+
+
+@router.post(
+    "/predictions", responses=_ERRORS, summary="Ingest predictions",
+    openapi_extra=request_body_doc(PredictionBatch, PredictionIn),
+)
+async def ingest_predictions(name: ModelNamePath, request: Request, context: Context) -> IngestResult:
+    """Store a batch of predictions atomically: all of it, or nothing and a list of every problem.
+
+    `application/json` takes `{"predictions": [...]}`; `application/x-ndjson` takes one
+    prediction per line. A resent id with the same content counts as a duplicate.
+    """
+    body = await read_limited_body(request, context.settings.max_body_bytes)
+    records, _ = parse_records(body, media_type(request), "predictions")
+    return await run_in_threadpool(_store_predictions, context, name, records)
+
+
+def _store_outcomes(context: AppContext, name: str, records: list[Any]) -> OutcomeResult:
+    settings = context.settings
+    check_batch_size(records, "outcomes", settings.max_batch_size)
+    now = context.clock()
+    latest = latest_allowed(now, settings.max_future_skew_seconds)
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        valid = validate_all(records, lambda c, i, r: outcome_record(c, i, r, model, latest))
+        return service.ingest_outcomes(session, model, valid, now)
+
+
+@router.post(
+    "/outcomes", responses=_ERRORS, summary="Ingest outcomes (true labels)",
+    openapi_extra=request_body_doc(OutcomeBatch, OutcomeIn),
+)
+async def ingest_outcomes(name: ModelNamePath, request: Request, context: Context) -> OutcomeResult:
+    """Store true outcomes, joined to predictions by `prediction_id` whichever arrives first.
+
+    An outcome whose prediction has not arrived is kept (`waiting`) and joins it when it does.
+    """
+    body = await read_limited_body(request, context.settings.max_body_bytes)
+    records, _ = parse_records(body, media_type(request), "outcomes")
+    return await run_in_threadpool(_store_outcomes, context, name, records)
+
+
+def _store_reference(
+    context: AppContext, name: str, records: list[Any], version: Any, replace: bool
+) -> ReferenceResult:
+    check_batch_size(records, "rows", context.settings.max_reference_rows)
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        spec = model.latest if version is None else model.versions.get(version) if isinstance(version, str) else None
+        if spec is None:
+            known = ", ".join(model.versions)
+            raise Invalid("unknown version", [FieldError(None, "version", f"{version!r} is not registered (known: {known})")])
+        valid = validate_all(records, lambda c, i, r: reference_record(c, i, r, spec))
+        return service.store_reference(session, spec, valid, replace=replace, now=context.clock())
+
+
+@router.post(
+    "/reference", responses=_ERRORS, summary="Upload the reference (baseline) rows of a version",
+    openapi_extra=request_body_doc(ReferenceUpload, ReferenceRowIn),
+)
+async def upload_reference(
+    name: ModelNamePath, request: Request, context: Context,
+    replace: Annotated[bool, Query(description="Replace the version's existing reference.")] = False,
+    version: Annotated[str | None, Query(description="Version (NDJSON bodies); JSON may say it in the body.")] = None,
+) -> ReferenceResult:
+    """Store the reference rows a version's windows are compared with (typically a sample of
+    its validation set, with true labels). Uploading the same rows again changes nothing;
+    a different reference replaces the current one only with `?replace=true`.
+    """
+    body = await read_limited_body(request, context.settings.max_reference_body_bytes)
+    records, extra = parse_records(body, media_type(request), "rows", frozenset({"version"}))
+    chosen = extra.get("version", version)
+    return await run_in_threadpool(_store_reference, context, name, records, chosen, replace)

@@ -1,0 +1,164 @@
+"""Ingestion: validate a whole batch, store it atomically, count duplicates, refuse conflicts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, FieldError, Invalid
+from service.ingestion import repository
+from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
+from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
+from service.registry.service import RegisteredModel, VersionSpec
+from service.storage.tables import Outcome, Prediction
+
+
+class Keyed(Protocol):
+    @property
+    def prediction_id(self) -> str: ...
+
+    def content_hash(self) -> bytes: ...
+
+    def comparable(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Keyed)
+
+
+def _dedupe_batch(records: Sequence[R], id_field: str) -> tuple[list[tuple[int, R]], int]:
+    """First occurrence of each id with its batch index, and how many repeats were identical."""
+    first: dict[str, tuple[int, bytes]] = {}
+    unique: list[tuple[int, R]] = []
+    repeats = 0
+    errors: list[FieldError] = []
+    for index, record in enumerate(records):
+        digest = record.content_hash()
+        seen = first.get(record.prediction_id)
+        if seen is None:
+            first[record.prediction_id] = (index, digest)
+            unique.append((index, record))
+        elif seen[1] == digest:
+            repeats += 1
+        else:
+            errors.append(FieldError(index, id_field, f"id {record.prediction_id!r} appears earlier in this "
+                                     f"batch (index {seen[0]}) with different content"))
+    if errors:
+        raise Invalid(f"{len(errors)} records repeat an id with different content; nothing was stored", errors)
+    return unique, repeats
+
+
+def _differing_fields(stored: dict[str, Any], sent: dict[str, Any]) -> list[str]:
+    fields: list[str] = []
+    for key, value in sent.items():
+        old = stored.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            fields += [f"{key}.{name}" for name in sorted(set(value) | set(old)) if value.get(name) != old.get(name)]
+        elif value != old:
+            fields.append(key)
+    return fields
+
+
+def _refuse_conflicts(
+    leftovers: list[tuple[int, R]], stored_hashes: dict[str, bytes],
+    load_stored: Callable[[list[str]], dict[str, dict[str, Any]]], id_field: str, kind: str,
+) -> None:
+    clashing = [(i, r) for i, r in leftovers if stored_hashes.get(r.prediction_id, r.content_hash()) != r.content_hash()]
+    if not clashing:
+        return
+    stored = load_stored([r.prediction_id for _, r in clashing])
+    errors = [
+        FieldError(index, id_field, f"{kind} {record.prediction_id!r} is already stored with different content "
+                   f"(differs in: {', '.join(_differing_fields(stored.get(record.prediction_id, {}), record.comparable())) or 'content'})")
+        for index, record in clashing
+    ]
+    raise Conflict(f"{len(errors)} {kind}s conflict with stored ones; nothing was stored", errors)
+
+
+def _stored_prediction_view(model: RegisteredModel) -> Callable[[Prediction], dict[str, Any]]:
+    names = {spec.version_id: spec.version for spec in model.versions.values()}
+
+    def view(row: Prediction) -> dict[str, Any]:
+        return {
+            "timestamp": row.event_time.astimezone(UTC).isoformat(), "version": names.get(row.version_id),
+            "features": row.features,
+            "prediction": row.predicted_label if row.predicted_value is None else row.predicted_value,
+            "score": row.score, "scores": row.scores, "attributes": row.attributes,
+            "attributions": row.attributions, "subject_id": row.subject_id,
+        }
+
+    return view
+
+
+def ingest_predictions(
+    session: Session, model: RegisteredModel, records: Sequence[PredictionRecord], now: datetime
+) -> IngestResult:
+    unique, repeats = _dedupe_batch(records, "id")
+    inserted = repository.insert_predictions(session, model.model_id, [r for _, r in unique], now)
+    leftovers = [(i, r) for i, r in unique if r.prediction_id not in inserted]
+    if leftovers:
+        ids = [r.prediction_id for _, r in leftovers]
+        view = _stored_prediction_view(model)
+        _refuse_conflicts(
+            leftovers, repository.stored_hashes(session, Prediction, model.model_id, ids),
+            lambda keys: {k: view(v) for k, v in repository.stored_predictions(session, model.model_id, keys).items()},
+            "id", "prediction",
+        )
+    joined = repository.count_matching(session, Outcome, model.model_id, sorted(inserted)) if inserted else 0
+    return IngestResult(accepted=len(inserted), duplicates=repeats + len(leftovers), outcomes_joined=joined)
+
+
+def _stored_outcome_view(row: Outcome) -> dict[str, Any]:
+    return {"label": row.label, "value": row.value, "timestamp": row.outcome_time.astimezone(UTC).isoformat()}
+
+
+def ingest_outcomes(
+    session: Session, model: RegisteredModel, records: Sequence[OutcomeRecord], now: datetime
+) -> OutcomeResult:
+    unique, repeats = _dedupe_batch(records, "prediction_id")
+    inserted = repository.insert_outcomes(session, model.model_id, [r for _, r in unique], now)
+    leftovers = [(i, r) for i, r in unique if r.prediction_id not in inserted]
+    if leftovers:
+        ids = [r.prediction_id for _, r in leftovers]
+        _refuse_conflicts(
+            leftovers, repository.stored_hashes(session, Outcome, model.model_id, ids),
+            lambda keys: {k: _stored_outcome_view(v)
+                          for k, v in repository.stored_outcomes(session, model.model_id, keys).items()},
+            "prediction_id", "outcome",
+        )
+    joined = repository.count_matching(session, Prediction, model.model_id, sorted(inserted)) if inserted else 0
+    return OutcomeResult(
+        accepted=len(inserted), duplicates=repeats + len(leftovers), joined=joined, waiting=len(inserted) - joined
+    )
+
+
+def reference_hash(records: Sequence[ReferenceRecord]) -> str:
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(record.content_hash())
+    return digest.hexdigest()
+
+
+def store_reference(
+    session: Session, spec: VersionSpec, records: Sequence[ReferenceRecord], *, replace: bool, now: datetime
+) -> ReferenceResult:
+    """Store the reference of a version; replacing a different one must be asked for explicitly."""
+    content_hash = reference_hash(records)
+    current = repository.active_reference(session, spec.version_id)
+    if current is not None and current.content_hash == content_hash:
+        return ReferenceResult(accepted=0, duplicates=len(records), version=spec.version, rows=current.row_count,
+                               content_hash=content_hash, created_at=current.created_at, replaced=False)
+    if current is not None and not replace:
+        raise Conflict(
+            f"version {spec.version!r} already has a reference ({current.row_count} rows, sha256 "
+            f"{current.content_hash[:12]}…); send ?replace=true to replace it",
+            [FieldError(None, "replace", "must be true to replace an existing reference")],
+        )
+    if current is not None:
+        repository.retire_reference(session, current, now)
+    reference = repository.insert_reference(session, spec.version_id, records, content_hash, now)
+    return ReferenceResult(accepted=len(records), duplicates=0, version=spec.version, rows=len(records),
+                           content_hash=content_hash, created_at=reference.created_at, replaced=current is not None)

@@ -1,0 +1,1 @@
+"""Model registry: models, their versions, and the schema each version is monitored against."""

@@ -1,0 +1,180 @@
+"""Request and response bodies of the model registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
+FEATURE_PATTERN = r"^[^\x00-\x1f]{1,128}$"
+MAX_FEATURES = 2_000
+MAX_METADATA_BYTES = 16_384
+
+ModelName = Annotated[str, Field(pattern=NAME_PATTERN, examples=["credit-scoring"])]
+VersionName = Annotated[str, Field(pattern=VERSION_PATTERN, examples=["2026-11-01"])]
+FieldName = Annotated[str, Field(pattern=FEATURE_PATTERN)]
+# A class label as sent: text, integer or boolean. Stored as canonical text (see canonical_label).
+Label = StrictStr | StrictInt | StrictBool
+
+
+def canonical_label(value: str | int | bool) -> str:
+    """The text form a label is stored and compared in: True → "true", 1 → "1", "yes" → "yes"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Task(StrEnum):
+    BINARY = "binary_classification"
+    MULTICLASS = "multiclass_classification"
+    REGRESSION = "regression"
+
+
+class FeatureType(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+class FeatureSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: FieldName
+    type: FeatureType
+
+
+class ModelRegistration(BaseModel):
+    """``POST /v1/models``: a model version and everything needed to monitor it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "credit-scoring",
+                    "version": "2026-11-01",
+                    "task": "binary_classification",
+                    "features": [
+                        {"name": "income", "type": "numeric"},
+                        {"name": "loan_amount", "type": "numeric"},
+                        {"name": "employment", "type": "categorical"},
+                    ],
+                    "protected_attributes": ["sex", "age_band"],
+                    "positive_label": 1,
+                    "metadata": {"mlflow_run_id": "8f2c1e", "training_data_sha256": "c0ffee", "owner": "risk-ml"},
+                }
+            ]
+        },
+    )
+
+    name: ModelName
+    version: VersionName
+    task: Task
+    features: list[FeatureSpec] = Field(min_length=1, max_length=MAX_FEATURES)
+    protected_attributes: list[FieldName] = Field(default_factory=list, max_length=32)
+    positive_label: Label | None = None
+    classes: list[Label] | None = Field(default=None, max_length=1_000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelRegistration:
+        _require_unique([f.name for f in self.features], "features")
+        _require_unique(self.protected_attributes, "protected_attributes")
+        if self.classes is not None:
+            _require_unique([canonical_label(c) for c in self.classes], "classes")
+        if self.task is Task.REGRESSION:
+            if self.positive_label is not None or self.classes is not None:
+                raise ValueError("regression models take neither positive_label nor classes")
+        elif self.task is Task.BINARY:
+            self._check_binary()
+        elif self.classes is None or len(self.classes) < 2:
+            raise ValueError("multiclass_classification needs classes: the list of at least 2 labels")
+        elif self.positive_label is not None and canonical_label(self.positive_label) not in self.class_labels():
+            raise ValueError("positive_label must be one of classes")
+        if len(orjson.dumps(self.metadata)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+        return self
+
+    def _check_binary(self) -> None:
+        if self.positive_label is None:
+            raise ValueError("binary_classification needs positive_label (the label that means 'selected')")
+        if self.classes is not None:
+            if len(self.classes) != 2:
+                raise ValueError("binary_classification takes exactly 2 classes")
+            if canonical_label(self.positive_label) not in self.class_labels():
+                raise ValueError("positive_label must be one of classes")
+        elif canonical_label(self.positive_label) not in _IMPLIED_NEGATIVE:
+            raise ValueError(
+                "classes is required for binary_classification unless positive_label is 1 or true"
+            )
+
+    def class_labels(self) -> list[str]:
+        """Canonical class labels; for binary without ``classes``: the implied pair."""
+        if self.classes is not None:
+            return [canonical_label(c) for c in self.classes]
+        if self.task is Task.BINARY and self.positive_label is not None:
+            positive = canonical_label(self.positive_label)
+            return [_IMPLIED_NEGATIVE[positive], positive]
+        return []
+
+
+_IMPLIED_NEGATIVE = {"1": "0", "true": "false"}
+
+
+def _require_unique(names: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{field} lists {name!r} twice")
+        seen.add(name)
+
+
+class ModelVersionView(BaseModel):
+    name: str
+    version: str
+    task: Task
+    features: list[FeatureSpec]
+    protected_attributes: list[str]
+    positive_label: str | None = Field(description="canonical text form of the positive label")
+    classes: list[str] | None
+    metadata: dict[str, Any]
+    spec_hash: str = Field(description="sha256 of the canonical task + schema")
+    created_at: datetime
+
+
+class EventCounts(BaseModel):
+    predictions: int
+    outcomes: int
+    outcomes_joined: int = Field(description="outcomes whose prediction has arrived")
+    outcomes_waiting: int = Field(description="outcomes whose prediction has not arrived yet")
+
+
+class VersionSummary(BaseModel):
+    version: str
+    created_at: datetime
+    predictions: int
+    reference_rows: int = Field(description="rows of the active reference; 0 when none is uploaded")
+
+
+class ModelDetail(BaseModel):
+    name: str
+    created_at: datetime
+    latest_version: str
+    versions: list[ModelVersionView]
+    counts: EventCounts
+    version_counts: list[VersionSummary]
+
+
+class ModelSummary(BaseModel):
+    name: str
+    created_at: datetime
+    latest_version: str
+    versions: list[str]
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]

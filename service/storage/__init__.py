@@ -1,0 +1,1 @@
+"""Every table of modelmon, the engine and the unit of work."""

@@ -1,0 +1,76 @@
+"""Engine and unit of work: one transaction per request or job, opened at the edge."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+
+# A writer waits this long for SQLite's single write lock before giving up (5 s covers a
+# 10,000-row batch, which commits in ~0.3 s here).
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+
+def _json_text(value: Any) -> str:
+    # orjson: ~6x faster than json.dumps on feature dicts, and the same text for the same value.
+    return orjson.dumps(value).decode()
+
+
+def create_database_engine(settings: Settings) -> Engine:
+    """The engine for ``settings.database_url``, tuned for its database."""
+    if settings.is_sqlite:
+        return _sqlite_engine(settings.database_url)
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,  # survive a Postgres restart without restarting modelmon
+        insertmanyvalues_page_size=1000,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    # The driver's own transaction handling is switched off (isolation_level=None) so that
+    # every transaction can start with BEGIN IMMEDIATE: two deferred transactions that both
+    # read and then write deadlock on SQLite instead of waiting for each other.
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "isolation_level": None},
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back on error."""
+    with factory.begin() as session:
+        yield session
