@@ -20,7 +20,9 @@ def _load_settings() -> Settings:
         settings = Settings()
         check_production_safety(settings)
     except ValidationError as error:
-        problems = "\n".join(f"  - MODELMON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        problems = "\n".join(
+            f"  - MODELMON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
         raise SystemExit(f"modelmon: invalid configuration:\n{problems}") from None
     except UnsafeConfigurationError as error:
         raise SystemExit(f"modelmon: {error}") from None
@@ -65,19 +67,28 @@ def serve(settings: Settings) -> None:
         _check_schema(settings)
     log.info("modelmon listening on http://%s:%d (API docs at /docs)", settings.host, settings.port)
     uvicorn.run(
-        "service.app:create_app_from_environment", factory=True, host=settings.host, port=settings.port,
-        workers=settings.workers, log_level=settings.log_level.value, timeout_graceful_shutdown=30,
+        "service.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.value,
+        timeout_graceful_shutdown=30,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="modelmon", description="Monitor machine-learning models in production.")
+    parser = argparse.ArgumentParser(
+        prog="modelmon", description="Monitor machine-learning models in production."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API (migrates the embedded SQLite database by itself)")
     commands.add_parser("migrate", help="upgrade the database schema to the newest version")
     args = parser.parse_args(argv)
     settings = _load_settings()
-    logging.basicConfig(level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     if args.command == "migrate":
         migrate(settings)
     else:

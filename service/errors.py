@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+
 from service.web import JsonResponse
 
 
@@ -91,7 +92,10 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
 
     async def on_validation_error(_request: Request, exc: Exception) -> JsonResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [FieldError(*_location(err["loc"]), message=str(err["msg"])) for err in exc.errors()]
+        errors = [
+            FieldError(*_location(err["loc"]), message=str(err["msg"]).removeprefix("Value error, "))
+            for err in exc.errors()
+        ]
         detail = f"the request is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})"
         return JsonResponse(error_body(detail, errors, max_errors_listed), status_code=422)
 

@@ -16,7 +16,11 @@ from service.web import JsonResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+@router.get(
+    "/healthz",
+    summary="Liveness",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def healthz() -> dict[str, str]:
     """The process is alive. Never touches the database, so a database outage does not restart pods."""
     return {"status": "ok"}
@@ -31,15 +35,23 @@ def _readiness(context: AppContext) -> tuple[int, dict[str, Any]]:
         return 503, {"status": "unavailable", "database": f"unreachable: {type(error).__name__}"}
     head = head_revision(context.settings.database_url)
     if current != head:
-        return 503, {"status": "unavailable", "database": "ok",
-                     "schema": f"at {current}, expected {head}: run `modelmon migrate`"}
+        return 503, {
+            "status": "unavailable",
+            "database": "ok",
+            "schema": f"at {current}, expected {head}: run `modelmon migrate`",
+        }
     return 200, {"status": "ready", "database": "ok", "schema": current}
 
 
 @router.get(
-    "/readyz", summary="Readiness",
+    "/readyz",
+    summary="Readiness",
     responses={
-        200: {"content": {"application/json": {"example": {"status": "ready", "database": "ok", "schema": "0001"}}}},
+        200: {
+            "content": {
+                "application/json": {"example": {"status": "ready", "database": "ok", "schema": "0001"}}
+            }
+        },
         503: {"description": "Database unreachable or schema not at head."},
     },
 )

@@ -30,10 +30,7 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
 
 
 def _too_large(size: int, limit: int) -> str:
-    return (
-        f"the body has {size} bytes or more; the limit is {limit} bytes — "
-        "send fewer records per request"
-    )
+    return f"the body has {size} bytes or more; the limit is {limit} bytes — send fewer records per request"
 
 
 def media_type(request: Request) -> str:
@@ -86,7 +83,9 @@ def parse_records(
         )
     document = _loads(body)
     if not isinstance(document, dict):
-        raise Invalid("the body must be a JSON object", [FieldError(None, "body", f'expected {{"{key}": [...]}}')])
+        raise Invalid(
+            "the body must be a JSON object", [FieldError(None, "body", f'expected {{"{key}": [...]}}')]
+        )
     unknown = sorted(set(document) - {key} - extra_keys)
     errors = [FieldError(None, name, "unknown field") for name in unknown]
     records = document.get(key)
@@ -100,9 +99,13 @@ def parse_records(
 
 def check_batch_size(records: list[Any], key: str, limit: int) -> None:
     if not records:
-        raise Invalid("the batch is empty; nothing was stored", [FieldError(None, key, "at least one record is required")])
+        raise Invalid(
+            "the batch is empty; nothing was stored",
+            [FieldError(None, key, "at least one record is required")],
+        )
     if len(records) > limit:
         raise Invalid(
-            f"the batch has {len(records)} records; the limit is {limit} (MODELMON_MAX_BATCH_SIZE); nothing was stored",
+            f"the batch has {len(records)} records; the limit is {limit} (MODELMON_MAX_BATCH_SIZE); "
+            "nothing was stored",
             [FieldError(None, key, f"{len(records)} records, more than {limit}")],
         )

@@ -59,7 +59,9 @@ def _store_predictions(context: AppContext, name: str, records: list[Any]) -> In
 
 
 @router.post(
-    "/predictions", responses=_ERRORS, summary="Ingest predictions",
+    "/predictions",
+    responses=_ERRORS,
+    summary="Ingest predictions",
     openapi_extra=request_body_doc(PredictionBatch, PredictionIn),
 )
 async def ingest_predictions(name: ModelNamePath, request: Request, context: Context) -> IngestResult:
@@ -85,7 +87,9 @@ def _store_outcomes(context: AppContext, name: str, records: list[Any]) -> Outco
 
 
 @router.post(
-    "/outcomes", responses=_ERRORS, summary="Ingest outcomes (true labels)",
+    "/outcomes",
+    responses=_ERRORS,
+    summary="Ingest outcomes (true labels)",
     openapi_extra=request_body_doc(OutcomeBatch, OutcomeIn),
 )
 async def ingest_outcomes(name: ModelNamePath, request: Request, context: Context) -> OutcomeResult:
@@ -104,22 +108,37 @@ def _store_reference(
     check_batch_size(records, "rows", context.settings.max_reference_rows)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        spec = model.latest if version is None else model.versions.get(version) if isinstance(version, str) else None
+        spec = (
+            model.latest
+            if version is None
+            else model.versions.get(version)
+            if isinstance(version, str)
+            else None
+        )
         if spec is None:
             known = ", ".join(model.versions)
-            raise Invalid("unknown version", [FieldError(None, "version", f"{version!r} is not registered (known: {known})")])
+            raise Invalid(
+                "unknown version",
+                [FieldError(None, "version", f"{version!r} is not registered (known: {known})")],
+            )
         valid = validate_all(records, lambda c, i, r: reference_record(c, i, r, spec))
         return service.store_reference(session, spec, valid, replace=replace, now=context.clock())
 
 
 @router.post(
-    "/reference", responses=_ERRORS, summary="Upload the reference (baseline) rows of a version",
+    "/reference",
+    responses=_ERRORS,
+    summary="Upload the reference (baseline) rows of a version",
     openapi_extra=request_body_doc(ReferenceUpload, ReferenceRowIn),
 )
 async def upload_reference(
-    name: ModelNamePath, request: Request, context: Context,
+    name: ModelNamePath,
+    request: Request,
+    context: Context,
     replace: Annotated[bool, Query(description="Replace the version's existing reference.")] = False,
-    version: Annotated[str | None, Query(description="Version (NDJSON bodies); JSON may say it in the body.")] = None,
+    version: Annotated[
+        str | None, Query(description="Version (NDJSON bodies); JSON may say it in the body.")
+    ] = None,
 ) -> ReferenceResult:
     """Store the reference rows a version's windows are compared with (typically a sample of
     its validation set, with true labels). Uploading the same rows again changes nothing;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -16,13 +16,25 @@ from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec
 
 PREDICTION_FIELDS = frozenset(
-    {"id", "timestamp", "version", "features", "prediction", "score", "scores", "attributes",
-     "attributions", "subject_id"}
+    {
+        "id",
+        "timestamp",
+        "version",
+        "features",
+        "prediction",
+        "score",
+        "scores",
+        "attributes",
+        "attributions",
+        "subject_id",
+    }
 )
 OUTCOME_FIELDS = frozenset({"prediction_id", "label", "value", "timestamp"})
 T = TypeVar("T")
 
-REFERENCE_FIELDS = frozenset({"features", "prediction", "score", "scores", "label", "attributes", "attributions"})
+REFERENCE_FIELDS = frozenset(
+    {"features", "prediction", "score", "scores", "label", "attributes", "attributions"}
+)
 
 
 def fingerprint(content: list[Any]) -> bytes:
@@ -47,18 +59,28 @@ class PredictionRecord:
     attributes: dict[str, str | None]
     attributions: dict[str, float] | None
     subject_id: str | None
+    digest: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed once: the batch de-duplication and the stored row both need it.
+        object.__setattr__(self, "digest", fingerprint([self.prediction_id, self.comparable()]))
 
     def comparable(self) -> dict[str, Any]:
         """The content that decides duplicate (same) versus conflict (different)."""
         return {
-            "timestamp": _iso(self.event_time), "version": self.version.version, "features": self.features,
+            "timestamp": _iso(self.event_time),
+            "version": self.version.version,
+            "features": self.features,
             "prediction": self.predicted_label if self.predicted_value is None else self.predicted_value,
-            "score": self.score, "scores": self.scores, "attributes": self.attributes,
-            "attributions": self.attributions, "subject_id": self.subject_id,
+            "score": self.score,
+            "scores": self.scores,
+            "attributes": self.attributes,
+            "attributions": self.attributions,
+            "subject_id": self.subject_id,
         }
 
     def content_hash(self) -> bytes:
-        return fingerprint([self.prediction_id, self.comparable()])
+        return self.digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +89,16 @@ class OutcomeRecord:
     label: str | None
     value: float | None
     outcome_time: datetime
+    digest: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", fingerprint([self.prediction_id, self.comparable()]))
 
     def comparable(self) -> dict[str, Any]:
         return {"label": self.label, "value": self.value, "timestamp": _iso(self.outcome_time)}
 
     def content_hash(self) -> bytes:
-        return fingerprint([self.prediction_id, self.comparable()])
+        return self.digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +114,24 @@ class ReferenceRecord:
     attributions: dict[str, float] | None
 
     def content_hash(self) -> bytes:
-        return fingerprint([
-            self.features, self.predicted_label, self.predicted_value, self.score, self.scores,
-            self.label, self.value, self.attributes, self.attributions,
-        ])
+        return fingerprint(
+            [
+                self.features,
+                self.predicted_label,
+                self.predicted_value,
+                self.score,
+                self.scores,
+                self.label,
+                self.value,
+                self.attributes,
+                self.attributions,
+            ]
+        )
 
 
-def _prediction_value(checker: Checker, index: int, value: Any, spec: VersionSpec) -> tuple[str | None, float | None]:
+def _prediction_value(
+    checker: Checker, index: int, value: Any, spec: VersionSpec
+) -> tuple[str | None, float | None]:
     if spec.task is Task.REGRESSION:
         return None, checker.number(index, "prediction", value)
     return checker.label(index, "prediction", value, spec), None
@@ -144,7 +181,17 @@ def prediction_record(
         return None
     assert prediction_id is not None and event_time is not None and features is not None
     return PredictionRecord(
-        prediction_id, event_time, spec, features, label, value, score, scores, attributes, attributions, subject_id
+        prediction_id,
+        event_time,
+        spec,
+        features,
+        label,
+        value,
+        score,
+        scores,
+        attributes,
+        attributions,
+        subject_id,
     )
 
 
@@ -201,8 +248,13 @@ def reference_record(checker: Checker, index: int, record: Any, spec: VersionSpe
     else:
         label, value = checker.label(index, "label", record["label"], spec), None
     row = ReferenceRecord(
-        features or {}, predicted_label, predicted_value, _score(checker, index, record, spec),
-        checker.class_scores(index, record.get("scores"), spec), label, value,
+        features or {},
+        predicted_label,
+        predicted_value,
+        _score(checker, index, record, spec),
+        checker.class_scores(index, record.get("scores"), spec),
+        label,
+        value,
         checker.attributes(index, record.get("attributes"), spec),
         checker.attributions(index, record.get("attributions"), spec),
     )

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
-from service.storage.dialect import insert_ignoring_duplicates
+from service.storage.dialect import (
+    COPY_THRESHOLD,
+    copy_insert_ignoring_duplicates,
+    insert_ignoring_duplicates,
+    is_postgres,
+)
 from service.storage.tables import Outcome, Prediction, Reference, ReferenceRow
 
 # Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit, and small enough
 # for Postgres to plan as an index scan.
 LOOKUP_CHUNK = 2_000
+
+PREDICTIONS = cast(Table, Prediction.__table__)
+OUTCOMES = cast(Table, Outcome.__table__)
+REFERENCE_ROWS = cast(Table, ReferenceRow.__table__)
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -25,11 +35,19 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def _prediction_row(model_id: int, record: PredictionRecord, now: datetime) -> dict[str, Any]:
     return {
-        "model_id": model_id, "version_id": record.version.version_id, "prediction_id": record.prediction_id,
-        "event_time": record.event_time, "received_at": now, "features": record.features,
-        "predicted_label": record.predicted_label, "predicted_value": record.predicted_value,
-        "score": record.score, "scores": record.scores, "attributes": record.attributes,
-        "attributions": record.attributions, "subject_id": record.subject_id,
+        "model_id": model_id,
+        "version_id": record.version.version_id,
+        "prediction_id": record.prediction_id,
+        "event_time": record.event_time,
+        "received_at": now,
+        "features": record.features,
+        "predicted_label": record.predicted_label,
+        "predicted_value": record.predicted_value,
+        "score": record.score,
+        "scores": record.scores,
+        "attributes": record.attributes,
+        "attributions": record.attributions,
+        "subject_id": record.subject_id,
         "content_hash": record.content_hash(),
     }
 
@@ -39,30 +57,53 @@ def insert_predictions(
 ) -> set[str]:
     """Insert the records whose id is new; returns the ids actually inserted."""
     rows = [_prediction_row(model_id, record, now) for record in records]
-    statement = insert_ignoring_duplicates(session, Prediction.__table__, ["model_id", "prediction_id"])
-    result = session.execute(statement.returning(Prediction.__table__.c.prediction_id), rows)
-    return set(result.scalars().all())
+    return _insert_new(session, PREDICTIONS, rows)
 
 
-def insert_outcomes(session: Session, model_id: int, records: Sequence[OutcomeRecord], now: datetime) -> set[str]:
+def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> set[str]:
+    key = ["model_id", "prediction_id"]
+    if is_postgres(session) and len(rows) >= COPY_THRESHOLD:
+        return set(copy_insert_ignoring_duplicates(session, table, rows, key, "prediction_id"))
+    statement = insert_ignoring_duplicates(session, table, key).returning(table.c.prediction_id)
+    return set(session.execute(statement, rows).scalars().all())
+
+
+def insert_outcomes(
+    session: Session, model_id: int, records: Sequence[OutcomeRecord], now: datetime
+) -> set[str]:
     rows = [
         {
-            "model_id": model_id, "prediction_id": r.prediction_id, "label": r.label, "value": r.value,
-            "outcome_time": r.outcome_time, "received_at": now, "content_hash": r.content_hash(),
+            "model_id": model_id,
+            "prediction_id": r.prediction_id,
+            "label": r.label,
+            "value": r.value,
+            "outcome_time": r.outcome_time,
+            "received_at": now,
+            "content_hash": r.content_hash(),
         }
         for r in records
     ]
-    statement = insert_ignoring_duplicates(session, Outcome.__table__, ["model_id", "prediction_id"])
-    result = session.execute(statement.returning(Outcome.__table__.c.prediction_id), rows)
-    return set(result.scalars().all())
+    return _insert_new(session, OUTCOMES, rows)
 
 
-def stored_hashes(session: Session, table: type[Prediction] | type[Outcome], model_id: int,
-                  ids: Sequence[str]) -> dict[str, bytes]:
+def _id_matches(session: Session, column: Any, ids: Sequence[str]) -> Any:
+    """``column IN ids``: one array parameter on Postgres (psycopg parses no per-id placeholder)."""
+    if is_postgres(session):
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
+    return column.in_(ids)
+
+
+def _id_chunks(session: Session, ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    return iter([ids]) if is_postgres(session) else _chunks(ids)
+
+
+def stored_hashes(
+    session: Session, table: type[Prediction] | type[Outcome], model_id: int, ids: Sequence[str]
+) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    for chunk in _chunks(ids):
+    for chunk in _id_chunks(session, ids):
         query = select(table.prediction_id, table.content_hash).where(
-            table.model_id == model_id, table.prediction_id.in_(chunk)
+            table.model_id == model_id, _id_matches(session, table.prediction_id, chunk)
         )
         found.update({row.prediction_id: row.content_hash for row in session.execute(query)})
     return found
@@ -78,12 +119,15 @@ def stored_outcomes(session: Session, model_id: int, ids: Sequence[str]) -> dict
     return {row.prediction_id: row for row in session.scalars(query)}
 
 
-def count_matching(session: Session, table: type[Prediction] | type[Outcome], model_id: int,
-                   ids: Sequence[str]) -> int:
+def count_matching(
+    session: Session, table: type[Prediction] | type[Outcome], model_id: int, ids: Sequence[str]
+) -> int:
     """How many of ``ids`` have a row in ``table`` (outcomes joined to predictions, or back)."""
     total = 0
-    for chunk in _chunks(ids):
-        query = select(func.count()).where(table.model_id == model_id, table.prediction_id.in_(chunk))
+    for chunk in _id_chunks(session, ids):
+        query = select(func.count()).where(
+            table.model_id == model_id, _id_matches(session, table.prediction_id, chunk)
+        )
         total += int(session.execute(query).scalar_one())
     return total
 
@@ -96,7 +140,9 @@ def active_reference(session: Session, version_id: int) -> Reference | None:
 def retire_reference(session: Session, reference: Reference, now: datetime) -> None:
     """Deactivate a replaced reference and delete its rows; its header stays for the record."""
     session.execute(delete(ReferenceRow).where(ReferenceRow.reference_id == reference.id))
-    session.execute(update(Reference).where(Reference.id == reference.id).values(active=False, replaced_at=now))
+    session.execute(
+        update(Reference).where(Reference.id == reference.id).values(active=False, replaced_at=now)
+    )
 
 
 def insert_reference(
@@ -109,12 +155,19 @@ def insert_reference(
     session.flush()
     rows = [
         {
-            "reference_id": reference.id, "row_index": index, "features": r.features,
-            "predicted_label": r.predicted_label, "predicted_value": r.predicted_value, "score": r.score,
-            "scores": r.scores, "label": r.label, "value": r.value, "attributes": r.attributes,
+            "reference_id": reference.id,
+            "row_index": index,
+            "features": r.features,
+            "predicted_label": r.predicted_label,
+            "predicted_value": r.predicted_value,
+            "score": r.score,
+            "scores": r.scores,
+            "label": r.label,
+            "value": r.value,
+            "attributes": r.attributes,
             "attributions": r.attributions,
         }
         for index, r in enumerate(records)
     ]
-    session.execute(ReferenceRow.__table__.insert(), rows)
+    session.execute(REFERENCE_ROWS.insert(), rows)
     return reference

@@ -24,10 +24,14 @@ class PredictionIn(BaseModel):
     version: str | None = Field(None, description="Model version; default: the latest registered.")
     features: dict[str, FeatureValue] = Field(description="Every feature of the version; null = missing.")
     prediction: Label | float = Field(description="Predicted class label, or the value for regression.")
-    score: float | None = Field(None, ge=0, le=1, description="Probability of the positive (or predicted) class.")
+    score: float | None = Field(
+        None, ge=0, le=1, description="Probability of the positive (or predicted) class."
+    )
     scores: dict[str, float] | None = Field(None, description="Multiclass: probability per class.")
     attributes: dict[str, Label | None] = Field(default_factory=dict, description="Protected attributes.")
-    attributions: dict[str, float] | None = Field(None, description="Per-feature explanation values (e.g. SHAP).")
+    attributions: dict[str, float] | None = Field(
+        None, description="Per-feature explanation values (e.g. SHAP)."
+    )
     subject_id: str | None = Field(None, description="Whose record this is (for erasure requests).")
 
 
@@ -69,7 +73,9 @@ class OutcomeBatch(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"outcomes": [{"prediction_id": "req-0001", "label": 0, "timestamp": "2027-02-01T00:00:00Z"}]}]
+            "examples": [
+                {"outcomes": [{"prediction_id": "req-0001", "label": 0, "timestamp": "2027-02-01T00:00:00Z"}]}
+            ]
         },
     )
 
@@ -114,12 +120,22 @@ class ReferenceUpload(BaseModel):
 
 
 class IngestResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"accepted": 998, "duplicates": 2, "outcomes_joined": 0}]}
+    )
+
     accepted: int = Field(description="Records stored by this request (committed).")
     duplicates: int = Field(description="Records already stored with identical content; not stored again.")
-    outcomes_joined: int = Field(0, description="Of the accepted predictions, those whose outcome had arrived first.")
+    outcomes_joined: int = Field(
+        0, description="Of the accepted predictions, those whose outcome had arrived first."
+    )
 
 
 class OutcomeResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"accepted": 400, "duplicates": 0, "joined": 380, "waiting": 20}]}
+    )
+
     accepted: int
     duplicates: int
     joined: int = Field(description="Of the accepted outcomes, those whose prediction is stored.")
@@ -127,6 +143,22 @@ class OutcomeResult(BaseModel):
 
 
 class ReferenceResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 5000,
+                    "duplicates": 0,
+                    "version": "2026-11-01",
+                    "rows": 5000,
+                    "content_hash": "3f7a…",
+                    "created_at": "2026-11-22T10:00:00Z",
+                    "replaced": False,
+                }
+            ]
+        }
+    )
+
     accepted: int
     duplicates: int
     version: str

@@ -44,10 +44,18 @@ def _dedupe_batch(records: Sequence[R], id_field: str) -> tuple[list[tuple[int, 
         elif seen[1] == digest:
             repeats += 1
         else:
-            errors.append(FieldError(index, id_field, f"id {record.prediction_id!r} appears earlier in this "
-                                     f"batch (index {seen[0]}) with different content"))
+            errors.append(
+                FieldError(
+                    index,
+                    id_field,
+                    f"id {record.prediction_id!r} appears earlier in this "
+                    f"batch (index {seen[0]}) with different content",
+                )
+            )
     if errors:
-        raise Invalid(f"{len(errors)} records repeat an id with different content; nothing was stored", errors)
+        raise Invalid(
+            f"{len(errors)} records repeat an id with different content; nothing was stored", errors
+        )
     return unique, repeats
 
 
@@ -56,25 +64,37 @@ def _differing_fields(stored: dict[str, Any], sent: dict[str, Any]) -> list[str]
     for key, value in sent.items():
         old = stored.get(key)
         if isinstance(value, dict) and isinstance(old, dict):
-            fields += [f"{key}.{name}" for name in sorted(set(value) | set(old)) if value.get(name) != old.get(name)]
+            fields += [
+                f"{key}.{name}" for name in sorted(set(value) | set(old)) if value.get(name) != old.get(name)
+            ]
         elif value != old:
             fields.append(key)
     return fields
 
 
 def _refuse_conflicts(
-    leftovers: list[tuple[int, R]], stored_hashes: dict[str, bytes],
-    load_stored: Callable[[list[str]], dict[str, dict[str, Any]]], id_field: str, kind: str,
+    leftovers: list[tuple[int, R]],
+    stored_hashes: dict[str, bytes],
+    load_stored: Callable[[list[str]], dict[str, dict[str, Any]]],
+    id_field: str,
+    kind: str,
 ) -> None:
-    clashing = [(i, r) for i, r in leftovers if stored_hashes.get(r.prediction_id, r.content_hash()) != r.content_hash()]
+    clashing = [
+        (i, r)
+        for i, r in leftovers
+        if stored_hashes.get(r.prediction_id, r.content_hash()) != r.content_hash()
+    ]
     if not clashing:
         return
     stored = load_stored([r.prediction_id for _, r in clashing])
-    errors = [
-        FieldError(index, id_field, f"{kind} {record.prediction_id!r} is already stored with different content "
-                   f"(differs in: {', '.join(_differing_fields(stored.get(record.prediction_id, {}), record.comparable())) or 'content'})")
-        for index, record in clashing
-    ]
+    errors = []
+    for index, record in clashing:
+        fields = _differing_fields(stored.get(record.prediction_id, {}), record.comparable())
+        message = (
+            f"{kind} {record.prediction_id!r} is already stored with different content "
+            f"(differs in: {', '.join(fields) or 'content'})"
+        )
+        errors.append(FieldError(index, id_field, message))
     raise Conflict(f"{len(errors)} {kind}s conflict with stored ones; nothing was stored", errors)
 
 
@@ -83,11 +103,15 @@ def _stored_prediction_view(model: RegisteredModel) -> Callable[[Prediction], di
 
     def view(row: Prediction) -> dict[str, Any]:
         return {
-            "timestamp": row.event_time.astimezone(UTC).isoformat(), "version": names.get(row.version_id),
+            "timestamp": row.event_time.astimezone(UTC).isoformat(),
+            "version": names.get(row.version_id),
             "features": row.features,
             "prediction": row.predicted_label if row.predicted_value is None else row.predicted_value,
-            "score": row.score, "scores": row.scores, "attributes": row.attributes,
-            "attributions": row.attributions, "subject_id": row.subject_id,
+            "score": row.score,
+            "scores": row.scores,
+            "attributes": row.attributes,
+            "attributions": row.attributions,
+            "subject_id": row.subject_id,
         }
 
     return view
@@ -103,9 +127,13 @@ def ingest_predictions(
         ids = [r.prediction_id for _, r in leftovers]
         view = _stored_prediction_view(model)
         _refuse_conflicts(
-            leftovers, repository.stored_hashes(session, Prediction, model.model_id, ids),
-            lambda keys: {k: view(v) for k, v in repository.stored_predictions(session, model.model_id, keys).items()},
-            "id", "prediction",
+            leftovers,
+            repository.stored_hashes(session, Prediction, model.model_id, ids),
+            lambda keys: {
+                k: view(v) for k, v in repository.stored_predictions(session, model.model_id, keys).items()
+            },
+            "id",
+            "prediction",
         )
     joined = repository.count_matching(session, Outcome, model.model_id, sorted(inserted)) if inserted else 0
     return IngestResult(accepted=len(inserted), duplicates=repeats + len(leftovers), outcomes_joined=joined)
@@ -124,14 +152,23 @@ def ingest_outcomes(
     if leftovers:
         ids = [r.prediction_id for _, r in leftovers]
         _refuse_conflicts(
-            leftovers, repository.stored_hashes(session, Outcome, model.model_id, ids),
-            lambda keys: {k: _stored_outcome_view(v)
-                          for k, v in repository.stored_outcomes(session, model.model_id, keys).items()},
-            "prediction_id", "outcome",
+            leftovers,
+            repository.stored_hashes(session, Outcome, model.model_id, ids),
+            lambda keys: {
+                k: _stored_outcome_view(v)
+                for k, v in repository.stored_outcomes(session, model.model_id, keys).items()
+            },
+            "prediction_id",
+            "outcome",
         )
-    joined = repository.count_matching(session, Prediction, model.model_id, sorted(inserted)) if inserted else 0
+    joined = (
+        repository.count_matching(session, Prediction, model.model_id, sorted(inserted)) if inserted else 0
+    )
     return OutcomeResult(
-        accepted=len(inserted), duplicates=repeats + len(leftovers), joined=joined, waiting=len(inserted) - joined
+        accepted=len(inserted),
+        duplicates=repeats + len(leftovers),
+        joined=joined,
+        waiting=len(inserted) - joined,
     )
 
 
@@ -149,8 +186,15 @@ def store_reference(
     content_hash = reference_hash(records)
     current = repository.active_reference(session, spec.version_id)
     if current is not None and current.content_hash == content_hash:
-        return ReferenceResult(accepted=0, duplicates=len(records), version=spec.version, rows=current.row_count,
-                               content_hash=content_hash, created_at=current.created_at, replaced=False)
+        return ReferenceResult(
+            accepted=0,
+            duplicates=len(records),
+            version=spec.version,
+            rows=current.row_count,
+            content_hash=content_hash,
+            created_at=current.created_at,
+            replaced=False,
+        )
     if current is not None and not replace:
         raise Conflict(
             f"version {spec.version!r} already has a reference ({current.row_count} rows, sha256 "
@@ -160,5 +204,12 @@ def store_reference(
     if current is not None:
         repository.retire_reference(session, current, now)
     reference = repository.insert_reference(session, spec.version_id, records, content_hash, now)
-    return ReferenceResult(accepted=len(records), duplicates=0, version=spec.version, rows=len(records),
-                           content_hash=content_hash, created_at=reference.created_at, replaced=current is not None)
+    return ReferenceResult(
+        accepted=len(records),
+        duplicates=0,
+        version=spec.version,
+        rows=len(records),
+        content_hash=content_hash,
+        created_at=reference.created_at,
+        replaced=current is not None,
+    )

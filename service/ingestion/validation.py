@@ -35,7 +35,9 @@ class Checker:
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
-        self.fail(index, field, f"required: a non-empty string of at most {ID_LENGTH} characters, or an integer")
+        self.fail(
+            index, field, f"required: a non-empty string of at most {ID_LENGTH} characters, or an integer"
+        )
         return None
 
     def timestamp(self, index: int, field: str, value: Any, latest: datetime) -> datetime | None:
@@ -101,13 +103,21 @@ class Checker:
             return None
         before = len(self.errors)
         clean: dict[str, Scalar] = {}
-        for name, feature_type in spec.feature_types.items():
+        for name, numeric in spec.feature_kinds:
             raw = value.get(name, _MISSING)
-            if raw is _MISSING:
-                self.fail(index, f"features.{name}", "missing feature (send null for a missing value)")
-            elif raw is None:
+            kind = type(raw)
+            # Fast paths first: ~25,000 values per 1,000-record batch pass through here.
+            if raw is None:
                 clean[name] = None
-            elif feature_type == "numeric":
+            elif numeric and kind is float and math.isfinite(raw):
+                clean[name] = raw
+            elif numeric and kind is int:
+                clean[name] = float(raw)
+            elif not numeric and kind is str and len(raw) <= LABEL_LENGTH:
+                clean[name] = raw
+            elif raw is _MISSING:
+                self.fail(index, f"features.{name}", "missing feature (send null for a missing value)")
+            elif numeric:
                 clean[name] = self.number(index, f"features.{name}", raw)
             else:
                 clean[name] = self.category(index, f"features.{name}", raw)
@@ -127,7 +137,9 @@ class Checker:
         for name, raw in value.items():
             if name not in spec.protected_attributes:
                 declared = ", ".join(sorted(spec.protected_attributes)) or "none"
-                self.fail(index, f"attributes.{name}", f"not a declared protected attribute (declared: {declared})")
+                self.fail(
+                    index, f"attributes.{name}", f"not a declared protected attribute (declared: {declared})"
+                )
             elif raw is not None:
                 clean[name] = self.category(index, f"attributes.{name}", raw)
         return clean
@@ -179,7 +191,9 @@ def resolve_version(checker: Checker, index: int, value: Any, model: RegisteredM
     spec = model.versions.get(value) if isinstance(value, str) else None
     if spec is None:
         known = ", ".join(model.versions)
-        checker.fail(index, "version", f"version {value!r} of model {model.name!r} is not registered (known: {known})")
+        checker.fail(
+            index, "version", f"version {value!r} of model {model.name!r} is not registered (known: {known})"
+        )
     return spec
 
 

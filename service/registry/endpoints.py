@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "This version is registered with different content; `errors` lists each field."},
     422: {"description": "Invalid registration; `errors` names each field."},
 }
@@ -24,7 +24,10 @@ _ERRORS = {
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": ModelVersionView, "description": "Identical version already registered."}, **_ERRORS},
+    responses={
+        200: {"model": ModelVersionView, "description": "Identical version already registered."},
+        **_ERRORS,
+    },
     summary="Register a model version",
 )
 def register_model(registration: ModelRegistration, context: Context, response: Response) -> ModelVersionView:

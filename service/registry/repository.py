@@ -31,12 +31,24 @@ def versions_of(session: Session, model_id: int) -> Sequence[ModelVersion]:
 
 
 def add_version(
-    session: Session, *, model: Model, version: str, task: str, spec: dict[str, Any],
-    spec_hash: str, provenance: dict[str, Any], now: datetime,
+    session: Session,
+    *,
+    model: Model,
+    version: str,
+    task: str,
+    spec: dict[str, Any],
+    spec_hash: str,
+    provenance: dict[str, Any],
+    now: datetime,
 ) -> ModelVersion:
     row = ModelVersion(
-        model_id=model.id, version=version, task=task, spec=spec, spec_hash=spec_hash,
-        provenance=provenance, created_at=now,
+        model_id=model.id,
+        version=version,
+        task=task,
+        spec=spec,
+        spec_hash=spec_hash,
+        provenance=provenance,
+        created_at=now,
     )
     session.add(row)
     session.flush()
@@ -45,7 +57,8 @@ def add_version(
 
 def all_models_with_versions(session: Session) -> list[tuple[Model, list[ModelVersion]]]:
     rows = session.execute(
-        select(Model, ModelVersion).join(ModelVersion, ModelVersion.model_id == Model.id)
+        select(Model, ModelVersion)
+        .join(ModelVersion, ModelVersion.model_id == Model.id)
         .order_by(Model.name, ModelVersion.id)
     ).all()
     grouped: dict[int, tuple[Model, list[ModelVersion]]] = {}
@@ -54,7 +67,7 @@ def all_models_with_versions(session: Session) -> list[tuple[Model, list[ModelVe
     return list(grouped.values())
 
 
-def _count(session: Session, query: Select[tuple[int]]) -> int:
+def _count(session: Session, query: Select[Any]) -> int:
     return int(session.execute(query).scalar_one())
 
 
@@ -64,17 +77,21 @@ def event_counts(session: Session, model_id: int) -> tuple[int, int, int]:
     outcomes = _count(session, select(func.count()).where(Outcome.model_id == model_id))
     joined = _count(
         session,
-        select(func.count()).select_from(Outcome).join(
+        select(func.count())
+        .select_from(Outcome)
+        .join(
             Prediction,
             (Prediction.model_id == Outcome.model_id) & (Prediction.prediction_id == Outcome.prediction_id),
-        ).where(Outcome.model_id == model_id),
+        )
+        .where(Outcome.model_id == model_id),
     )
     return predictions, outcomes, joined
 
 
 def predictions_per_version(session: Session, model_id: int) -> dict[int, int]:
     rows = session.execute(
-        select(Prediction.version_id, func.count()).where(Prediction.model_id == model_id)
+        select(Prediction.version_id, func.count())
+        .where(Prediction.model_id == model_id)
         .group_by(Prediction.version_id)
     ).all()
     return {int(version_id): int(count) for version_id, count in rows}

@@ -7,7 +7,16 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
@@ -65,7 +74,11 @@ class ModelRegistration(BaseModel):
                     ],
                     "protected_attributes": ["sex", "age_band"],
                     "positive_label": 1,
-                    "metadata": {"mlflow_run_id": "8f2c1e", "training_data_sha256": "c0ffee", "owner": "risk-ml"},
+                    "metadata": {
+                        "mlflow_run_id": "8f2c1e",
+                        "training_data_sha256": "c0ffee",
+                        "owner": "risk-ml",
+                    },
                 }
             ]
         },
@@ -76,41 +89,65 @@ class ModelRegistration(BaseModel):
     task: Task
     features: list[FeatureSpec] = Field(min_length=1, max_length=MAX_FEATURES)
     protected_attributes: list[FieldName] = Field(default_factory=list, max_length=32)
-    positive_label: Label | None = None
-    classes: list[Label] | None = Field(default=None, max_length=1_000)
+    positive_label: Label | None = Field(None, validate_default=True)
+    classes: list[Label] | None = Field(default=None, max_length=1_000, validate_default=True)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ModelRegistration:
-        _require_unique([f.name for f in self.features], "features")
-        _require_unique(self.protected_attributes, "protected_attributes")
-        if self.classes is not None:
-            _require_unique([canonical_label(c) for c in self.classes], "classes")
-        if self.task is Task.REGRESSION:
-            if self.positive_label is not None or self.classes is not None:
-                raise ValueError("regression models take neither positive_label nor classes")
-        elif self.task is Task.BINARY:
-            self._check_binary()
-        elif self.classes is None or len(self.classes) < 2:
-            raise ValueError("multiclass_classification needs classes: the list of at least 2 labels")
-        elif self.positive_label is not None and canonical_label(self.positive_label) not in self.class_labels():
-            raise ValueError("positive_label must be one of classes")
-        if len(orjson.dumps(self.metadata)) > MAX_METADATA_BYTES:
-            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
-        return self
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, value: list[FeatureSpec]) -> list[FeatureSpec]:
+        _require_unique([f.name for f in value])
+        return value
 
-    def _check_binary(self) -> None:
-        if self.positive_label is None:
+    @field_validator("protected_attributes")
+    @classmethod
+    def _unique_attributes(cls, value: list[str]) -> list[str]:
+        _require_unique(value)
+        return value
+
+    @field_validator("positive_label")
+    @classmethod
+    def _positive_label_fits_task(cls, value: Label | None, info: ValidationInfo) -> Label | None:
+        task = info.data.get("task")
+        if task is Task.REGRESSION and value is not None:
+            raise ValueError("regression models take no positive_label")
+        if task is Task.BINARY and value is None:
             raise ValueError("binary_classification needs positive_label (the label that means 'selected')")
-        if self.classes is not None:
-            if len(self.classes) != 2:
-                raise ValueError("binary_classification takes exactly 2 classes")
-            if canonical_label(self.positive_label) not in self.class_labels():
-                raise ValueError("positive_label must be one of classes")
-        elif canonical_label(self.positive_label) not in _IMPLIED_NEGATIVE:
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_fit_task(cls, value: list[Label] | None, info: ValidationInfo) -> list[Label] | None:
+        task, positive = info.data.get("task"), info.data.get("positive_label")
+        labels = None if value is None else [canonical_label(c) for c in value]
+        if labels is not None:
+            _require_unique(labels)
+        if task is Task.REGRESSION:
+            if value is not None:
+                raise ValueError("regression models take no classes")
+        elif task is Task.MULTICLASS and (labels is None or len(labels) < 2):
+            raise ValueError("multiclass_classification needs classes: the list of at least 2 labels")
+        elif task is Task.BINARY and labels is not None and len(labels) != 2:
+            raise ValueError("binary_classification takes exactly 2 classes")
+        elif (
+            task is Task.BINARY
+            and labels is None
+            and positive is not None
+            and canonical_label(positive) not in _IMPLIED_NEGATIVE
+        ):
             raise ValueError(
                 "classes is required for binary_classification unless positive_label is 1 or true"
             )
+        if labels is not None and positive is not None and canonical_label(positive) not in labels:
+            raise ValueError(f"positive_label {positive!r} must be one of classes")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"larger than {MAX_METADATA_BYTES} bytes of JSON")
+        return value
 
     def class_labels(self) -> list[str]:
         """Canonical class labels; for binary without ``classes``: the implied pair."""
@@ -125,15 +162,31 @@ class ModelRegistration(BaseModel):
 _IMPLIED_NEGATIVE = {"1": "0", "true": "false"}
 
 
-def _require_unique(names: list[str], field: str) -> None:
+def _require_unique(names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise ValueError(f"{field} lists {name!r} twice")
+            raise ValueError(f"lists {name!r} twice")
         seen.add(name)
 
 
+VERSION_EXAMPLE: dict[str, Any] = {
+    "name": "credit-scoring",
+    "version": "2026-11-01",
+    "task": "binary_classification",
+    "features": [{"name": "income", "type": "numeric"}, {"name": "employment", "type": "categorical"}],
+    "protected_attributes": ["sex", "age_band"],
+    "positive_label": "1",
+    "classes": ["0", "1"],
+    "metadata": {"mlflow_run_id": "8f2c1e"},
+    "spec_hash": "9b1d…",
+    "created_at": "2026-11-22T10:00:00Z",
+}
+
+
 class ModelVersionView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [VERSION_EXAMPLE]})
+
     name: str
     version: str
     task: Task
@@ -161,6 +214,33 @@ class VersionSummary(BaseModel):
 
 
 class ModelDetail(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "credit-scoring",
+                    "created_at": "2026-11-22T10:00:00Z",
+                    "latest_version": "2026-11-01",
+                    "versions": [VERSION_EXAMPLE],
+                    "counts": {
+                        "predictions": 10000,
+                        "outcomes": 400,
+                        "outcomes_joined": 380,
+                        "outcomes_waiting": 20,
+                    },
+                    "version_counts": [
+                        {
+                            "version": "2026-11-01",
+                            "created_at": "2026-11-22T10:00:00Z",
+                            "predictions": 10000,
+                            "reference_rows": 5000,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     name: str
     created_at: datetime
     latest_version: str
@@ -177,4 +257,21 @@ class ModelSummary(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "models": [
+                        {
+                            "name": "credit-scoring",
+                            "created_at": "2026-11-22T10:00:00Z",
+                            "latest_version": "2026-11-01",
+                            "versions": ["2026-10-01", "2026-11-01"],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     models: list[ModelSummary]

@@ -39,10 +39,8 @@ class VersionSpec:
     protected_attributes: frozenset[str]
     positive_label: str | None
     classes: tuple[str, ...]
-
-    @property
-    def class_set(self) -> frozenset[str]:
-        return frozenset(self.classes)
+    class_set: frozenset[str]
+    feature_kinds: tuple[tuple[str, bool], ...]  # (name, is numeric), in schema order
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +82,15 @@ def _view(model: Model, row: ModelVersion) -> ModelVersionView:
     )
 
 
-def _differences(row: ModelVersion, task: str, spec: dict[str, Any], meta: dict[str, Any]) -> list[FieldError]:
+def _differences(
+    row: ModelVersion, task: str, spec: dict[str, Any], meta: dict[str, Any]
+) -> list[FieldError]:
     registered = {"task": row.task, **row.spec, "metadata": row.provenance}
     sent = {"task": task, **spec, "metadata": meta}
     return [
         FieldError(
-            None, key,
+            None,
+            key,
             f"registered {orjson.dumps(registered[key]).decode()}, sent {orjson.dumps(sent[key]).decode()}",
         )
         for key in sent
@@ -98,7 +99,9 @@ def _differences(row: ModelVersion, task: str, spec: dict[str, Any], meta: dict[
     ]
 
 
-def register(session: Session, registration: ModelRegistration, now: datetime) -> tuple[ModelVersionView, bool]:
+def register(
+    session: Session, registration: ModelRegistration, now: datetime
+) -> tuple[ModelVersionView, bool]:
     """Add a version; the same version sent again is a no-op. Returns (view, created)."""
     spec = _spec_of(registration)
     task = registration.task.value
@@ -115,22 +118,32 @@ def register(session: Session, registration: ModelRegistration, now: datetime) -
             )
         return _view(model, row), False
     row = repository.add_version(
-        session, model=model, version=registration.version, task=task, spec=spec,
-        spec_hash=_hash(task, spec), provenance=registration.metadata, now=now,
+        session,
+        model=model,
+        version=registration.version,
+        task=task,
+        spec=spec,
+        spec_hash=_hash(task, spec),
+        provenance=registration.metadata,
+        now=now,
     )
     return _view(model, row), True
 
 
 def _compile(row: ModelVersion) -> VersionSpec:
     spec = row.spec
+    feature_types = {f["name"]: FeatureType(f["type"]) for f in spec["features"]}
+    classes = tuple(spec["classes"] or ())
     return VersionSpec(
         version_id=row.id,
         version=row.version,
         task=Task(row.task),
-        feature_types={f["name"]: FeatureType(f["type"]) for f in spec["features"]},
+        feature_types=feature_types,
         protected_attributes=frozenset(spec["protected_attributes"]),
         positive_label=spec["positive_label"],
-        classes=tuple(spec["classes"] or ()),
+        classes=classes,
+        class_set=frozenset(classes),
+        feature_kinds=tuple((name, kind is FeatureType.NUMERIC) for name, kind in feature_types.items()),
     )
 
 
@@ -148,8 +161,10 @@ def list_models(session: Session) -> ModelList:
     return ModelList(
         models=[
             ModelSummary(
-                name=model.name, created_at=model.created_at,
-                latest_version=versions[-1].version, versions=[v.version for v in versions],
+                name=model.name,
+                created_at=model.created_at,
+                latest_version=versions[-1].version,
+                versions=[v.version for v in versions],
             )
             for model, versions in repository.all_models_with_versions(session)
         ]
@@ -170,13 +185,17 @@ def model_detail(session: Session, name: str) -> ModelDetail:
         latest_version=rows[-1].version,
         versions=[_view(model, row) for row in rows],
         counts=EventCounts(
-            predictions=predictions, outcomes=outcomes, outcomes_joined=joined,
+            predictions=predictions,
+            outcomes=outcomes,
+            outcomes_joined=joined,
             outcomes_waiting=outcomes - joined,
         ),
         version_counts=[
             VersionSummary(
-                version=row.version, created_at=row.created_at,
-                predictions=per_version.get(row.id, 0), reference_rows=reference_rows.get(row.id, 0),
+                version=row.version,
+                created_at=row.created_at,
+                predictions=per_version.get(row.id, 0),
+                reference_rows=reference_rows.get(row.id, 0),
             )
             for row in rows
         ],

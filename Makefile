@@ -1,0 +1,50 @@
+# modelmon — the two commands: `make run` (serve on the embedded SQLite) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements.lock
+
+.PHONY: run test lint typecheck unit bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/pip install --quiet -c $(LOCK) -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
+	@touch $@
+
+## Set up and serve on the embedded SQLite database (./modelmon.db), http://127.0.0.1:8000
+run: $(VENV)/.runtime
+	$(BIN)/modelmon serve
+
+## Set up and run every check: lint, types, and the tests on SQLite and Postgres
+test: $(VENV)/.dev lint typecheck unit
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check service tests benchmarks migrations
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+unit: $(VENV)/.dev
+	$(BIN)/python -m pytest -n 2 --durations=10
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/ingest.py
+
+## Re-pin every dependency (after changing pyproject.toml), from a fresh environment
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip && .lockenv/bin/pip install --quiet '.[dev]'
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^modelmon' > $(LOCK).new
+	(echo '# Fully pinned versions of every dependency (runtime and dev); regenerate with `make lock`.'; cat $(LOCK).new) > $(LOCK)
+	rm -rf .lockenv $(LOCK).new
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,311 @@
+"""Write-path speed: predictions/s and request latency through a live `modelmon serve`.
+
+For batches of 1, 100, 1,000 and 10,000 predictions (20 features, 2 attributes), on SQLite
+and on Postgres, with concurrent keep-alive clients; and, in the same run, the rate of a raw
+COPY of the same rows into a table of the same shape and indexes (the physical ceiling).
+
+    python benchmarks/ingest.py                      # both databases, defaults
+    python benchmarks/ingest.py --databases postgres --workers 2 --clients 8
+
+Prints a progress line per step to stderr and the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from service.storage.migrations import upgrade
+
+NUMERIC = [f"num_{i:02d}" for i in range(15)]
+CATEGORICAL = [f"cat_{i}" for i in range(5)]
+START = datetime.now(UTC) - timedelta(days=1)
+ADMIN_URL = os.environ.get(
+    "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def registration() -> dict[str, Any]:
+    return {
+        "name": "bench",
+        "version": "v1",
+        "task": "binary_classification",
+        "positive_label": 1,
+        "features": [{"name": n, "type": "numeric"} for n in NUMERIC]
+        + [{"name": n, "type": "categorical"} for n in CATEGORICAL],
+        "protected_attributes": ["sex", "age_band"],
+    }
+
+
+def record(run: str, i: int) -> dict[str, Any]:
+    features: dict[str, Any] = {n: (i * 31 + k * 17) % 1000 / 7.0 for k, n in enumerate(NUMERIC)}
+    features.update({n: f"c{(i + k) % 6}" for k, n in enumerate(CATEGORICAL)})
+    return {
+        "id": f"{run}-{i}",
+        "timestamp": (START + timedelta(milliseconds=i)).isoformat(),
+        "features": features,
+        "prediction": i % 2,
+        "score": (i % 1000) / 1000,
+        "attributes": {"sex": "F" if i % 2 else "M", "age_band": ("18-24", "25-44", "45+")[i % 3]},
+    }
+
+
+@dataclass
+class Result:
+    database: str
+    batch: int
+    requests: int
+    rows: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(database_url: str, workers: int) -> Iterator[int]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MODELMON_DATABASE_URL": database_url,
+        "MODELMON_PORT": str(port),
+        "MODELMON_WORKERS": str(workers),
+        "MODELMON_AUTO_MIGRATE": "true",
+        "MODELMON_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _request(port, "GET", "/readyz", None)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("modelmon serve did not become ready")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None,
+    connection: http.client.HTTPConnection | None = None,
+) -> tuple[int, bytes]:
+    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"content-type": "application/json"} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if connection is None:
+        conn.close()
+    return response.status, data
+
+
+def run_load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
+    """Send every body once, from ``clients`` threads on keep-alive connections."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    cursor = iter(range(len(bodies)))
+    failures: list[str] = []
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        own: list[float] = []
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            began = time.perf_counter()
+            status, data = _request(port, "POST", "/v1/models/bench/predictions", bodies[index], connection)
+            own.append((time.perf_counter() - began) * 1000)
+            if status != 200:
+                failures.append(f"{status}: {data[:200]!r}")
+        connection.close()
+        with lock:
+            latencies.extend(own)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
+    return elapsed, latencies
+
+
+def bench_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
+    results = []
+    with server(url, args.workers) as port:
+        status, data = _request(port, "POST", "/v1/models", orjson.dumps(registration()))
+        assert status in (200, 201), data
+        for batch in args.batch_sizes:
+            rows = max(batch * 4, args.rows if batch > 1 else args.single_requests)
+            requests = rows // batch
+            run = uuid.uuid4().hex[:8]
+            bodies = [
+                orjson.dumps({"predictions": [record(run, r * batch + i) for i in range(batch)]})
+                for r in range(requests)
+            ]
+            progress(f"{name}: {requests} requests of {batch} predictions, {args.clients} clients")
+            seconds, latencies = run_load(port, bodies, args.clients)
+            results.append(Result(name, batch, requests, requests * batch, seconds, latencies))
+    return results
+
+
+def raw_copy_rate(url: str, rows: int) -> float:
+    """Rows/s of COPY of the same rows into a table with the predictions table's shape and indexes."""
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    run = uuid.uuid4().hex[:8]
+    records = [record(run, i) for i in range(rows)]
+    now = datetime.now(UTC)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        conn.execute("CREATE TABLE bench_copy (LIKE predictions INCLUDING ALL)")
+        began = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY bench_copy (model_id, version_id, prediction_id, event_time, received_at, features, "
+                "predicted_label, score, attributes, content_hash) FROM STDIN"
+            ) as copy,
+        ):
+            for r in records:
+                copy.write_row(
+                    (
+                        1,
+                        1,
+                        r["id"],
+                        r["timestamp"],
+                        now,
+                        orjson.dumps(r["features"]).decode(),
+                        str(r["prediction"]),
+                        r["score"],
+                        orjson.dumps(r["attributes"]).decode(),
+                        r["id"].encode()[:16],
+                    )
+                )
+        elapsed = time.perf_counter() - began
+        conn.execute("DROP TABLE bench_copy")
+    return rows / elapsed
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"modelmon_bench_{uuid.uuid4().hex[:8]}"
+    admin = ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def print_table(results: list[Result], copy_rates: list[float]) -> None:
+    print("| database | batch | requests | predictions/s | requests/s | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r.database} | {r.batch:,} | {r.requests:,} | {r.rows_per_second:,.0f} | "
+            f"{r.requests / r.seconds:,.0f} | {r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} |"
+        )
+    if copy_rates:
+        ceiling = statistics.median(copy_rates)
+        print(
+            f"\nraw COPY into Postgres (same rows, same indexes), median of {len(copy_rates)}: "
+            f"{ceiling:,.0f} rows/s"
+        )
+        for r in results:
+            if r.database == "postgres" and r.batch >= 100:
+                print(f"- postgres, batches of {r.batch:,}: {r.rows_per_second / ceiling:.0%} of raw COPY")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument(
+        "--batch-sizes", default="1,100,1000,10000", type=lambda s: [int(x) for x in s.split(",")]
+    )
+    parser.add_argument(
+        "--rows", type=int, default=40_000, help="predictions sent per batch size (batch > 1)"
+    )
+    parser.add_argument("--single-requests", type=int, default=4_000, help="requests sent with batch size 1")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (MODELMON_WORKERS)")
+    parser.add_argument("--copy-rows", type=int, default=40_000)
+    args = parser.parse_args()
+    results: list[Result] = []
+    copy_rates: list[float] = []
+    for name in args.databases.split(","):
+        if name == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                results += bench_database("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", args)
+        else:
+            with postgres_database() as url:
+                progress("postgres: raw COPY ceiling (before)")
+                copy_rates.append(raw_copy_rate(url, args.copy_rows))
+                results += bench_database("postgres", url, args)
+                progress("postgres: raw COPY ceiling (after)")
+                copy_rates.append(raw_copy_rate(url, args.copy_rows))
+    print(f"\n{os.cpu_count()} CPUs, {args.clients} clients, {args.workers} server worker(s)\n")
+    print_table(results, copy_rates)
+
+
+if __name__ == "__main__":
+    main()

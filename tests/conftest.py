@@ -1,0 +1,146 @@
+"""Test databases built by the migrations: SQLite and a throwaway Postgres database per run.
+
+Every test that takes ``database_url`` runs twice, on SQLite and on Postgres. Isolation:
+each SQLite test gets its own copy of a migrated template file; Postgres tests share one
+database per test process (one per xdist worker) whose tables are truncated before each test.
+Under ``CI=true`` an unreachable Postgres fails the run instead of skipping its tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from service.app import create_app
+from service.clock import frozen_clock
+from service.config import Settings
+from service.storage.migrations import upgrade
+from service.storage.tables import Base
+from tests.asgi_client import AppClient, app_client
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+_skipped_postgres: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "postgres" in report.keywords:
+        _skipped_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and _skipped_postgres and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nCI=true but {len(_skipped_postgres)} Postgres tests were skipped: failing the run")
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:  # any failure to connect means "no Postgres here"
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _admin_execute(statement: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A migrated, throwaway Postgres database for this test process; dropped at the end."""
+    problem = _postgres_reachable()
+    if problem is not None:
+        message = f"Postgres at {make_url(POSTGRES_ADMIN_URL).render_as_string()} is unreachable ({problem})"
+        if IN_CI:
+            pytest.fail(message + " and CI=true requires it")
+        pytest.skip(message)
+    name = f"modelmon_test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A clean, migrated database: SQLite (a copy of the template) or Postgres (truncated)."""
+    if request.param == "sqlite":
+        path = tmp_path / "modelmon.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings, clock=frozen_clock(NOW))
+    yield application
+    application.state.context.engine.dispose()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[AppClient]:
+    with app_client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client_with(database_url: str) -> Iterator[Callable[..., AppClient]]:
+    """Build a client whose settings differ from the defaults (e.g. small limits)."""
+    with ExitStack() as stack:
+
+        def build(**overrides: Any) -> AppClient:
+            application = create_app(
+                Settings(database_url=database_url, **overrides), clock=frozen_clock(NOW)
+            )
+            stack.callback(application.state.context.engine.dispose)
+            return stack.enter_context(app_client(application))
+
+        yield build

@@ -1,0 +1,37 @@
+"""/healthz and /readyz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.app import create_app
+from service.config import Settings
+from tests.asgi_client import AppClient, app_client
+
+
+def test_healthz_answers_without_the_database(client: AppClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_the_schema_is_at_head(client: AppClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok", "schema": "0001"}
+
+
+def test_readyz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    with app_client(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "modelmon migrate" in response.json()["schema"]
+
+
+def test_readyz_is_503_when_the_database_is_unreachable() -> None:
+    # Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
+    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    with app_client(app) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200
+    assert response.status_code == 503
+    assert response.json()["database"].startswith("unreachable")

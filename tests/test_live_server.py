@@ -1,0 +1,126 @@
+"""The issue's acceptance walk-through against a live `modelmon serve` (uvicorn) over real HTTP.
+
+Register a model, ingest 10,000 predictions in 10 batches, resend one batch (all
+duplicates), send outcomes before and after their predictions (all joined), and send each
+kind of bad input (a clear 4xx, nothing stored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import outcome, prediction, registration
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MODELMON_DATABASE_URL": database_url,
+        "MODELMON_PORT": str(port),
+        "MODELMON_AUTO_MIGRATE": "true",
+        "MODELMON_LOG_LEVEL": "warning",
+    }
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"modelmon serve did not become ready: {(tmp_path / 'server.log').read_text()}")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _recent(i: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=3) + timedelta(seconds=i)).isoformat()
+
+
+def test_acceptance_walkthrough(live_server: str) -> None:
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        assert http.post("/v1/models", json=registration()).status_code == 201
+        batches = [
+            [prediction(i, timestamp=_recent(i)) for i in range(b * 1000, (b + 1) * 1000)] for b in range(10)
+        ]
+        early = http.post(
+            "/v1/models/credit/outcomes", json={"outcomes": [outcome(i) for i in range(0, 500)]}
+        )
+        assert early.json()["waiting"] == 500
+        for batch in batches:
+            assert (
+                http.post("/v1/models/credit/predictions", json={"predictions": batch}).json()["accepted"]
+                == 1000
+            )
+        resend = http.post("/v1/models/credit/predictions", json={"predictions": batches[3]}).json()
+        assert resend == {"accepted": 0, "duplicates": 1000, "outcomes_joined": 0}
+        late = http.post(
+            "/v1/models/credit/outcomes", json={"outcomes": [outcome(i) for i in range(500, 1000)]}
+        )
+        assert late.json() == {"accepted": 500, "duplicates": 0, "joined": 500, "waiting": 0}
+        bad_requests = [
+            ("/v1/models/nobody/predictions", {"predictions": [prediction(1)]}, 404),
+            ("/v1/models/credit/predictions", {"predictions": []}, 422),
+            ("/v1/models/credit/predictions", {"predictions": [prediction(20_000, score=7)]}, 422),
+            (
+                "/v1/models/credit/predictions",
+                {"predictions": [prediction(20_001, timestamp="2026-01-01T00:00")]},
+                422,
+            ),
+            ("/v1/models/credit/outcomes", {"outcomes": [outcome(20_002, label="maybe")]}, 422),
+        ]
+        for path, body, status in bad_requests:
+            assert http.post(path, json=body).status_code == status
+        malformed = http.post(
+            "/v1/models/credit/predictions",
+            content=b'{"predictions": [',
+            headers={"content-type": "application/json"},
+        )
+        assert malformed.status_code == 400 and "line 1" in malformed.json()["detail"]
+        huge = http.post(
+            "/v1/models/credit/predictions",
+            content=b" " * (33 * 1024 * 1024),
+            headers={"content-type": "application/json"},
+        )
+        assert huge.status_code == 413
+        counts = http.get("/v1/models/credit").json()["counts"]
+        assert counts == {
+            "predictions": 10_000,
+            "outcomes": 1000,
+            "outcomes_joined": 1000,
+            "outcomes_waiting": 0,
+        }
