@@ -63,11 +63,14 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
         32 * 1024 * 1024, description="Largest request body, in bytes (413 above)."
     )
+    # At 100,000 rows the empirical CDF behind the fitted bin edges is within 0.43 percentage
+    # points of the true one (DKW bound, 95%). The body is parsed in memory at ~10x its size
+    # as Python objects, hence 128 MiB.
     max_reference_rows: Annotated[int, Field(ge=1)] = Field(
-        200_000, description="Most rows in one reference upload."
+        100_000, description="Most rows in one reference upload."
     )
     max_reference_body_bytes: Annotated[int, Field(ge=1024)] = Field(
-        512 * 1024 * 1024, description="Largest reference upload body, in bytes."
+        128 * 1024 * 1024, description="Largest reference upload body, in bytes."
     )
     max_future_skew_seconds: Annotated[int, Field(ge=0)] = Field(
         300, description="How far past the server's clock a timestamp may be, in seconds."

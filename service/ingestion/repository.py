@@ -14,7 +14,7 @@ from service.ingestion.records import OutcomeRecord, PredictionRecord, Reference
 from service.storage.dialect import (
     COPY_THRESHOLD,
     copy_insert_ignoring_duplicates,
-    insert_ignoring_duplicates,
+    insert_new_returning_ids,
     is_postgres,
 )
 from service.storage.tables import Outcome, Prediction, Reference, ReferenceRow
@@ -64,8 +64,7 @@ def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> s
     key = ["model_id", "prediction_id"]
     if is_postgres(session) and len(rows) >= COPY_THRESHOLD:
         return set(copy_insert_ignoring_duplicates(session, table, rows, key, "prediction_id"))
-    statement = insert_ignoring_duplicates(session, table, key).returning(table.c.prediction_id)
-    return set(session.execute(statement, rows).scalars().all())
+    return set(insert_new_returning_ids(session, table, rows))
 
 
 def insert_outcomes(
@@ -91,6 +90,18 @@ def _id_matches(session: Session, column: Any, ids: Sequence[str]) -> Any:
     if is_postgres(session):
         return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
     return column.in_(ids)
+
+
+def _count_statements(table: Table) -> dict[str, Any]:
+    base = select(func.count()).select_from(table).where(table.c.model_id == bindparam("model_id"))
+    return {
+        "postgresql": base.where(table.c.prediction_id == any_(bindparam("ids", type_=ARRAY(String)))),
+        "sqlite": base.where(table.c.prediction_id.in_(bindparam("ids", expanding=True))),
+    }
+
+
+# Built once; counting joined outcomes runs on every ingestion request.
+_COUNT_MATCHING = {"predictions": _count_statements(PREDICTIONS), "outcomes": _count_statements(OUTCOMES)}
 
 
 def _id_chunks(session: Session, ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -124,11 +135,9 @@ def count_matching(
 ) -> int:
     """How many of ``ids`` have a row in ``table`` (outcomes joined to predictions, or back)."""
     total = 0
+    statement = _COUNT_MATCHING[table.__tablename__][session.get_bind().dialect.name]
     for chunk in _id_chunks(session, ids):
-        query = select(func.count()).where(
-            table.model_id == model_id, _id_matches(session, table.prediction_id, chunk)
-        )
-        total += int(session.execute(query).scalar_one())
+        total += int(session.execute(statement, {"model_id": model_id, "ids": list(chunk)}).scalar_one())
     return total
 
 

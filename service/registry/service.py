@@ -149,8 +149,7 @@ def _compile(row: ModelVersion) -> VersionSpec:
 
 def load_model(session: Session, name: str) -> RegisteredModel:
     """The model and its compiled versions, or 404."""
-    model = repository.find_model(session, name)
-    rows = [] if model is None else list(repository.versions_of(session, model.id))
+    model, rows = repository.model_with_versions(session, name)
     if model is None or not rows:
         raise NotFound(f"model {name!r} is not registered; register it with POST /v1/models")
     versions = {row.version: _compile(row) for row in rows}

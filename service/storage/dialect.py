@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,23 @@ def insert_ignoring_duplicates(session: Session, table: Any, key: list[str]) -> 
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table).on_conflict_do_nothing(index_elements=key)
+
+
+@functools.cache
+def _insert_returning_key(dialect: str, table: Table) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=["model_id", "prediction_id"])
+    return statement.returning(table.c.prediction_id)
+
+
+def insert_new_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[str]:
+    """``INSERT … ON CONFLICT (model_id, prediction_id) DO NOTHING RETURNING prediction_id``.
+
+    The statement is built once per database and table: constructing it per request cost
+    ~0.3 ms of the ~3 ms a one-prediction request took.
+    """
+    statement = _insert_returning_key(session.get_bind().dialect.name, table)
+    return list(session.execute(statement, rows).scalars().all())
 
 
 def is_postgres(session: Session) -> bool:
