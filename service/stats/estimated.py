@@ -1,0 +1,253 @@
+"""Binary performance estimated without labels (confidence-based, in the manner of NannyML's CBPE).
+
+1. **Calibrate** on the reference's labelled score histogram: the positive rate of each bin,
+   pos_b / (pos_b + neg_b), made non-decreasing in the score by pooled-adjacent-violators
+   weighted by the bin's labelled rows (isotonic regression over bins). A bin without
+   labelled reference rows takes the value of its nearest supported neighbour to the
+   left (to the right for leading bins), which keeps the map monotone.
+2. **Estimate** the window's confusion matrix from its score histogram over all rows
+   (positive + negative + unlabelled), m_b rows in bin b with calibrated c_b; rows in bins
+   at or above the threshold edge t are predicted positive:
+   E[TP] = X = Σ_{b≥t} m_b c_b, E[FN] = Y = Σ_{b<t} m_b c_b, FP = M₊ − X, TN = M₋ − Y.
+   accuracy = (X + M₋ − Y)/M, precision = X/M₊, recall = X/(X + Y),
+   F1 = 2X/(X + Y + M₊), ROC AUC = binned AUC with masses m_b c_b and m_b (1 − c_b).
+
+Assumption (as for CBPE): P(y | score) is the same in the window as in the reference;
+a covariate shift that moves the scores is fine, a concept shift is not detectable here.
+
+Intervals (normal, method ``cbpe_normal``) are for the **realised** metric the labels
+will reveal: each row's label is Bernoulli(c_b), so Var X = Σ_{b≥t} m_b c_b(1−c_b) and
+likewise Y; plus the calibration error, Var c_B = c_B(1−c_B)/W_B for each pooled block B
+of W_B labelled reference rows; both propagated with the delta method through f(X, Y).
+ROC AUC uses Hanley–McNeil with the expected class sizes (no calibration term).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from service.stats.aggregates import ScoreHistogram
+from service.stats.intervals import MetricValue, hanley_mcneil, z_value
+from service.stats.performance import roc_auc_from_masses
+
+FloatArray = npt.NDArray[np.float64]
+MIN_N = 30
+MIN_DENOMINATOR = 10
+# 200 labelled reference rows over the usual 10–20 score bins is ~10–20 per bin: a bin
+# rate then has a standard error near 0.1–0.15, already the largest term of the interval.
+MIN_REFERENCE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Calibrated P(y=1 | score bin), monotone; ``block`` numbers the pooled PAV blocks,
+    ``block_weight`` is the labelled reference rows behind each bin's block (0 if none)."""
+
+    edges: tuple[float, ...]
+    probability: tuple[float, ...]
+    block: tuple[int, ...]
+    block_weight: tuple[float, ...]
+    supported: tuple[bool, ...]
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedPerformance:
+    """Estimated figures for one window; ``unsupported_share`` is the window's share of rows in
+    bins where the reference had no labelled rows (extrapolated calibration)."""
+
+    n: int
+    threshold: float
+    expected_positives: float
+    unsupported_share: float
+    metrics: tuple[MetricValue, ...]
+
+    def get(self, metric: str) -> MetricValue:
+        return next(m for m in self.metrics if m.metric == metric)
+
+
+def _pav(values: list[float], weights: list[float]) -> list[tuple[float, float, int]]:
+    """Pooled-adjacent-violators: blocks (mean, weight, bins) with non-decreasing means."""
+    blocks: list[tuple[float, float, int]] = []
+    for v, w in zip(values, weights, strict=True):
+        mean, weight, size = v, w, 1
+        while blocks and blocks[-1][0] >= mean:
+            m0, w0, s0 = blocks.pop()
+            mean, weight, size = (m0 * w0 + mean * weight) / (w0 + weight), w0 + weight, s0 + size
+        blocks.append((mean, weight, size))
+    return blocks
+
+
+def calibrate(reference: ScoreHistogram) -> Calibration:
+    """Isotonic (PAV) per-bin positive rate of the reference's labelled rows.
+
+    Adjacent bins with equal rates are pooled too (≥ in the violator test): the fit is the
+    same, and the pooled weight is the honest sample size behind that rate.
+    """
+    pos = np.asarray(reference.positive, np.float64)
+    weight = pos + np.asarray(reference.negative, np.float64)
+    used = np.flatnonzero(weight > 0)
+    prob, block, block_w = np.zeros(reference.bins), np.full(reference.bins, -1), np.zeros(reference.bins)
+    start = 0
+    for block_id, (mean, w, size) in enumerate(_pav(list(pos[used] / weight[used]), list(weight[used]))):
+        idx = used[start : start + size]
+        prob[idx], block[idx], block_w[idx] = mean, block_id, w
+        start += size
+    if used.size:
+        _fill_unsupported(prob, block, block_w)
+    return Calibration(
+        reference.edges,
+        tuple(float(p) for p in prob),
+        tuple(int(b) for b in block),
+        tuple(float(w) for w in block_w),
+        tuple(bool(s) for s in weight > 0),
+        int(weight.sum()),
+    )
+
+
+def _fill_unsupported(prob: FloatArray, block: npt.NDArray[np.int_], block_w: FloatArray) -> None:
+    """Copy each empty bin's values from its left neighbour (right neighbour for leading bins)."""
+    first = int(np.flatnonzero(block >= 0)[0])
+    for i in range(prob.size):
+        src = first if i < first else i - 1
+        if block[i] < 0:
+            prob[i], block[i], block_w[i] = prob[src], block[src], block_w[src]
+
+
+def threshold_index(edges: tuple[float, ...], threshold: float) -> int:
+    """Index of the edge equal to ``threshold`` (to 1e-12); the threshold must be an edge."""
+    for i, e in enumerate(edges[:-1]):
+        if abs(e - threshold) <= 1e-12:
+            return i
+    raise ValueError(f"threshold {threshold} is not one of the histogram's lower edges {edges[:-1]}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Moments:
+    x: float  # expected TP
+    y: float  # expected FN
+    m_pos: float
+    m_neg: float
+    var_x: float  # label-sampling variance of TP
+    var_y: float
+    is_pos: npt.NDArray[np.bool_]
+    mass: FloatArray
+
+
+def _moments(cal: Calibration, window: ScoreHistogram, t: int) -> _Moments:
+    mass = (
+        np.asarray(window.positive, np.float64)
+        + np.asarray(window.negative, np.float64)
+        + np.asarray(window.unlabelled, np.float64)
+    )
+    c = np.asarray(cal.probability)
+    is_pos = np.arange(mass.size) >= t
+    bern = mass * c * (1 - c)
+    return _Moments(
+        float(np.sum((mass * c)[is_pos])),
+        float(np.sum((mass * c)[~is_pos])),
+        float(mass[is_pos].sum()),
+        float(mass[~is_pos].sum()),
+        float(bern[is_pos].sum()),
+        float(bern[~is_pos].sum()),
+        is_pos,
+        mass,
+    )
+
+
+def _variance(cal: Calibration, mo: _Moments, f_x: float, f_y: float) -> float:
+    """Delta-method variance of f(X, Y): label sampling plus calibration error per PAV block."""
+    var = f_x**2 * mo.var_x + f_y**2 * mo.var_y
+    grad = mo.mass * np.where(mo.is_pos, f_x, f_y)
+    block = np.asarray(cal.block)
+    for b in np.unique(block[block >= 0]):  # block −1: no labelled reference row at all
+        sel = block == b
+        first = int(np.flatnonzero(sel)[0])
+        c, w = cal.probability[first], cal.block_weight[first]
+        var += float(grad[sel].sum()) ** 2 * c * (1 - c) / w
+    return var
+
+
+def _figure(name: str, value: float, var: float, n: float, ok: bool, z: float) -> MetricValue:
+    if not ok:
+        return MetricValue.insufficient(name, n=round(n), method="cbpe_normal")
+    half = z * math.sqrt(max(0.0, var))
+    ci = (max(0.0, value - half), min(1.0, value + half))
+    return MetricValue.ok(name, value=value, n=round(n), interval=ci, method="cbpe_normal")
+
+
+def _ratios(cal: Calibration, mo: _Moments, ok: bool, min_den: int, z: float) -> list[MetricValue]:
+    x, y, mp, mn = mo.x, mo.y, mo.m_pos, mo.m_neg
+    m, d_rec, d_f1 = mp + mn, x + y, x + y + mp
+    min_den = max(min_den, 1)  # a ratio over 0 rows is never served, whatever the caller set
+    specs = [  # name, value, ∂f/∂X, ∂f/∂Y, n, enough
+        ("accuracy", (x + mn - y) / m, 1 / m, -1 / m, m, ok),
+        ("precision", x / mp if mp else 0.0, 1 / mp if mp else 0.0, 0.0, mp, ok and mp >= min_den),
+        (
+            "recall",
+            x / d_rec if d_rec else 0.0,
+            y / d_rec**2 if d_rec else 0.0,
+            -x / d_rec**2 if d_rec else 0.0,
+            d_rec,
+            ok and d_rec >= min_den,
+        ),
+        (
+            "f1",
+            2 * x / d_f1 if d_f1 else 0.0,
+            2 * (y + mp) / d_f1**2 if d_f1 else 0.0,
+            -2 * x / d_f1**2 if d_f1 else 0.0,
+            d_f1 - x,
+            ok and d_f1 - x >= min_den,
+        ),
+    ]
+    return [
+        _figure(name, v, _variance(cal, mo, fx, fy), n, enough, z) for name, v, fx, fy, n, enough in specs
+    ]
+
+
+def estimate_performance(
+    *,
+    calibration: Calibration,
+    window: ScoreHistogram,
+    threshold: float = 0.5,
+    min_n: int = MIN_N,
+    min_denominator: int = MIN_DENOMINATOR,
+    min_reference: int = MIN_REFERENCE,
+    confidence: float = 0.95,
+) -> EstimatedPerformance:
+    """Estimated accuracy, precision, recall, F1 and ROC AUC of a window from its scores alone.
+
+    ``n`` of each figure is its (expected) denominator rounded to a row count: M for accuracy,
+    M₊ for precision, E[positives] for recall and E[TP + FP + FN] for F1.
+    """
+    if window.edges != calibration.edges:
+        raise ValueError("window and calibration use different score edges")
+    t = threshold_index(window.edges, threshold)
+    mo = _moments(calibration, window, t)
+    total = mo.m_pos + mo.m_neg
+    ok = total >= min_n and calibration.n >= max(min_reference, 1)
+    z = z_value(confidence)
+    names = ("accuracy", "precision", "recall", "f1")
+    metrics = (
+        _ratios(calibration, mo, ok, min_denominator, z)
+        if total > 0
+        else [MetricValue.insufficient(m, n=0, method="cbpe_normal") for m in names]
+    )
+    metrics.append(_estimated_auc(calibration, mo, ok, min_denominator, confidence))
+    unsupported = float(mo.mass[~np.asarray(calibration.supported)].sum() / total) if total else 0.0
+    return EstimatedPerformance(round(total), threshold, mo.x + mo.y, unsupported, tuple(metrics))
+
+
+def _estimated_auc(cal: Calibration, mo: _Moments, ok: bool, min_den: int, confidence: float) -> MetricValue:
+    c = np.asarray(cal.probability)
+    pos, neg = mo.mass * c, mo.mass * (1 - c)
+    n_pos, n_neg = float(pos.sum()), float(neg.sum())
+    if not ok or min(n_pos, n_neg) < max(min_den, 1):
+        return MetricValue.insufficient("roc_auc", n=round(n_pos + n_neg), method="hanley_mcneil")
+    auc = roc_auc_from_masses(pos, neg)
+    ci = hanley_mcneil(auc=auc, n_positive=n_pos, n_negative=n_neg, confidence=confidence)
+    return MetricValue.ok("roc_auc", value=auc, n=round(n_pos + n_neg), interval=ci, method="hanley_mcneil")

@@ -1,0 +1,405 @@
+"""Columnar input (``Batch``) and the reference ``Layout`` fitted once per model version.
+
+The layout fixes every bin before any window is seen: numeric bin edges at reference
+quantiles, a category vocabulary per categorical feature and per protected attribute,
+the class list, and the score edges of ``ScoreHistogram``. Every window of a model
+version is scored against the same layout, so drift scores are comparable across
+windows (Evidently re-bins reference + current for each window, so its scores are not).
+
+A layout is a JSON-safe value; ``content_hash`` is the sha256 of its canonical JSON
+(sorted keys, no whitespace) and is what stored profiles and evaluations cite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence, Sized
+from dataclasses import dataclass, field
+from itertools import pairwise, repeat
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
+# Strings with None for missing: a list, or a numpy object (or str) array.
+Labels = Sequence[str | None] | npt.NDArray[Any]
+
+OTHER = "(other)"
+MISSING = "(missing)"
+RESERVED = frozenset({OTHER, MISSING})
+
+
+def _check_rows(name: str, column: Sized, rows: int) -> None:
+    if len(column) != rows:
+        raise ValueError(f"column {name!r} has {len(column)} rows, expected {rows}")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch of rows in columns; the input to ``fit_layout`` and ``build_profile``.
+
+    Missing values: NaN (or ±inf) in numeric columns, ``None`` in string columns.
+    ``predictions`` are class labels (str) for classification and floats for
+    regression; ``scores`` are P(positive label) for binary classifiers, NaN = no score;
+    ``labels`` are the true outcomes with ``None`` (classification) or NaN (regression)
+    for rows not labelled yet; ``attributions`` hold one float per row and feature
+    (NaN where a row carries none).
+    """
+
+    rows: int
+    numeric: Mapping[str, FloatArray] = field(default_factory=dict)
+    categorical: Mapping[str, Labels] = field(default_factory=dict)
+    predictions: Labels | FloatArray | None = None
+    scores: FloatArray | None = None
+    labels: Labels | FloatArray | None = None
+    attributes: Mapping[str, Labels] = field(default_factory=dict)
+    attributions: Mapping[str, FloatArray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for group in (self.numeric, self.categorical, self.attributes, self.attributions):
+            for name, column in group.items():
+                _check_rows(name, column, self.rows)
+        outputs = {"predictions": self.predictions, "scores": self.scores, "labels": self.labels}
+        for name, maybe in outputs.items():
+            if maybe is not None:
+                _check_rows(name, maybe, self.rows)
+
+    def slice(self, start: int, stop: int) -> Batch:
+        """Rows ``start:stop`` (numpy views where the columns are arrays)."""
+        stop = min(stop, self.rows)
+        start = min(start, stop)
+
+        def cut(columns: Mapping[str, Any]) -> dict[str, Any]:
+            return {name: column[start:stop] for name, column in columns.items()}
+
+        return Batch(
+            rows=stop - start,
+            numeric=cut(self.numeric),
+            categorical=cut(self.categorical),
+            predictions=None if self.predictions is None else self.predictions[start:stop],
+            scores=None if self.scores is None else self.scores[start:stop],
+            labels=None if self.labels is None else self.labels[start:stop],
+            attributes=cut(self.attributes),
+            attributions=cut(self.attributions),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NumericBins:
+    """Bin edges of one numeric column, fitted on reference quantiles.
+
+    ``edges[0]`` / ``edges[-1]`` are the reference minimum / maximum. Bin i is
+    [edges[i], edges[i+1]), the last bin closed; values outside the reference range go
+    to the edge bins (and are counted as out of range by the profile). ``coarse`` lists
+    indices into ``edges`` of the coarser bins used by PSI, Jensen-Shannon, Hellinger and
+    chi-square (deciles by default); the fine bins serve KS and Wasserstein. ``center``
+    (the reference median) shifts the profile's sum of squares for precision.
+    """
+
+    name: str
+    edges: tuple[float, ...]
+    coarse: tuple[int, ...]
+    center: float
+    _edges: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.edges) < 2 or any(b < a for a, b in pairwise(self.edges)):
+            raise ValueError(f"{self.name}: edges must be non-decreasing with at least two values")
+        if self.coarse[0] != 0 or self.coarse[-1] != len(self.edges) - 1:
+            raise ValueError(f"{self.name}: coarse bins must span all edges")
+        edges = np.asarray(self.edges, dtype=np.float64)
+        edges.flags.writeable = False
+        object.__setattr__(self, "_edges", edges)  # converted once, not on every profile build
+
+    @property
+    def bins(self) -> int:
+        return len(self.edges) - 1
+
+    def index(self, values: FloatArray) -> IntArray:
+        """Bin index of each (finite) value, edge bins absorbing out-of-range values."""
+        idx = np.searchsorted(self._edges, values, side="right").astype(np.int64, copy=False)
+        idx -= 1
+        np.maximum(idx, 0, out=idx)  # ufuncs with out=: np.clip's wrapper costs ~20 µs a call
+        np.minimum(idx, self._edges.size - 2, out=idx)
+        return idx
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "edges": list(self.edges),
+            "coarse": list(self.coarse),
+            "center": self.center,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NumericBins:
+        edges = tuple(float(e) for e in data["edges"])
+        return cls(data["name"], edges, tuple(int(i) for i in data["coarse"]), float(data["center"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Category vocabulary of one string column: the reference's top values plus "other".
+
+    ``values`` are the top-K reference values by frequency (ties by name); ``known``
+    holds further values seen in the reference (at most ``max_known``), so a window value
+    in neither is *unseen*; ``known_complete`` is false when the reference had more
+    values than were kept (unseen counts are then an upper bound).
+    Codes: 0..K-1 the values, K other-known, K+1 unseen, K+2 missing.
+    """
+
+    name: str
+    values: tuple[str, ...]
+    known: tuple[str, ...] = ()
+    known_complete: bool = True
+
+    @property
+    def other(self) -> int:
+        return len(self.values)
+
+    @property
+    def unseen(self) -> int:
+        return len(self.values) + 1
+
+    @property
+    def missing(self) -> int:
+        return len(self.values) + 2
+
+    def codes(self, column: Labels) -> IntArray:
+        """Vectorised lookup of each value's code (a C-level dict lookup per row)."""
+        lookup: dict[str | None, int] = {value: i for i, value in enumerate(self.values)}
+        lookup.update(dict.fromkeys(self.known, self.other))
+        lookup[None] = self.missing
+        return np.fromiter(map(lookup.get, column, repeat(self.unseen)), dtype=np.int64, count=len(column))
+
+    def group_codes(self, column: Labels) -> IntArray:
+        """Codes for grouping: values 0..K-1, K = ``OTHER`` (other or unseen), K+1 = ``MISSING``."""
+        codes = self.codes(column)
+        return np.where(codes > self.other, codes - 1, codes)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return (*self.values, OTHER, MISSING)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "values": list(self.values),
+            "known": list(self.known),
+            "known_complete": self.known_complete,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Vocabulary:
+        return cls(data["name"], tuple(data["values"]), tuple(data["known"]), bool(data["known_complete"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Everything fitted on the reference that profiles and metrics need.
+
+    ``classes`` lists the class labels (binary: the two labels, positive one included);
+    ``score_edges`` are the ``ScoreHistogram`` edges on [0, 1] with ``threshold`` as an
+    edge; ``prediction`` / ``score`` bin the model output for output drift.
+    """
+
+    task: Task
+    numeric: tuple[NumericBins, ...] = ()
+    categorical: tuple[Vocabulary, ...] = ()
+    attributes: tuple[Vocabulary, ...] = ()
+    intersections: tuple[tuple[str, ...], ...] = ()
+    classes: tuple[str, ...] = ()
+    positive_label: str | None = None
+    threshold: float = 0.5
+    score_edges: tuple[float, ...] = (0.0, 0.5, 1.0)
+    prediction: NumericBins | Vocabulary | None = None
+    score: NumericBins | None = None
+    version: int = 1
+    _hash: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        # Profiles cite the hash on every build: compute it once (sha256 of ~30 kB of JSON).
+        object.__setattr__(self, "_hash", hashlib.sha256(self.to_json().encode()).hexdigest())
+
+    def _validate(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}")
+        if self.task == "binary_classification" and self.positive_label not in self.classes:
+            raise ValueError("a binary layout needs its positive label among its classes")
+        names = [c.name for c in self.numeric] + [c.name for c in self.categorical]
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be unique")
+        attrs = {a.name for a in self.attributes}
+        for combo in self.intersections:
+            if len(combo) < 2 or not set(combo) <= attrs:
+                raise ValueError(f"intersection {combo} must name at least two declared attributes")
+        if self.threshold not in self.score_edges:
+            raise ValueError("the decision threshold must be one of the score edges")
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.numeric) + tuple(c.name for c in self.categorical)
+
+    def to_dict(self) -> dict[str, Any]:
+        pred: dict[str, Any] | None = None
+        if self.prediction is not None:
+            kind = "numeric" if isinstance(self.prediction, NumericBins) else "categorical"
+            pred = {"kind": kind, **self.prediction.to_dict()}
+        return {
+            "version": self.version,
+            "task": self.task,
+            "numeric": [c.to_dict() for c in self.numeric],
+            "categorical": [c.to_dict() for c in self.categorical],
+            "attributes": [a.to_dict() for a in self.attributes],
+            "intersections": [list(c) for c in self.intersections],
+            "classes": list(self.classes),
+            "positive_label": self.positive_label,
+            "threshold": self.threshold,
+            "score_edges": list(self.score_edges),
+            "prediction": pred,
+            "score": None if self.score is None else self.score.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Layout:
+        pred_data = data["prediction"]
+        prediction: NumericBins | Vocabulary | None = None
+        if pred_data is not None:
+            body = {k: v for k, v in pred_data.items() if k != "kind"}
+            numeric = pred_data["kind"] == "numeric"
+            prediction = NumericBins.from_dict(body) if numeric else Vocabulary.from_dict(body)
+        return cls(
+            task=data["task"],
+            numeric=tuple(NumericBins.from_dict(c) for c in data["numeric"]),
+            categorical=tuple(Vocabulary.from_dict(c) for c in data["categorical"]),
+            attributes=tuple(Vocabulary.from_dict(a) for a in data["attributes"]),
+            intersections=tuple(tuple(c) for c in data["intersections"]),
+            classes=tuple(data["classes"]),
+            positive_label=data["positive_label"],
+            threshold=float(data["threshold"]),
+            score_edges=tuple(float(e) for e in data["score_edges"]),
+            prediction=prediction,
+            score=None if data["score"] is None else NumericBins.from_dict(data["score"]),
+            version=int(data["version"]),
+        )
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no whitespace (floats use Python's shortest repr)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Layout:
+        return cls.from_dict(json.loads(text))
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 (hex) of the canonical JSON; equal layouts have equal hashes."""
+        return self._hash
+
+
+def fit_numeric(name: str, values: FloatArray, *, bins: int = 100, coarse_bins: int = 10) -> NumericBins:
+    """Edges at the reference quantiles k/bins (duplicates from ties removed).
+
+    The coarse edges are the quantiles at k/coarse_bins taken from the same array, so they
+    are a subset of the fine edges (bins must be a multiple of coarse_bins). 100 fine bins
+    keep the binned KS within ~1 % of the exact one on continuous data (docs/statistics.md);
+    10 coarse bins keep PSI's small-sample bias, ≈ (bins − 1)(1/n_ref + 1/n_win), low.
+    """
+    if bins % coarse_bins:
+        raise ValueError("bins must be a multiple of coarse_bins")
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return NumericBins(name, (0.0, 0.0), (0, 1), 0.0)
+    quantiles = np.quantile(x, np.linspace(0.0, 1.0, bins + 1))
+    fine = np.unique(quantiles)
+    if fine.size == 1:
+        return NumericBins(name, (float(fine[0]),) * 2, (0, 1), float(fine[0]))
+    coarse = np.searchsorted(fine, np.unique(quantiles[:: bins // coarse_bins]))
+    edges = tuple(float(e) for e in fine)
+    return NumericBins(name, edges, tuple(int(i) for i in coarse), float(np.median(x)))
+
+
+def fit_vocabulary(name: str, column: Labels, *, top_k: int = 20, max_known: int = 1000) -> Vocabulary:
+    """The ``top_k`` most frequent reference values (ties by name) and up to ``max_known`` others."""
+    counts = Counter(value for value in column if value is not None)
+    ranked = [value for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    rest = ranked[top_k:]
+    return Vocabulary(name, tuple(ranked[:top_k]), tuple(sorted(rest[:max_known])), len(rest) <= max_known)
+
+
+def score_edges(*, bins: int = 20, threshold: float = 0.5) -> tuple[float, ...]:
+    """Equal-width edges on [0, 1] (k / bins, exact decimals) with ``threshold`` inserted."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError("the decision threshold must lie strictly between 0 and 1")
+    return tuple(sorted({k / bins for k in range(bins + 1)} | {threshold}))
+
+
+def _fit_classes(task: Task, reference: Batch, positive_label: str | None) -> tuple[str, ...]:
+    if task == "regression":
+        return ()
+    seen: set[str] = {positive_label} if positive_label is not None else set()
+    for column in (reference.labels, reference.predictions):
+        if column is not None:
+            seen.update(value for value in column if isinstance(value, str))
+    return tuple(sorted(seen))
+
+
+def fit_layout(
+    *,
+    task: Task,
+    reference: Batch,
+    positive_label: str | None = None,
+    classes: Sequence[str] | None = None,
+    intersections: Sequence[Sequence[str]] = (),
+    threshold: float = 0.5,
+    bins: int = 100,
+    coarse_bins: int = 10,
+    top_k: int = 20,
+    attribute_top_k: int = 10,
+    score_bins: int = 20,
+) -> Layout:
+    """Fit every bin and vocabulary on the ``reference`` batch (once per model version).
+
+    Protected attributes keep their ``attribute_top_k`` most frequent values, the rest
+    pool into "(other)", so the number of groups per attribute is at most
+    attribute_top_k + 2 (with "(missing)").
+    """
+    class_list = tuple(classes) if classes is not None else _fit_classes(task, reference, positive_label)
+    attributes = tuple(
+        fit_vocabulary(name, column, top_k=attribute_top_k) for name, column in reference.attributes.items()
+    )
+    for attribute in attributes:
+        if RESERVED & set(attribute.values):
+            raise ValueError(f"attribute {attribute.name!r} uses a reserved group name {sorted(RESERVED)}")
+    prediction: NumericBins | Vocabulary | None = None
+    if task == "regression" and reference.predictions is not None:
+        preds = np.asarray(reference.predictions, dtype=np.float64)
+        prediction = fit_numeric("prediction", preds, bins=bins, coarse_bins=coarse_bins)
+    elif task != "regression":
+        prediction = Vocabulary("prediction", class_list)
+    has_scores = reference.scores is not None and bool(np.isfinite(reference.scores).any())
+    return Layout(
+        task=task,
+        numeric=tuple(
+            fit_numeric(n, v, bins=bins, coarse_bins=coarse_bins) for n, v in reference.numeric.items()
+        ),
+        categorical=tuple(fit_vocabulary(n, v, top_k=top_k) for n, v in reference.categorical.items()),
+        attributes=attributes,
+        intersections=tuple(tuple(c) for c in intersections),
+        classes=class_list,
+        positive_label=positive_label,
+        threshold=threshold,
+        score_edges=score_edges(bins=score_bins, threshold=threshold),
+        prediction=prediction,
+        score=fit_numeric("score", reference.scores, bins=bins, coarse_bins=coarse_bins)
+        if has_scores and reference.scores is not None
+        else None,
+    )

@@ -1,0 +1,347 @@
+"""Outcome aggregates of a batch, overall and per protected group, and their merges.
+
+``build_outcomes`` fills the ``aggregates.py`` classes for every group in one pass per
+grouping: overall (key ``()``), each protected attribute (``(("sex", "F"),)``) and each
+declared intersection (``(("sex", "F"), ("age_band", "18-25"))``). Group values come
+from the layout's fitted vocabularies (top-K + "(other)" + "(missing)"), so the number
+of groups is bounded whatever the data. Each grouping costs a few ``np.bincount`` passes
+over the rows, whatever its number of groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from itertools import repeat
+from typing import Any, Protocol, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from service.stats.aggregates import (
+    BinaryCounts,
+    MulticlassCounts,
+    RegressionSums,
+    ScoreHistogram,
+    percentage_error_rows,
+)
+from service.stats.layout import Batch, FloatArray, IntArray, Labels, Layout
+
+BoolArray = npt.NDArray[np.bool_]
+GroupKey = tuple[tuple[str, str], ...]
+OVERALL: GroupKey = ()
+_N = TypeVar("_N", int, float)
+
+
+class Mergeable(Protocol):
+    """Anything with an associative, commutative ``merge``."""
+
+    def merge(self, other: Self) -> Self: ...
+
+
+_T = TypeVar("_T", bound=Mergeable)
+_A = TypeVar("_A")
+
+
+def merge_optional(left: _T | None, right: _T | None) -> _T | None:
+    if left is None or right is None:
+        if left is not None or right is not None:
+            raise ValueError("cannot merge a present aggregate with an absent one")
+        return None
+    return left.merge(right)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """The outcome aggregates of one group of rows; which ones are set depends on the task."""
+
+    binary: BinaryCounts | None = None
+    scores: ScoreHistogram | None = None
+    multiclass: MulticlassCounts | None = None
+    regression: RegressionSums | None = None
+
+    @classmethod
+    def empty(cls, layout: Layout) -> Outcomes:
+        if layout.task == "binary_classification":
+            return cls(binary=BinaryCounts.empty(), scores=ScoreHistogram.empty(layout.score_edges))
+        if layout.task == "multiclass_classification":
+            return cls(multiclass=MulticlassCounts.empty(layout.classes))
+        return cls(regression=RegressionSums.empty())
+
+    @property
+    def rows(self) -> int:
+        for aggregate in (self.binary, self.multiclass, self.regression):
+            if aggregate is not None:
+                return aggregate.n
+        return 0
+
+    def merge(self, other: Outcomes) -> Outcomes:
+        return Outcomes(
+            merge_optional(self.binary, other.binary),
+            merge_optional(self.scores, other.scores),
+            merge_optional(self.multiclass, other.multiclass),
+            merge_optional(self.regression, other.regression),
+        )
+
+
+def stack_sum(rows: Sequence[Sequence[_N]]) -> tuple[_N, ...]:
+    """Element-wise sum of equal-length tuples, left to right (as folding ``merge`` would).
+
+    ``zip(*rows)`` + ``sum`` is ~2x faster than building a numpy array from the tuples
+    (the cost is reading the Python numbers either way, ~25 ns each).
+    """
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise ValueError("cannot merge histograms with different numbers of bins")
+    return tuple(map(sum, zip(*rows, strict=True)))
+
+
+def _sum_binary(items: list[BinaryCounts]) -> BinaryCounts:
+    return BinaryCounts(**{f.name: sum(getattr(i, f.name) for i in items) for f in fields(BinaryCounts)})
+
+
+def _sum_regression(items: list[RegressionSums]) -> RegressionSums:
+    return RegressionSums(**{f.name: sum(getattr(i, f.name) for i in items) for f in fields(RegressionSums)})
+
+
+def _sum_histograms(items: list[ScoreHistogram]) -> ScoreHistogram:
+    if any(i.edges != items[0].edges for i in items):
+        raise ValueError("cannot merge score histograms with different edges")
+    parts = [stack_sum([getattr(i, f.name) for i in items]) for f in fields(ScoreHistogram)[1:]]
+    return ScoreHistogram(items[0].edges, *parts)
+
+
+def _sum_multiclass(items: list[MulticlassCounts]) -> MulticlassCounts:
+    if any(i.classes != items[0].classes for i in items):
+        raise ValueError("cannot merge multiclass counts over different classes")
+    return MulticlassCounts(
+        items[0].classes, stack_sum([i.matrix for i in items]), stack_sum([i.predicted for i in items])
+    )
+
+
+def _present(values: list[_A | None]) -> list[_A] | None:
+    kept = [v for v in values if v is not None]
+    if kept and len(kept) != len(values):
+        raise ValueError("cannot merge a present aggregate with an absent one")
+    return kept or None
+
+
+def sum_outcomes(items: Sequence[Outcomes]) -> Outcomes:
+    """Merge many ``Outcomes`` at once (same result as folding ``merge``, ~10x faster)."""
+    binary = _present([i.binary for i in items])
+    scores = _present([i.scores for i in items])
+    multiclass = _present([i.multiclass for i in items])
+    regression = _present([i.regression for i in items])
+    return Outcomes(
+        None if binary is None else _sum_binary(binary),
+        None if scores is None else _sum_histograms(scores),
+        None if multiclass is None else _sum_multiclass(multiclass),
+        None if regression is None else _sum_regression(regression),
+    )
+
+
+# (group index per row, number of groups) -> outcomes of the groups that have rows
+_Kernel = Callable[[IntArray, int], dict[int, Outcomes]]
+
+
+def _equals(column: npt.NDArray[np.object_], value: str | None) -> BoolArray:
+    """Elementwise ``column == value`` (numpy compares object arrays item by item)."""
+    return np.asarray(column == value, dtype=bool)
+
+
+def build_outcomes(
+    layout: Layout, batch: Batch, *, predicted: Labels | FloatArray | None
+) -> dict[GroupKey, Outcomes]:
+    """Outcome aggregates overall, per attribute group and per intersection group.
+
+    Rows without a prediction are left out. Each grouping costs a few ``bincount``
+    passes over the rows, whatever the number of groups.
+    """
+    if predicted is None:
+        return {OVERALL: Outcomes.empty(layout)}
+    if layout.task == "binary_classification":
+        keep, kernel = _binary_kernel(layout, batch, predicted)
+    elif layout.task == "multiclass_classification":
+        keep, kernel = _multiclass_kernel(layout, batch, predicted)
+    else:
+        keep, kernel = _regression_kernel(batch, predicted)
+    out: dict[GroupKey, Outcomes] = {OVERALL: Outcomes.empty(layout)}
+    for keys, codes in _groupings(layout, batch, keep):
+        out.update((keys[index], outcome) for index, outcome in kernel(codes, len(keys)).items())
+    return out
+
+
+def _groupings(layout: Layout, batch: Batch, keep: BoolArray) -> list[tuple[list[GroupKey], IntArray]]:
+    """(group keys, group index per kept row) for overall, each attribute, each intersection."""
+    kept = int(keep.sum())
+    result: list[tuple[list[GroupKey], IntArray]] = [([OVERALL], np.zeros(kept, dtype=np.int64))]
+    codes: dict[str, tuple[IntArray, tuple[str, ...]]] = {}
+    for vocabulary in layout.attributes:
+        column = batch.attributes.get(vocabulary.name)
+        names = vocabulary.group_names
+        code = (
+            np.full(kept, len(names) - 1, dtype=np.int64)
+            if column is None
+            else vocabulary.group_codes(column)[keep]
+        )
+        codes[vocabulary.name] = (code, names)
+        result.append(([((vocabulary.name, name),) for name in names], code))
+    for combo in layout.intersections:
+        combined = np.zeros(kept, dtype=np.int64)
+        keys: list[GroupKey] = [OVERALL]
+        for attribute in combo:
+            code, names = codes[attribute]
+            combined = combined * len(names) + code  # mixed radix, same order as ``keys``
+            keys = [(*key, (attribute, name)) for key in keys for name in names]
+        result.append((keys, combined))
+    return result
+
+
+def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
+    pred = np.asarray(predicted, dtype=object)
+    keep = ~_equals(pred, None)
+    positive = _equals(pred, layout.positive_label)[keep]
+    if batch.labels is None:
+        labelled = actual = np.zeros(positive.size, dtype=bool)
+    else:
+        labels = np.asarray(batch.labels, dtype=object)[keep]
+        labelled = ~_equals(labels, None)
+        actual = _equals(labels, layout.positive_label) & labelled
+    scores = (
+        np.full(positive.size, np.nan)
+        if batch.scores is None
+        else np.asarray(batch.scores, dtype=np.float64)[keep]
+    )
+
+    def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
+        cells = np.bincount(((group * 2 + labelled) * 2 + positive) * 2 + actual, minlength=groups * 8)
+        # Per group, 8 cells indexed labelled * 4 + predicted positive * 2 + actual positive.
+        cube = cells.reshape(groups, 8)
+        rows = cube.sum(axis=1)
+        scored = labelled & ~np.isnan(scores)
+        scored_n = np.bincount(group[scored], minlength=groups).tolist()
+        brier = np.bincount(group[scored], weights=(scores[scored] - actual[scored]) ** 2, minlength=groups)
+        hist, sums = _score_histograms(layout.score_edges, group, groups, scores, labelled, actual)
+        out: dict[int, Outcomes] = {}
+        for i in np.flatnonzero(rows).tolist():
+            c = cube[i].tolist()
+            counts = BinaryCounts(
+                n=sum(c),
+                predicted_positive=c[2] + c[3] + c[6] + c[7],
+                labelled=sum(c[4:]),
+                tp=c[7],
+                fp=c[6],
+                tn=c[4],
+                fn=c[5],
+                scored_labelled=scored_n[i],
+                brier_sum=float(brier[i]),
+            )
+            h, w = hist[i].tolist(), sums[i].tolist()
+            histogram = ScoreHistogram(layout.score_edges, *map(tuple, h), *map(tuple, w))
+            out[i] = Outcomes(binary=counts, scores=histogram)
+        return out
+
+    return keep, kernel
+
+
+def _score_histograms(
+    edges: tuple[float, ...],
+    group: IntArray,
+    groups: int,
+    scores: FloatArray,
+    labelled: BoolArray,
+    actual: BoolArray,
+) -> tuple[IntArray, FloatArray]:
+    """Counts and score sums, shape (groups, 3, bins): positive, negative, unlabelled."""
+    bins = len(edges) - 1
+    has = ~np.isnan(scores)
+    kind = np.where(labelled, np.where(actual, 0, 1), 2)[has]
+    key = (group[has] * 3 + kind) * bins + ScoreHistogram.bin_index(edges, scores[has])
+    counts = np.bincount(key, minlength=groups * 3 * bins).reshape(groups, 3, bins)
+    sums = np.bincount(key, weights=scores[has], minlength=groups * 3 * bins).reshape(groups, 3, bins)
+    return counts.astype(np.int64), sums.astype(np.float64)
+
+
+def _class_index(classes: tuple[str, ...], column: Labels | FloatArray) -> IntArray:
+    lookup = {name: i for i, name in enumerate(classes)}
+    return np.fromiter(map(lookup.get, column, repeat(-1)), dtype=np.int64, count=len(column))
+
+
+def _multiclass_kernel(
+    layout: Layout, batch: Batch, predicted: Labels | FloatArray
+) -> tuple[BoolArray, _Kernel]:
+    """Predictions outside the class list are left out; labels outside it count as unlabelled."""
+    k = len(layout.classes)
+    pred = _class_index(layout.classes, predicted)
+    keep = pred >= 0
+    pred = pred[keep]
+    actual = (
+        np.full(pred.size, -1, dtype=np.int64)
+        if batch.labels is None
+        else _class_index(layout.classes, batch.labels)[keep]
+    )
+    known = actual >= 0
+
+    def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
+        predicted_counts = np.bincount(group * k + pred, minlength=groups * k).reshape(groups, k)
+        cells = (group[known] * k + actual[known]) * k + pred[known]
+        matrix = np.bincount(cells, minlength=groups * k * k).reshape(groups, k * k)
+        return {
+            i: Outcomes(
+                multiclass=MulticlassCounts(
+                    layout.classes, tuple(matrix[i].tolist()), tuple(predicted_counts[i].tolist())
+                )
+            )
+            for i in np.flatnonzero(predicted_counts.sum(axis=1)).tolist()
+        }
+
+    return keep, kernel
+
+
+def _regression_kernel(batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
+    """Rows with a NaN prediction are left out; a NaN label means not labelled yet."""
+    all_pred = np.asarray(predicted, dtype=np.float64)
+    keep = np.isfinite(all_pred)
+    pred = all_pred[keep]
+    y = np.full(pred.size, np.nan) if batch.labels is None else np.asarray(batch.labels, np.float64)[keep]
+    known = ~np.isnan(y)
+    err, y_known = pred[known] - y[known], y[known]
+    nonzero = percentage_error_rows(err, y_known)
+
+    def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
+        def total(
+            weights: FloatArray | None = None, where: BoolArray | None = None, *, labelled: bool = True
+        ) -> Any:
+            g = group[known] if labelled else group
+            g = g if where is None else g[where]
+            return np.bincount(g, weights=weights, minlength=groups)
+
+        columns = {
+            "n": total(labelled=False),
+            "sum_prediction": total(pred, labelled=False),
+            "sum_prediction_sq": total(pred * pred, labelled=False),
+            "labelled": total(),
+            "sum_error": total(err),
+            "sum_abs_error": total(np.abs(err)),
+            "sum_sq_error": total(err * err),
+            "sum_quartic_error": total(err**4),
+            "sum_abs_pct_error": total(np.abs(err[nonzero]) / np.abs(y_known[nonzero]), nonzero),
+            "pct_rows": total(where=nonzero),
+            "sum_y": total(y_known),
+            "sum_y_sq": total(y_known * y_known),
+        }
+        ints = {"n", "labelled", "pct_rows"}
+        lists = {name: values.tolist() for name, values in columns.items()}
+        return {
+            i: Outcomes(
+                regression=RegressionSums(
+                    **{  # type: ignore[arg-type]
+                        name: int(values[i]) if name in ints else float(values[i])
+                        for name, values in lists.items()
+                    }
+                )
+            )
+            for i in np.flatnonzero(columns["n"]).tolist()
+        }
+
+    return keep, kernel
