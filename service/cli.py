@@ -65,6 +65,9 @@ def serve(settings: Settings) -> None:
         migrate(settings)
     else:
         _check_schema(settings)
+    # Readiness probes consult Alembic's migration context; its INFO lines on every probe
+    # (every few seconds under Kubernetes) would drown the service's own log.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     log.info("modelmon listening on http://%s:%d (API docs at /docs)", settings.host, settings.port)
     uvicorn.run(
         "service.app:create_app_from_environment",
@@ -89,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "migrate":
         migrate(settings)
     else:

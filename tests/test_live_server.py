@@ -7,7 +7,9 @@ kind of bad input (a clear 4xx, nothing stored).
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +24,8 @@ import pytest
 from tests.factories import outcome, prediction, registration
 
 pytestmark = pytest.mark.slow
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _free_port() -> int:
@@ -124,3 +128,36 @@ def test_acceptance_walkthrough(live_server: str) -> None:
             "outcomes_joined": 1000,
             "outcomes_waiting": 0,
         }
+
+
+def _readme_commands() -> list[str]:
+    """The shell commands of the README's "Try it with curl" block, continuation lines joined."""
+    text = README.read_text()
+    block = text.split("## Try it with curl", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands, current = [], ""
+    for line in block.splitlines():
+        if line.startswith("#") or not line.strip():
+            if current:
+                commands.append(current)
+            current = ""
+        else:
+            current += line + "\n"
+    return [*commands, current] if current else commands
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's examples use curl")
+def test_the_readme_curl_examples_work(live_server: str) -> None:
+    commands = _readme_commands()
+    assert len(commands) >= 5
+    for command in commands:
+        result = subprocess.run(
+            ["bash", "-c", command.replace("localhost:8000", live_server.removeprefix("http://"))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        body = json.loads(result.stdout)
+        assert "detail" not in body, f"README example failed: {command}\n{result.stdout}"
+    counts = httpx.get(f"{live_server}/v1/models/credit-scoring").json()["counts"]
+    assert counts == {"predictions": 2, "outcomes": 1, "outcomes_joined": 1, "outcomes_waiting": 0}

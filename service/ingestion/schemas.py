@@ -74,7 +74,7 @@ class OutcomeBatch(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"outcomes": [{"prediction_id": "req-0001", "label": 0, "timestamp": "2027-02-01T00:00:00Z"}]}
+                {"outcomes": [{"prediction_id": "req-0001", "label": 0, "timestamp": "2026-11-22T10:30:00Z"}]}
             ]
         },
     )
