@@ -7,14 +7,21 @@ Body: ``{"detail": str, "errors": [{"index", "field", "message"}], "error_count"
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from service.web import JsonResponse
+
+log = logging.getLogger("modelmon")
+
+# How long a client should wait before retrying when the database is unreachable, seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,5 +106,20 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
         detail = f"the request is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})"
         return JsonResponse(error_body(detail, errors, max_errors_listed), status_code=422)
 
+    async def on_database_unavailable(_request: Request, exc: Exception) -> JsonResponse:
+        # The transaction was rolled back: nothing of the request is stored, and a retry
+        # is safe because every record carries its id (a resend counts as a duplicate).
+        log.warning("database unavailable: %s", type(exc).__name__)
+        body = error_body("the database is unavailable; nothing was stored — retry later", [], 1)
+        return JsonResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    async def on_unexpected(_request: Request, _exc: Exception) -> JsonResponse:
+        # Starlette re-raises after this handler, so the server logs the traceback once.
+        body = error_body("internal error; nothing was stored", [], 1)
+        return JsonResponse(body, status_code=500)
+
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(OperationalError, on_database_unavailable)
+    app.add_exception_handler(InterfaceError, on_database_unavailable)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from service.app import create_app
 from service.config import Settings
 from tests.asgi_client import AppClient, app_client
+from tests.factories import prediction, registration
 
 
 def test_healthz_answers_without_the_database(client: AppClient) -> None:
@@ -35,3 +38,32 @@ def test_readyz_is_503_when_the_database_is_unreachable() -> None:
         assert client.get("/healthz").status_code == 200
     assert response.status_code == 503
     assert response.json()["database"].startswith("unreachable")
+
+
+def test_writes_while_the_database_is_down_are_503_with_retry_after() -> None:
+    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    with app_client(app) as client:
+        response = client.post("/v1/models", json=registration())
+        ingest = client.post("/v1/models/credit/predictions", json={"predictions": [prediction(0)]})
+    for answer in (response, ingest):
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert "nothing was stored" in answer.json()["detail"]
+
+
+def test_serve_refuses_a_database_behind_the_schema(tmp_path: Path) -> None:
+    env = {
+        "MODELMON_DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",
+        "MODELMON_AUTO_MIGRATE": "false",
+        "PATH": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "run `modelmon migrate` first" in result.stderr
