@@ -71,9 +71,6 @@ def upgrade() -> None:
         _time("outcome_time"),
         _time("received_at"),
         sa.Column("content_hash", sa.LargeBinary(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"], ["models.id"], name=op.f("fk_outcomes_model_id_models"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outcomes")),
         sa.UniqueConstraint("model_id", "prediction_id", name="uq_outcomes_model_prediction"),
     )
@@ -94,15 +91,6 @@ def upgrade() -> None:
         sa.Column("attributions", _json(), nullable=True),
         sa.Column("subject_id", sa.String(length=200), nullable=True),
         sa.Column("content_hash", sa.LargeBinary(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"], ["models.id"], name=op.f("fk_predictions_model_id_models"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["model_versions.id"],
-            name=op.f("fk_predictions_version_id_model_versions"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_predictions")),
         sa.UniqueConstraint("model_id", "prediction_id", name="uq_predictions_model_prediction"),
     )
