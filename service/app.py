@@ -12,7 +12,7 @@ from service import __version__
 from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
-from service.errors import install_error_handlers
+from service.errors import ErrorBody, install_error_handlers
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
@@ -48,7 +48,12 @@ def _document_hand_read_bodies(app: FastAPI) -> None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENT_SCHEMAS)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(COMPONENT_SCHEMAS)
+            # FastAPI documents its own 422 shape; modelmon answers every error with ErrorBody.
+            error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(error_schema.pop("$defs", {}))
+            schemas["HTTPValidationError"] = error_schema
             app.openapi_schema = schema
         return app.openapi_schema
 

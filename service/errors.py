@@ -14,7 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.web import JsonResponse
 
@@ -76,6 +78,69 @@ class Unavailable(ApiError):
     status_code = 503
 
 
+class FieldErrorModel(BaseModel):
+    index: int | None = Field(
+        description="Position of the record in the batch, from 0; null for the request."
+    )
+    field: str = Field(description="Dotted path of the field, e.g. features.income")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "1 of 2 records are invalid; nothing was stored",
+                    "errors": [{"index": 1, "field": "score", "message": "1.5 is outside [0, 1]"}],
+                    "error_count": 1,
+                }
+            ]
+        }
+    )
+
+    detail: str
+    errors: list[FieldErrorModel]
+    error_count: int = Field(
+        description="All errors found; `errors` lists at most MODELMON_MAX_ERRORS_LISTED."
+    )
+
+
+INVALID_TEXT = "holds a NUL character or a lone UTF-16 surrogate escape, which cannot be stored as text"
+
+
+def find_invalid_text(value: Any, path: str = "") -> str | None:
+    """Path of the first string that cannot be stored as text, or None.
+
+    Two things JSON allows and Python's parser accepts are refused up front, with the field
+    named: a lone UTF-16 surrogate (``"\\ud800"``), which is not Unicode text, and NUL
+    (``"\\u0000"``), which Postgres text and JSONB columns cannot hold.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path or "body"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = find_invalid_text(key, path) or find_invalid_text(
+                item, f"{path}.{key}" if path else str(key)
+            )
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_invalid_text(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def error_body(detail: str, errors: Sequence[FieldError], cap: int) -> dict[str, Any]:
     return {
         "detail": detail,
@@ -99,12 +164,25 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
 
     async def on_validation_error(_request: Request, exc: Exception) -> JsonResponse:
         assert isinstance(exc, RequestValidationError)
+        malformed = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if malformed:
+            position = malformed[0]["loc"][-1]
+            reason = malformed[0].get("ctx", {}).get("error", "invalid JSON")
+            detail = f"malformed JSON at byte {position}: {reason}"
+            return JsonResponse(error_body(detail, [], max_errors_listed), status_code=400)
         errors = [
             FieldError(*_location(err["loc"]), message=str(err["msg"]).removeprefix("Value error, "))
             for err in exc.errors()
         ]
         detail = f"the request is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})"
         return JsonResponse(error_body(detail, errors, max_errors_listed), status_code=422)
+
+    async def on_http_error(_request: Request, exc: Exception) -> JsonResponse:
+        # Routing and body-reading errors raised by Starlette/FastAPI themselves (404 for an
+        # unknown path, 405, a body that is not UTF-8), in the same shape as every other error.
+        assert isinstance(exc, StarletteHTTPException)
+        body = error_body(str(exc.detail), [], max_errors_listed)
+        return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def on_database_unavailable(_request: Request, exc: Exception) -> JsonResponse:
         # The transaction was rolled back: nothing of the request is stored, and a retry
@@ -118,6 +196,7 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
         body = error_body("internal error; nothing was stored", [], 1)
         return JsonResponse(body, status_code=500)
 
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(OperationalError, on_database_unavailable)

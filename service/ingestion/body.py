@@ -8,7 +8,15 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from service.errors import BadRequest, FieldError, Invalid, PayloadTooLarge, UnsupportedMediaType
+from service.errors import (
+    INVALID_TEXT,
+    BadRequest,
+    FieldError,
+    Invalid,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    find_invalid_text,
+)
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 JSON_TYPES = frozenset({"application/json", ""})
@@ -41,19 +49,32 @@ def _loads(text: bytes) -> Any:
     """orjson first (fast); on failure the stdlib parser, which also reads NaN/Infinity.
 
     A client's NaN is then reported by validation as a non-finite number in a named
-    field, which says more than "malformed JSON at byte 1234".
+    field, which says more than "malformed JSON at byte 1234". The stdlib parser also
+    accepts lone UTF-16 surrogate escapes, which are refused here with their field.
     """
     try:
-        return orjson.loads(text)
+        document = orjson.loads(text)
     except orjson.JSONDecodeError:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise BadRequest(
-                f"malformed JSON at line {error.lineno}, column {error.colno} (byte {error.pos}): {error.msg}"
-            ) from None
-        except UnicodeDecodeError as error:
-            raise BadRequest(f"the body is not UTF-8 (byte {error.start})") from None
+        document = _stdlib_loads(text)
+    else:
+        # orjson refuses lone surrogates itself; NUL escapes are rare, so look only when present.
+        if b"\\u0000" not in text:
+            return document
+    where = find_invalid_text(document)
+    if where is not None:
+        raise BadRequest(f"{where} {INVALID_TEXT}")
+    return document
+
+
+def _stdlib_loads(text: bytes) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadRequest(
+            f"malformed JSON at line {error.lineno}, column {error.colno} (byte {error.pos}): {error.msg}"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"the body is not UTF-8 (byte {error.start})") from None
 
 
 def _ndjson_records(body: bytes) -> list[Any]:

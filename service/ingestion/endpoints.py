@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.context import AppContext, Context
-from service.errors import FieldError, Invalid
+from service.errors import ErrorBody, FieldError, Invalid
 from service.ingestion import service
 from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
 from service.ingestion.records import outcome_record, prediction_record, reference_record, validate_all
@@ -39,11 +39,17 @@ router = APIRouter(prefix="/v1/models/{name}", tags=["ingestion"])
 ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed JSON; the message gives line, column and byte."},
-    404: {"description": "Unknown model."},
-    409: {"description": "A record's id is stored with different content; nothing was stored."},
-    413: {"description": "Body over the byte limit."},
-    422: {"description": "Invalid records: `errors` lists {index, field, message}; nothing was stored."},
+    400: {"model": ErrorBody, "description": "Malformed JSON; the message gives line, column and byte."},
+    404: {"model": ErrorBody, "description": "Unknown model."},
+    409: {
+        "model": ErrorBody,
+        "description": "A record's id is stored with different content; nothing was stored.",
+    },
+    413: {"model": ErrorBody, "description": "Body over the byte limit."},
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid records: `errors` lists {index, field, message}; nothing was stored.",
+    },
 }
 
 

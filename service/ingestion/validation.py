@@ -18,6 +18,9 @@ from service.registry.service import RegisteredModel, VersionSpec
 from service.storage.tables import ID_LENGTH, LABEL_LENGTH
 
 Scalar = str | float | None
+# Integer ids and categories are kept as text; above 10^18 (beyond 64 bits, or past Python's
+# 4,300-digit int-to-str limit) a client is sending something other than an id or a code.
+LARGEST_INTEGER_TEXT = 10**18
 _MISSING = object()
 
 
@@ -33,7 +36,7 @@ class Checker:
     def identifier(self, index: int, field: str, value: Any) -> str | None:
         if isinstance(value, str) and 0 < len(value) <= ID_LENGTH:
             return value
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < LARGEST_INTEGER_TEXT:
             return str(value)
         self.fail(
             index, field, f"required: a non-empty string of at most {ID_LENGTH} characters, or an integer"
@@ -59,7 +62,10 @@ class Checker:
 
     def number(self, index: int, field: str, value: Any) -> float | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond ±1.8e308
+                number = math.inf
             if math.isfinite(number):
                 return number
             self.fail(index, field, f"non-finite number {value}; send null for a missing value")
@@ -82,9 +88,9 @@ class Checker:
             return None
         if isinstance(value, bool):
             return "true" if value else "false"
-        if isinstance(value, int):
+        if isinstance(value, int) and abs(value) < LARGEST_INTEGER_TEXT:
             return str(value)
-        self.fail(index, field, f"expected a string (or integer) category, got {_kind(value)}")
+        self.fail(index, field, f"expected a string (or integer below 10^18) category, got {_kind(value)}")
         return None
 
     def label(self, index: int, field: str, value: Any, spec: VersionSpec) -> str | None:
@@ -111,7 +117,7 @@ class Checker:
                 clean[name] = None
             elif numeric and kind is float and math.isfinite(raw):
                 clean[name] = raw
-            elif numeric and kind is int:
+            elif numeric and kind is int and -1e308 < raw < 1e308:  # float() overflows beyond
                 clean[name] = float(raw)
             elif not numeric and kind is str and len(raw) <= LABEL_LENGTH:
                 clean[name] = raw

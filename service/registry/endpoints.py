@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 
 from service.context import Context
+from service.errors import ErrorBody
 from service.registry import service
 from service.registry.schemas import NAME_PATTERN, ModelDetail, ModelList, ModelRegistration, ModelVersionView
 from service.storage.database import unit_of_work
@@ -16,8 +17,15 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "This version is registered with different content; `errors` lists each field."},
-    422: {"description": "Invalid registration; `errors` names each field."},
+    400: {
+        "model": ErrorBody,
+        "description": "Malformed JSON (the message gives the byte position) or a body that is not UTF-8.",
+    },
+    409: {
+        "model": ErrorBody,
+        "description": "This version is registered with different content; `errors` lists each field.",
+    },
+    422: {"model": ErrorBody, "description": "Invalid registration; `errors` names each field."},
 }
 
 

@@ -16,7 +16,10 @@ from pydantic import (
     StrictStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+
+from service.errors import INVALID_TEXT, find_invalid_text
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
@@ -93,6 +96,14 @@ class ModelRegistration(BaseModel):
     classes: list[Label] | None = Field(default=None, max_length=1_000, validate_default=True)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        where = find_invalid_text(data)
+        if where is not None:
+            raise ValueError(f"{where} {INVALID_TEXT}")
+        return data
+
     @field_validator("features")
     @classmethod
     def _unique_features(cls, value: list[FeatureSpec]) -> list[FeatureSpec]:
@@ -145,7 +156,11 @@ class ModelRegistration(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        try:
+            size = len(orjson.dumps(value))
+        except orjson.JSONEncodeError as error:  # e.g. an integer beyond 64 bits
+            raise ValueError(f"cannot be stored as JSON: {error}") from None
+        if size > MAX_METADATA_BYTES:
             raise ValueError(f"larger than {MAX_METADATA_BYTES} bytes of JSON")
         return value
 

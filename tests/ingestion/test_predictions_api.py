@@ -315,3 +315,31 @@ def test_concurrent_overlapping_batches_store_each_id_once(registered: AppClient
     assert sum(r["accepted"] for r in results) == 200
     assert sum(r["duplicates"] for r in results) == 600
     assert stored(registered) == 200
+
+
+def test_a_lone_surrogate_escape_is_refused_with_its_field(registered: AppClient) -> None:
+    text = orjson.dumps(predictions(0, 2)).decode().replace('"cat_0":"c1"', '"cat_0":"\\ud800"', 1)
+    response = registered.post(URL, content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(
+        "predictions[1].features.cat_0 holds a NUL character or a lone"
+    )
+    assert stored(registered) == 0
+
+
+def test_a_nul_character_is_refused_with_its_field(registered: AppClient) -> None:
+    text = orjson.dumps(predictions(0, 2)).decode().replace('"sex":"M"', '"sex":"M\\u0000"', 1)
+    response = registered.post(URL, content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("predictions[0].attributes.sex holds a NUL character")
+    assert stored(registered) == 0
+
+
+def test_integers_too_large_for_their_field_are_422(registered: AppClient) -> None:
+    big = 10**400  # parsed by the fallback parser as a Python int
+    text = orjson.dumps(predictions(0, 1)).decode()
+    text = text.replace('"num_00":0.0', f'"num_00":{big}', 1).replace('"id":"p0"', f'"id":{10**30}', 1)
+    response = registered.post(URL, content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"id", "features.num_00"}

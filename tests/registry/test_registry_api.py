@@ -102,3 +102,44 @@ def test_multiclass_and_regression_register(client: AppClient) -> None:
     reg = registration(name="amount", task="regression", positive_label=None)
     body = client.post("/v1/models", json=reg).json()
     assert body["task"] == "regression" and body["classes"] is None and body["positive_label"] is None
+
+
+def test_malformed_bodies_and_unknown_routes_answer_in_the_standard_shape(client: AppClient) -> None:
+    malformed = client.post(
+        "/v1/models", content=b'{"name": 1,}', headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["detail"].startswith("malformed JSON at byte 11")
+    not_utf8 = client.post("/v1/models", content=b"\xff", headers={"content-type": "application/json"})
+    assert not_utf8.status_code == 400
+    assert set(not_utf8.json()) == {"detail", "errors", "error_count"}
+    missing = client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Not Found", "errors": [], "error_count": 0}
+    wrong_method = client.request("DELETE", "/v1/models")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error_count"] == 0
+
+
+def test_a_lone_surrogate_escape_in_a_registration_is_422_not_500(client: AppClient) -> None:
+    body = (
+        '{"name": "m", "version": "v1", "task": "regression", "features": [{"name": "a", "type": "numeric"}],'
+    )
+    body += ' "metadata": {"owner": "\\udb73"}}'
+    response = client.post("/v1/models", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert (
+        "metadata.owner holds a NUL character or a lone UTF-16 surrogate"
+        in response.json()["errors"][0]["message"]
+    )
+
+
+def test_metadata_that_cannot_be_stored_is_422_not_500(client: AppClient) -> None:
+    huge = registration(metadata={"seed": 10**30})
+    response = client.post("/v1/models", json=huge)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "metadata"
+    with_nul = registration(metadata={"owner": "risk\x00ml"})
+    response = client.post("/v1/models", json=with_nul)
+    assert response.status_code == 422
+    assert "metadata.owner holds a NUL character" in response.json()["errors"][0]["message"]
