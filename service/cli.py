@@ -50,7 +50,7 @@ def _check_schema(settings: Settings) -> None:
         current = current_revision(engine)
     finally:
         engine.dispose()
-    head = head_revision(settings.database_url)
+    head = head_revision()
     if current != head:
         raise SystemExit(
             f"modelmon: the database schema is at {current or 'nothing'}, expected {head}: "

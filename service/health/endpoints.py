@@ -33,7 +33,7 @@ def _readiness(context: AppContext) -> tuple[int, dict[str, Any]]:
         current = current_revision(context.engine)
     except SQLAlchemyError as error:
         return 503, {"status": "unavailable", "database": f"unreachable: {type(error).__name__}"}
-    head = head_revision(context.settings.database_url)
+    head = head_revision()
     if current != head:
         return 503, {
             "status": "unavailable",

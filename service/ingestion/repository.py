@@ -27,13 +27,18 @@ PREDICTIONS = cast(Table, Prediction.__table__)
 OUTCOMES = cast(Table, Outcome.__table__)
 REFERENCE_ROWS = cast(Table, ReferenceRow.__table__)
 
+# The two event tables share their key: a client id unique per model.
+Event = type[Prediction] | type[Outcome]
+KEY = ["model_id", "prediction_id"]
+_TABLES: dict[Event, Table] = {Prediction: PREDICTIONS, Outcome: OUTCOMES}
+
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(ids), LOOKUP_CHUNK):
         yield ids[start : start + LOOKUP_CHUNK]
 
 
-def _prediction_row(model_id: int, record: PredictionRecord, now: datetime) -> dict[str, Any]:
+def prediction_row(model_id: int, record: PredictionRecord, now: datetime) -> dict[str, Any]:
     return {
         "model_id": model_id,
         "version_id": record.version.version_id,
@@ -52,93 +57,82 @@ def _prediction_row(model_id: int, record: PredictionRecord, now: datetime) -> d
     }
 
 
-def insert_predictions(
-    session: Session, model_id: int, records: Sequence[PredictionRecord], now: datetime
-) -> set[str]:
-    """Insert the records whose id is new; returns the ids actually inserted."""
-    rows = [_prediction_row(model_id, record, now) for record in records]
-    return _insert_new(session, PREDICTIONS, rows)
-
-
-def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> set[str]:
-    key = ["model_id", "prediction_id"]
-    if is_postgres(session) and len(rows) >= COPY_THRESHOLD:
-        return set(copy_insert_ignoring_duplicates(session, table, rows, key, "prediction_id"))
-    return set(insert_new_returning_ids(session, table, rows))
-
-
-def insert_outcomes(
-    session: Session, model_id: int, records: Sequence[OutcomeRecord], now: datetime
-) -> set[str]:
-    rows = [
-        {
-            "model_id": model_id,
-            "prediction_id": r.prediction_id,
-            "label": r.label,
-            "value": r.value,
-            "outcome_time": r.outcome_time,
-            "received_at": now,
-            "content_hash": r.content_hash(),
-        }
-        for r in records
-    ]
-    return _insert_new(session, OUTCOMES, rows)
-
-
-def _id_matches(session: Session, column: Any, ids: Sequence[str]) -> Any:
-    """``column IN ids``: one array parameter on Postgres (psycopg parses no per-id placeholder)."""
-    if is_postgres(session):
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
-    return column.in_(ids)
-
-
-def _count_statements(table: Table) -> dict[str, Any]:
-    base = select(func.count()).select_from(table).where(table.c.model_id == bindparam("model_id"))
+def outcome_row(model_id: int, record: OutcomeRecord, now: datetime) -> dict[str, Any]:
     return {
-        "postgresql": base.where(table.c.prediction_id == any_(bindparam("ids", type_=ARRAY(String)))),
-        "sqlite": base.where(table.c.prediction_id.in_(bindparam("ids", expanding=True))),
+        "model_id": model_id,
+        "prediction_id": record.prediction_id,
+        "label": record.label,
+        "value": record.value,
+        "outcome_time": record.outcome_time,
+        "received_at": now,
+        "content_hash": record.content_hash(),
     }
 
 
-# Built once; counting joined outcomes runs on every ingestion request.
-_COUNT_MATCHING = {"predictions": _count_statements(PREDICTIONS), "outcomes": _count_statements(OUTCOMES)}
+def insert_new(session: Session, entity: Event, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose (model_id, prediction_id) is new; returns the ids inserted."""
+    table = _TABLES[entity]
+    if is_postgres(session) and len(rows) >= COPY_THRESHOLD:
+        return set(copy_insert_ignoring_duplicates(session, table, rows, KEY, "prediction_id"))
+    return set(insert_new_returning_ids(session, table, rows))
 
 
-def _id_chunks(session: Session, ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    return iter([ids]) if is_postgres(session) else _chunks(ids)
+def _by_ids(base: Any, column: Any) -> dict[str, Any]:
+    """``base`` filtered on ``column`` being one of the ``ids`` parameter, per database: one
+    array parameter on Postgres (psycopg parses no per-id placeholder), an expanding IN list
+    on SQLite. Built once: ingestion counts joins on every request."""
+    return {
+        "postgresql": base.where(column == any_(bindparam("ids", type_=ARRAY(String)))),
+        "sqlite": base.where(column.in_(bindparam("ids", expanding=True))),
+    }
 
 
-def stored_hashes(
-    session: Session, table: type[Prediction] | type[Outcome], model_id: int, ids: Sequence[str]
-) -> dict[str, bytes]:
-    found: dict[str, bytes] = {}
-    for chunk in _id_chunks(session, ids):
-        query = select(table.prediction_id, table.content_hash).where(
-            table.model_id == model_id, _id_matches(session, table.prediction_id, chunk)
-        )
-        found.update({row.prediction_id: row.content_hash for row in session.execute(query)})
+def _of_model(statement: Any, table: Table) -> Any:
+    return statement.where(table.c.model_id == bindparam("model_id"))
+
+
+_STATEMENTS = {
+    entity: {
+        "count": _by_ids(_of_model(select(func.count()).select_from(table), table), table.c.prediction_id),
+        "hashes": _by_ids(
+            _of_model(select(table.c.prediction_id, table.c.content_hash), table), table.c.prediction_id
+        ),
+    }
+    for entity, table in _TABLES.items()
+}
+
+
+def _in_chunks(
+    session: Session, entity: Event, kind: str, model_id: int, ids: Sequence[str]
+) -> Iterator[Any]:
+    """Run a prebuilt statement over ``ids``: at once on Postgres, in chunks on SQLite."""
+    dialect = session.get_bind().dialect.name
+    statement = _STATEMENTS[entity][kind][dialect]
+    for chunk in [ids] if dialect == "postgresql" else _chunks(ids):
+        yield session.execute(statement, {"model_id": model_id, "ids": list(chunk)})
+
+
+def stored_hashes(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> dict[str, bytes]:
+    return {
+        row.prediction_id: row.content_hash
+        for result in _in_chunks(session, entity, "hashes", model_id, ids)
+        for row in result
+    }
+
+
+def count_matching(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> int:
+    """How many of ``ids`` have a row of ``entity`` (outcomes joined to predictions, or back)."""
+    return sum(int(result.scalar_one()) for result in _in_chunks(session, entity, "count", model_id, ids))
+
+
+def stored_rows(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> dict[str, Any]:
+    """Full stored rows by id (only to say how a conflicting resend differs)."""
+    found: dict[str, Any] = {}
+    for chunk in _chunks(ids):
+        query = select(entity).where(entity.model_id == model_id, entity.prediction_id.in_(chunk))
+        rows = cast("Sequence[Prediction | Outcome]", session.scalars(query).all())
+        found.update({row.prediction_id: row for row in rows})
     return found
-
-
-def stored_predictions(session: Session, model_id: int, ids: Sequence[str]) -> dict[str, Prediction]:
-    query = select(Prediction).where(Prediction.model_id == model_id, Prediction.prediction_id.in_(ids))
-    return {row.prediction_id: row for row in session.scalars(query)}
-
-
-def stored_outcomes(session: Session, model_id: int, ids: Sequence[str]) -> dict[str, Outcome]:
-    query = select(Outcome).where(Outcome.model_id == model_id, Outcome.prediction_id.in_(ids))
-    return {row.prediction_id: row for row in session.scalars(query)}
-
-
-def count_matching(
-    session: Session, table: type[Prediction] | type[Outcome], model_id: int, ids: Sequence[str]
-) -> int:
-    """How many of ``ids`` have a row in ``table`` (outcomes joined to predictions, or back)."""
-    total = 0
-    statement = _COUNT_MATCHING[table.__tablename__][session.get_bind().dialect.name]
-    for chunk in _id_chunks(session, ids):
-        total += int(session.execute(statement, {"model_id": model_id, "ids": list(chunk)}).scalar_one())
-    return total
 
 
 def active_reference(session: Session, version_id: int) -> Reference | None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from service.errors import Conflict, FieldError, Invalid
 from service.ingestion import repository
 from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
+from service.ingestion.repository import Event
 from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
 from service.registry.service import RegisteredModel, VersionSpec
 from service.storage.tables import Outcome, Prediction
@@ -117,26 +118,42 @@ def _stored_prediction_view(model: RegisteredModel) -> Callable[[Prediction], di
     return view
 
 
+def _store_new(
+    session: Session,
+    entity: Event,
+    model_id: int,
+    unique: list[tuple[int, R]],
+    rows: list[dict[str, Any]],
+    stored_view: Callable[[Any], dict[str, Any]],
+    id_field: str,
+) -> tuple[set[str], int]:
+    """Insert the ``rows`` of the ``unique`` records whose id is new; every other record must
+    equal what is stored (else 409, nothing stored). Returns (ids inserted, already stored)."""
+    inserted = repository.insert_new(session, entity, rows)
+    leftovers = [(i, r) for i, r in unique if r.prediction_id not in inserted]
+    if leftovers:
+        ids = [r.prediction_id for _, r in leftovers]
+        _refuse_conflicts(
+            leftovers,
+            repository.stored_hashes(session, entity, model_id, ids),
+            lambda keys: {
+                k: stored_view(v) for k, v in repository.stored_rows(session, entity, model_id, keys).items()
+            },
+            id_field,
+            entity.__tablename__.removesuffix("s"),
+        )
+    return inserted, len(leftovers)
+
+
 def ingest_predictions(
     session: Session, model: RegisteredModel, records: Sequence[PredictionRecord], now: datetime
 ) -> IngestResult:
     unique, repeats = _dedupe_batch(records, "id")
-    inserted = repository.insert_predictions(session, model.model_id, [r for _, r in unique], now)
-    leftovers = [(i, r) for i, r in unique if r.prediction_id not in inserted]
-    if leftovers:
-        ids = [r.prediction_id for _, r in leftovers]
-        view = _stored_prediction_view(model)
-        _refuse_conflicts(
-            leftovers,
-            repository.stored_hashes(session, Prediction, model.model_id, ids),
-            lambda keys: {
-                k: view(v) for k, v in repository.stored_predictions(session, model.model_id, keys).items()
-            },
-            "id",
-            "prediction",
-        )
-    joined = repository.count_matching(session, Outcome, model.model_id, sorted(inserted)) if inserted else 0
-    return IngestResult(accepted=len(inserted), duplicates=repeats + len(leftovers), outcomes_joined=joined)
+    rows = [repository.prediction_row(model.model_id, r, now) for _, r in unique]
+    view = _stored_prediction_view(model)
+    inserted, stored = _store_new(session, Prediction, model.model_id, unique, rows, view, "id")
+    joined = repository.count_matching(session, Outcome, model.model_id, list(inserted)) if inserted else 0
+    return IngestResult(accepted=len(inserted), duplicates=repeats + stored, outcomes_joined=joined)
 
 
 def _stored_outcome_view(row: Outcome) -> dict[str, Any]:
@@ -147,28 +164,12 @@ def ingest_outcomes(
     session: Session, model: RegisteredModel, records: Sequence[OutcomeRecord], now: datetime
 ) -> OutcomeResult:
     unique, repeats = _dedupe_batch(records, "prediction_id")
-    inserted = repository.insert_outcomes(session, model.model_id, [r for _, r in unique], now)
-    leftovers = [(i, r) for i, r in unique if r.prediction_id not in inserted]
-    if leftovers:
-        ids = [r.prediction_id for _, r in leftovers]
-        _refuse_conflicts(
-            leftovers,
-            repository.stored_hashes(session, Outcome, model.model_id, ids),
-            lambda keys: {
-                k: _stored_outcome_view(v)
-                for k, v in repository.stored_outcomes(session, model.model_id, keys).items()
-            },
-            "prediction_id",
-            "outcome",
-        )
-    joined = (
-        repository.count_matching(session, Prediction, model.model_id, sorted(inserted)) if inserted else 0
-    )
+    rows = [repository.outcome_row(model.model_id, r, now) for _, r in unique]
+    view = _stored_outcome_view
+    inserted, stored = _store_new(session, Outcome, model.model_id, unique, rows, view, "prediction_id")
+    joined = repository.count_matching(session, Prediction, model.model_id, list(inserted)) if inserted else 0
     return OutcomeResult(
-        accepted=len(inserted),
-        duplicates=repeats + len(leftovers),
-        joined=joined,
-        waiting=len(inserted) - joined,
+        accepted=len(inserted), duplicates=repeats + stored, joined=joined, waiting=len(inserted) - joined
     )
 
 

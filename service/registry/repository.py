@@ -13,10 +13,6 @@ from service.storage.dialect import insert_ignoring_duplicates
 from service.storage.tables import Model, ModelVersion, Outcome, Prediction, Reference
 
 
-def find_model(session: Session, name: str) -> Model | None:
-    return session.scalars(select(Model).where(Model.name == name)).one_or_none()
-
-
 def lock_or_create_model(session: Session, name: str, now: datetime) -> Model:
     """The model row, created if new. Two concurrent first registrations meet at the unique name."""
     statement = insert_ignoring_duplicates(session, Model, ["name"]).values(name=name, created_at=now)

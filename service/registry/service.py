@@ -171,8 +171,7 @@ def list_models(session: Session) -> ModelList:
 
 
 def model_detail(session: Session, name: str) -> ModelDetail:
-    model = repository.find_model(session, name)
-    rows = [] if model is None else list(repository.versions_of(session, model.id))
+    model, rows = repository.model_with_versions(session, name)
     if model is None or not rows:
         raise NotFound(f"model {name!r} is not registered")
     predictions, outcomes, joined = repository.event_counts(session, model.id)

@@ -18,17 +18,19 @@ from sqlalchemy.orm import Session
 COPY_THRESHOLD = 50
 
 
-def insert_ignoring_duplicates(session: Session, table: Any, key: list[str]) -> Any:
-    """``INSERT … ON CONFLICT (key) DO NOTHING`` for the session's database."""
-    dialect = session.get_bind().dialect.name
+def _insert_ignoring(dialect: str, table: Any, key: list[str]) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table).on_conflict_do_nothing(index_elements=key)
 
 
+def insert_ignoring_duplicates(session: Session, table: Any, key: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` for the session's database."""
+    return _insert_ignoring(session.get_bind().dialect.name, table, key)
+
+
 @functools.cache
 def _insert_returning_key(dialect: str, table: Table) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).on_conflict_do_nothing(index_elements=["model_id", "prediction_id"])
+    statement = _insert_ignoring(dialect, table, ["model_id", "prediction_id"])
     return statement.returning(table.c.prediction_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -27,8 +28,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def head_revision(database_url: str) -> str:
-    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+@functools.cache
+def head_revision() -> str:
+    """The newest revision of the scripts; read once, since they cannot change while running
+    (readiness probes ask every few seconds)."""
+    head = ScriptDirectory(str(migrations_directory())).get_current_head()
     if head is None:
         raise RuntimeError("no migration scripts found")
     return head

@@ -41,5 +41,5 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert model_tables <= _tables(database_url)
     assert _differences(database_url) == []
     engine = create_engine(database_url)
-    assert current_revision(engine) == head_revision(database_url)
+    assert current_revision(engine) == head_revision()
     engine.dispose()
