@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,8 +19,10 @@ from service.errors import ErrorBody, install_error_handlers
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
+from service.monitors.endpoints import router as monitors_router
 from service.registry.endpoints import router as registry_router
 from service.storage.database import create_database_engine, create_session_factory
+from service.windows.endpoints import router as windows_router
 
 DESCRIPTION = """
 modelmon watches machine-learning models in production. Models send their predictions and,
@@ -27,15 +32,41 @@ Every error answers `{"detail", "errors": [{"index", "field", "message"}], "erro
 """
 
 
+def _lifespan(context: AppContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Run the jobs in a thread of the API process when ``settings.jobs_in_api`` (embedded SQLite)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not context.settings.jobs_in_api:
+            yield
+            return
+        from service.windows.jobs import Jobs
+
+        stop = threading.Event()
+        jobs = Jobs(context.sessions, context.settings, context.clock)
+        thread = threading.Thread(target=jobs.run_forever, args=(stop,), name="modelmon-jobs", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engine | None = None) -> FastAPI:
     check_production_safety(settings)
     engine = engine or create_database_engine(settings)
-    app = FastAPI(title="modelmon", version=__version__, description=DESCRIPTION)
-    app.state.context = AppContext(settings, engine, create_session_factory(engine), clock)
+    context = AppContext(settings, engine, create_session_factory(engine), clock)
+    app = FastAPI(title="modelmon", version=__version__, description=DESCRIPTION, lifespan=_lifespan(context))
+    app.state.context = context
     install_error_handlers(app, settings.max_errors_listed)
     app.include_router(health_router)
     app.include_router(registry_router)
     app.include_router(ingestion_router)
+    app.include_router(monitors_router)
+    app.include_router(windows_router)
     _document_hand_read_bodies(app)
     return app
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from service.config import Settings, UnsafeConfigurationError, check_production_safety
+
+if TYPE_CHECKING:
+    from service.windows.jobs import Jobs
 
 log = logging.getLogger("modelmon")
 
@@ -80,14 +87,78 @@ def serve(settings: Settings) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _jobs(settings: Settings) -> Jobs:
+    from service.clock import system_clock
+    from service.storage.database import create_database_engine, create_session_factory
+    from service.windows.jobs import Jobs
+
+    if settings.migrate_on_start:
+        migrate(settings)
+    else:
+        _check_schema(settings)
+    engine = create_database_engine(settings)
+    return Jobs(create_session_factory(engine), settings, system_clock)
+
+
+def worker(settings: Settings, *, once: bool) -> None:
+    """Aggregation and evaluation until SIGTERM/SIGINT (or one round with ``once``)."""
+    jobs = _jobs(settings)
+    if once:
+        summary = jobs.run_round(max_seconds=3600)
+        log.info(
+            "worker: folded %d predictions and %d late labels, evaluated %d windows in %.1f s",
+            summary.predictions, summary.late_labels, summary.windows, summary.seconds,
+        )  # fmt: skip
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("worker started (%s); stop with SIGTERM", _safe_url(settings.database_url))
+    jobs.run_forever(stop)
+    log.info("worker stopped")
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a timezone, e.g. 2026-11-01T00:00:00Z")
+    return moment
+
+
+def backfill(settings: Settings, model: str, start: datetime, end: datetime) -> None:
+    from service.errors import ApiError
+    from service.windows.jobs import backfill as run_backfill
+
+    if start >= end:
+        raise SystemExit("modelmon: --from must be before --to")
+    try:
+        done = run_backfill(_jobs(settings), model, start, end)
+    except ApiError as error:
+        raise SystemExit(f"modelmon: {error.detail}") from None
+    log.info("backfill of %s: %d windows evaluated", model, done)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelmon", description="Monitor machine-learning models in production."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API (migrates the embedded SQLite database by itself)")
     commands.add_parser("migrate", help="upgrade the database schema to the newest version")
-    args = parser.parse_args(argv)
+    work = commands.add_parser("worker", help="run aggregation and window evaluation (any number of them)")
+    work.add_argument("--once", action="store_true", help="one round: catch up, evaluate what is due, exit")
+    fill = commands.add_parser("backfill", help="evaluate a model's history as new revisions")
+    fill.add_argument("--model", required=True, help="model name")
+    fill.add_argument("--from", dest="start", required=True, type=_timestamp, help="windows ending after")
+    fill.add_argument("--to", dest="end", required=True, type=_timestamp, help="windows ending at or before")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     settings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -95,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "migrate":
         migrate(settings)
+    elif args.command == "worker":
+        worker(settings, once=args.once)
+    elif args.command == "backfill":
+        backfill(settings, args.model, args.start, args.end)
     else:
         serve(settings)
 

@@ -84,6 +84,20 @@ class Settings(BaseSettings):
         "Postgres (run `modelmon migrate`).",
     )
 
+    run_jobs: bool | None = Field(
+        None,
+        description="Run aggregation and evaluation inside `modelmon serve`. Default: on for SQLite (the "
+        "embedded default), off for Postgres (run `modelmon worker`).",
+    )
+    worker_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        10.0, description="Pause between job rounds when a worker has caught up, in seconds."
+    )
+    # 20,000 predictions take ~0.5 s to fold here and ~60 MiB while folded; the pass's
+    # transaction holds the watermark row that long.
+    aggregation_pass_rows: Annotated[int, Field(ge=100, le=1_000_000)] = Field(
+        20_000, description="Most predictions (and outcomes) folded in one aggregation transaction."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
@@ -94,6 +108,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def jobs_in_api(self) -> bool:
+        return self.is_sqlite if self.run_jobs is None else self.run_jobs
 
     @property
     def migrate_on_start(self) -> bool:

@@ -115,7 +115,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    # Jobs are driven explicitly by the engine tests; no background thread in the API.
+    return Settings(database_url=database_url, run_jobs=False)
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def client_with(database_url: str) -> Iterator[Callable[..., AppClient]]:
 
         def build(**overrides: Any) -> AppClient:
             application = create_app(
-                Settings(database_url=database_url, **overrides), clock=frozen_clock(NOW)
+                Settings(database_url=database_url, **{"run_jobs": False, **overrides}), clock=frozen_clock(NOW)
             )
             stack.callback(application.state.context.engine.dispose)
             return stack.enter_context(app_client(application))

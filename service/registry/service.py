@@ -130,7 +130,7 @@ def register(
     return _view(model, row), True
 
 
-def _compile(row: ModelVersion) -> VersionSpec:
+def compile_version(row: ModelVersion) -> VersionSpec:
     spec = row.spec
     feature_types = {f["name"]: FeatureType(f["type"]) for f in spec["features"]}
     classes = tuple(spec["classes"] or ())
@@ -152,7 +152,7 @@ def load_model(session: Session, name: str) -> RegisteredModel:
     model, rows = repository.model_with_versions(session, name)
     if model is None or not rows:
         raise NotFound(f"model {name!r} is not registered; register it with POST /v1/models")
-    versions = {row.version: _compile(row) for row in rows}
+    versions = {row.version: compile_version(row) for row in rows}
     return RegisteredModel(model.id, model.name, versions, versions[rows[-1].version])
 
 

@@ -373,7 +373,7 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
     counts every row as missing.
     """
     rows = batch.rows
-    predicted = _predicted_labels(layout, batch)
+    predicted = predicted_labels(layout, batch)
     prediction: NumericSummary | CategoricalSummary | None = None
     if isinstance(layout.prediction, NumericBins):
         values = None if predicted is None else np.asarray(predicted, dtype=np.float64)
@@ -396,7 +396,7 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
     )
 
 
-def _predicted_labels(layout: Layout, batch: Batch) -> Labels | FloatArray | None:
+def predicted_labels(layout: Layout, batch: Batch) -> Labels | FloatArray | None:
     """The batch's predictions; for a binary model sent only scores, score ≥ threshold."""
     if batch.predictions is not None or batch.scores is None or layout.task != "binary_classification":
         return batch.predictions

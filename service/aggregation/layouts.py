@@ -1,0 +1,141 @@
+"""Fitting a version's layout (bins) and reference profile, once per set of inputs.
+
+Where the bins come from, in order: a ``range`` reference in the monitor configuration
+(the version's own traffic in that range); the version's uploaded reference rows; else
+a bootstrap on the version's first ``bootstrap_rows`` predictions. The bootstrap waits
+until that many rows exist or the first row is one window old, and needs ``min_rows``.
+
+``inputs_hash`` hashes what the fit depends on (source, reference content hash or range,
+the configuration's layout inputs, the version's spec hash) but not the bootstrap rows
+themselves, so a bootstrapped layout is not refitted as traffic grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import combinations
+
+import orjson
+from sqlalchemy.orm import Session
+
+from service.aggregation import repository
+from service.aggregation.frames import EventRow, to_batch
+from service.monitors.schemas import MonitorConfig, ReferenceKind
+from service.registry.service import VersionSpec
+from service.stats.layout import Layout, fit_layout
+from service.stats.profile import build_profile
+from service.stats.serialize import profile_to_bytes
+from service.storage.tables import Layout as LayoutRow
+from service.storage.tables import Reference
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutPlan:
+    """What the version's layout should be fitted on; ``rows`` is None while it must wait."""
+
+    source: str
+    inputs_hash: str
+    rows: list[EventRow] | None
+
+
+def intersections_of(config: MonitorConfig, spec: VersionSpec) -> list[tuple[str, ...]]:
+    """Configured intersections the version has, or every pair of 2–3 declared attributes."""
+    attributes = sorted(spec.protected_attributes)
+    if config.fairness.intersections is not None:
+        known = set(attributes)
+        return [tuple(c) for c in config.fairness.intersections if set(c) <= known]
+    return list(combinations(attributes, 2)) if 2 <= len(attributes) <= 3 else []
+
+
+def _hash(source: str, detail: object, config: MonitorConfig, spec_hash: str) -> str:
+    body = {"source": source, "detail": detail, "config": config.layout_inputs(), "spec": spec_hash}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class VersionKey:
+    model_id: int
+    version_id: int
+    spec_hash: str
+
+
+def plan_layout(
+    session: Session,
+    key: VersionKey,
+    config: MonitorConfig,
+    reference: Reference | None,
+    *,
+    now: datetime,
+    watermarks: tuple[int, int],
+    current_hash: str | None,
+    max_rows: int,
+) -> LayoutPlan:
+    """The plan; rows are read only when ``current_hash`` differs from the planned hash."""
+    p_upto, o_upto = watermarks
+    if config.reference.kind is ReferenceKind.RANGE:
+        start, end = config.reference.start, config.reference.end
+        assert start is not None and end is not None
+        inputs = _hash("range", [start.isoformat(), end.isoformat()], config, key.spec_hash)
+        if inputs == current_hash or end > now:
+            return LayoutPlan("range", inputs, None)
+        events = repository.version_events(
+            session, key.model_id, key.version_id, predictions_upto=p_upto, outcomes_upto=o_upto,
+            start=start, end=end, limit=max_rows,
+        )  # fmt: skip
+        return LayoutPlan(
+            "range", inputs, [e.row for e in events] if len(events) >= config.min_rows else None
+        )
+    if reference is not None:
+        inputs = _hash("reference", reference.content_hash, config, key.spec_hash)
+        rows = None if inputs == current_hash else repository.reference_rows(session, reference.id)
+        return LayoutPlan("reference", inputs, rows)
+    inputs = _hash("bootstrap", None, config, key.spec_hash)
+    if inputs == current_hash:
+        return LayoutPlan("bootstrap", inputs, None)
+    first, count = repository.first_event_time(session, key.model_id, key.version_id)
+    old_enough = first is not None and now - first >= timedelta(seconds=config.window)
+    if count < config.min_rows or (count < config.bootstrap_rows and not old_enough):
+        return LayoutPlan("bootstrap", inputs, None)
+    events = repository.version_events(
+        session, key.model_id, key.version_id, predictions_upto=p_upto, outcomes_upto=o_upto,
+        limit=config.bootstrap_rows,
+    )  # fmt: skip
+    return LayoutPlan(
+        "bootstrap", inputs, [e.row for e in events] if len(events) >= config.min_rows else None
+    )
+
+
+def fit(
+    plan: LayoutPlan, spec: VersionSpec, config: MonitorConfig, version_id: int, now: datetime
+) -> LayoutRow:
+    """A new layout row: bins fitted on the plan's rows and their reference profile."""
+    assert plan.rows is not None
+    batch = to_batch(spec, plan.rows)
+    layout = fit_layout(
+        task=spec.task.value,
+        reference=batch,
+        positive_label=spec.positive_label,
+        classes=list(spec.classes) or None,
+        intersections=intersections_of(config, spec),
+    )
+    profile = profile_to_bytes(build_profile(layout, batch))
+    reference_hash = hashlib.sha256(layout.content_hash.encode() + profile).hexdigest()
+    return LayoutRow(
+        version_id=version_id,
+        source=plan.source,
+        inputs_hash=plan.inputs_hash,
+        layout_hash=layout.content_hash,
+        layout=layout.to_dict(),
+        bucket_seconds=config.bucket,
+        reference_hash=reference_hash,
+        reference_profile=profile,
+        reference_rows=batch.rows,
+        active=True,
+        created_at=now,
+    )
+
+
+def layout_of(row: LayoutRow) -> Layout:
+    return Layout.from_dict(row.layout)

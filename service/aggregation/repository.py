@@ -1,0 +1,268 @@
+"""SQL of incremental aggregation: watermarks, event reads, layouts and bucket profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from service.aggregation.frames import EventRow
+from service.storage.dialect import insert_ignoring_duplicates, is_postgres
+from service.storage.tables import (
+    AggregationState,
+    BucketProfile,
+    Layout,
+    Outcome,
+    Prediction,
+    Reference,
+    ReferenceRow,
+)
+
+STREAM = "events"
+# Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to
+# commit means a stuck transaction, and the pass is retried later instead.
+LOCK_TIMEOUT = "3s"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A prediction read for aggregation, with the label its outcome gave (if any)."""
+
+    id: int
+    version_id: int
+    event_time: datetime
+    row: EventRow
+
+
+def claim_state(session: Session, now: datetime) -> AggregationState | None:
+    """Lock the watermark row (``FOR UPDATE SKIP LOCKED``); None when another worker holds it."""
+    session.execute(
+        insert_ignoring_duplicates(session, AggregationState, ["stream"]).values(
+            stream=STREAM, prediction_watermark=0, outcome_watermark=0, generation=0, updated_at=now
+        )
+    )
+    query = select(AggregationState).where(AggregationState.stream == STREAM)
+    return session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+
+
+def read_state(session: Session) -> AggregationState | None:
+    return session.get(AggregationState, STREAM)
+
+
+def committed_high_water(session: Session) -> tuple[int, int]:
+    """(max prediction id, max outcome id) below which every row is committed.
+
+    Postgres hands out ids when rows are inserted, not when they commit, so a reader can
+    see id 101 committed while id 100 is still in flight. ``LOCK … IN SHARE MODE`` waits
+    for every transaction writing those tables to end (and holds new writers back for
+    the few milliseconds of two max() look-ups), so after it no id at or below the
+    maxima can appear later. Call it in its own short transaction. SQLite commits
+    writers one at a time, so its maxima are safe as read.
+    """
+    if is_postgres(session):
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        session.execute(text("LOCK TABLE predictions, outcomes IN SHARE MODE"))
+    p_max = session.execute(select(func.coalesce(func.max(Prediction.id), 0))).scalar_one()
+    o_max = session.execute(select(func.coalesce(func.max(Outcome.id), 0))).scalar_one()
+    return int(p_max), int(o_max)
+
+
+def nth_id_after(session: Session, table: Any, after: int, upto: int, n: int) -> int:
+    """The id ``n`` rows past ``after`` (at most ``upto``): bounds one pass's work."""
+    query = select(table.id).where(table.id > after, table.id <= upto).order_by(table.id).offset(n - 1)
+    found = session.execute(query.limit(1)).scalar_one_or_none()
+    return upto if found is None else int(found)
+
+
+_PREDICTION_COLUMNS = (
+    Prediction.features,
+    Prediction.predicted_label,
+    Prediction.predicted_value,
+    Prediction.score,
+    Prediction.attributes,
+    Prediction.attributions,
+)
+
+
+def _event(row: Row[Any]) -> Event:
+    values: tuple[Any, ...] = tuple(row)
+    return Event(int(values[0]), int(values[1]), values[2], EventRow._make(values[3:]))
+
+
+def new_predictions(session: Session, after: int, upto: int, outcomes_upto: int) -> list[Event]:
+    """Predictions with ids in (after, upto], each with its outcome if that id ≤ outcomes_upto."""
+    join = and_(
+        Outcome.model_id == Prediction.model_id,
+        Outcome.prediction_id == Prediction.prediction_id,
+        Outcome.id <= outcomes_upto,
+    )
+    query = (
+        select(Prediction.id, Prediction.version_id, Prediction.event_time, *_PREDICTION_COLUMNS)
+        .add_columns(Outcome.label, Outcome.value)
+        .outerjoin(Outcome, join)
+        .where(Prediction.id > after, Prediction.id <= upto)
+        .order_by(Prediction.id)
+    )
+    return [_event(row) for row in session.execute(query)]
+
+
+def new_outcomes_of_folded(session: Session, after: int, upto: int, predictions_upto: int) -> list[Event]:
+    """Outcomes with ids in (after, upto] whose prediction (id ≤ predictions_upto) is already folded."""
+    join = and_(Prediction.model_id == Outcome.model_id, Prediction.prediction_id == Outcome.prediction_id)
+    query = (
+        select(Prediction.id, Prediction.version_id, Prediction.event_time, *_PREDICTION_COLUMNS)
+        .add_columns(Outcome.label, Outcome.value)
+        .join(Prediction, join)
+        .where(Outcome.id > after, Outcome.id <= upto, Prediction.id <= predictions_upto)
+    )
+    return [_event(row) for row in session.execute(query)]
+
+
+def version_events(
+    session: Session,
+    model_id: int,
+    version_id: int,
+    *,
+    predictions_upto: int,
+    outcomes_upto: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """One version's predictions (ids ≤ predictions_upto) by time, with outcomes ≤ outcomes_upto."""
+    join = and_(
+        Outcome.model_id == Prediction.model_id,
+        Outcome.prediction_id == Prediction.prediction_id,
+        Outcome.id <= outcomes_upto,
+    )
+    query = (
+        select(Prediction.id, Prediction.version_id, Prediction.event_time, *_PREDICTION_COLUMNS)
+        .add_columns(Outcome.label, Outcome.value)
+        .outerjoin(Outcome, join)
+        .where(
+            Prediction.model_id == model_id,
+            Prediction.version_id == version_id,
+            Prediction.id <= predictions_upto,
+        )
+        .order_by(Prediction.event_time, Prediction.id)
+    )
+    if start is not None:
+        query = query.where(Prediction.event_time >= start)
+    if end is not None:
+        query = query.where(Prediction.event_time < end)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_event(row) for row in session.execute(query)]
+
+
+def first_event_time(session: Session, model_id: int, version_id: int) -> tuple[datetime | None, int]:
+    """(earliest event time, number of predictions) of one version."""
+    query = select(func.min(Prediction.event_time), func.count()).where(
+        Prediction.model_id == model_id, Prediction.version_id == version_id
+    )
+    first, count = session.execute(query).one()
+    return first, int(count)
+
+
+def active_references(session: Session) -> dict[int, Reference]:
+    rows = session.execute(select(Reference).where(Reference.active.is_(True))).scalars()
+    return {row.version_id: row for row in rows}
+
+
+def reference_rows(session: Session, reference_id: int) -> list[EventRow]:
+    query = (
+        select(
+            ReferenceRow.features,
+            ReferenceRow.predicted_label,
+            ReferenceRow.predicted_value,
+            ReferenceRow.score,
+            ReferenceRow.attributes,
+            ReferenceRow.attributions,
+            ReferenceRow.label,
+            ReferenceRow.value,
+        )
+        .where(ReferenceRow.reference_id == reference_id)
+        .order_by(ReferenceRow.row_index)
+    )
+    return [EventRow(*row) for row in session.execute(query)]
+
+
+def active_layouts(session: Session) -> dict[int, Layout]:
+    rows = session.execute(select(Layout).where(Layout.active.is_(True))).scalars()
+    return {row.version_id: row for row in rows}
+
+
+def layout_by_id(session: Session, layout_id: int) -> Layout | None:
+    return session.get(Layout, layout_id)
+
+
+def replace_layout(session: Session, layout: Layout) -> Layout:
+    """Make ``layout`` the version's only active one; the profiles of the old one are deleted."""
+    old = session.execute(
+        select(Layout.id).where(Layout.version_id == layout.version_id, Layout.active.is_(True))
+    ).scalars()
+    old_ids = list(old)
+    if old_ids:
+        session.execute(delete(BucketProfile).where(BucketProfile.layout_id.in_(old_ids)))
+        session.execute(update(Layout).where(Layout.id.in_(old_ids)).values(active=False))
+    session.add(layout)
+    session.flush()
+    return layout
+
+
+ProfileKey = tuple[int, datetime]  # (level, start)
+
+
+def stored_profiles(session: Session, layout_id: int, keys: Iterable[ProfileKey]) -> dict[ProfileKey, Any]:
+    """The stored rows (id, level, start, rows, labelled, generation, body) for ``keys``."""
+    by_level: dict[int, list[datetime]] = {}
+    for level, start in keys:
+        by_level.setdefault(level, []).append(start)
+    found: dict[ProfileKey, Any] = {}
+    for level, starts in by_level.items():
+        for chunk in _chunks(starts, 500):
+            query = select(BucketProfile).where(
+                BucketProfile.layout_id == layout_id,
+                BucketProfile.level == level,
+                BucketProfile.start.in_(chunk),
+            )
+            for row in session.execute(query).scalars():
+                found[(row.level, row.start)] = row
+    return found
+
+
+def profile_index(
+    session: Session, layout_id: int, level: int, start: datetime, end: datetime
+) -> list[tuple[int, datetime, int, int]]:
+    """(id, start, generation, rows) of one level's profiles starting in [start, end)."""
+    query = select(BucketProfile.id, BucketProfile.start, BucketProfile.generation, BucketProfile.rows).where(
+        BucketProfile.layout_id == layout_id,
+        BucketProfile.level == level,
+        BucketProfile.start >= start,
+        BucketProfile.start < end,
+    )
+    return [(int(i), s, int(g), int(r)) for i, s, g, r in session.execute(query)]
+
+
+def profile_bodies(session: Session, ids: Sequence[int]) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    for chunk in _chunks(list(ids), 500):
+        query = select(BucketProfile.id, BucketProfile.body).where(BucketProfile.id.in_(chunk))
+        out.update({int(i): bytes(b) for i, b in session.execute(query)})
+    return out
+
+
+def write_profiles(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+    if new:
+        session.execute(insert(BucketProfile), new)
+    if changed:
+        session.execute(update(BucketProfile), changed)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,45 @@
+"""``/v1/models/{name}/monitor``: read and change how a model is monitored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from service.context import Context
+from service.errors import ErrorBody
+from service.monitors import service
+from service.monitors.schemas import MonitorConfig, MonitorView
+from service.registry.schemas import NAME_PATTERN
+from service.registry.service import load_model
+from service.storage.database import unit_of_work
+
+router = APIRouter(prefix="/v1/models", tags=["monitoring"])
+
+ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown model."},
+    422: {"model": ErrorBody, "description": "Invalid configuration; `errors` names each field."},
+}
+
+
+@router.get("/{name}/monitor", summary="Show a model's monitor configuration", responses=_ERRORS)
+def get_monitor(name: ModelNamePath, context: Context) -> MonitorView:
+    """The configuration in force (the defaults until one is saved) and where the jobs stand."""
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        return service.view(session, model, context.clock())
+
+
+@router.put("/{name}/monitor", summary="Configure how a model is monitored", responses=_ERRORS)
+def put_monitor(name: ModelNamePath, config: MonitorConfig, context: Context) -> MonitorView:
+    """Replace the configuration; omitted fields take their defaults.
+
+    Changes to the windows and thresholds apply from the next evaluation; a change to the
+    bucket, the reference or the intersections refits the bins and re-aggregates the
+    model's events. Try thresholds first with `POST …/monitor/backtest`.
+    """
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        service.save(session, model, config, context.clock())
+        return service.view(session, model, context.clock())

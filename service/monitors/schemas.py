@@ -1,0 +1,281 @@
+"""The monitor configuration of a model: windows, reference, metrics and their thresholds.
+
+Every field has a default, so a model registered with no configuration is monitored with
+24 h windows every hour over 5-minute buckets, against its uploaded reference.
+
+Durations are accepted as seconds (``3600``) or as text with a unit (``"90s"``, ``"5m"``,
+``"24h"``, ``"7d"``) and always answered as text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+
+from service.registry.schemas import FieldName
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
+HOUR = 3600
+DAY = 86400
+MAX_WINDOW_SECONDS = 90 * DAY
+MAX_LABEL_WAIT_SECONDS = 400 * DAY
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds from ``3600`` or ``"1h"`` (units s, m, h, d)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text such as '5m', '24h', '7d'")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return int(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError("a duration is a number of seconds or text such as '5m', '24h', '7d'")
+
+
+def format_duration(seconds: int) -> str:
+    """The largest whole unit: 86400 → "1d", 5400 → "90m", 45 → "45s"."""
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["24h"]}),
+]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveShare = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReferenceKind(StrEnum):
+    UPLOADED = "uploaded"
+    RANGE = "range"
+    TRAILING = "trailing"
+
+
+class ReferenceConfig(_Strict):
+    """What each window is compared with.
+
+    ``uploaded``: the version's uploaded reference rows (before one is uploaded, the
+    first ``bootstrap_rows`` predictions of the version stand in). ``range``: the
+    version's own production traffic between ``start`` and ``end``. ``trailing``: the
+    window of the same length just before each window.
+    """
+
+    kind: ReferenceKind = ReferenceKind.UPLOADED
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @model_validator(mode="after")
+    def _range_needs_bounds(self) -> ReferenceConfig:
+        if self.kind is ReferenceKind.RANGE:
+            if self.start is None or self.end is None:
+                raise ValueError("a range reference needs both start and end")
+        elif self.start is not None or self.end is not None:
+            raise ValueError("start and end apply only to a range reference")
+        for bound in (self.start, self.end):
+            if bound is not None and bound.utcoffset() is None:
+                raise ValueError("start and end need a timezone (e.g. 2026-11-01T00:00:00Z)")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class DriftSettings(_Strict):
+    """A feature drifts when its BH-adjusted p-value < ``alpha`` and its effect size ≥ the
+    threshold (Wasserstein / reference std for numeric, Jensen–Shannon for categorical)."""
+
+    enabled: StrictBool = True
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    numeric_threshold: Annotated[float, Field(gt=0.0)] = 0.1
+    categorical_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    features: list[FieldName] | None = Field(None, description="Features to test; default: all.")
+    outputs: StrictBool = Field(True, description="Also test the prediction and score columns.")
+
+
+class QualitySettings(_Strict):
+    """Alert when the missing rate rises by more than ``max_missing_rate_increase`` over the
+    reference's, or the out-of-range / unseen-category shares exceed their maxima."""
+
+    enabled: StrictBool = True
+    max_missing_rate_increase: Share = 0.1
+    max_out_of_range_share: Share = 0.05
+    max_unseen_share: Share = 0.05
+
+
+class Bound(_Strict):
+    """An explicit bound: alert when the value is below ``min`` or above ``max``."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class PerformanceSettings(_Strict):
+    """Realised (labelled rows) and estimated (label-free, binary) performance.
+
+    A metric alerts when it crosses its explicit bound in ``thresholds`` or, without one,
+    when it is worse than the reference's value by more than ``max_drop`` (absolute, in
+    the metric's units; for error metrics — brier, ece, mae, rmse, mape — worse means higher).
+    """
+
+    enabled: StrictBool = True
+    estimated: StrictBool = True
+    min_labelled: Annotated[int, Field(ge=1, le=1_000_000)] = 30
+    max_drop: Annotated[float, Field(gt=0.0)] = 0.05
+    thresholds: dict[str, Bound] = Field(default_factory=dict)
+
+
+class FairnessSettings(_Strict):
+    """Per-group rates and disparities for every protected attribute (and intersection)."""
+
+    enabled: StrictBool = True
+    min_group_size: Annotated[int, Field(ge=1, le=1_000_000)] = 30
+    max_parity_difference: Share = 0.1
+    min_impact_ratio: PositiveShare = 0.8
+    max_equal_opportunity_difference: Share = 0.1
+    max_equalized_odds_difference: Share = 0.1
+    max_predictive_parity_difference: Share = 0.1
+    intersections: list[list[FieldName]] | None = Field(
+        None,
+        description="Attribute combinations evaluated together; default: every pair when a "
+        "version declares two or three protected attributes.",
+    )
+
+    @field_validator("intersections")
+    @classmethod
+    def _at_least_two(cls, value: list[list[str]] | None) -> list[list[str]] | None:
+        for combo in value or []:
+            if len(combo) < 2 or len(set(combo)) != len(combo):
+                raise ValueError("each intersection names two or more different attributes")
+        return value
+
+
+class ExplanationSettings(_Strict):
+    """Explanation drift: nDCG of the feature-importance ranking against the reference."""
+
+    enabled: StrictBool = True
+    min_ndcg: Share = 0.9
+    top_k: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+
+class MonitorConfig(_Strict):
+    """How a model is monitored. Windows end on multiples of ``step`` (UTC, from the epoch)."""
+
+    window: Duration = Field(DAY, description="Window length; 60 s to 90 d, a multiple of `bucket`.")
+    step: Duration = Field(HOUR, description="Distance between window ends; equal to `window` = tumbling.")
+    bucket: Duration = Field(300, description="Aggregation bucket; divides one hour (60 s to 1 h).")
+    reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
+    bootstrap_rows: Annotated[int, Field(ge=100, le=1_000_000)] = Field(
+        10_000, description="Without an uploaded reference: the first rows that fix the bins."
+    )
+    min_rows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        100, description="Fewest rows (window and reference) for a drift or quality figure."
+    )
+    label_coverage: PositiveShare = Field(
+        0.8, description="Labelled share at which a performance window stops being provisional."
+    )
+    label_wait: Duration = Field(
+        14 * DAY, description="How long after a window ends late labels re-evaluate it."
+    )
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    data_quality: QualitySettings = Field(default_factory=QualitySettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
+    fairness: FairnessSettings = Field(default_factory=FairnessSettings)
+    explanation: ExplanationSettings = Field(default_factory=ExplanationSettings)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_divides_hour(cls, value: int) -> int:
+        if not 60 <= value <= HOUR or HOUR % value:
+            raise ValueError("bucket must divide one hour exactly (60 s to 1 h, e.g. 1m, 5m, 15m, 1h)")
+        return value
+
+    @field_validator("label_wait")
+    @classmethod
+    def _label_wait_range(cls, value: int) -> int:
+        if not 0 <= value <= MAX_LABEL_WAIT_SECONDS:
+            raise ValueError("label_wait must be between 0 s and 400 d")
+        return value
+
+    @model_validator(mode="after")
+    def _grid(self) -> MonitorConfig:
+        if not 60 <= self.window <= MAX_WINDOW_SECONDS:
+            raise ValueError("window must be between 60 s and 90 d")
+        if self.window % self.bucket:
+            raise ValueError("window must be a multiple of bucket")
+        if self.step % self.bucket or not self.bucket <= self.step <= self.window:
+            raise ValueError("step must be a multiple of bucket and at most window")
+        return self
+
+    def layout_inputs(self) -> dict[str, Any]:
+        """The part of the configuration that fixes the bins (a change re-aggregates)."""
+        return {
+            "bucket": self.bucket,
+            "reference": self.reference.model_dump(mode="json"),
+            "bootstrap_rows": self.bootstrap_rows,
+            "intersections": self.fairness.intersections,
+        }
+
+
+class MonitorView(_Strict):
+    """A model's monitor configuration and where its jobs stand."""
+
+    model: str
+    configured: bool = Field(description="False while the model runs on the defaults.")
+    config: MonitorConfig
+    updated_at: datetime | None
+    status: MonitorStatus
+
+
+class MonitorStatus(_Strict):
+    """Progress of aggregation and evaluation for one model."""
+
+    last_window_end: datetime | None = Field(description="End of the newest evaluated window.")
+    pending_windows: int
+    lag_seconds: float | None = Field(
+        description="How far evaluation trails real time: now − end of the newest evaluated window."
+    )
+    layouts: list[LayoutView]
+
+
+class LayoutView(_Strict):
+    version: str
+    source: str = Field(description="reference, bootstrap or range: where the bins were fitted.")
+    layout_hash: str
+    reference_hash: str
+    reference_rows: int
+
+
+MonitorView.model_rebuild()
+MonitorStatus.model_rebuild()

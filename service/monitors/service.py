@@ -1,0 +1,87 @@
+"""Reading and changing a model's monitor configuration."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from service.errors import FieldError, Invalid
+from service.monitors import repository
+from service.monitors.schemas import LayoutView, MonitorConfig, MonitorStatus, MonitorView
+from service.registry.service import RegisteredModel
+
+
+def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
+    return MonitorConfig() if stored is None else MonitorConfig.model_validate(stored)
+
+
+def config_hash(config: MonitorConfig) -> str:
+    """sha256 of the canonical JSON of the whole configuration (cited by every window run)."""
+    body = orjson.dumps(config.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest()
+
+
+def load_config(session: Session, model_id: int) -> tuple[MonitorConfig, datetime | None]:
+    stored = repository.stored_config(session, model_id)
+    if stored is None:
+        return MonitorConfig(), None
+    return config_from_stored(stored[0]), stored[1]
+
+
+def check_against_model(config: MonitorConfig, model: RegisteredModel) -> None:
+    """422 for names the model's newest version does not have (features, attributes)."""
+    spec = model.latest
+    errors: list[FieldError] = []
+    for i, name in enumerate(config.drift.features or []):
+        if name not in spec.feature_types:
+            errors.append(FieldError(None, f"drift.features.{i}", f"unknown feature {name!r}"))
+    for i, combo in enumerate(config.fairness.intersections or []):
+        for name in combo:
+            if name not in spec.protected_attributes:
+                errors.append(
+                    FieldError(None, f"fairness.intersections.{i}", f"unknown protected attribute {name!r}")
+                )
+    if errors:
+        raise Invalid("the monitor configuration names what the model does not have", errors)
+
+
+def save(session: Session, model: RegisteredModel, config: MonitorConfig, now: datetime) -> None:
+    check_against_model(config, model)
+    repository.save_config(session, model.model_id, config.model_dump(mode="json"), now)
+
+
+def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView:
+    from service.aggregation.repository import active_layouts
+    from service.windows.repository import newest_run_end, pending_count
+
+    config, updated_at = load_config(session, model.model_id)
+    layouts = active_layouts(session)
+    views = [
+        LayoutView(
+            version=spec.version,
+            source=layouts[spec.version_id].source,
+            layout_hash=layouts[spec.version_id].layout_hash,
+            reference_hash=layouts[spec.version_id].reference_hash,
+            reference_rows=layouts[spec.version_id].reference_rows,
+        )
+        for spec in model.versions.values()
+        if spec.version_id in layouts
+    ]
+    newest = newest_run_end(session, model.model_id)
+    status = MonitorStatus(
+        last_window_end=newest,
+        pending_windows=pending_count(session, model.model_id, due_by=now),
+        lag_seconds=None if newest is None else (now - newest).total_seconds(),
+        layouts=views,
+    )
+    return MonitorView(
+        model=model.name,
+        configured=updated_at is not None,
+        config=config,
+        updated_at=updated_at,
+        status=status,
+    )

@@ -1,0 +1,1 @@
+"""Sliding windows: scheduling, evaluation, figures, backtests and the evaluations API."""

@@ -1,0 +1,96 @@
+"""Evaluations of a model: stored figures, a window evaluated on demand, a backtest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+
+from service.context import Context
+from service.errors import ErrorBody, FieldError, Invalid
+from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
+from service.registry.service import load_model
+from service.storage.database import unit_of_work
+from service.windows import ondemand
+from service.windows.repository import EvaluationFilter
+from service.windows.schemas import (
+    BacktestRequest,
+    BacktestResponse,
+    EvaluateResponse,
+    EvaluationPage,
+    Family,
+    WindowRequest,
+)
+
+router = APIRouter(prefix="/v1/models", tags=["evaluations"])
+
+ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown model, or a version without bins yet."},
+    422: {"model": ErrorBody, "description": "Invalid parameters; `errors` names each field."},
+}
+
+
+def _aware(name: str, moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.utcoffset() is None:
+        raise Invalid("timestamps need a timezone", [FieldError(None, name, "add Z or an offset")])
+    return moment
+
+
+@router.get("/{name}/evaluations", summary="List stored evaluations", responses=_ERRORS)
+def list_evaluations(
+    name: ModelNamePath,
+    context: Context,
+    family: Family | None = None,
+    metric: Annotated[str | None, Query(max_length=64)] = None,
+    feature: Annotated[str | None, Query(max_length=128)] = None,
+    attribute: Annotated[str | None, Query(max_length=256)] = None,
+    version: Annotated[str | None, Query(pattern=VERSION_PATTERN)] = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="Windows ending after this.")] = None,
+    to: Annotated[datetime | None, Query(description="Windows ending at or before this.")] = None,
+    revisions: Annotated[str, Query(pattern="^(latest|all)$")] = "latest",
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 5_000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EvaluationPage:
+    """Figures of evaluated windows, oldest window first; by default each window's latest
+    revision only (`revisions=all` adds the earlier ones, e.g. before late labels)."""
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        version_id = None if version is None else ondemand.pick_version(model, version).version_id
+        where = EvaluationFilter(
+            model_id=model.model_id,
+            version_id=version_id,
+            family=None if family is None else family.value,
+            metric=metric,
+            feature=feature,
+            attribute=attribute,
+            start=_aware("from", from_),
+            end=_aware("to", to),
+            all_revisions=revisions == "all",
+        )
+        return ondemand.list_evaluations(session, where, limit=limit, offset=offset)
+
+
+@router.post("/{name}/evaluate", summary="Evaluate a window now", responses=_ERRORS)
+def evaluate(
+    name: ModelNamePath, context: Context, request: Annotated[WindowRequest | None, Body()] = None
+) -> EvaluateResponse:
+    """Fold every committed event, then evaluate the given window (or the one ending at the
+    current bucket boundary) and return its figures. Nothing is stored."""
+    from service.windows.jobs import Jobs
+
+    # Bounded: a backlog larger than 5 passes is the workers' to fold, not a request's.
+    Jobs(context.sessions, context.settings, context.clock).catch_up(max_passes=5)
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        return ondemand.evaluate_now(session, model, request or WindowRequest(), context.clock())
+
+
+@router.post("/{name}/monitor/backtest", summary="Backtest a proposed configuration", responses=_ERRORS)
+def backtest(name: ModelNamePath, request: BacktestRequest, context: Context) -> BacktestResponse:
+    """Replay a proposed configuration over the stored bucket profiles and say, window by
+    window, what would have alerted. Nothing is stored or changed."""
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        return ondemand.backtest(session, model, request, context.clock())

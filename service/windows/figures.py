@@ -1,0 +1,277 @@
+"""The figures of one window: drift, data quality, performance, fairness, explanation.
+
+Pure (no database, no HTTP, no clock, no I/O): ``evaluate_window`` turns a window's merged
+profile, the reference profile, the layout and the monitor configuration into flat
+``Figure`` rows, in family order drift, data_quality, performance, estimated_performance,
+fairness, explanation (within a family, in the order below). Statuses: "ok", "alert",
+"insufficient_data" (value None, never 0) or "provisional". No NaN or ±inf is ever
+returned: a non-finite value becomes None and its figure ``insufficient_data``. Alerts
+are strict: a value equal to its threshold is ok.
+
+Label coverage = labelled / rows of the overall outcomes (rows with a prediction); None
+without rows. A window is *early* while coverage < ``config.label_coverage`` and its label
+wait is not over (``final`` False): its computed (ok or alert) label-based figures are then
+"provisional" instead; insufficient ones stay insufficient.
+
+1. **drift** (``config.drift.enabled``): ``evaluate_drift`` with α = ``drift.alpha``, the
+   numeric / categorical effect thresholds, ``min_rows`` for window and reference, and the
+   prediction / score columns when ``drift.outputs`` (figures named "prediction", "score").
+   Per column: ``drift_score`` = effect size (Wasserstein / reference std, or Jensen-Shannon
+   distance) against its effect threshold, and ``p_value`` = the BH-adjusted q-value against
+   α; both "alert" when q < α and effect ≥ threshold; n = the window's non-missing values.
+   With ``drift.features`` the evaluation runs on the layout and profiles restricted to those
+   features (names the layout lacks are ignored), so BH's family is exactly the columns
+   reported: q_(i) = min_{j≥i} min(1, m p_(j)/j) over those m tests only.
+2. **data_quality** (``data_quality.enabled``), every layout feature, needing ``min_rows``
+   rows in the window and in the reference: ``missing_rate`` = missing / rows, alert above
+   min(1, reference missing rate + ``max_missing_rate_increase``) (no threshold when the
+   reference has no rows); ``out_of_range_share`` (numeric) = values outside [reference min,
+   reference max] / non-missing, alert above ``max_out_of_range_share``; ``unseen_share``
+   (categorical) = values never seen in the reference / non-missing, alert above
+   ``max_unseen_share``.
+3. **performance** (``performance.enabled``), realised, from labelled rows, with
+   ``min_n = min_labelled``: binary accuracy, precision, recall, specificity, f1 and, when
+   the model has scores, brier, roc_auc, pr_auc, ece; multiclass accuracy, f1_macro,
+   f1_weighted; regression mae, rmse, mean_error, r2, mape. Threshold: the explicit bound
+   ``performance.thresholds[metric]`` (alert when value < min or > max; the figure reports
+   the bound nearest the value), else relative to the reference's realised value R of the
+   same metric computed the same way: R − ``max_drop`` (alert below), or R + ``max_drop``
+   (alert above) for the error metrics brier, ece, mae, rmse, mape. The signed mean_error
+   (prediction − y) has no relative threshold: either sign is worse, which one threshold
+   cannot express; a bias also raises mae and rmse, and an explicit bound can set both
+   sides. No reference value: no threshold, status ok. Early windows: provisional.
+4. **estimated_performance** (``performance.enabled`` and ``.estimated``; binary models
+   with scores; only when the reference has ≥ ``MIN_REFERENCE`` labelled scored rows):
+   ``estimate_performance(calibrate(reference scores), window scores)`` — accuracy,
+   precision, recall, f1, roc_auc — with ``min_n = min_labelled`` and the realised rule's
+   thresholds (explicit bound, else relative to the reference's *realised* value). Never
+   provisional: it needs no labels.
+5. **fairness** (``fairness.enabled`` and the layout has attributes), for each attribute
+   then each intersection ("sex×age_band", groups "F|18-25"); binary task only, with
+   ``min_group_n = min_group_size`` and the groups seen in the reference as expected groups:
+   per group ``selection_rate`` P(ŷ=1), ``tpr`` P(ŷ=1|y=1), ``fpr`` P(ŷ=1|y=0), ``ppv``
+   P(y=1|ŷ=1), no threshold; per attribute ``statistical_parity_difference`` = max − min
+   selection rate (alert above ``max_parity_difference``), ``disparate_impact_ratio`` =
+   min / max selection rate (alert below ``min_impact_ratio``),
+   ``equal_opportunity_difference`` = max − min TPR, ``equalized_odds_difference`` =
+   max(TPR diff, FPR diff), ``predictive_parity_difference`` = max − min PPV (each alert
+   above its maximum; all differences are ≥ 0, so |value| = value). tpr, fpr, ppv and the
+   last three disparities need labels: provisional in early windows. Every task: per
+   attribute ``representation_shift`` = Cramér's V = √(χ²/N) of the 2 × k table of group
+   counts (reference, window), n = the window's rows, needing ``min_rows`` rows on each side;
+   alert when q < ``drift.alpha`` and V ≥ 0.1 (threshold 0.1: a "small" association by
+   Cohen's convention), q being p BH-adjusted across the window's attributes and
+   intersections.
+6. **explanation** (``explanation.enabled`` and the window carries attributions):
+   ``ndcg`` of the window's importance ranking with the reference importances as gains
+   (cut at ``top_k``), alert below ``min_ndcg``; then per feature ``mean_abs_attribution`` =
+   Σ|a| / rows of the window (feature set; no threshold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+from service.monitors.schemas import MonitorConfig
+from service.stats.explanation import explanation_drift
+from service.stats.layout import Layout
+from service.stats.outcomes import OVERALL, Outcomes
+from service.stats.profile import Profile
+from service.stats.quality import FeatureQuality, evaluate_quality
+from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
+from service.windows.figures_base import (
+    ALERT,
+    DATA_QUALITY,
+    DRIFT,
+    EXPLANATION,
+    INSUFFICIENT,
+    OK,
+    Figure,
+    Limit,
+    finite,
+    judged,
+)
+from service.windows.figures_outcomes import (
+    estimated_figures,
+    fairness_figures,
+    performance_figures,
+    reference_values,
+)
+
+__all__ = ["Figure", "WindowFigures", "evaluate_window"]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """Every figure of one window; ``rows`` counts all the window's rows, ``labelled`` the
+    labelled ones, ``label_coverage`` = labelled / rows with a prediction (None if none)."""
+
+    rows: int
+    labelled: int
+    label_coverage: float | None
+    figures: tuple[Figure, ...]
+
+
+# ---------------------------------------------------------------- drift
+
+
+def _restricted(
+    layout: Layout, profiles: tuple[Profile, Profile], features: Collection[str]
+) -> tuple[Layout, Profile, Profile]:
+    """Layout and profiles projected on ``features`` (outputs and attributes kept)."""
+    keep = set(features)
+    sub = replace(
+        layout,
+        numeric=tuple(c for c in layout.numeric if c.name in keep),
+        categorical=tuple(c for c in layout.categorical if c.name in keep),
+    )
+    reference, window = (
+        replace(
+            p,
+            layout_hash=sub.content_hash,
+            numeric={k: v for k, v in p.numeric.items() if k in keep},
+            categorical={k: v for k, v in p.categorical.items() if k in keep},
+        )
+        for p in profiles
+    )
+    return sub, reference, window
+
+
+def _drift_pair(result: FeatureDrift) -> list[Figure]:
+    """drift_score (effect size vs its threshold) and p_value (q-value vs α), one status."""
+    status = {"drift": ALERT, "insufficient_data": INSUFFICIENT}.get(result.status, OK)
+    pairs = (("drift_score", result.effect_size, result.threshold), ("p_value", result.q_value, result.alpha))
+    return [
+        Figure(
+            DRIFT,
+            metric,
+            feature=result.feature,
+            value=value,
+            n=result.n_window,
+            threshold=limit,
+            status=status,
+        )
+        for metric, value, limit in pairs
+    ]
+
+
+def drift_figures(layout: Layout, reference: Profile, window: Profile, config: MonitorConfig) -> list[Figure]:
+    """drift_score and p_value of every tested column (rule 1 of the module docstring)."""
+    settings = config.drift
+    drift_config = DriftConfig(
+        alpha=settings.alpha,
+        numeric_effect_threshold=settings.numeric_threshold,
+        categorical_effect_threshold=settings.categorical_threshold,
+        min_window_rows=config.min_rows,
+        min_reference_rows=config.min_rows,
+        outputs=settings.outputs,
+    )
+    if settings.features is not None:
+        # Evaluate on the projection rather than filter a full evaluation afterwards: BH's
+        # q-values depend on the whole family, and the family must be what is reported.
+        layout, reference, window = _restricted(layout, (reference, window), settings.features)
+    report = evaluate_drift(layout=layout, reference=reference, window=window, config=drift_config)
+    return [figure for result in report.features for figure in _drift_pair(result)]
+
+
+# ---------------------------------------------------------------- data quality
+
+
+def _share(
+    q: FeatureQuality, metric: str, value: float | None, n: int, limit: Limit | None, enough: bool
+) -> Figure:
+    shown = value if enough else None
+    status = INSUFFICIENT if shown is None else OK
+    if shown is not None and limit is not None and limit.breached(shown):
+        status = ALERT
+    return Figure(
+        DATA_QUALITY,
+        metric,
+        feature=q.feature,
+        value=shown,
+        n=n,
+        threshold=None if limit is None else limit.threshold(shown),
+        status=status,
+    )
+
+
+def quality_figures(
+    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig
+) -> list[Figure]:
+    """missing_rate, then out_of_range_share or unseen_share, of every feature (rule 2)."""
+    settings = config.data_quality
+    # evaluate_quality checks the window's rows; min_rows applies to the reference too.
+    enough = reference.rows >= config.min_rows
+    figures: list[Figure] = []
+    for q in evaluate_quality(layout=layout, reference=reference, window=window, min_rows=config.min_rows):
+        ref_rate = q.reference_missing_rate
+        missing_limit = (
+            None if ref_rate is None else Limit(high=min(1.0, ref_rate + settings.max_missing_rate_increase))
+        )
+        figures.append(_share(q, "missing_rate", q.missing_rate, q.rows, missing_limit, enough))
+        present = q.rows - q.missing
+        if q.kind == "numeric":
+            limit = Limit(high=settings.max_out_of_range_share)
+            figures.append(_share(q, "out_of_range_share", q.out_of_range_share, present, limit, enough))
+        else:
+            limit = Limit(high=settings.max_unseen_share)
+            figures.append(_share(q, "unseen_share", q.unseen_share, present, limit, enough))
+    return figures
+
+
+# ---------------------------------------------------------------- explanation
+
+
+def explanation_figures(reference: Profile, window: Profile, config: MonitorConfig) -> list[Figure]:
+    """ndcg (alert below min_ndcg), then each feature's mean |attribution| in the window (rule 6)."""
+    settings = config.explanation
+    result = explanation_drift(
+        reference=reference.attribution_sums(), current=window.attribution_sums(), top_k=settings.top_k
+    )
+    figures = [judged(EXPLANATION, result.ndcg, Limit(low=settings.min_ndcg))]
+    return figures + [judged(EXPLANATION, f.current, None, feature=f.feature) for f in result.features]
+
+
+# ---------------------------------------------------------------- the window
+
+
+def _label_counts(outcomes: Outcomes) -> tuple[int, int]:
+    """(rows with a prediction, labelled rows) of one group's outcomes, whatever the task."""
+    if outcomes.binary is not None:
+        return outcomes.binary.n, outcomes.binary.labelled
+    if outcomes.multiclass is not None:
+        return outcomes.multiclass.n, outcomes.multiclass.labelled
+    if outcomes.regression is not None:
+        return outcomes.regression.n, outcomes.regression.labelled
+    return 0, 0
+
+
+def evaluate_window(
+    *, layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, final: bool
+) -> WindowFigures:
+    """Every enabled family's figures for one window (see the module docstring for the rules).
+
+    ``final``: the window's label wait is over, so late labels will no longer change it.
+    """
+    if reference.layout_hash != layout.content_hash or window.layout_hash != layout.content_hash:
+        raise ValueError("profiles were built on a different layout")
+    predicted, labelled = _label_counts(window.outcomes[OVERALL])
+    coverage = labelled / predicted if predicted else None
+    early = not final and coverage is not None and coverage < config.label_coverage
+    figures: list[Figure] = []
+    if config.drift.enabled:
+        figures += drift_figures(layout, reference, window, config)
+    if config.data_quality.enabled:
+        figures += quality_figures(layout, reference, window, config)
+    performance = config.performance
+    if performance.enabled:
+        ref_values = reference_values(layout, reference, min_n=performance.min_labelled)
+        figures += performance_figures(layout, window, ref_values, performance, early=early)
+        if performance.estimated:
+            figures += estimated_figures(layout, reference, window, ref_values, performance)
+    if config.fairness.enabled and layout.attributes:
+        figures += fairness_figures(layout, reference, window, config, early=early)
+    if config.explanation.enabled and window.attributions:
+        figures += explanation_figures(reference, window, config)
+    return WindowFigures(window.rows, labelled, coverage, tuple(finite(f) for f in figures))

@@ -1,0 +1,216 @@
+"""The jobs: aggregation passes and window evaluations, for `modelmon worker`, `serve` and backfill.
+
+Any number of workers, in any number of processes and machines, share the work through
+the database alone: an aggregation pass holds the watermark row (``FOR UPDATE SKIP
+LOCKED``, so a second worker skips it instead of waiting), and each window task is
+claimed the same way for the transaction that evaluates it. A worker that dies mid-job
+has its transaction rolled back and its locks released; the work stays pending and the
+next worker to look takes it. Unique keys on (window, revision) make a duplicate run
+impossible even if two transactions raced.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.aggregation import repository as aggregation_repository
+from service.aggregation.service import aggregate_pass
+from service.clock import Clock
+from service.config import Settings
+from service.storage.database import unit_of_work
+from service.windows import grid
+from service.windows import repository as window_repository
+from service.windows.service import ProfileCache, evaluate_due, schedule_touched
+
+log = logging.getLogger("modelmon.jobs")
+
+
+@dataclass
+class RoundSummary:
+    """What one round of jobs did."""
+
+    passes: int = 0
+    predictions: int = 0
+    late_labels: int = 0
+    windows: int = 0
+    seconds: float = 0.0
+
+
+class Jobs:
+    """Aggregation and evaluation against one database, with the clock and limits of ``settings``."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.cache = ProfileCache()
+
+    def aggregate_once(self) -> tuple[bool, int, int]:
+        """One pass: (caught up, predictions folded, late labels folded)."""
+        try:
+            with unit_of_work(self.sessions) as session:
+                high_water = aggregation_repository.committed_high_water(session)
+        except OperationalError as error:  # lock_timeout: a writer is stuck; try next round
+            log.warning("aggregation: event tables busy, retrying later (%s)", error.orig)
+            return True, 0, 0
+        with unit_of_work(self.sessions) as session:
+            now = self.clock()
+            result = aggregate_pass(
+                session,
+                now=now,
+                high_water=high_water,
+                max_rows=self.settings.aggregation_pass_rows,
+                max_reference_rows=self.settings.max_reference_rows,
+            )
+            if not result.claimed:
+                return True, 0, 0  # another worker is aggregating
+            schedule_touched(session, result, now)
+        return result.caught_up, result.predictions, result.late_labels
+
+    def evaluate_once(self, limit: int = 8, model_id: int | None = None) -> int:
+        with unit_of_work(self.sessions) as session:
+            return evaluate_due(session, self.clock(), self.cache, limit, model_id)
+
+    def catch_up(self, max_passes: int | None = None) -> int:
+        """Aggregate until every committed event is folded in (or ``max_passes`` ran);
+        returns the predictions folded."""
+        folded, caught_up, passes = 0, False, 0
+        while not caught_up and (max_passes is None or passes < max_passes):
+            caught_up, predictions, _ = self.aggregate_once()
+            folded += predictions
+            passes += 1
+        return folded
+
+    def run_round(self, *, max_seconds: float = 60.0) -> RoundSummary:
+        """Aggregate until caught up, then evaluate every due window (each within ``max_seconds``)."""
+        summary, started = RoundSummary(), time.monotonic()
+        caught_up = False
+        while not caught_up and time.monotonic() - started < max_seconds:
+            caught_up, predictions, labels = self.aggregate_once()
+            summary.passes += 1
+            summary.predictions += predictions
+            summary.late_labels += labels
+        evaluating = time.monotonic()
+        while time.monotonic() - evaluating < max_seconds:
+            done = self.evaluate_once()
+            summary.windows += done
+            if done == 0:
+                break
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Rounds until ``stop`` is set; sleeps ``worker_interval_seconds`` once caught up."""
+        while not stop.is_set():
+            try:
+                summary = self.run_round()
+            except OperationalError as error:
+                log.warning("jobs: database unavailable, retrying (%s)", error.orig)
+                summary = RoundSummary()
+            except Exception:
+                log.exception("jobs: round failed; retrying after the interval")
+                summary = RoundSummary()
+            if summary.predictions or summary.windows:
+                log.info(
+                    "jobs: folded %d predictions and %d late labels, evaluated %d windows in %.1f s",
+                    summary.predictions, summary.late_labels, summary.windows, summary.seconds,
+                )  # fmt: skip
+                continue
+            stop.wait(self.settings.worker_interval_seconds)
+
+
+def force_schedule(
+    session: Session, model_id: int, version_id: int, windows: list[grid.Window], generation: int
+) -> None:
+    """Make every window pending again (a backfill re-evaluates even up-to-date windows)."""
+    from sqlalchemy import update
+
+    from service.storage.tables import WindowTask
+
+    window_repository.schedule(
+        session, model_id=model_id, version_id=version_id, windows=windows, generation=generation,
+        horizon=datetime.min.replace(tzinfo=grid.EPOCH.tzinfo),
+    )  # fmt: skip
+    for start, end in windows:
+        session.execute(
+            update(WindowTask)
+            .where(
+                WindowTask.version_id == version_id,
+                WindowTask.window_start == start,
+                WindowTask.window_end == end,
+                WindowTask.wanted <= WindowTask.done,
+            )
+            .values(wanted=WindowTask.done + 1)
+        )
+
+
+class Progress:
+    """A one-line progress bar on a terminal, a line per 10% otherwise."""
+
+    def __init__(self, total: int, label: str, out: TextIO = sys.stderr) -> None:
+        self.total, self.label, self.out = max(total, 1), label, out
+        self.started = time.monotonic()
+        self._last_tenth = -1
+
+    def update(self, done: int) -> None:
+        share = min(done / self.total, 1.0)
+        elapsed = time.monotonic() - self.started
+        text = f"{self.label} [{'#' * int(share * 30):<30}] {done}/{self.total} {elapsed:5.1f} s"
+        if self.out.isatty():
+            self.out.write("\r" + text)
+        elif int(share * 10) != self._last_tenth:
+            self._last_tenth = int(share * 10)
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self.out.isatty():
+            self.out.write("\n")
+        self.out.flush()
+
+
+def horizon_of(now: datetime, label_wait: int) -> datetime:
+    return now - timedelta(seconds=label_wait)
+
+
+def backfill(jobs: Jobs, model: str, start: datetime, end: datetime, out: TextIO = sys.stderr) -> int:
+    """Evaluate every grid window of ``model`` ending in (start, end] as a new revision.
+
+    Folds every committed event first; returns the number of windows evaluated here
+    (workers running at the same time may take some of them).
+    """
+    from service.monitors.service import load_config
+    from service.registry.service import load_model
+
+    folded = jobs.catch_up()
+    out.write(f"aggregated: {folded} new predictions folded\n")
+    with unit_of_work(jobs.sessions) as session:
+        registered = load_model(session, model)
+        config, _ = load_config(session, registered.model_id)
+        state = aggregation_repository.read_state(session)
+        generation = 0 if state is None else state.generation
+        layouts = aggregation_repository.active_layouts(session)
+        windows = grid.windows_between(start, end, step=config.step, window=config.window)
+        scheduled = 0
+        for spec in registered.versions.values():
+            if spec.version_id in layouts:
+                force_schedule(session, registered.model_id, spec.version_id, windows, generation)
+                scheduled += len(windows)
+    progress, done = Progress(scheduled, f"backfill {model}", out), 0
+    while True:
+        ran = jobs.evaluate_once(limit=16, model_id=registered.model_id)
+        done += ran
+        progress.update(done)
+        if ran == 0:
+            break
+    progress.finish()
+    return done

@@ -1,0 +1,220 @@
+"""What the API asks of the engine: stored evaluations, a window evaluated now, a backtest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from service.errors import FieldError, Invalid, NotFound
+from service.monitors.schemas import MonitorConfig
+from service.monitors.service import config_hash, load_config
+from service.registry.service import RegisteredModel, VersionSpec
+from service.storage.tables import Evaluation, WindowRun
+from service.windows import grid, repository
+from service.windows.figures import Figure, WindowFigures
+from service.windows.schemas import (
+    MAX_BACKTEST_WINDOWS,
+    AlertCount,
+    BacktestRequest,
+    BacktestResponse,
+    BacktestWindow,
+    EvaluateResponse,
+    EvaluationItem,
+    EvaluationPage,
+    WindowRequest,
+)
+from service.windows.service import ProfileCache, Target, compute, target_of
+
+LABEL_FAMILIES = frozenset({"performance", "fairness"})
+
+
+def _coverage(rows: int, labelled: int) -> float | None:
+    return labelled / rows if rows else None
+
+
+def _none(text: str) -> str | None:
+    return text or None
+
+
+def stored_item(figure: Evaluation, run: WindowRun, version: str) -> EvaluationItem:
+    return EvaluationItem(
+        window_start=run.window_start,
+        window_end=run.window_end,
+        version=version,
+        family=figure.family,
+        metric=figure.metric,
+        feature=_none(figure.feature),
+        attribute=_none(figure.attribute),
+        group=_none(figure.group),
+        value=figure.value,
+        ci_low=figure.ci_low,
+        ci_high=figure.ci_high,
+        n=figure.n,
+        threshold=figure.threshold,
+        status=figure.status,
+        label_coverage=_coverage(run.rows, run.labelled) if figure.family in LABEL_FAMILIES else None,
+        revision=run.revision,
+        computed_at=run.computed_at,
+        reference_hash=run.reference_hash,
+    )
+
+
+def list_evaluations(
+    session: Session, where: repository.EvaluationFilter, *, limit: int, offset: int
+) -> EvaluationPage:
+    found = repository.evaluations(session, where, limit=limit + 1, offset=offset)
+    items = [stored_item(e, r, v) for e, r, v in found[:limit]]
+    return EvaluationPage(
+        items=items, count=len(items), next_offset=offset + limit if len(found) > limit else None
+    )
+
+
+def _live_item(
+    figure: Figure, window: grid.Window, version: str, figures: WindowFigures, target: Target, now: datetime
+) -> EvaluationItem:
+    coverage = figures.label_coverage if figure.family in LABEL_FAMILIES else None
+    return EvaluationItem(
+        window_start=window[0],
+        window_end=window[1],
+        version=version,
+        family=figure.family,
+        metric=figure.metric,
+        feature=figure.feature,
+        attribute=figure.attribute,
+        group=figure.group,
+        value=figure.value,
+        ci_low=figure.ci_low,
+        ci_high=figure.ci_high,
+        n=figure.n,
+        threshold=figure.threshold,
+        status=figure.status,
+        label_coverage=coverage,
+        revision=0,
+        computed_at=now,
+        reference_hash=target.row.reference_hash,
+    )
+
+
+def pick_version(model: RegisteredModel, name: str | None) -> VersionSpec:
+    if name is None:
+        return model.latest
+    if name not in model.versions:
+        raise Invalid(
+            f"model {model.name!r} has no version {name!r}",
+            [FieldError(None, "version", f"unknown version; known: {sorted(model.versions)}")],
+        )
+    return model.versions[name]
+
+
+def _target(session: Session, model: RegisteredModel, spec: VersionSpec) -> Target:
+    target = target_of(session, model.model_id, spec.version_id)
+    if target is None:
+        raise NotFound(
+            f"version {spec.version!r} of {model.name!r} has no bins yet: upload a reference "
+            "(POST …/reference) or send at least the configured bootstrap rows of predictions"
+        )
+    return target
+
+
+def evaluate_now(
+    session: Session, model: RegisteredModel, request: WindowRequest, now: datetime
+) -> EvaluateResponse:
+    spec = pick_version(model, request.version)
+    target = _target(session, model, spec)
+    bucket = target.row.bucket_seconds
+    if request.window_start is None or request.window_end is None:
+        end = grid.at(grid.seconds_since_epoch(now) // bucket * bucket)
+        window = (end - timedelta(seconds=target.config.window), end)
+    else:
+        window = (request.window_start, request.window_end)
+        errors = [
+            FieldError(None, name, f"must lie on the {bucket} s bucket grid (UTC, from the epoch)")
+            for name, moment in (("window_start", window[0]), ("window_end", window[1]))
+            if not grid.is_aligned(moment, bucket)
+        ]
+        if errors:
+            raise Invalid("the window does not fall on bucket boundaries", errors)
+    _, figures = compute(session, target, window, now, ProfileCache(64))
+    return EvaluateResponse(
+        window_start=window[0],
+        window_end=window[1],
+        version=spec.version,
+        rows=figures.rows,
+        label_coverage=figures.label_coverage,
+        stored=False,
+        items=[_live_item(f, window, spec.version, figures, target, now) for f in figures.figures],
+    )
+
+
+def _check_backtest(request: BacktestRequest, target: Target) -> list[grid.Window]:
+    config = request.config
+    stored_bucket = target.row.bucket_seconds
+    if config.bucket % stored_bucket:
+        raise Invalid(
+            "the proposed bucket is finer than the stored profiles",
+            [
+                FieldError(
+                    None, "config.bucket", f"must be a multiple of the stored {stored_bucket} s buckets"
+                )
+            ],
+        )
+    windows = grid.windows_between(request.start, request.end, step=config.step, window=config.window)
+    if len(windows) > MAX_BACKTEST_WINDOWS:
+        raise Invalid(
+            "the backtest covers too many windows",
+            [FieldError(None, "end", f"{len(windows)} windows; at most {MAX_BACKTEST_WINDOWS} per request")],
+        )
+    return windows
+
+
+def backtest(
+    session: Session, model: RegisteredModel, request: BacktestRequest, now: datetime
+) -> BacktestResponse:
+    spec = pick_version(model, request.version)
+    stored = _target(session, model, spec)
+    windows = _check_backtest(request, stored)
+    proposal: MonitorConfig = request.config
+    target = Target(stored.row, stored.layout, proposal, config_hash(proposal))
+    cache, results, counts = (
+        ProfileCache(),
+        [],
+        Counter[tuple[str, str, str | None, str | None, str | None]](),
+    )
+    for window in windows:
+        _, figures = compute(session, target, window, now, cache)
+        alerts = [f for f in figures.figures if f.status == "alert"]
+        for f in alerts:
+            counts[(f.family, f.metric, f.feature, f.attribute, f.group)] += 1
+        results.append(
+            BacktestWindow(
+                window_start=window[0],
+                window_end=window[1],
+                rows=figures.rows,
+                label_coverage=figures.label_coverage,
+                alerts=[_live_item(f, window, spec.version, figures, target, now) for f in alerts],
+            )
+        )
+    notes = []
+    if proposal.layout_inputs() != _current_layout_inputs(session, model):
+        notes.append(
+            "bins, bucket and intersections are those already stored; a changed reference kind, bucket "
+            "or intersection list takes effect on the stored profiles only after the change is saved"
+        )
+    return BacktestResponse(
+        version=spec.version,
+        windows=results,
+        evaluated=len(windows),
+        alerting_windows=sum(1 for w in results if w.alerts),
+        alerts_by_figure=[
+            AlertCount(family=k[0], metric=k[1], feature=k[2], attribute=k[3], group=k[4], windows=v)
+            for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        ],
+        notes=notes,
+    )
+
+
+def _current_layout_inputs(session: Session, model: RegisteredModel) -> dict[str, object]:
+    config, _ = load_config(session, model.model_id)
+    return config.layout_inputs()

@@ -1,0 +1,164 @@
+"""SQL of window tasks, window runs and their figures (``evaluations``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.storage.tables import BucketProfile, Evaluation, ModelVersion, WindowRun, WindowTask
+
+Window = tuple[datetime, datetime]
+
+
+def schedule(
+    session: Session,
+    *,
+    model_id: int,
+    version_id: int,
+    windows: Iterable[Window],
+    generation: int,
+    horizon: datetime,
+) -> None:
+    """Ask for (re-)evaluation: new windows always; known ones only if they end after ``horizon``."""
+    rows = [
+        {
+            "model_id": model_id,
+            "version_id": version_id,
+            "window_start": start,
+            "window_end": end,
+            "wanted": generation,
+            "done": 0,
+            "revision": 0,
+        }
+        for start, end in windows
+    ]
+    if not rows:
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(WindowTask)
+    statement = statement.on_conflict_do_update(
+        index_elements=["version_id", "window_start", "window_end"],
+        set_={"wanted": statement.excluded.wanted},
+        where=WindowTask.window_end > horizon,
+    )
+    for i in range(0, len(rows), 1000):
+        session.execute(statement, rows[i : i + 1000])
+
+
+def claim_due(session: Session, now: datetime, limit: int, model_id: int | None = None) -> list[WindowTask]:
+    """Due tasks not yet done, oldest first, locked ``FOR UPDATE SKIP LOCKED`` for this transaction."""
+    query = (
+        select(WindowTask)
+        .where(WindowTask.wanted > WindowTask.done, WindowTask.window_end <= now)
+        .order_by(WindowTask.window_end, WindowTask.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if model_id is not None:
+        query = query.where(WindowTask.model_id == model_id)
+    return list(session.execute(query).scalars())
+
+
+def pending_count(session: Session, model_id: int | None = None, due_by: datetime | None = None) -> int:
+    query = select(func.count()).select_from(WindowTask).where(WindowTask.wanted > WindowTask.done)
+    if model_id is not None:
+        query = query.where(WindowTask.model_id == model_id)
+    if due_by is not None:
+        query = query.where(WindowTask.window_end <= due_by)
+    return int(session.execute(query).scalar_one())
+
+
+def profile_ids(
+    session: Session, layout_id: int, wanted: dict[int, list[datetime]]
+) -> list[tuple[int, int, datetime, int]]:
+    """(id, level, start, generation) of the stored profiles among ``wanted`` level → starts."""
+    found: list[tuple[int, int, datetime, int]] = []
+    for level, starts in wanted.items():
+        for i in range(0, len(starts), 500):
+            query = select(
+                BucketProfile.id, BucketProfile.level, BucketProfile.start, BucketProfile.generation
+            ).where(
+                BucketProfile.layout_id == layout_id,
+                BucketProfile.level == level,
+                BucketProfile.start.in_(starts[i : i + 500]),
+            )
+            found.extend((int(a), int(b), c, int(d)) for a, b, c, d in session.execute(query))
+    return found
+
+
+def add_run(session: Session, run: WindowRun, figures: Sequence[dict[str, Any]]) -> WindowRun:
+    """Store a run as the window's latest revision, with its figures."""
+    session.execute(
+        update(WindowRun)
+        .where(
+            WindowRun.version_id == run.version_id,
+            WindowRun.window_start == run.window_start,
+            WindowRun.window_end == run.window_end,
+            WindowRun.latest.is_(True),
+        )
+        .values(latest=False)
+    )
+    session.add(run)
+    session.flush()
+    if figures:
+        session.execute(insert(Evaluation), [{"run_id": run.id, **f} for f in figures])
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationFilter:
+    model_id: int
+    version_id: int | None = None
+    family: str | None = None
+    metric: str | None = None
+    feature: str | None = None
+    attribute: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    all_revisions: bool = False
+
+
+def _filtered(query: Select[Any], where: EvaluationFilter) -> Select[Any]:
+    query = query.where(WindowRun.model_id == where.model_id)
+    if not where.all_revisions:
+        query = query.where(WindowRun.latest.is_(True))
+    if where.version_id is not None:
+        query = query.where(WindowRun.version_id == where.version_id)
+    if where.start is not None:
+        query = query.where(WindowRun.window_end > where.start)
+    if where.end is not None:
+        query = query.where(WindowRun.window_end <= where.end)
+    for column, value in (
+        (Evaluation.family, where.family),
+        (Evaluation.metric, where.metric),
+        (Evaluation.feature, where.feature),
+        (Evaluation.attribute, where.attribute),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+def evaluations(
+    session: Session, where: EvaluationFilter, *, limit: int, offset: int
+) -> list[tuple[Evaluation, WindowRun, str]]:
+    """Figures with their run and version name, by window end, then revision and figure order."""
+    query: Select[Any] = select(Evaluation, WindowRun, ModelVersion.version)  # type: ignore[assignment]
+    query = query.join(WindowRun, WindowRun.id == Evaluation.run_id).join(
+        ModelVersion, ModelVersion.id == WindowRun.version_id
+    )
+    query = _filtered(query, where).order_by(WindowRun.window_end, WindowRun.id, Evaluation.id)
+    rows = session.execute(query.limit(limit).offset(offset)).all()
+    return [(row[0], row[1], str(row[2])) for row in rows]
+
+
+def newest_run_end(session: Session, model_id: int) -> datetime | None:
+    query = select(func.max(WindowRun.window_end)).where(WindowRun.model_id == model_id)
+    result: datetime | None = session.execute(query).scalar_one_or_none()
+    return result

@@ -1,0 +1,137 @@
+"""Bodies of the evaluations, evaluate and backtest endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from service.monitors.schemas import MonitorConfig
+from service.registry.schemas import VersionName
+
+MAX_BACKTEST_WINDOWS = 2_000
+
+
+class Family(StrEnum):
+    DRIFT = "drift"
+    DATA_QUALITY = "data_quality"
+    PERFORMANCE = "performance"
+    ESTIMATED_PERFORMANCE = "estimated_performance"
+    FAIRNESS = "fairness"
+    EXPLANATION = "explanation"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    ALERT = "alert"
+    INSUFFICIENT_DATA = "insufficient_data"
+    PROVISIONAL = "provisional"
+
+
+class EvaluationItem(BaseModel):
+    """One figure of one window. ``label_coverage`` (labelled share of the window's rows) is
+    given for the label-based families; ``reference_hash`` names the reference compared with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window_start: datetime
+    window_end: datetime
+    version: str
+    family: Family
+    metric: str
+    feature: str | None = None
+    attribute: str | None = None
+    group: str | None = None
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int
+    threshold: float | None = None
+    status: Status
+    label_coverage: float | None = None
+    revision: int
+    computed_at: datetime
+    reference_hash: str
+
+
+class EvaluationPage(BaseModel):
+    items: list[EvaluationItem]
+    count: int = Field(description="Items in this page.")
+    next_offset: int | None = Field(description="Pass as `offset` for the next page; null on the last.")
+
+
+class WindowRequest(BaseModel):
+    """A window to evaluate now; both bounds on the model's bucket grid. Empty body: the
+    window of the configured length ending at the current bucket boundary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    version: VersionName | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> WindowRequest:
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValueError("give both window_start and window_end, or neither")
+        if (
+            self.window_start is not None
+            and self.window_end is not None
+            and self.window_start >= self.window_end
+        ):
+            raise ValueError("window_start must be before window_end")
+        return self
+
+
+class EvaluateResponse(BaseModel):
+    window_start: datetime
+    window_end: datetime
+    version: str
+    rows: int
+    label_coverage: float | None
+    stored: bool = Field(description="On-demand results are not stored; scheduled windows are.")
+    items: list[EvaluationItem]
+
+
+class BacktestRequest(BaseModel):
+    """Replay a proposed configuration over stored history (windows ending in (start, end])."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: MonitorConfig
+    start: AwareDatetime
+    end: AwareDatetime
+    version: VersionName | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestRequest:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class BacktestWindow(BaseModel):
+    window_start: datetime
+    window_end: datetime
+    rows: int
+    label_coverage: float | None
+    alerts: list[EvaluationItem] = Field(description="The figures that would have alerted.")
+
+
+class AlertCount(BaseModel):
+    family: Family
+    metric: str
+    feature: str | None = None
+    attribute: str | None = None
+    group: str | None = None
+    windows: int = Field(description="Windows in which this figure alerted.")
+
+
+class BacktestResponse(BaseModel):
+    version: str
+    windows: list[BacktestWindow]
+    evaluated: int
+    alerting_windows: int
+    alerts_by_figure: list[AlertCount]
+    notes: list[str] = Field(default_factory=list)
