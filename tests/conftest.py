@@ -139,9 +139,23 @@ def client_with(database_url: str) -> Iterator[Callable[..., AppClient]]:
 
         def build(**overrides: Any) -> AppClient:
             application = create_app(
-                Settings(database_url=database_url, **{"run_jobs": False, **overrides}), clock=frozen_clock(NOW)
+                Settings(database_url=database_url, **{"run_jobs": False, **overrides}),
+                clock=frozen_clock(NOW),
             )
             stack.callback(application.state.context.engine.dispose)
             return stack.enter_context(app_client(application))
 
         yield build
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """A clean Postgres database, for tests that only make sense there (row locks, processes)."""
+    _truncate_all(postgres_database)
+    return postgres_database
+
+
+@pytest.fixture
+def reset_postgres(postgres_database: str) -> Callable[[], None]:
+    """Empty every table again (a test that runs a scenario twice)."""
+    return lambda: _truncate_all(postgres_database)

@@ -110,7 +110,9 @@ def _rows(rng: np.random.Generator, n: int, t0: datetime, span: timedelta, *, da
 
 
 def reference(seed: int = 7) -> list[dict[str, Any]]:
-    rows = _rows(np.random.default_rng(seed), 3000, START - timedelta(days=7), timedelta(days=1), day=1, prefix="r")
+    rows = _rows(
+        np.random.default_rng(seed), 3000, START - timedelta(days=7), timedelta(days=1), day=1, prefix="r"
+    )
     return [
         {k: r[k] for k in ("features", "score", "prediction", "attributes")} | {"label": label}
         for r, label in zip(rows.records, rows.labels, strict=True)
@@ -128,11 +130,15 @@ def run(client: AppClient, clock: MutableClock, run_jobs: Callable[[], None], se
     t = START
     while t < START + timedelta(days=DAYS):
         day = 1 + (t - START).days
-        rows = _rows(rng, int(RATE_PER_HOUR * STEP.total_seconds() / 3600), t, STEP, day=day, prefix=t.strftime("%d%H"))
+        rows = _rows(
+            rng, int(RATE_PER_HOUR * STEP.total_seconds() / 3600), t, STEP, day=day, prefix=t.strftime("%d%H")
+        )
         clock.at = t + STEP
         response = client.post("/v1/models/credit/predictions", json={"predictions": rows.records})
         assert response.status_code == 200, response.text
-        pending += [(tm + LABEL_DELAY, i, y) for tm, i, y in zip(rows.times, rows.ids, rows.labels, strict=True)]
+        pending += [
+            (tm + LABEL_DELAY, i, y) for tm, i, y in zip(rows.times, rows.ids, rows.labels, strict=True)
+        ]
         _send_due_labels(client, pending, clock.at)
         run_jobs()
         t += STEP
