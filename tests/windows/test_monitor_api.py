@@ -64,12 +64,13 @@ def test_an_invalid_configuration_is_refused_naming_the_field(
 
 
 def test_unknown_models_answer_404_everywhere(client: AppClient) -> None:
-    for method, url, body in [
+    cases: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", "/v1/models/ghost/monitor", None),
         ("PUT", "/v1/models/ghost/monitor", {}),
         ("GET", "/v1/models/ghost/evaluations", None),
         ("POST", "/v1/models/ghost/evaluate", {}),
-    ]:
+    ]
+    for method, url, body in cases:
         response = client.request(method, url, json=body)
         assert response.status_code == 404, (url, response.text)
         assert "ghost" in response.json()["detail"]
