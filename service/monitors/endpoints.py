@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1/models", tags=["monitoring"])
 
 ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
     404: {"model": ErrorBody, "description": "Unknown model."},
     422: {"model": ErrorBody, "description": "Invalid configuration; `errors` names each field."},
 }

@@ -192,6 +192,23 @@ class ExplanationSettings(_Strict):
 class MonitorConfig(_Strict):
     """How a model is monitored. Windows end on multiples of ``step`` (UTC, from the epoch)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "window": "24h",
+                    "step": "1h",
+                    "reference": {"kind": "uploaded"},
+                    "drift": {"alpha": 0.01, "features": ["income", "employment"]},
+                    "performance": {"thresholds": {"roc_auc": {"min": 0.75}}},
+                    "fairness": {"max_parity_difference": 0.08},
+                }
+            ]
+        },
+    )
+
     window: Duration = Field(DAY, description="Window length; 60 s to 90 d, a multiple of `bucket`.")
     step: Duration = Field(HOUR, description="Distance between window ends; equal to `window` = tumbling.")
     bucket: Duration = Field(300, description="Aggregation bucket; divides one hour (60 s to 1 h).")
@@ -250,6 +267,40 @@ class MonitorConfig(_Strict):
 
 class MonitorView(_Strict):
     """A model's monitor configuration and where its jobs stand."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "credit-scoring",
+                    "configured": True,
+                    "config": {
+                        "window": "1d",
+                        "step": "1h",
+                        "bucket": "5m",
+                        "reference": {"kind": "uploaded"},
+                    },
+                    "updated_at": "2026-11-22T09:00:00Z",
+                    "status": {
+                        "last_window_end": "2026-11-22T10:00:00Z",
+                        "pending_windows": 0,
+                        "lag_seconds": 312.5,
+                        "layouts": [
+                            {
+                                "version": "2026-11-01",
+                                "source": "reference",
+                                "layout_hash": "9b544fa3…",
+                                "reference_hash": "3a6c2830…",
+                                "reference_rows": 20000,
+                            }
+                        ],
+                    },
+                }
+            ]
+        },
+    )
 
     model: str
     configured: bool = Field(description="False while the model runs on the defaults.")

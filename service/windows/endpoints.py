@@ -27,6 +27,7 @@ router = APIRouter(prefix="/v1/models", tags=["evaluations"])
 
 ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
     404: {"model": ErrorBody, "description": "Unknown model, or a version without bins yet."},
     422: {"model": ErrorBody, "description": "Invalid parameters; `errors` names each field."},
 }

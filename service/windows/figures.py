@@ -43,7 +43,8 @@ wait is not over (``final`` False): its computed (ok or alert) label-based figur
 4. **estimated_performance** (``performance.enabled`` and ``.estimated``; binary models
    with scores; only when the reference has ≥ ``MIN_REFERENCE`` labelled scored rows):
    ``estimate_performance(calibrate(reference scores), window scores)`` — accuracy,
-   precision, recall, f1, roc_auc — with ``min_n = min_labelled`` and the realised rule's
+   precision, recall, f1, roc_auc — with ``min_n = min_labelled`` (counted over all the
+   window's rows, labelled or not: the estimate needs none) and the realised rule's
    thresholds (explicit bound, else relative to the reference's *realised* value). Never
    provisional: it needs no labels.
 5. **fairness** (``fairness.enabled`` and the layout has attributes), for each attribute
@@ -65,7 +66,8 @@ wait is not over (``final`` False): its computed (ok or alert) label-based figur
 6. **explanation** (``explanation.enabled`` and the window carries attributions):
    ``ndcg`` of the window's importance ranking with the reference importances as gains
    (cut at ``top_k``), alert below ``min_ndcg``; then per feature ``mean_abs_attribution`` =
-   Σ|a| / rows of the window (feature set; no threshold).
+   Σ|a| / the window's rows carrying an attribution for it (feature set; no threshold). Both
+   need 30 attributed rows (``explanation.MIN_N``; nDCG in the reference too).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -29,11 +30,33 @@ class Status(StrEnum):
     PROVISIONAL = "provisional"
 
 
+ITEM_EXAMPLE: dict[str, Any] = {
+    "window_start": "2026-11-21T10:00:00Z",
+    "window_end": "2026-11-22T10:00:00Z",
+    "version": "2026-11-01",
+    "family": "fairness",
+    "metric": "statistical_parity_difference",
+    "feature": None,
+    "attribute": "sex",
+    "group": None,
+    "value": 0.14,
+    "ci_low": 0.11,
+    "ci_high": 0.17,
+    "n": 2880,
+    "threshold": 0.1,
+    "status": "alert",
+    "label_coverage": 0.62,
+    "revision": 2,
+    "computed_at": "2026-11-22T10:00:04Z",
+    "reference_hash": "3a6c2830628b9bf16e485644f368400f6c92edc8059490cc201b675038bf21b8",
+}
+
+
 class EvaluationItem(BaseModel):
     """One figure of one window. ``label_coverage`` (labelled share of the window's rows) is
     given for the label-based families; ``reference_hash`` names the reference compared with."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [ITEM_EXAMPLE]})
 
     window_start: datetime
     window_end: datetime
@@ -56,6 +79,10 @@ class EvaluationItem(BaseModel):
 
 
 class EvaluationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [ITEM_EXAMPLE], "count": 1, "next_offset": None}]}
+    )
+
     items: list[EvaluationItem]
     count: int = Field(description="Items in this page.")
     next_offset: int | None = Field(description="Pass as `offset` for the next page; null on the last.")
@@ -65,7 +92,12 @@ class WindowRequest(BaseModel):
     """A window to evaluate now; both bounds on the model's bucket grid. Empty body: the
     window of the configured length ending at the current bucket boundary."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"window_start": "2026-11-21T00:00:00Z", "window_end": "2026-11-22T00:00:00Z"}]
+        },
+    )
 
     window_start: AwareDatetime | None = None
     window_end: AwareDatetime | None = None
@@ -85,6 +117,22 @@ class WindowRequest(BaseModel):
 
 
 class EvaluateResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "window_start": "2026-11-21T10:00:00Z",
+                    "window_end": "2026-11-22T10:00:00Z",
+                    "version": "2026-11-01",
+                    "rows": 2880,
+                    "label_coverage": 0.62,
+                    "stored": False,
+                    "items": [ITEM_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     window_start: datetime
     window_end: datetime
     version: str
@@ -97,7 +145,18 @@ class EvaluateResponse(BaseModel):
 class BacktestRequest(BaseModel):
     """Replay a proposed configuration over stored history (windows ending in (start, end])."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "config": {"window": "24h", "step": "1h", "drift": {"numeric_threshold": 0.05}},
+                    "start": "2026-11-15T00:00:00Z",
+                    "end": "2026-11-22T00:00:00Z",
+                }
+            ]
+        },
+    )
 
     config: MonitorConfig
     start: AwareDatetime
@@ -129,6 +188,31 @@ class AlertCount(BaseModel):
 
 
 class BacktestResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "2026-11-01",
+                    "windows": [
+                        {
+                            "window_start": "2026-11-21T09:00:00Z",
+                            "window_end": "2026-11-22T09:00:00Z",
+                            "rows": 2880,
+                            "label_coverage": 0.6,
+                            "alerts": [ITEM_EXAMPLE],
+                        }
+                    ],
+                    "evaluated": 168,
+                    "alerting_windows": 31,
+                    "alerts_by_figure": [
+                        {"family": "drift", "metric": "drift_score", "feature": "income", "windows": 31}
+                    ],
+                    "notes": [],
+                }
+            ]
+        }
+    )
+
     version: str
     windows: list[BacktestWindow]
     evaluated: int
