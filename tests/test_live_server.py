@@ -44,6 +44,7 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
         "MODELMON_PORT": str(port),
         "MODELMON_AUTO_MIGRATE": "true",
         "MODELMON_LOG_LEVEL": "warning",
+        "MODELMON_WORKER_INTERVAL_SECONDS": "0.5",
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
@@ -161,3 +162,46 @@ def test_the_readme_curl_examples_work(live_server: str) -> None:
         assert "detail" not in body, f"README example failed: {command}\n{result.stdout}"
     counts = httpx.get(f"{live_server}/v1/models/credit-scoring").json()["counts"]
     assert counts == {"predictions": 2, "outcomes": 1, "outcomes_joined": 1, "outcomes_waiting": 0}
+
+
+def _windows_holding(times: list[datetime]) -> int:
+    """Default grid (24 h windows, hourly steps, 5-minute buckets) windows holding these times."""
+    from service.windows.grid import windows_containing
+
+    buckets = {
+        t - timedelta(minutes=t.minute % 5, seconds=t.second, microseconds=t.microsecond) for t in times
+    }
+    return len({w for b in buckets for w in windows_containing(b, bucket=300, step=3600, window=86400)})
+
+
+def _evaluated_windows(http: httpx.Client) -> int:
+    items = http.get("/v1/models/credit/evaluations", params={"family": "drift"}).json()["items"]
+    return len({i["window_end"] for i in items})
+
+
+def test_serve_runs_the_jobs_on_sqlite_and_leaves_them_to_workers_on_postgres(
+    live_server: str, database_url: str
+) -> None:
+    """Without a reference the first rows fix the bins (bootstrap) once they are a window old."""
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        assert http.post("/v1/models", json=registration()).status_code == 201
+        batch = {"predictions": [prediction(i, timestamp=_recent(i * 60)) for i in range(300)]}
+        expected = _windows_holding([datetime.fromisoformat(p["timestamp"]) for p in batch["predictions"]])
+        assert http.post("/v1/models/credit/predictions", json=batch).status_code == 200
+        deadline = time.monotonic() + 30
+        if database_url.startswith("sqlite"):
+            while _evaluated_windows(http) < expected and time.monotonic() < deadline:
+                time.sleep(0.2)
+        else:
+            time.sleep(1.5)
+            assert _evaluated_windows(http) == 0  # serve on Postgres runs no jobs
+            env = {**os.environ, "MODELMON_DATABASE_URL": database_url}
+            worker = subprocess.run(
+                [sys.executable, "-m", "service", "worker", "--once"],
+                env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert worker.returncode == 0, worker.stderr
+        assert _evaluated_windows(http) == expected >= 28  # 5 h of traffic: 24 h windows on 28-29 steps
+        monitor = http.get("/v1/models/credit/monitor").json()
+        assert monitor["status"]["layouts"][0]["source"] == "bootstrap"
+        assert monitor["status"]["pending_windows"] == 0

@@ -92,7 +92,7 @@ def aggregate_pass(
         return PassResult(claimed=False)
     result = PassResult(claimed=True, generation=state.generation + 1)
     watermarks = (state.prediction_watermark, state.outcome_watermark)
-    result.versions = _prepare_versions(session, now, watermarks, result, max_reference_rows)
+    result.versions = _prepare_versions(session, now, watermarks, high_water, result, max_reference_rows)
     p_new = repository.nth_id_after(session, Prediction, watermarks[0], high_water[0], max_rows)
     o_new = repository.nth_id_after(session, Outcome, watermarks[1], high_water[1], max_rows)
     events = repository.new_predictions(session, watermarks[0], p_new, o_new)
@@ -107,9 +107,19 @@ def aggregate_pass(
 
 
 def _prepare_versions(
-    session: Session, now: datetime, watermarks: tuple[int, int], result: PassResult, max_reference_rows: int
+    session: Session,
+    now: datetime,
+    watermarks: tuple[int, int],
+    high_water: tuple[int, int],
+    result: PassResult,
+    max_reference_rows: int,
 ) -> dict[int, VersionState]:
-    """Every version with a usable layout; refits (and re-aggregates) those whose inputs changed."""
+    """Every version with a usable layout; refits (and re-aggregates) those whose inputs changed.
+
+    Bins may be fitted on any committed row (up to ``high_water``); the re-aggregation of a
+    refitted version covers what earlier passes folded (up to ``watermarks``), and this pass
+    folds the rest.
+    """
     configs = all_configs(session)
     references = repository.active_references(session)
     current = repository.active_layouts(session)
@@ -121,7 +131,7 @@ def _prepare_versions(
             key = layouts.VersionKey(model.id, version.id, version.spec_hash)
             row = current.get(version.id)
             plan = layouts.plan_layout(
-                session, key, config, references.get(version.id), now=now, watermarks=watermarks,
+                session, key, config, references.get(version.id), now=now, watermarks=high_water,
                 current_hash=None if row is None else row.inputs_hash, max_rows=max_reference_rows,
             )  # fmt: skip
             if plan.rows is not None:
