@@ -4,6 +4,7 @@
 #   serve    the HTTP API; listens on MODELMON_HOST, 0.0.0.0 unless set
 #   worker   aggregation and evaluation jobs in a loop (`worker --once`: one pass, then exit)
 #   migrate  upgrade the database schema to the newest revision, then exit
+#   backfill evaluate a model's history as new revisions (--model NAME --from T --to T)
 #
 # Arguments after the role go to `modelmon <role>` unchanged. Anything else prints the usage and
 # exits 64 (EX_USAGE in sysexits.h), so a typo in a manifest fails at once instead of starting
@@ -23,6 +24,7 @@ roles:
   serve    run the HTTP API (MODELMON_HOST defaults to 0.0.0.0 in the container)
   worker   run aggregation and evaluation jobs in a loop (--once: one pass)
   migrate  upgrade the database schema, then exit
+  backfill evaluate a model's history again: backfill --model NAME --from T --to T
 
 ARGS are passed to `modelmon ROLE`. Settings come from MODELMON_* environment variables.
 USAGE
@@ -34,7 +36,7 @@ if [ "$#" -eq 0 ]; then
 fi
 
 case "$1" in
-    serve | worker | migrate)
+    serve | worker | migrate | backfill)
         # The CLI's default, 127.0.0.1, is the container's own loopback: unreachable from the
         # host, other containers and the kubelet's probes.
         MODELMON_HOST="${MODELMON_HOST:-0.0.0.0}"

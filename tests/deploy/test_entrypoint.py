@@ -78,8 +78,15 @@ def _run_entrypoint(bin_directory: Path, *args: str, **environment: str) -> Run:
 
 @pytest.mark.parametrize(
     "args",
-    [["serve"], ["worker"], ["migrate"], ["worker", "--once"], ["serve", "--flag", "two words"]],
-    ids=["serve", "worker", "migrate", "worker-once", "arguments-kept"],
+    [
+        ["serve"],
+        ["worker"],
+        ["migrate"],
+        ["worker", "--once"],
+        ["backfill", "--model", "credit", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z"],
+        ["serve", "--flag", "two words"],
+    ],
+    ids=["serve", "worker", "migrate", "worker-once", "backfill", "arguments-kept"],
 )
 def test_each_role_execs_modelmon_with_its_arguments(fake_modelmon: Path, args: list[str]) -> None:
     run = _run_entrypoint(fake_modelmon, *args)
@@ -108,7 +115,7 @@ def test_an_unknown_role_prints_the_usage_and_exits_64(fake_modelmon: Path, args
     assert run.returncode == EX_USAGE
     assert run.record is None, "nothing may be started on a usage error"
     assert "usage: entrypoint.sh ROLE" in run.stderr
-    for role in ("serve", "worker", "migrate"):
+    for role in ("serve", "worker", "migrate", "backfill"):
         assert f"  {role} " in run.stderr
     if args:
         assert f"unknown role '{args[0]}'" in run.stderr
