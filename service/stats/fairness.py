@@ -195,6 +195,8 @@ def rate_ratio(metric: str, cells: list[Cell], excluded: tuple[str, ...], *, con
     """min_g rate / max_g rate with simultaneous Katz–Bonferroni bounds, capped at 1.
 
     A max rate of 0 (nobody selected in any group) makes the ratio 0/0: insufficient_data.
+    The bounds are widened to hold the estimate: Katz's ½ continuity correction puts the
+    lower bound above 0 when a group has no selections (ratio 0), e.g. [0.001, 0.58] around 0.
     """
     if len(cells) < 2 or max(x for _, x, _ in cells) == 0:
         return _insufficient(metric, "katz_bonferroni", cells, excluded)
@@ -206,11 +208,12 @@ def rate_ratio(metric: str, cells: list[Cell], excluded: tuple[str, ...], *, con
         lo, hi = katz_ratio(successes_a=xa, trials_a=na, successes_b=xb, trials_b=nb, confidence=level)
         # the ratio b/a has the interval (1/hi, 1/lo); the true min ratio is below both
         low, high = min(low, lo, 1.0 / hi), min(high, hi, 1.0 / lo if lo > 0 else high)
+    value = (x_lo / n_lo) / (x_hi / n_hi)
     return Disparity(
         metric,
-        (x_lo / n_lo) / (x_hi / n_hi),
-        low,
-        high,
+        value,
+        min(low, value),
+        max(high, value),
         "ok",
         "katz_bonferroni",
         sum(c[2] for c in cells),

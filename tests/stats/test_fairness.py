@@ -259,3 +259,16 @@ def test_tiny_groups_never_crash_or_serve_nan(
     current = {k: v.n for k, v in groups.items()}
     shares = representation_shift(attribute="g", reference={"a": 3, "b": 0}, current=current, min_n=min_n)
     assert shares.statistic is None or math.isfinite(shares.statistic)
+
+
+def test_a_group_with_no_selections_has_a_ratio_of_zero_inside_its_interval() -> None:
+    from service.stats.aggregates import BinaryCounts
+    from service.stats.fairness import fairness_report
+
+    groups = {
+        "a": BinaryCounts(n=200, predicted_positive=0),
+        "b": BinaryCounts(n=200, predicted_positive=60),
+    }
+    ratio = fairness_report(attribute="sex", groups=groups).disparity("disparate_impact_ratio")
+    assert ratio.value == 0.0
+    assert ratio.ci_low == 0.0 and ratio.ci_high is not None and ratio.ci_high > 0.0
