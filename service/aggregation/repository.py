@@ -96,21 +96,24 @@ def _events(session: Session, query: Select[Any]) -> list[Event]:
     return [Event(r[0], r[1], r[2], make(r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])) for r in rows]
 
 
-def new_predictions(session: Session, after: int, upto: int, outcomes_upto: int) -> list[Event]:
-    """Predictions with ids in (after, upto], each with its outcome if that id ≤ outcomes_upto."""
+def _with_outcomes_upto(outcomes_upto: int) -> Select[Any]:
+    """Predictions, each with its outcome if that outcome's id ≤ ``outcomes_upto``."""
     join = and_(
         Outcome.model_id == Prediction.model_id,
         Outcome.prediction_id == Prediction.prediction_id,
         Outcome.id <= outcomes_upto,
     )
-    query = (
+    return (
         select(Prediction.id, Prediction.version_id, Prediction.event_time, *_PREDICTION_COLUMNS)
         .add_columns(Outcome.label, Outcome.value)
         .outerjoin(Outcome, join)
-        .where(Prediction.id > after, Prediction.id <= upto)
-        .order_by(Prediction.id)
     )
-    return _events(session, query)
+
+
+def new_predictions(session: Session, after: int, upto: int, outcomes_upto: int) -> list[Event]:
+    """Predictions with ids in (after, upto], each with its outcome if that id ≤ outcomes_upto."""
+    query = _with_outcomes_upto(outcomes_upto).where(Prediction.id > after, Prediction.id <= upto)
+    return _events(session, query.order_by(Prediction.id))
 
 
 def new_outcomes_of_folded(session: Session, after: int, upto: int, predictions_upto: int) -> list[Event]:
@@ -137,15 +140,8 @@ def version_events(
     limit: int | None = None,
 ) -> list[Event]:
     """One version's predictions (ids ≤ predictions_upto) by time, with outcomes ≤ outcomes_upto."""
-    join = and_(
-        Outcome.model_id == Prediction.model_id,
-        Outcome.prediction_id == Prediction.prediction_id,
-        Outcome.id <= outcomes_upto,
-    )
     query = (
-        select(Prediction.id, Prediction.version_id, Prediction.event_time, *_PREDICTION_COLUMNS)
-        .add_columns(Outcome.label, Outcome.value)
-        .outerjoin(Outcome, join)
+        _with_outcomes_upto(outcomes_upto)
         .where(
             Prediction.model_id == model_id,
             Prediction.version_id == version_id,

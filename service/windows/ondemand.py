@@ -38,43 +38,16 @@ def _none(text: str) -> str | None:
     return text or None
 
 
-def stored_item(figure: Evaluation, run: WindowRun, version: str) -> EvaluationItem:
-    return EvaluationItem(
-        window_start=run.window_start,
-        window_end=run.window_end,
-        version=version,
-        family=figure.family,
-        metric=figure.metric,
-        feature=_none(figure.feature),
-        attribute=_none(figure.attribute),
-        group=_none(figure.group),
-        value=figure.value,
-        ci_low=figure.ci_low,
-        ci_high=figure.ci_high,
-        n=figure.n,
-        threshold=figure.threshold,
-        status=figure.status,
-        label_coverage=_coverage(run.rows, run.labelled) if figure.family in LABEL_FAMILIES else None,
-        revision=run.revision,
-        computed_at=run.computed_at,
-        reference_hash=run.reference_hash,
-    )
-
-
-def list_evaluations(
-    session: Session, where: repository.EvaluationFilter, *, limit: int, offset: int
-) -> EvaluationPage:
-    found = repository.evaluations(session, where, limit=limit + 1, offset=offset)
-    items = [stored_item(e, r, v) for e, r, v in found[:limit]]
-    return EvaluationPage(
-        items=items, count=len(items), next_offset=offset + limit if len(found) > limit else None
-    )
-
-
-def _live_item(
-    figure: Figure, window: grid.Window, version: str, figures: WindowFigures, target: Target, now: datetime
+def _item(
+    figure: Figure,
+    window: grid.Window,
+    version: str,
+    label_coverage: float | None,
+    *,
+    revision: int,
+    computed_at: datetime,
+    reference_hash: str,
 ) -> EvaluationItem:
-    coverage = figures.label_coverage if figure.family in LABEL_FAMILIES else None
     return EvaluationItem(
         window_start=window[0],
         window_end=window[1],
@@ -90,11 +63,53 @@ def _live_item(
         n=figure.n,
         threshold=figure.threshold,
         status=figure.status,
-        label_coverage=coverage,
-        revision=0,
-        computed_at=now,
-        reference_hash=target.row.reference_hash,
+        label_coverage=label_coverage if figure.family in LABEL_FAMILIES else None,
+        revision=revision,
+        computed_at=computed_at,
+        reference_hash=reference_hash,
     )
+
+
+def stored_item(row: Evaluation, run: WindowRun, version: str) -> EvaluationItem:
+    figure = Figure(
+        family=row.family,
+        metric=row.metric,
+        feature=_none(row.feature),
+        attribute=_none(row.attribute),
+        group=_none(row.group),
+        value=row.value,
+        ci_low=row.ci_low,
+        ci_high=row.ci_high,
+        n=row.n,
+        threshold=row.threshold,
+        status=row.status,
+    )
+    window = (run.window_start, run.window_end)
+    coverage = _coverage(run.rows, run.labelled)
+    return _item(
+        figure, window, version, coverage,
+        revision=run.revision, computed_at=run.computed_at, reference_hash=run.reference_hash,
+    )  # fmt: skip
+
+
+def list_evaluations(
+    session: Session, where: repository.EvaluationFilter, *, limit: int, offset: int
+) -> EvaluationPage:
+    found = repository.evaluations(session, where, limit=limit + 1, offset=offset)
+    items = [stored_item(e, r, v) for e, r, v in found[:limit]]
+    return EvaluationPage(
+        items=items, count=len(items), next_offset=offset + limit if len(found) > limit else None
+    )
+
+
+def _live_item(
+    figure: Figure, window: grid.Window, version: str, figures: WindowFigures, target: Target, now: datetime
+) -> EvaluationItem:
+    """A figure computed now, not stored: revision 0."""
+    return _item(
+        figure, window, version, figures.label_coverage,
+        revision=0, computed_at=now, reference_hash=target.row.reference_hash,
+    )  # fmt: skip
 
 
 def pick_version(model: RegisteredModel, name: str | None) -> VersionSpec:
