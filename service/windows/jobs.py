@@ -80,14 +80,18 @@ class Jobs:
         with unit_of_work(self.sessions) as session:
             return evaluate_due(session, self.clock(), self.cache, limit, model_id)
 
-    def catch_up(self, max_passes: int | None = None) -> int:
+    def catch_up(self, max_passes: int | None = None, out: TextIO | None = None) -> int:
         """Aggregate until every committed event is folded in (or ``max_passes`` ran);
-        returns the predictions folded."""
-        folded, caught_up, passes = 0, False, 0
+        returns the predictions folded. With ``out``, a progress line every 10 passes."""
+        folded, caught_up, passes, started = 0, False, 0, time.monotonic()
         while not caught_up and (max_passes is None or passes < max_passes):
             caught_up, predictions, _ = self.aggregate_once()
             folded += predictions
             passes += 1
+            if out is not None and passes % 10 == 0:
+                rate = folded / max(time.monotonic() - started, 1e-9)
+                out.write(f"aggregating: {folded} predictions folded ({rate:,.0f}/s)\n")
+                out.flush()
         return folded
 
     def run_round(self, *, max_seconds: float = 60.0, stop: threading.Event | None = None) -> RoundSummary:
@@ -196,7 +200,7 @@ def backfill(jobs: Jobs, model: str, start: datetime, end: datetime, out: TextIO
     from service.monitors.service import load_config
     from service.registry.service import load_model
 
-    folded = jobs.catch_up()
+    folded = jobs.catch_up(out=out)
     out.write(f"aggregated: {folded} new predictions folded\n")
     with unit_of_work(jobs.sessions) as session:
         registered = load_model(session, model)
