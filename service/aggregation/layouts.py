@@ -13,15 +13,17 @@ themselves, so a bootstrapped layout is not refitted as traffic grows.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
+from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository
-from service.aggregation.frames import EventRow, to_batch
+from service.aggregation.frames import to_batch
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout, fit_layout
@@ -37,7 +39,8 @@ class LayoutPlan:
 
     source: str
     inputs_hash: str
-    rows: list[EventRow] | None
+    rows: Sequence[Sequence[Any]] | None
+    offset: int = 0  # where the EventRow fields start in each row (frames.to_batch)
 
 
 def intersections_of(config: MonitorConfig, spec: VersionSpec) -> list[tuple[str, ...]]:
@@ -84,13 +87,12 @@ def plan_layout(
             session, key.model_id, key.version_id, predictions_upto=p_upto, outcomes_upto=o_upto,
             start=start, end=end, limit=max_rows,
         )  # fmt: skip
-        return LayoutPlan(
-            "range", inputs, [e.row for e in events] if len(events) >= config.min_rows else None
-        )
+        rows = events if len(events) >= config.min_rows else None
+        return LayoutPlan("range", inputs, rows, repository.EVENT_OFFSET)
     if reference is not None:
         inputs = _hash("reference", reference.content_hash, config, key.spec_hash)
-        rows = None if inputs == current_hash else repository.reference_rows(session, reference.id)
-        return LayoutPlan("reference", inputs, rows)
+        stored = None if inputs == current_hash else repository.reference_rows(session, reference.id)
+        return LayoutPlan("reference", inputs, stored)
     inputs = _hash("bootstrap", None, config, key.spec_hash)
     if inputs == current_hash:
         return LayoutPlan("bootstrap", inputs, None)
@@ -102,9 +104,8 @@ def plan_layout(
         session, key.model_id, key.version_id, predictions_upto=p_upto, outcomes_upto=o_upto,
         limit=config.bootstrap_rows,
     )  # fmt: skip
-    return LayoutPlan(
-        "bootstrap", inputs, [e.row for e in events] if len(events) >= config.min_rows else None
-    )
+    rows = events if len(events) >= config.min_rows else None
+    return LayoutPlan("bootstrap", inputs, rows, repository.EVENT_OFFSET)
 
 
 def fit(
@@ -112,7 +113,7 @@ def fit(
 ) -> LayoutRow:
     """A new layout row: bins fitted on the plan's rows and their reference profile."""
     assert plan.rows is not None
-    batch = to_batch(spec, plan.rows)
+    batch = to_batch(spec, plan.rows, offset=plan.offset)
     layout = fit_layout(
         task=spec.task.value,
         reference=batch,

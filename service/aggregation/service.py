@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from service.aggregation import layouts, repository
-from service.aggregation.frames import EventRow, to_batch
+from service.aggregation.frames import to_batch
 from service.aggregation.repository import Event, ProfileKey
 from service.monitors.repository import all_configs
 from service.monitors.schemas import DAY, HOUR, MonitorConfig
@@ -168,7 +168,7 @@ def _fold(
     for kind, group in (("events", events), ("labels", late)):
         for (version_id, bucket), rows in _by_bucket(group, versions).items():
             state = versions[version_id]
-            batch = to_batch(state.spec, rows)
+            batch = to_batch(state.spec, rows, offset=repository.EVENT_OFFSET)
             profile = (
                 build_profile(state.layout, batch) if kind == "events" else label_delta(state.layout, batch)
             )
@@ -185,15 +185,18 @@ def _fold(
 
 def _by_bucket(
     events: Sequence[Event], versions: dict[int, VersionState]
-) -> dict[tuple[int, datetime], list[EventRow]]:
-    groups: dict[tuple[int, datetime], list[EventRow]] = defaultdict(list)
+) -> dict[tuple[int, datetime], list[Event]]:
+    """Events grouped by (version, bucket start); events of versions without bins are left out."""
+    sizes = {version_id: state.row.bucket_seconds for version_id, state in versions.items()}
+    by_seconds: dict[tuple[int, int], list[Event]] = defaultdict(list)
+    version_at, seconds_at = repository.EVENT_VERSION, repository.EVENT_SECONDS
     for event in events:
-        state = versions.get(event.version_id)
-        if state is not None:
-            groups[(event.version_id, floor_time(event.event_time, state.row.bucket_seconds))].append(
-                event.row
-            )
-    return groups
+        size = sizes.get(event[version_at])
+        if size is not None:
+            by_seconds[(event[version_at], event[seconds_at] // size * size)].append(event)
+    return {
+        (version, _EPOCH + timedelta(seconds=start)): rows for (version, start), rows in by_seconds.items()
+    }
 
 
 def _store(

@@ -58,7 +58,9 @@ class Harness:
                 predictions_upto=10**12,
                 outcomes_upto=10**12,
             )
-            return build_profile(layout_of(layout_row), to_batch(model.latest, [e.row for e in events]))
+            return build_profile(
+                layout_of(layout_row), to_batch(model.latest, events, offset=repository.EVENT_OFFSET)
+            )
 
 
 @pytest.fixture
