@@ -66,6 +66,20 @@ def committed_high_water(session: Session) -> tuple[int, int]:
     return int(p_max), int(o_max)
 
 
+def plan_for_id_ranges(session: Session) -> None:
+    """Postgres: plan each aggregation read for its own id range (this transaction only).
+
+    psycopg prepares a statement after 5 runs and Postgres then tends to a generic plan that,
+    not knowing the range, hashes every outcome below the watermark on each pass: at 10M
+    predictions a pass took 2.3 s instead of 0.96 s with custom plans. JIT compilation cost
+    ~77 ms a pass and parallel workers only contend on a small machine (0.96 → 0.79 s).
+    """
+    if is_postgres(session):
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
 def nth_id_after(session: Session, table: Any, after: int, upto: int, n: int) -> int:
     """The id ``n`` rows past ``after`` (at most ``upto``): bounds one pass's work."""
     query = select(table.id).where(table.id > after, table.id <= upto).order_by(table.id).offset(n - 1)
@@ -114,8 +128,9 @@ def _with_outcomes_upto(session: Session, outcomes_upto: int) -> Select[Any]:
 
 def new_predictions(session: Session, after: int, upto: int, outcomes_upto: int) -> list[Event]:
     """Predictions with ids in (after, upto], each with its outcome if that id ≤ outcomes_upto."""
+    # No ORDER BY: folding is order-free, and the sort spilled to disk at the default work_mem.
     query = _with_outcomes_upto(session, outcomes_upto).where(Prediction.id > after, Prediction.id <= upto)
-    return _events(session, query.order_by(Prediction.id))
+    return _events(session, query)
 
 
 def new_outcomes_of_folded(session: Session, after: int, upto: int, predictions_upto: int) -> list[Event]:
@@ -195,6 +210,11 @@ def reference_rows(session: Session, reference_id: int) -> list[EventRow]:
 def active_layouts(session: Session) -> dict[int, Layout]:
     rows = session.execute(select(Layout).where(Layout.active.is_(True))).scalars()
     return {row.version_id: row for row in rows}
+
+
+def active_layout(session: Session, version_id: int) -> Layout | None:
+    query = select(Layout).where(Layout.version_id == version_id, Layout.active.is_(True))
+    return session.execute(query).scalar_one_or_none()
 
 
 def layout_by_id(session: Session, layout_id: int) -> Layout | None:

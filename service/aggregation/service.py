@@ -38,6 +38,9 @@ from service.storage.tables import Layout as LayoutRow
 from service.storage.tables import Outcome, Prediction
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
+# Buckets folded before their profiles are written: sparse traffic touched ~750 buckets a
+# pass and held ~80 MiB of profiles until the end (+150 MiB peak); 64 keep it under ~10 MiB.
+STORE_EVERY = 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -90,6 +93,7 @@ def aggregate_pass(
     state = repository.claim_state(session, now)
     if state is None:
         return PassResult(claimed=False)
+    repository.plan_for_id_ranges(session)
     result = PassResult(claimed=True, generation=state.generation + 1)
     watermarks = (state.prediction_watermark, state.outcome_watermark)
     result.versions = _prepare_versions(session, now, watermarks, high_water, result, max_reference_rows)
@@ -164,9 +168,14 @@ def _fold(
     only: dict[int, VersionState] | None = None,
 ) -> None:
     versions = result.versions if only is None else only
-    deltas: dict[tuple[int, int, datetime], list[Profile]] = defaultdict(list)
-    for kind, group in (("events", events), ("labels", late)):
-        for (version_id, bucket), rows in _by_bucket(group, versions).items():
+    work = [
+        (kind, key, rows)
+        for kind, group in (("events", events), ("labels", late))
+        for key, rows in sorted(_by_bucket(group, versions).items())
+    ]
+    for first in range(0, len(work), STORE_EVERY):
+        deltas: dict[tuple[int, int, datetime], list[Profile]] = defaultdict(list)
+        for kind, (version_id, bucket), rows in work[first : first + STORE_EVERY]:
             state = versions[version_id]
             batch = to_batch(state.spec, rows, offset=repository.EVENT_OFFSET)
             profile = (
@@ -176,11 +185,20 @@ def _fold(
             for level in range(LEVELS):
                 start = floor_time(bucket, level_seconds(level, state.row.bucket_seconds))
                 deltas[(version_id, level, start)].append(profile)
+        _store_deltas(session, versions, deltas, result.generation)
+
+
+def _store_deltas(
+    session: Session,
+    versions: dict[int, VersionState],
+    deltas: dict[tuple[int, int, datetime], list[Profile]],
+    generation: int,
+) -> None:
     by_version: dict[int, dict[ProfileKey, list[Profile]]] = defaultdict(dict)
     for (version_id, level, start), profiles in deltas.items():
         by_version[version_id][(level, start)] = profiles
     for version_id, keyed in by_version.items():
-        _store(session, versions[version_id], keyed, result.generation)
+        _store(session, versions[version_id], keyed, generation)
 
 
 def _by_bucket(
@@ -208,7 +226,12 @@ def _store(
     for (level, start), profiles in keyed.items():
         row = stored.get((level, start))
         parts = [profile_from_bytes(row.body)] if row is not None else []
-        merged = merge_all(parts + profiles, layout=state.layout)
+        # A new bucket with one delta needs no merge (~0.9 ms a copy, most of a sparse pass).
+        merged = (
+            profiles[0]
+            if not parts and len(profiles) == 1
+            else merge_all(parts + profiles, layout=state.layout)
+        )
         values = {
             "rows": merged.rows,
             "labelled": _labelled(merged),

@@ -76,9 +76,11 @@ class Jobs:
             schedule_touched(session, result, now)
         return result.caught_up, result.predictions, result.late_labels
 
-    def evaluate_once(self, limit: int = 8, model_id: int | None = None) -> int:
+    def evaluate_once(
+        self, limit: int = 8, model_id: int | None = None, ends: tuple[datetime, datetime] | None = None
+    ) -> int:
         with unit_of_work(self.sessions) as session:
-            return evaluate_due(session, self.clock(), self.cache, limit, model_id)
+            return evaluate_due(session, self.clock(), self.cache, limit, model_id, ends)
 
     def catch_up(self, max_passes: int | None = None, out: TextIO | None = None) -> int:
         """Aggregate until every committed event is folded in (or ``max_passes`` ran);
@@ -216,7 +218,7 @@ def backfill(jobs: Jobs, model: str, start: datetime, end: datetime, out: TextIO
                 scheduled += len(windows)
     progress, done = Progress(scheduled, f"backfill {model}", out), 0
     while True:
-        ran = jobs.evaluate_once(limit=16, model_id=registered.model_id)
+        ran = jobs.evaluate_once(limit=16, model_id=registered.model_id, ends=(start, end))
         done += ran
         progress.update(done)
         if ran == 0:

@@ -51,7 +51,13 @@ def schedule(
         session.execute(statement, rows[i : i + 1000])
 
 
-def claim_due(session: Session, now: datetime, limit: int, model_id: int | None = None) -> list[WindowTask]:
+def claim_due(
+    session: Session,
+    now: datetime,
+    limit: int,
+    model_id: int | None = None,
+    ends: tuple[datetime, datetime] | None = None,
+) -> list[WindowTask]:
     """Due tasks not yet done, oldest first, locked ``FOR UPDATE SKIP LOCKED`` for this transaction."""
     query = (
         select(WindowTask)
@@ -62,6 +68,8 @@ def claim_due(session: Session, now: datetime, limit: int, model_id: int | None 
     )
     if model_id is not None:
         query = query.where(WindowTask.model_id == model_id)
+    if ends is not None:
+        query = query.where(WindowTask.window_end > ends[0], WindowTask.window_end <= ends[1])
     return list(session.execute(query).scalars())
 
 

@@ -38,6 +38,8 @@ class ProfileCache:
     def __init__(self, size: int = 256) -> None:
         self._size = size
         self._items: OrderedDict[tuple[int, int], Profile] = OrderedDict()
+        # Parsed layouts by layout id (a layout never changes once stored; a refit is a new id).
+        self.layouts: dict[int, Layout] = {}
 
     def get(self, key: tuple[int, int]) -> Profile | None:
         found = self._items.get(key)
@@ -133,12 +135,19 @@ def reference_profile(
     return cached
 
 
-def target_of(session: Session, model_id: int, version_id: int) -> Target | None:
-    row = aggregation_repository.active_layouts(session).get(version_id)
+def target_of(
+    session: Session, model_id: int, version_id: int, cache: ProfileCache | None = None
+) -> Target | None:
+    row = aggregation_repository.active_layout(session, version_id)
     if row is None:
         return None
     config, _ = load_config(session, model_id)
-    return Target(row, layout_of(row), config, config_hash(config))
+    if cache is None:
+        return Target(row, layout_of(row), config, config_hash(config))
+    layout = cache.layouts.get(row.id)
+    if layout is None:
+        layout = cache.layouts[row.id] = layout_of(row)
+    return Target(row, layout, config, config_hash(config))
 
 
 def compute(
@@ -172,7 +181,7 @@ def figure_row(figure: Figure) -> dict[str, object]:
 
 def evaluate_task(session: Session, task: WindowTask, now: datetime, cache: ProfileCache) -> WindowRun | None:
     """Evaluate one claimed task as its window's next revision (None: no layout yet)."""
-    target = target_of(session, task.model_id, task.version_id)
+    target = target_of(session, task.model_id, task.version_id, cache)
     if target is None:
         return None
     _, figures = compute(session, target, (task.window_start, task.window_end), now, cache)
@@ -196,10 +205,16 @@ def evaluate_task(session: Session, task: WindowTask, now: datetime, cache: Prof
 
 
 def evaluate_due(
-    session: Session, now: datetime, cache: ProfileCache, limit: int = 8, model_id: int | None = None
+    session: Session,
+    now: datetime,
+    cache: ProfileCache,
+    limit: int = 8,
+    model_id: int | None = None,
+    ends: tuple[datetime, datetime] | None = None,
 ) -> int:
-    """Claim up to ``limit`` due tasks (SKIP LOCKED) and evaluate them; returns how many ran."""
-    tasks = repository.claim_due(session, now, limit, model_id)
+    """Claim up to ``limit`` due tasks (SKIP LOCKED; of one model and with window ends in
+    (ends[0], ends[1]] when given) and evaluate them; returns how many ran."""
+    tasks = repository.claim_due(session, now, limit, model_id, ends)
     for task in tasks:
         if evaluate_task(session, task, now, cache) is None:
             task.done = task.wanted  # the layout is gone (refit): the refit re-schedules

@@ -27,22 +27,25 @@ from tests.windows import scenario
 DAY = scenario.START
 
 
-def _load_one_day(database_url: str) -> Jobs:
+def _load_one_day(database_url: str, day: int = 1) -> Jobs:
     """A model with a day of traffic folded in; its windows (24 h, every hour) all due."""
     settings = Settings(database_url=database_url, run_jobs=False)
-    clock = scenario.MutableClock(DAY + timedelta(days=1))
+    start = DAY + timedelta(days=day - 1)
+    clock = scenario.MutableClock(start + timedelta(days=1))
     app = create_app(settings, clock=clock)
     with app_client(app) as client:
-        assert client.post("/v1/models", json=scenario.registration()).status_code == 201
-        assert (
-            client.post("/v1/models/credit/reference", json={"rows": scenario.reference()}).status_code == 200
+        if day == 1:
+            assert client.post("/v1/models", json=scenario.registration()).status_code == 201
+            reference = client.post("/v1/models/credit/reference", json={"rows": scenario.reference()})
+            assert reference.status_code == 200
+        rows = scenario._rows(
+            np.random.default_rng(day), 1500, start, timedelta(days=1), day=1, prefix=f"d{day}"
         )
-        rows = scenario._rows(np.random.default_rng(5), 1500, DAY, timedelta(days=1), day=1, prefix="d")
         assert (
             client.post("/v1/models/credit/predictions", json={"predictions": rows.records}).status_code
             == 200
         )
-    clock.at = DAY + timedelta(days=3)
+    clock.at = start + timedelta(days=3)
     jobs = Jobs(app.state.context.sessions, settings, clock)
     jobs.catch_up()
     return jobs
@@ -122,6 +125,7 @@ def test_worker_once_and_backfill_commands(database_url: str) -> None:
     worker = _modelmon(database_url, "worker", "--once")
     assert worker.returncode == 0, worker.stderr
     assert "evaluated 47 windows" in worker.stderr
+    _load_one_day(database_url, day=2).sessions.kw["bind"].dispose()  # pending windows outside the range
     backfill = _modelmon(
         database_url,
         "backfill",
