@@ -16,6 +16,7 @@ from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
 from service.errors import ErrorBody, install_error_handlers
+from service.export.endpoints import router as export_router
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(ingestion_router)
     app.include_router(monitors_router)
     app.include_router(windows_router)
+    app.include_router(export_router)
     _document_hand_read_bodies(app)
     return app
 

@@ -67,3 +67,11 @@ def test_serve_refuses_a_database_behind_the_schema(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "run `modelmon migrate` first" in result.stderr
+
+
+def test_metrics_are_served_in_the_prometheus_text_format(client: AppClient) -> None:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    names = {line.split(" ")[2] for line in response.text.splitlines() if line.startswith("# TYPE ")}
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "python_info"} <= names
