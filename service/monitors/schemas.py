@@ -315,7 +315,8 @@ class MonitorStatus(_Strict):
     last_window_end: datetime | None = Field(description="End of the newest evaluated window.")
     pending_windows: int
     lag_seconds: float | None = Field(
-        description="How far evaluation trails real time: now − end of the newest evaluated window."
+        description="How far evaluation trails real time: how long the oldest due, unevaluated window "
+        "has been due (0 when none waits; null before the first window)."
     )
     layouts: list[LayoutView]
 

@@ -56,7 +56,7 @@ def save(session: Session, model: RegisteredModel, config: MonitorConfig, now: d
 
 def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView:
     from service.aggregation.repository import active_layouts
-    from service.windows.repository import newest_run_end, pending_count
+    from service.windows.repository import newest_run_end, oldest_pending_end, pending_count
 
     config, updated_at = load_config(session, model.model_id)
     layouts = active_layouts(session)
@@ -72,10 +72,15 @@ def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView
         if spec.version_id in layouts
     ]
     newest = newest_run_end(session, model.model_id)
+    oldest_due = oldest_pending_end(session, model.model_id, due_by=now)
+    if oldest_due is not None:
+        lag: float | None = (now - oldest_due).total_seconds()
+    else:
+        lag = None if newest is None else 0.0  # a model that stopped sending is not "behind"
     status = MonitorStatus(
         last_window_end=newest,
         pending_windows=pending_count(session, model.model_id, due_by=now),
-        lag_seconds=None if newest is None else (now - newest).total_seconds(),
+        lag_seconds=lag,
         layouts=views,
     )
     return MonitorView(

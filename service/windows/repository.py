@@ -166,6 +166,15 @@ def evaluations(
     return [(row[0], row[1], str(row[2])) for row in rows]
 
 
+def oldest_pending_end(session: Session, model_id: int, due_by: datetime) -> datetime | None:
+    """End of the oldest window of the model that is due and not evaluated at its newest data."""
+    query = select(func.min(WindowTask.window_end)).where(
+        WindowTask.model_id == model_id, WindowTask.wanted > WindowTask.done, WindowTask.window_end <= due_by
+    )
+    result: datetime | None = session.execute(query).scalar_one_or_none()
+    return result
+
+
 def newest_run_end(session: Session, model_id: int) -> datetime | None:
     query = select(func.max(WindowRun.window_end)).where(WindowRun.model_id == model_id)
     result: datetime | None = session.execute(query).scalar_one_or_none()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -197,3 +197,24 @@ def test_an_insert_committed_late_with_a_lower_id_is_not_skipped(postgres_url: s
         worker.join(timeout=10)
         assert folded == [2]
     app.state.context.engine.dispose()
+
+
+def test_job_lag_is_how_long_the_oldest_due_window_has_waited(harness: Harness) -> None:
+    assert harness.client.get("/v1/models/credit/monitor").json()["status"]["lag_seconds"] is None
+    harness.send(_records(300, "a"))  # 20 h of traffic from midnight; the clock is at midnight + 1 d
+    harness.jobs.catch_up()
+    status = harness.client.get("/v1/models/credit/monitor").json()["status"]
+    oldest_due = DAY + timedelta(hours=1)  # the first 24 h window holding the first 5-minute bucket
+    assert status["pending_windows"] == 24
+    assert status["lag_seconds"] == (harness.clock.at - oldest_due).total_seconds()
+    while harness.jobs.evaluate_once():
+        pass
+    status = harness.client.get("/v1/models/credit/monitor").json()["status"]
+    assert status["pending_windows"] == 0 and status["lag_seconds"] == 0.0
+    harness.clock.at += timedelta(days=5)  # the later windows fall due; no traffic since
+    assert harness.client.get("/v1/models/credit/monitor").json()["status"]["lag_seconds"] > 0
+    while harness.jobs.evaluate_once():
+        pass
+    status = harness.client.get("/v1/models/credit/monitor").json()["status"]
+    assert status["lag_seconds"] == 0.0  # days after the last window: idle, not behind
+    assert harness.clock.at - datetime.fromisoformat(status["last_window_end"]) > timedelta(days=3)
