@@ -58,6 +58,7 @@ import numpy.typing as npt
 import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.common import PeakRss, parse_size, progress
 from service.clock import frozen_clock
 from service.config import Settings
 from service.monitors.schemas import DAY
@@ -358,46 +359,6 @@ def outcome_texts(plan: Plan, model_id: int) -> Iterator[tuple[int, str]]:
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def parse_size(text: str) -> int:
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
-    return int(float(text[:-1] if scale > 1 else text) * scale)
-
-
-class PeakRss:
-    """Peak resident-set size, sampled every 5 ms in a thread (as in benchmarks/stats.py)."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._stop = threading.Event()
-        self.base = self.peak = self._process.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        gc.collect()
-        self.base = self.peak = self._process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
-
-    @property
-    def mib(self) -> float:
-        return (self.peak - self.base) / 2**20
 
 
 def _conninfo(url: str) -> str:

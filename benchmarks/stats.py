@@ -22,7 +22,6 @@ import argparse
 import gc
 import math
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.common import PeakRss, parse_size, progress
 from service.stats.estimated import calibrate, estimate_performance
 from service.stats.explanation import explanation_drift
 from service.stats.fairness import fairness_report, representation_shift
@@ -47,15 +47,6 @@ BUCKETS = 1_440
 NUMERIC = 15
 LEVELS = {"purpose": 8, "housing": 4, "employment": 5, "region": 10, "education": 5}
 SHIFTED = {"num_00": 0.5, "num_01": 0.3, "num_02": -0.4, "purpose": 0.3}
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def parse_size(text: str) -> int:
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
-    return int(float(text[:-1] if scale > 1 else text) * scale)
 
 
 def make_chunk(rows: int, *, seed: int, shifted: bool) -> Batch:
@@ -112,37 +103,6 @@ def concat(parts: list[Batch]) -> Batch:
         predictions=join([p.predictions for p in parts]),
         attributes={k: join([p.attributes[k] for p in parts]) for k in first.attributes},
     )
-
-
-class PeakRss:
-    """Peak resident-set size above the starting level, sampled every 5 ms in a thread."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._stop = threading.Event()
-        self.base = self.peak = self._process.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        gc.collect()
-        self.base = self.peak = self._process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
-
-    @property
-    def mib(self) -> float:
-        return (self.peak - self.base) / 2**20
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, and_, cast, delete, func, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from service.aggregation.frames import EventRow
 from service.storage.dialect import insert_ignoring_duplicates, is_postgres
@@ -207,18 +207,18 @@ def reference_rows(session: Session, reference_id: int) -> list[EventRow]:
     return [EventRow(*row) for row in session.execute(query)]
 
 
-def active_layouts(session: Session) -> dict[int, Layout]:
-    rows = session.execute(select(Layout).where(Layout.active.is_(True))).scalars()
-    return {row.version_id: row for row in rows}
+def active_layouts(session: Session, version_ids: Sequence[int] | None = None) -> dict[int, Layout]:
+    """Active layouts by version id (of ``version_ids`` when given). The reference profile
+    (~30 kB each) is loaded only if read: aggregation passes and status views never do."""
+    query = select(Layout).where(Layout.active.is_(True)).options(defer(Layout.reference_profile))
+    if version_ids is not None:
+        query = query.where(Layout.version_id.in_(version_ids))
+    return {row.version_id: row for row in session.execute(query).scalars()}
 
 
 def active_layout(session: Session, version_id: int) -> Layout | None:
     query = select(Layout).where(Layout.version_id == version_id, Layout.active.is_(True))
     return session.execute(query).scalar_one_or_none()
-
-
-def layout_by_id(session: Session, layout_id: int) -> Layout | None:
-    return session.get(Layout, layout_id)
 
 
 def replace_layout(session: Session, layout: Layout) -> Layout:
@@ -254,19 +254,6 @@ def stored_profiles(session: Session, layout_id: int, keys: Iterable[ProfileKey]
             for row in session.execute(query).scalars():
                 found[(row.level, row.start)] = row
     return found
-
-
-def profile_index(
-    session: Session, layout_id: int, level: int, start: datetime, end: datetime
-) -> list[tuple[int, datetime, int, int]]:
-    """(id, start, generation, rows) of one level's profiles starting in [start, end)."""
-    query = select(BucketProfile.id, BucketProfile.start, BucketProfile.generation, BucketProfile.rows).where(
-        BucketProfile.layout_id == layout_id,
-        BucketProfile.level == level,
-        BucketProfile.start >= start,
-        BucketProfile.start < end,
-    )
-    return [(int(i), s, int(g), int(r)) for i, s, g, r in session.execute(query)]
 
 
 def profile_bodies(session: Session, ids: Sequence[int]) -> dict[int, bytes]:

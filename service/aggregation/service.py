@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -36,18 +36,12 @@ from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
 from service.storage.tables import Layout as LayoutRow
 from service.storage.tables import Outcome, Prediction
+from service.windows import grid
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
 # Buckets folded before their profiles are written: sparse traffic touched ~750 buckets a
 # pass and held ~80 MiB of profiles until the end (+150 MiB peak); 64 keep it under ~10 MiB.
 STORE_EVERY = 64
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def floor_time(moment: datetime, seconds: int) -> datetime:
-    """The start of the ``seconds``-long slot (aligned to the Unix epoch, UTC) holding ``moment``."""
-    offset = int((moment - _EPOCH).total_seconds()) // seconds * seconds
-    return _EPOCH + timedelta(seconds=offset)
 
 
 def level_seconds(level: int, bucket: int) -> int:
@@ -87,16 +81,20 @@ def aggregate_pass(
     high_water: tuple[int, int],
     max_rows: int = 100_000,
     max_reference_rows: int = 100_000,
+    parsed: dict[int, Layout] | None = None,
 ) -> PassResult:
     """Fold events with ids up to ``high_water`` (from ``committed_high_water``), at most
-    ``max_rows`` predictions and ``max_rows`` outcomes per pass."""
+    ``max_rows`` predictions and ``max_rows`` outcomes per pass. ``parsed`` keeps parsed
+    layouts by layout id across passes (a stored layout never changes; a refit is a new id)."""
     state = repository.claim_state(session, now)
     if state is None:
         return PassResult(claimed=False)
     repository.plan_for_id_ranges(session)
     result = PassResult(claimed=True, generation=state.generation + 1)
     watermarks = (state.prediction_watermark, state.outcome_watermark)
-    result.versions = _prepare_versions(session, now, watermarks, high_water, result, max_reference_rows)
+    result.versions = _prepare_versions(
+        session, now, watermarks, high_water, result, max_reference_rows, {} if parsed is None else parsed
+    )
     p_new = repository.nth_id_after(session, Prediction, watermarks[0], high_water[0], max_rows)
     o_new = repository.nth_id_after(session, Outcome, watermarks[1], high_water[1], max_rows)
     events = repository.new_predictions(session, watermarks[0], p_new, o_new)
@@ -117,6 +115,7 @@ def _prepare_versions(
     high_water: tuple[int, int],
     result: PassResult,
     max_reference_rows: int,
+    parsed: dict[int, Layout],
 ) -> dict[int, VersionState]:
     """Every version with a usable layout; refits (and re-aggregates) those whose inputs changed.
 
@@ -140,14 +139,21 @@ def _prepare_versions(
             )  # fmt: skip
             if plan.rows is not None:
                 row = repository.replace_layout(session, layouts.fit(plan, spec, config, version.id, now))
-                state = VersionState(model.id, model.name, spec, config, row, layouts.layout_of(row))
+                state = VersionState(model.id, model.name, spec, config, row, _parsed(row, parsed))
                 _rebuild(session, state, watermarks, result)
             elif row is None or row.inputs_hash != plan.inputs_hash:
                 continue  # no usable layout yet; its events are folded when one is fitted
             else:
-                state = VersionState(model.id, model.name, spec, config, row, layouts.layout_of(row))
+                state = VersionState(model.id, model.name, spec, config, row, _parsed(row, parsed))
             states[version.id] = state
     return states
+
+
+def _parsed(row: LayoutRow, parsed: dict[int, Layout]) -> Layout:
+    layout = parsed.get(row.id)
+    if layout is None:
+        layout = parsed[row.id] = layouts.layout_of(row)
+    return layout
 
 
 def _rebuild(session: Session, state: VersionState, watermarks: tuple[int, int], result: PassResult) -> None:
@@ -183,7 +189,7 @@ def _fold(
             )
             result.touched.setdefault(version_id, set()).add(bucket)
             for level in range(LEVELS):
-                start = floor_time(bucket, level_seconds(level, state.row.bucket_seconds))
+                start = grid.floor(bucket, level_seconds(level, state.row.bucket_seconds))
                 deltas[(version_id, level, start)].append(profile)
         _store_deltas(session, versions, deltas, result.generation)
 
@@ -212,9 +218,7 @@ def _by_bucket(
         size = sizes.get(event[version_at])
         if size is not None:
             by_seconds[(event[version_at], event[seconds_at] // size * size)].append(event)
-    return {
-        (version, _EPOCH + timedelta(seconds=start)): rows for (version, start), rows in by_seconds.items()
-    }
+    return {(version, grid.at(start)): rows for (version, start), rows in by_seconds.items()}
 
 
 def _store(

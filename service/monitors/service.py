@@ -9,10 +9,12 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from service.aggregation.repository import active_layouts
 from service.errors import FieldError, Invalid
 from service.monitors import repository
 from service.monitors.schemas import LayoutView, MonitorConfig, MonitorStatus, MonitorView
 from service.registry.service import RegisteredModel
+from service.windows.repository import newest_run_end, oldest_pending_end, pending_count
 
 
 def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
@@ -55,11 +57,8 @@ def save(session: Session, model: RegisteredModel, config: MonitorConfig, now: d
 
 
 def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView:
-    from service.aggregation.repository import active_layouts
-    from service.windows.repository import newest_run_end, oldest_pending_end, pending_count
-
     config, updated_at = load_config(session, model.model_id)
-    layouts = active_layouts(session)
+    layouts = active_layouts(session, [spec.version_id for spec in model.versions.values()])
     views = [
         LayoutView(
             version=spec.version,

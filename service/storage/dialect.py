@@ -23,6 +23,15 @@ def _insert_ignoring(dialect: str, table: Any, key: list[str]) -> Any:
     return module.insert(table).on_conflict_do_nothing(index_elements=key)
 
 
+def insert_or_update(session: Session, table: Any, key: list[str], columns: list[str], where: Any) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET column = excluded.column … WHERE where``."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=key, set_={c: statement.excluded[c] for c in columns}, where=where
+    )
+
+
 def insert_ignoring_duplicates(session: Session, table: Any, key: list[str]) -> Any:
     """``INSERT … ON CONFLICT (key) DO NOTHING`` for the session's database."""
     return _insert_ignoring(session.get_bind().dialect.name, table, key)

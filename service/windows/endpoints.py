@@ -13,6 +13,7 @@ from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
 from service.windows import ondemand
+from service.windows.jobs import Jobs
 from service.windows.repository import EvaluationFilter
 from service.windows.schemas import (
     BacktestRequest,
@@ -79,8 +80,6 @@ def evaluate(
 ) -> EvaluateResponse:
     """Fold every committed event, then evaluate the given window (or the one ending at the
     current bucket boundary) and return its figures. Nothing is stored."""
-    from service.windows.jobs import Jobs
-
     # Bounded: a backlog larger than 5 passes is the workers' to fold, not a request's.
     Jobs(context.sessions, context.settings, context.clock).catch_up(max_passes=5)
     with unit_of_work(context.sessions) as session:

@@ -27,6 +27,11 @@ def at(seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
+def floor(moment: datetime, seconds: int) -> datetime:
+    """The start of the ``seconds``-long slot (aligned to the epoch) holding ``moment``."""
+    return at(seconds_since_epoch(moment) // seconds * seconds)
+
+
 def windows_containing(bucket_start: datetime, *, bucket: int, step: int, window: int) -> list[Window]:
     """Every grid window that contains the bucket starting at ``bucket_start``."""
     b = seconds_since_epoch(bucket_start)

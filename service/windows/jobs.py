@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
@@ -26,6 +26,8 @@ from service.aggregation import repository as aggregation_repository
 from service.aggregation.service import aggregate_pass
 from service.clock import Clock
 from service.config import Settings
+from service.monitors.service import load_config
+from service.registry.service import load_model
 from service.storage.database import unit_of_work
 from service.windows import grid
 from service.windows import repository as window_repository
@@ -70,6 +72,7 @@ class Jobs:
                 high_water=high_water,
                 max_rows=self.settings.aggregation_pass_rows,
                 max_reference_rows=self.settings.max_reference_rows,
+                parsed=self.cache.layouts,
             )
             if not result.claimed:
                 return True, 0, 0  # another worker is aggregating
@@ -143,25 +146,11 @@ def force_schedule(
     session: Session, model_id: int, version_id: int, windows: list[grid.Window], generation: int
 ) -> None:
     """Make every window pending again (a backfill re-evaluates even up-to-date windows)."""
-    from sqlalchemy import update
-
-    from service.storage.tables import WindowTask
-
     window_repository.schedule(
         session, model_id=model_id, version_id=version_id, windows=windows, generation=generation,
-        horizon=datetime.min.replace(tzinfo=grid.EPOCH.tzinfo),
+        horizon=grid.EPOCH,
     )  # fmt: skip
-    for start, end in windows:
-        session.execute(
-            update(WindowTask)
-            .where(
-                WindowTask.version_id == version_id,
-                WindowTask.window_start == start,
-                WindowTask.window_end == end,
-                WindowTask.wanted <= WindowTask.done,
-            )
-            .values(wanted=WindowTask.done + 1)
-        )
+    window_repository.reopen(session, version_id, windows)
 
 
 class Progress:
@@ -189,19 +178,12 @@ class Progress:
         self.out.flush()
 
 
-def horizon_of(now: datetime, label_wait: int) -> datetime:
-    return now - timedelta(seconds=label_wait)
-
-
 def backfill(jobs: Jobs, model: str, start: datetime, end: datetime, out: TextIO = sys.stderr) -> int:
     """Evaluate every grid window of ``model`` ending in (start, end] as a new revision.
 
     Folds every committed event first; returns the number of windows evaluated here
     (workers running at the same time may take some of them).
     """
-    from service.monitors.service import load_config
-    from service.registry.service import load_model
-
     folded = jobs.catch_up(out=out)
     out.write(f"aggregated: {folded} new predictions folded\n")
     with unit_of_work(jobs.sessions) as session:
@@ -209,7 +191,9 @@ def backfill(jobs: Jobs, model: str, start: datetime, end: datetime, out: TextIO
         config, _ = load_config(session, registered.model_id)
         state = aggregation_repository.read_state(session)
         generation = 0 if state is None else state.generation
-        layouts = aggregation_repository.active_layouts(session)
+        layouts = aggregation_repository.active_layouts(
+            session, [spec.version_id for spec in registered.versions.values()]
+        )
         windows = grid.windows_between(start, end, step=config.step, window=config.window)
         scheduled = 0
         for spec in registered.versions.values():

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import FieldError, Invalid, NotFound
 from service.monitors.schemas import MonitorConfig
-from service.monitors.service import config_hash, load_config
+from service.monitors.service import config_hash
 from service.registry.service import RegisteredModel, VersionSpec
 from service.storage.tables import Evaluation, WindowRun
 from service.windows import grid, repository
@@ -140,7 +140,7 @@ def evaluate_now(
     target = _target(session, model, spec)
     bucket = target.row.bucket_seconds
     if request.window_start is None or request.window_end is None:
-        end = grid.at(grid.seconds_since_epoch(now) // bucket * bucket)
+        end = grid.floor(now, bucket)
         window = (end - timedelta(seconds=target.config.window), end)
     else:
         window = (request.window_start, request.window_end)
@@ -212,7 +212,7 @@ def backtest(
             )
         )
     notes = []
-    if proposal.layout_inputs() != _current_layout_inputs(session, model):
+    if proposal.layout_inputs() != stored.config.layout_inputs():
         notes.append(
             "bins, bucket and intersections are those already stored; a changed reference kind, bucket "
             "or intersection list takes effect on the stored profiles only after the change is saved"
@@ -228,8 +228,3 @@ def backtest(
         ],
         notes=notes,
     )
-
-
-def _current_layout_inputs(session: Session, model: RegisteredModel) -> dict[str, object]:
-    config, _ = load_config(session, model.model_id)
-    return config.layout_inputs()

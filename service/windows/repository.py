@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from service.storage.dialect import insert_or_update
 from service.storage.tables import BucketProfile, Evaluation, ModelVersion, WindowRun, WindowTask
 
 Window = tuple[datetime, datetime]
@@ -40,15 +40,25 @@ def schedule(
     ]
     if not rows:
         return
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(WindowTask)
-    statement = statement.on_conflict_do_update(
-        index_elements=["version_id", "window_start", "window_end"],
-        set_={"wanted": statement.excluded.wanted},
-        where=WindowTask.window_end > horizon,
-    )
+    key = ["version_id", "window_start", "window_end"]
+    statement = insert_or_update(session, WindowTask, key, ["wanted"], WindowTask.window_end > horizon)
     for i in range(0, len(rows), 1000):
         session.execute(statement, rows[i : i + 1000])
+
+
+def reopen(session: Session, version_id: int, windows: Sequence[Window]) -> None:
+    """Make up-to-date windows pending again (``wanted`` = ``done`` + 1), 500 per statement."""
+    for i in range(0, len(windows), 500):
+        chunk = [tuple_(start, end) for start, end in windows[i : i + 500]]
+        session.execute(
+            update(WindowTask)
+            .where(
+                WindowTask.version_id == version_id,
+                tuple_(WindowTask.window_start, WindowTask.window_end).in_(chunk),
+                WindowTask.wanted <= WindowTask.done,
+            )
+            .values(wanted=WindowTask.done + 1)
+        )
 
 
 def claim_due(

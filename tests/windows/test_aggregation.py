@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -65,6 +66,13 @@ class Harness:
 
 @pytest.fixture
 def harness(database_url: str) -> Iterator[Harness]:
+    with _registered(database_url) as opened:
+        yield opened
+
+
+@contextmanager
+def _registered(database_url: str) -> Iterator[Harness]:
+    """The app and jobs on ``database_url``, the credit model registered with its reference."""
     settings = Settings(database_url=database_url, run_jobs=False, aggregation_pass_rows=150)
     clock = scenario.MutableClock(DAY + timedelta(days=1))
     app = create_app(settings, clock=clock)
@@ -154,15 +162,8 @@ def test_a_late_outcome_changes_only_the_bucket_of_its_prediction(harness: Harne
 def test_an_insert_committed_late_with_a_lower_id_is_not_skipped(postgres_url: str) -> None:
     """Postgres hands out ids at insert time: id 1 may commit after id 2. The watermark must
     not pass id 1 while its transaction is open (committed_high_water waits for it)."""
-    settings = Settings(database_url=postgres_url, run_jobs=False)
-    clock = scenario.MutableClock(DAY + timedelta(days=1))
-    app = create_app(settings, clock=clock)
-    with app_client(app) as client:
-        assert client.post("/v1/models", json=scenario.registration()).status_code == 201
-        assert (
-            client.post("/v1/models/credit/reference", json={"rows": scenario.reference()}).status_code == 200
-        )
-        jobs = Jobs(app.state.context.sessions, settings, clock)
+    with _registered(postgres_url) as harness:
+        client, jobs = harness.client, harness.jobs
         jobs.catch_up()
         with unit_of_work(jobs.sessions) as session:
             model = load_model(session, "credit")
@@ -196,7 +197,6 @@ def test_an_insert_committed_late_with_a_lower_id_is_not_skipped(postgres_url: s
         slow_engine.dispose()
         worker.join(timeout=10)
         assert folded == [2]
-    app.state.context.engine.dispose()
 
 
 def test_job_lag_is_how_long_the_oldest_due_window_has_waited(harness: Harness) -> None:
