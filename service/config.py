@@ -6,6 +6,7 @@ module reads the environment on its own.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
@@ -98,11 +99,57 @@ class Settings(BaseSettings):
         20_000, description="Most predictions (and outcomes) folded in one aggregation transaction."
     )
 
+    public_url: str | None = Field(
+        None,
+        description="Base URL of this service as receivers reach it, for links in webhook payloads "
+        "(e.g. `https://modelmon.example.com`). Default: `http://HOST:PORT`.",
+    )
+    http_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
+        5.0, description="Timeout of every outbound HTTP call (webhook attempt, Alertmanager push), in seconds."
+    )
+    webhook_allowed_networks: str | None = Field(
+        None,
+        description="Comma-separated CIDRs that webhook URLs may resolve into although they are private, "
+        "loopback or link-local (e.g. `10.0.0.0/8,127.0.0.0/8`). Default: loopback in development, none in "
+        "production.",
+    )
+    # 15 s doubling to a 4 h cap: attempts at +15 s, 30 s, 1 m, … and the 13th ~25 h after the first.
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(
+        13, description="Attempts per delivery before it is dead-lettered (backoff 15 s doubling, 4 h cap)."
+    )
+    webhook_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
+        16, description="Deliveries attempted at once by one worker."
+    )
+    alertmanager_url: str | None = Field(
+        None, description="Alertmanager to push alert states to (v2 API), e.g. `http://alertmanager:9093`."
+    )
+    alertmanager_resend_seconds: Annotated[float, Field(ge=5, le=3600)] = Field(
+        60.0, description="How often firing alerts are re-sent to Alertmanager, in seconds."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: str | None) -> str | None:
+        for part in (value or "").split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as error:
+                    raise ValueError(f"{part.strip()!r} is not a CIDR such as 10.0.0.0/8") from error
+        return value
+
+    @field_validator("public_url", "alertmanager_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @property
@@ -112,6 +159,19 @@ class Settings(BaseSettings):
     @property
     def jobs_in_api(self) -> bool:
         return self.is_sqlite if self.run_jobs is None else self.run_jobs
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def webhook_networks(self) -> list[str]:
+        """The CIDRs of ``webhook_allowed_networks``, or the mode's default."""
+        if self.webhook_allowed_networks is not None:
+            return [part.strip() for part in self.webhook_allowed_networks.split(",") if part.strip()]
+        if self.env is Environment.PRODUCTION:
+            return []
+        return ["127.0.0.0/8", "::1/128"]
 
     @property
     def migrate_on_start(self) -> bool:

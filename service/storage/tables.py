@@ -296,3 +296,8 @@ class Evaluation(Base):
     n: Mapped[int] = mapped_column(BigInteger)
     threshold: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(24))
+
+
+# Alerting and delivery tables live beside these; importing them here puts every table in
+# Base.metadata for whoever imports this module (migrations, tests).
+from service.storage import notify_tables as _notify_tables  # noqa: E402, F401
