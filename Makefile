@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 
-.PHONY: run test lint typecheck unit bench lock clean
+.PHONY: tools run test lint typecheck unit bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ run: $(VENV)/.runtime
 	$(BIN)/modelmon serve
 
 ## Set up and run every check: lint, types, and the tests on SQLite and Postgres
-test: $(VENV)/.dev lint typecheck unit
+test: $(VENV)/.dev tools lint typecheck unit
+
+## Install the Debian tools some tests drive (promtool, Prometheus, Alertmanager) when missing
+tools:
+	bash .ci/tools.sh
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Alerts: window verdicts become alerts with a lifecycle, silences, and retraining requests."""
