@@ -23,6 +23,7 @@ from service.ingestion.schemas import COMPONENT_SCHEMAS
 from service.monitors.endpoints import router as monitors_router
 from service.registry.endpoints import router as registry_router
 from service.storage.database import create_database_engine, create_session_factory
+from service.webhooks.endpoints import router as webhooks_router
 from service.windows.endpoints import router as windows_router
 
 DESCRIPTION = """
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(monitors_router)
     app.include_router(windows_router)
     app.include_router(export_router)
+    app.include_router(webhooks_router)
     _document_hand_read_bodies(app)
     return app
 

@@ -1,0 +1,134 @@
+"""``/v1/webhooks``: endpoints that receive signed events, their secrets and deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, status
+
+from service.context import AppContext, Context
+from service.errors import ErrorBody
+from service.storage.database import unit_of_work
+from service.webhooks import service
+from service.webhooks.netguard import Guard
+from service.webhooks.schemas import (
+    DeliveryList,
+    DeliveryView,
+    EndpointCreate,
+    EndpointList,
+    EndpointPatch,
+    EndpointView,
+    EndpointWithSecret,
+)
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+EndpointId = Annotated[int, Path(ge=1, le=2**31 - 1, examples=[1])]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])]
+_MALFORMED: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
+}
+_UNKNOWN: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown webhook endpoint or delivery."},
+    422: {"model": ErrorBody, "description": "Invalid parameter; `errors` names it."},
+}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid body; `errors` names each field (`url`, `events.0`, …). A URL whose "
+        "host resolves into a private, loopback or link-local network is refused unless "
+        "MODELMON_WEBHOOK_ALLOWED_NETWORKS allows it.",
+    },
+}
+_DISABLED: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The endpoint is disabled; enable it first."},
+}
+
+
+def _guard(context: AppContext) -> Guard:
+    return Guard.from_cidrs(context.settings.webhook_networks)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a webhook endpoint",
+    responses={**_MALFORMED, **_INVALID},
+)
+def create_endpoint(body: EndpointCreate, context: Context) -> EndpointWithSecret:
+    """Add a receiver for the listed events. The answer holds the signing `secret`: it is
+    shown this once — store it where the receiver verifies signatures."""
+    with unit_of_work(context.sessions) as session:
+        return service.create(session, body, _guard(context), context.clock())
+
+
+@router.get("", summary="List webhook endpoints")
+def list_endpoints(context: Context) -> EndpointList:
+    """Every endpoint, oldest first; secrets are never shown."""
+    with unit_of_work(context.sessions) as session:
+        return service.list_all(session)
+
+
+@router.get("/{endpoint_id}", summary="Show a webhook endpoint", responses=_UNKNOWN)
+def get_endpoint(endpoint_id: EndpointId, context: Context) -> EndpointView:
+    with unit_of_work(context.sessions) as session:
+        return service.view(service.load(session, endpoint_id))
+
+
+@router.patch(
+    "/{endpoint_id}", summary="Change a webhook endpoint", responses={**_MALFORMED, **_UNKNOWN, **_INVALID}
+)
+def patch_endpoint(endpoint_id: EndpointId, body: EndpointPatch, context: Context) -> EndpointView:
+    """Change the URL (checked again), events, description, or enable/disable it.
+
+    Re-enabling an endpoint that answered 410 resumes its pending deliveries; those that
+    ended `disabled` can be sent again with `…/redeliver`.
+    """
+    with unit_of_work(context.sessions) as session:
+        return service.patch(session, endpoint_id, body, _guard(context), context.clock())
+
+
+@router.post("/{endpoint_id}/rotate-secret", summary="Rotate the signing secret", responses=_UNKNOWN)
+def rotate_secret(endpoint_id: EndpointId, context: Context) -> EndpointWithSecret:
+    """A new secret, shown once. For 24 h every message is signed with both the new and
+    the previous secret (two space-separated signatures), so receivers can switch over."""
+    with unit_of_work(context.sessions) as session:
+        return service.rotate_secret(session, endpoint_id, context.clock())
+
+
+@router.post(
+    "/{endpoint_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a test event",
+    responses={**_UNKNOWN, **_DISABLED},
+)
+def send_test(endpoint_id: EndpointId, context: Context) -> DeliveryView:
+    """Queue a `webhook.test` event to this endpoint only; follow it in `…/deliveries`."""
+    with unit_of_work(context.sessions) as session:
+        return service.send_test(session, endpoint_id, context.clock())
+
+
+@router.get("/{endpoint_id}/deliveries", summary="List deliveries and their attempts", responses=_UNKNOWN)
+def list_deliveries(
+    endpoint_id: EndpointId,
+    context: Context,
+    state: Annotated[Literal["pending", "delivered", "dead", "disabled"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A delivery id (paging).")] = None,
+) -> DeliveryList:
+    """Newest first, each with every attempt: time, status, error, the first 1 kB of the
+    answer and its duration."""
+    with unit_of_work(context.sessions) as session:
+        return service.deliveries(session, endpoint_id, state=state, before=before, limit=limit)
+
+
+@router.post(
+    "/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+    summary="Send a delivery again",
+    responses={**_UNKNOWN, **_DISABLED},
+)
+def redeliver(endpoint_id: EndpointId, delivery_id: DeliveryId, context: Context) -> DeliveryView:
+    """Make the delivery pending now with a fresh attempt budget (a dead letter, a
+    delivered one, or one disabled by a 410). The `webhook-id` stays the same."""
+    with unit_of_work(context.sessions) as session:
+        return service.redeliver(session, endpoint_id, delivery_id, context.clock())
