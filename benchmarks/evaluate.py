@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from benchmarks.common import PeakRss, parse_size, progress
 from service.clock import frozen_clock
 from service.config import Settings
-from service.monitors.schemas import DAY
+from service.monitors.durations import DAY
 from service.registry.service import load_model
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.migrations import upgrade

@@ -12,9 +12,11 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 
 from service import __version__
+from service.alerting.endpoints import router as alerting_router
 from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
+from service.datasets.endpoints import router as datasets_router
 from service.errors import ErrorBody, install_error_handlers
 from service.export.endpoints import router as export_router
 from service.health.endpoints import router as health_router
@@ -35,24 +37,26 @@ Every error answers `{"detail", "errors": [{"index", "field", "message"}], "erro
 
 
 def _lifespan(context: AppContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Run the jobs in a thread of the API process when ``settings.jobs_in_api`` (embedded SQLite)."""
+    """Run the jobs and webhook delivery in threads of the API process when
+    ``settings.jobs_in_api`` (embedded SQLite)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if not context.settings.jobs_in_api:
             yield
             return
-        from service.windows.jobs import Jobs
+        from service.runner import Runner
 
         stop = threading.Event()
-        jobs = Jobs(context.sessions, context.settings, context.clock)
-        thread = threading.Thread(target=jobs.run_forever, args=(stop,), name="modelmon-jobs", daemon=True)
+        runner = Runner(context.sessions, context.settings, context.clock)
+        thread = threading.Thread(target=runner.run_forever, args=(stop,), name="modelmon-jobs", daemon=True)
         thread.start()
         try:
             yield
         finally:
             stop.set()
             thread.join(timeout=30)
+            runner.close()
 
     return lifespan
 
@@ -69,7 +73,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(ingestion_router)
     app.include_router(monitors_router)
     app.include_router(windows_router)
+    app.include_router(alerting_router)
     app.include_router(export_router)
+    app.include_router(datasets_router)
     app.include_router(webhooks_router)
     _document_hand_read_bodies(app)
     return app

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from service.config import Settings, UnsafeConfigurationError, check_production_safety
 
 if TYPE_CHECKING:
-    from service.windows.jobs import Jobs
+    from service.runner import Runner
 
 log = logging.getLogger("modelmon")
 
@@ -87,34 +87,39 @@ def serve(settings: Settings) -> None:
     )
 
 
-def _jobs(settings: Settings) -> Jobs:
+def _runner(settings: Settings) -> Runner:
     from service.clock import system_clock
+    from service.runner import Runner
     from service.storage.database import create_database_engine, create_session_factory
-    from service.windows.jobs import Jobs
 
     if settings.migrate_on_start:
         migrate(settings)
     else:
         _check_schema(settings)
     engine = create_database_engine(settings)
-    return Jobs(create_session_factory(engine), settings, system_clock)
+    return Runner(create_session_factory(engine), settings, system_clock)
 
 
 def worker(settings: Settings, *, once: bool) -> None:
-    """Aggregation and evaluation until SIGTERM/SIGINT (or one round with ``once``)."""
-    jobs = _jobs(settings)
+    """Aggregation, evaluation, alerting and webhook delivery until SIGTERM/SIGINT (or one
+    round with ``once``)."""
+    runner = _runner(settings)
     if once:
-        summary = jobs.run_round(max_seconds=3600)
+        summary, delivered = runner.once()
         log.info(
-            "worker: folded %d predictions and %d late labels, evaluated %d windows in %.1f s",
-            summary.predictions, summary.late_labels, summary.windows, summary.seconds,
+            "worker: folded %d predictions and %d late labels, evaluated %d windows, fired %d and "
+            "resolved %d alerts, attempted %d webhook deliveries in %.1f s",
+            summary.predictions, summary.late_labels, summary.windows, summary.alerts_fired,
+            summary.alerts_resolved, delivered, summary.seconds,
         )  # fmt: skip
+        runner.close()
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info("worker started (%s); stop with SIGTERM", _safe_url(settings.database_url))
-    jobs.run_forever(stop)
+    runner.run_forever(stop)
+    runner.close()
     log.info("worker stopped")
 
 
@@ -134,10 +139,13 @@ def backfill(settings: Settings, model: str, start: datetime, end: datetime) -> 
 
     if start >= end:
         raise SystemExit("modelmon: --from must be before --to")
+    runner = _runner(settings)
     try:
-        done = run_backfill(_jobs(settings), model, start, end)
+        done = run_backfill(runner.jobs, model, start, end)
     except ApiError as error:
         raise SystemExit(f"modelmon: {error.detail}") from None
+    finally:
+        runner.close()
     log.info("backfill of %s: %d windows evaluated", model, done)
 
 

@@ -105,7 +105,8 @@ class Settings(BaseSettings):
         "(e.g. `https://modelmon.example.com`). Default: `http://HOST:PORT`.",
     )
     http_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
-        5.0, description="Timeout of every outbound HTTP call (webhook attempt, Alertmanager push), in seconds."
+        5.0,
+        description="Timeout of every outbound HTTP call (webhook attempt, Alertmanager push), in seconds.",
     )
     webhook_allowed_networks: str | None = Field(
         None,
@@ -113,9 +114,10 @@ class Settings(BaseSettings):
         "loopback or link-local (e.g. `10.0.0.0/8,127.0.0.0/8`). Default: loopback in development, none in "
         "production.",
     )
-    # 15 s doubling to a 4 h cap: attempts at +15 s, 30 s, 1 m, … and the 13th ~25 h after the first.
+    # 15 s doubling to a 4 h cap: attempts at +15 s, 45 s, 1 m 45 s, …; the 16th comes 24 h 16 min
+    # after the first (docs/webhooks.md has the table), so a receiver down for a day still gets it.
     webhook_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(
-        13, description="Attempts per delivery before it is dead-lettered (backoff 15 s doubling, 4 h cap)."
+        16, description="Attempts per delivery before it is dead-lettered (backoff 15 s doubling, 4 h cap)."
     )
     webhook_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         16, description="Deliveries attempted at once by one worker."
@@ -125,6 +127,20 @@ class Settings(BaseSettings):
     )
     alertmanager_resend_seconds: Annotated[float, Field(ge=5, le=3600)] = Field(
         60.0, description="How often firing alerts are re-sent to Alertmanager, in seconds."
+    )
+
+    # A cold read of 100 models × 50 features takes 0.4–0.7 s here (docs/metrics.md), so a
+    # scrape is answered from a snapshot refreshed in the background at most this often.
+    metrics_cache_seconds: Annotated[float, Field(ge=1, le=3600)] = Field(
+        15.0, description="How often `/metrics` re-reads the stored evaluations and alerts, in seconds."
+    )
+    metrics_top_k_features: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        10,
+        description="Most-drifted input features exported per model version, beyond the configured "
+        "`drift.features` (the cardinality budget of `/metrics`).",
+    )
+    metrics_max_groups: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        10, description="Largest groups exported per fairness attribute or intersection on `/metrics`."
     )
 
     @field_validator("database_url")

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from service.aggregation import layouts, repository
 from service.aggregation.frames import to_batch
 from service.aggregation.repository import Event, ProfileKey
+from service.monitors.durations import DAY, HOUR
 from service.monitors.repository import all_configs
-from service.monitors.schemas import DAY, HOUR, MonitorConfig
+from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
 from service.registry.repository import all_models_with_versions
 from service.registry.service import VersionSpec, compile_version

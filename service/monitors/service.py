@@ -22,8 +22,10 @@ def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
 
 
 def config_hash(config: MonitorConfig) -> str:
-    """sha256 of the canonical JSON of the whole configuration (cited by every window run)."""
-    body = orjson.dumps(config.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    """sha256 of the canonical JSON of the configuration (cited by every window run), without
+    the alerting and retraining policies, which do not change what a window evaluates to."""
+    evaluated = config.model_dump(mode="json", exclude={"alerting", "retraining"})
+    body = orjson.dumps(evaluated, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()
 
 

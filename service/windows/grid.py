@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.monitors.schemas import DAY, HOUR
+from service.monitors.durations import DAY, HOUR
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Window = tuple[datetime, datetime]

@@ -15,6 +15,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -24,8 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.aggregation import repository as aggregation_repository
 from service.aggregation.service import aggregate_pass
+from service.alerting.jobs import AlertingJob
 from service.clock import Clock
 from service.config import Settings
+from service.export.instruments import record_job
 from service.monitors.service import load_config
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
@@ -34,6 +37,9 @@ from service.windows import repository as window_repository
 from service.windows.service import ProfileCache, evaluate_due, schedule_touched
 
 log = logging.getLogger("modelmon.jobs")
+
+# Wake this long after a window ends, so predictions sent in its last second are in.
+WINDOW_END_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -44,6 +50,8 @@ class RoundSummary:
     predictions: int = 0
     late_labels: int = 0
     windows: int = 0
+    alerts_fired: int = 0
+    alerts_resolved: int = 0
     seconds: float = 0.0
 
 
@@ -55,9 +63,13 @@ class Jobs:
         self.settings = settings
         self.clock = clock
         self.cache = ProfileCache()
+        self.alerting = AlertingJob(sessions, settings, clock)
+        # Called at the end of every round (the runner pushes alert states to Alertmanager).
+        self.after_round: Callable[[], None] = lambda: None
 
     def aggregate_once(self) -> tuple[bool, int, int]:
         """One pass: (caught up, predictions folded, late labels folded)."""
+        started = time.monotonic()
         try:
             with unit_of_work(self.sessions) as session:
                 high_water = aggregation_repository.committed_high_water(session)
@@ -77,13 +89,17 @@ class Jobs:
             if not result.claimed:
                 return True, 0, 0  # another worker is aggregating
             schedule_touched(session, result, now)
+        record_job("aggregation", time.monotonic() - started, time.time())
         return result.caught_up, result.predictions, result.late_labels
 
     def evaluate_once(
         self, limit: int = 8, model_id: int | None = None, ends: tuple[datetime, datetime] | None = None
     ) -> int:
+        started = time.monotonic()
         with unit_of_work(self.sessions) as session:
-            return evaluate_due(session, self.clock(), self.cache, limit, model_id, ends)
+            done = evaluate_due(session, self.clock(), self.cache, limit, model_id, ends)
+        record_job("evaluation", time.monotonic() - started, time.time())
+        return done
 
     def catch_up(self, max_passes: int | None = None, out: TextIO | None = None) -> int:
         """Aggregate until every committed event is folded in (or ``max_passes`` ran);
@@ -100,7 +116,8 @@ class Jobs:
         return folded
 
     def run_round(self, *, max_seconds: float = 60.0, stop: threading.Event | None = None) -> RoundSummary:
-        """Aggregate until caught up, then evaluate every due window (each within ``max_seconds``).
+        """Aggregate until caught up, evaluate every due window, then apply the new windows to
+        the alerts (each phase within ``max_seconds``).
 
         ``stop`` is checked between transactions (each ≤ ~1 s), so SIGTERM ends a worker well
         inside Kubernetes' 30 s grace period.
@@ -119,8 +136,26 @@ class Jobs:
             summary.windows += done
             if done == 0:
                 break
+        if not stopping():
+            totals = self.alerting.drain(max_seconds)
+            summary.alerts_fired, summary.alerts_resolved = totals.fired, totals.resolved
+            self.after_round()
         summary.seconds = time.monotonic() - started
         return summary
+
+    def pause(self) -> float:
+        """Seconds to rest once caught up: ``worker_interval_seconds``, or less when a window
+        ends sooner, so a window is evaluated ~1 s after it ends rather than up to 10 s."""
+        interval = self.settings.worker_interval_seconds
+        try:
+            with unit_of_work(self.sessions) as session:
+                now = self.clock()
+                upcoming = window_repository.next_window_end(session, now)
+        except OperationalError:
+            return interval
+        if upcoming is None:
+            return interval
+        return max(min(interval, (upcoming - now).total_seconds() + WINDOW_END_GRACE_SECONDS), 0.0)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Rounds until ``stop`` is set; sleeps ``worker_interval_seconds`` once caught up."""
@@ -139,7 +174,7 @@ class Jobs:
                     summary.predictions, summary.late_labels, summary.windows, summary.seconds,
                 )  # fmt: skip
                 continue
-            stop.wait(self.settings.worker_interval_seconds)
+            stop.wait(self.pause())
 
 
 def force_schedule(

@@ -189,3 +189,12 @@ def newest_run_end(session: Session, model_id: int) -> datetime | None:
     query = select(func.max(WindowRun.window_end)).where(WindowRun.model_id == model_id)
     result: datetime | None = session.execute(query).scalar_one_or_none()
     return result
+
+
+def next_window_end(session: Session, after: datetime) -> datetime | None:
+    """The soonest end, after ``after``, of a window waiting for evaluation (uses ix_window_tasks_due)."""
+    query = select(func.min(WindowTask.window_end)).where(
+        WindowTask.window_end > after, WindowTask.wanted > WindowTask.done
+    )
+    result: datetime | None = session.execute(query).scalar_one_or_none()
+    return result

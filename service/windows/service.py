@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from service.aggregation import repository as aggregation_repository
 from service.aggregation.layouts import layout_of
 from service.aggregation.service import PassResult
+from service.alerting import repository as alert_queue
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
@@ -200,6 +201,7 @@ def evaluate_task(session: Session, task: WindowTask, now: datetime, cache: Prof
         computed_at=now,
     )
     repository.add_run(session, run, [figure_row(f) for f in figures.figures])
+    alert_queue.enqueue_run(session, run)  # the alerting job reads it; same transaction
     task.done, task.revision = task.wanted, task.revision + 1
     return run
 

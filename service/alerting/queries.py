@@ -1,0 +1,190 @@
+"""What the alerting endpoints read and change: alerts, acknowledgements, silences, requests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from service.alerting import repository
+from service.alerting.notify import PassContext, labels_of, view_of
+from service.alerting.schemas import (
+    Acknowledge,
+    AlertDetail,
+    AlertPage,
+    AlertView,
+    HistoryPoint,
+    MatcherBody,
+    RetrainRequestView,
+    SilenceCreate,
+    SilenceView,
+    TransitionView,
+)
+from service.alerting.silencing import ActiveSilence, matchers_of
+from service.errors import Conflict, FieldError, Invalid, NotFound
+from service.storage.notify_tables import Alert, RetrainRequest, Silence
+
+HISTORY_WINDOWS = 100
+
+
+def model_id_or_404(session: Session, name: str) -> int:
+    model_id = repository.model_id_of(session, name)
+    if model_id is None:
+        raise NotFound(f"model {name!r} is not registered", [FieldError(None, "model", "unknown model")])
+    return model_id
+
+
+def _views(session: Session, alerts: list[Alert], now: datetime) -> list[AlertView]:
+    ctx = PassContext(session, now, "")
+    return [view_of(a, ctx.name_of(a.model_id), ctx.version_of(a.version_id)) for a in alerts]
+
+
+def list_alerts(session: Session, where: repository.AlertFilter, now: datetime) -> AlertPage:
+    alerts = repository.list_alerts(session, where)
+    more = len(alerts) == where.limit
+    return AlertPage(
+        items=_views(session, alerts, now), next_before=alerts[-1].id if more and alerts else None
+    )
+
+
+def _alert_or_404(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist", [FieldError(None, "id", "unknown alert")])
+    return alert
+
+
+def alert_detail(session: Session, alert_id: int, now: datetime) -> AlertDetail:
+    alert = _alert_or_404(session, alert_id)
+    transitions = [
+        TransitionView(
+            from_state=t.from_state,
+            to_state=t.to_state,
+            at=t.at,
+            window_end=t.window_end,
+            value=t.value,
+            silenced_by=t.silenced_by,
+            notified=t.notified,
+        )
+        for t in repository.transitions_of(session, alert.id)
+    ]
+    history: list[HistoryPoint] = []
+    if alert.version_id is not None:
+        upto = alert.resolved_at or now
+        history = [
+            HistoryPoint(
+                window_start=run.window_start,
+                window_end=run.window_end,
+                revision=run.revision,
+                value=f.value,
+                ci_low=f.ci_low,
+                ci_high=f.ci_high,
+                threshold=f.threshold,
+                n=f.n,
+                status=f.status,
+            )
+            for run, f in repository.history(session, alert, upto, HISTORY_WINDOWS)
+        ]
+    return AlertDetail(alert=_views(session, [alert], now)[0], transitions=transitions, history=history)
+
+
+def acknowledge(session: Session, alert_id: int, body: Acknowledge, now: datetime) -> AlertView:
+    """Mark an open alert as being handled; acknowledging twice keeps the first record."""
+    alert = _alert_or_404(session, alert_id)
+    if alert.state == "resolved":
+        raise Conflict(
+            f"alert {alert_id} is resolved; nothing to acknowledge", [FieldError(None, "id", "resolved")]
+        )
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at, alert.acknowledged_by = now, body.by
+        alert.acknowledge_comment = body.comment or None
+        session.flush()
+    return _views(session, [alert], now)[0]
+
+
+# ---------------------------------------------------------------- silences
+
+
+def silence_view(silence: Silence, now: datetime) -> SilenceView:
+    active = silence.expired_at is None and silence.starts_at <= now < silence.ends_at
+    return SilenceView(
+        id=silence.id,
+        matchers=[MatcherBody.model_validate(m) for m in silence.matchers],
+        starts_at=silence.starts_at,
+        ends_at=silence.ends_at,
+        active=active,
+        created_by=silence.created_by,
+        comment=silence.comment,
+        created_at=silence.created_at,
+        expired_at=silence.expired_at,
+    )
+
+
+def create_silence(session: Session, body: SilenceCreate, now: datetime) -> tuple[SilenceView, int]:
+    """Store a silence; returns it and how many open alerts it mutes now."""
+    if (body.ends_at is None) == (body.duration is None):
+        raise Invalid(
+            "give exactly one of ends_at and duration", [FieldError(None, "ends_at", "or duration")]
+        )
+    starts = body.starts_at or now
+    ends = body.ends_at if body.ends_at is not None else starts + timedelta(seconds=body.duration or 0)
+    if ends <= now:
+        raise Invalid(
+            "the silence would already be over", [FieldError(None, "ends_at", "must be in the future")]
+        )
+    if ends <= starts:
+        raise Invalid(
+            "the silence ends before it starts", [FieldError(None, "ends_at", "must be after starts_at")]
+        )
+    matchers = [m.model_dump() for m in body.matchers]
+    silence = Silence(
+        matchers=matchers,
+        starts_at=starts,
+        ends_at=ends,
+        comment=body.comment,
+        created_by=body.created_by,
+        created_at=now,
+        expired_at=None,
+    )
+    session.add(silence)
+    session.flush()
+    probe = ActiveSilence(silence.id, matchers_of(matchers), starts, ends)
+    ctx = PassContext(session, now, "")
+    muted = sum(
+        1
+        for a in repository.open_alerts(session)
+        if probe.mutes(labels_of(a, ctx.name_of(a.model_id), ctx.version_of(a.version_id)), now)
+    )
+    return silence_view(silence, now), muted
+
+
+def expire_silence(session: Session, silence_id: int, now: datetime) -> SilenceView:
+    """End a silence now; the record stays (``GET /v1/silences?state=expired``)."""
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise NotFound(f"silence {silence_id} does not exist", [FieldError(None, "id", "unknown silence")])
+    if silence.expired_at is None:
+        silence.expired_at = now
+        session.flush()
+    return silence_view(silence, now)
+
+
+def get_silence(session: Session, silence_id: int, now: datetime) -> SilenceView:
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise NotFound(f"silence {silence_id} does not exist", [FieldError(None, "id", "unknown silence")])
+    return silence_view(silence, now)
+
+
+def request_view(session: Session, row: RetrainRequest, now: datetime) -> RetrainRequestView:
+    ctx = PassContext(session, now, "")
+    return RetrainRequestView(
+        id=row.id,
+        model=ctx.name_of(row.model_id),
+        version=ctx.version_of(row.version_id),
+        idempotency_key=row.idempotency_key,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        created_at=row.created_at,
+        evidence=row.evidence,
+    )

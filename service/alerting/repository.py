@@ -1,0 +1,290 @@
+"""SQL of alerting: the job's claim, the run queue, tracks, alerts, silences, retraining."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
+from service.storage.notify_tables import (
+    Alert,
+    AlertingState,
+    AlertQueue,
+    AlertTrack,
+    AlertTransition,
+    ModelActivity,
+    RetrainRequest,
+    Silence,
+)
+from service.storage.tables import Evaluation, Model, ModelVersion, Monitor, Prediction, Reference, WindowRun
+
+STREAM = "alerts"
+OPEN_STATES = ("pending", "firing")
+
+
+def claim_state(session: Session, now: datetime) -> AlertingState | None:
+    """Lock the alerting row (``FOR UPDATE SKIP LOCKED``); None when another worker holds it."""
+    session.execute(
+        insert_ignoring_duplicates(session, AlertingState, ["stream"]).values(
+            stream=STREAM, activity_watermark=0, updated_at=now
+        )
+    )
+    query = select(AlertingState).where(AlertingState.stream == STREAM)
+    return session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+
+
+# ---------------------------------------------------------------- the run queue
+
+
+def enqueue_run(session: Session, run: WindowRun) -> None:
+    """Queue a stored run for the alerting job, in the transaction that stored it."""
+    session.add(AlertQueue(run_id=run.id, model_id=run.model_id, window_end=run.window_end))
+
+
+def queued(session: Session, limit: int) -> list[AlertQueue]:
+    query = select(AlertQueue).order_by(AlertQueue.window_end, AlertQueue.run_id).limit(limit)
+    return list(session.scalars(query))
+
+
+def queued_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(AlertQueue)) or 0)
+
+
+def drop_queued(session: Session, run_ids: Sequence[int]) -> None:
+    if run_ids:
+        session.execute(delete(AlertQueue).where(AlertQueue.run_id.in_(run_ids)))
+
+
+def runs_by_id(session: Session, run_ids: Sequence[int]) -> dict[int, WindowRun]:
+    return {run.id: run for run in session.scalars(select(WindowRun).where(WindowRun.id.in_(run_ids)))}
+
+
+def figures_of(session: Session, run_ids: Sequence[int]) -> dict[int, list[Evaluation]]:
+    found: dict[int, list[Evaluation]] = defaultdict(list)
+    for row in session.scalars(select(Evaluation).where(Evaluation.run_id.in_(run_ids))):
+        found[row.run_id].append(row)
+    return found
+
+
+# ---------------------------------------------------------------- tracks and alerts
+
+
+def tracks_of(session: Session, model_id: int) -> dict[str, AlertTrack]:
+    query = select(AlertTrack).where(AlertTrack.model_id == model_id)
+    return {track.fingerprint: track for track in session.scalars(query)}
+
+
+def alerts_by_id(session: Session, alert_ids: Sequence[int]) -> dict[int, Alert]:
+    if not alert_ids:
+        return {}
+    return {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(alert_ids)))}
+
+
+def open_alerts(session: Session, model_id: int | None = None) -> list[Alert]:
+    query = select(Alert).where(Alert.state.in_(OPEN_STATES))
+    if model_id is not None:
+        query = query.where(Alert.model_id == model_id)
+    return list(session.scalars(query.order_by(Alert.id)))
+
+
+def muted_firing(session: Session) -> list[Alert]:
+    query = select(Alert).where(Alert.state == "firing", Alert.silenced_by.is_not(None))
+    return list(session.scalars(query))
+
+
+def firing_unnotified(session: Session, alert_id: int) -> AlertTransition | None:
+    """The firing transition of ``alert_id`` if it was muted (not notified) when it happened."""
+    query = select(AlertTransition).where(
+        AlertTransition.alert_id == alert_id,
+        AlertTransition.to_state == "firing",
+        AlertTransition.notified.is_(False),
+    )
+    return session.scalars(query.limit(1)).first()
+
+
+def transitions_of(session: Session, alert_id: int) -> list[AlertTransition]:
+    query = select(AlertTransition).where(AlertTransition.alert_id == alert_id)
+    return list(session.scalars(query.order_by(AlertTransition.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    state: str | None = None
+    model_id: int | None = None
+    severity: str | None = None
+    family: str | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+def list_alerts(session: Session, where: AlertFilter) -> list[Alert]:
+    query = select(Alert)
+    if where.state is not None:
+        query = query.where(Alert.state == where.state)
+    if where.model_id is not None:
+        query = query.where(Alert.model_id == where.model_id)
+    if where.severity is not None:
+        query = query.where(Alert.severity == where.severity)
+    if where.family is not None:
+        query = query.where(Alert.family == where.family)
+    if where.before_id is not None:
+        query = query.where(Alert.id < where.before_id)
+    return list(session.scalars(query.order_by(Alert.id.desc()).limit(where.limit)))
+
+
+def history(session: Session, alert: Alert, upto: datetime, limit: int) -> list[tuple[WindowRun, Evaluation]]:
+    """The latest-revision figures of the alert's subject in windows ending ≤ ``upto``, newest first."""
+    query = (
+        select(WindowRun, Evaluation)
+        .join(Evaluation, Evaluation.run_id == WindowRun.id)
+        .where(
+            WindowRun.model_id == alert.model_id,
+            WindowRun.version_id == alert.version_id,
+            WindowRun.latest.is_(True),
+            WindowRun.window_end <= upto,
+            Evaluation.family == alert.family,
+            Evaluation.metric == alert.metric,
+            Evaluation.feature == alert.feature,
+            Evaluation.attribute == alert.attribute,
+            Evaluation.group == alert.group,
+        )
+        .order_by(WindowRun.window_end.desc())
+        .limit(limit)
+    )
+    return [(run, figure) for run, figure in session.execute(query)]
+
+
+# ---------------------------------------------------------------- names
+
+
+def model_names(session: Session, model_ids: Sequence[int]) -> dict[int, str]:
+    query = select(Model.id, Model.name).where(Model.id.in_(model_ids))
+    return dict(session.execute(query).all())
+
+
+def version_names(session: Session, version_ids: Sequence[int]) -> dict[int, str]:
+    query = select(ModelVersion.id, ModelVersion.version).where(ModelVersion.id.in_(version_ids))
+    return dict(session.execute(query).all())
+
+
+def model_id_of(session: Session, name: str) -> int | None:
+    return session.scalar(select(Model.id).where(Model.name == name))
+
+
+# ---------------------------------------------------------------- activity (no data)
+
+
+def advance_activity(session: Session, state: AlertingState) -> None:
+    """Fold predictions received since the watermark into ``model_activity``.
+
+    Reads only ids above the watermark (the primary key), so each pass costs what arrived
+    since the last one. On Postgres an id can commit after a higher one was read; such a
+    row is missed here, which at worst delays a no-data resolve until the next prediction.
+    """
+    newest = session.scalar(select(func.max(Prediction.id)))
+    if newest is None or newest <= state.activity_watermark:
+        return
+    query = (
+        select(Prediction.model_id, func.max(Prediction.received_at))
+        .where(Prediction.id > state.activity_watermark, Prediction.id <= newest)
+        .group_by(Prediction.model_id)
+    )
+    rows = [{"model_id": m, "last_received_at": at} for m, at in session.execute(query)]
+    if rows:
+        statement = insert_or_update(
+            session,
+            ModelActivity,
+            ["model_id"],
+            ["last_received_at"],
+            # the newer time wins (a lower id may carry a later receipt time)
+            where=ModelActivity.last_received_at < literal_column("excluded.last_received_at"),
+        )
+        session.execute(statement, rows)
+    state.activity_watermark = newest
+
+
+def activity(session: Session) -> list[ModelActivity]:
+    return list(session.scalars(select(ModelActivity)))
+
+
+# ---------------------------------------------------------------- silences
+
+
+def active_silences(session: Session, now: datetime) -> list[Silence]:
+    query = select(Silence).where(
+        Silence.expired_at.is_(None), Silence.ends_at > now, Silence.starts_at <= now
+    )
+    return list(session.scalars(query))
+
+
+def list_silences(session: Session, state: str, now: datetime) -> list[Silence]:
+    query = select(Silence)
+    active = (Silence.expired_at.is_(None)) & (Silence.ends_at > now)
+    if state == "active":
+        query = query.where(active)
+    elif state == "expired":
+        query = query.where(or_(Silence.expired_at.is_not(None), Silence.ends_at <= now))
+    return list(session.scalars(query.order_by(Silence.id.desc())))
+
+
+# ---------------------------------------------------------------- retraining
+
+
+def last_retrain_at(session: Session, model_id: int) -> datetime | None:
+    query = select(func.max(RetrainRequest.created_at)).where(RetrainRequest.model_id == model_id)
+    return session.scalar(query)
+
+
+def add_retrain(session: Session, row: dict[str, object]) -> bool:
+    """Insert a retraining request unless its idempotency key exists; True when inserted."""
+    statement = insert_ignoring_duplicates(session, RetrainRequest, ["idempotency_key"]).values(**row)
+    inserted = session.execute(statement.returning(RetrainRequest.id)).scalar_one_or_none()
+    return inserted is not None
+
+
+def retrain_requests(session: Session, model_id: int | None, limit: int) -> list[RetrainRequest]:
+    query = select(RetrainRequest)
+    if model_id is not None:
+        query = query.where(RetrainRequest.model_id == model_id)
+    return list(session.scalars(query.order_by(RetrainRequest.id.desc()).limit(limit)))
+
+
+def monitor_configs(session: Session) -> dict[int, dict[str, object]]:
+    """Every stored monitor configuration by model id (absent = defaults)."""
+    return dict(session.execute(select(Monitor.model_id, Monitor.config)).all())
+
+
+def latest_run(session: Session, version_id: int, start: datetime, end: datetime) -> WindowRun | None:
+    query = select(WindowRun).where(
+        WindowRun.version_id == version_id,
+        WindowRun.window_start == start,
+        WindowRun.window_end == end,
+        WindowRun.latest.is_(True),
+    )
+    return session.scalars(query).first()
+
+
+def active_reference_id(session: Session, version_id: int) -> int | None:
+    query = select(Reference.id).where(Reference.version_id == version_id, Reference.active.is_(True))
+    return session.scalar(query)
+
+
+def alerts_to_push(session: Session, resolved_since: datetime) -> list[tuple[Alert, str, str | None]]:
+    """(alert, model name, version name) of unsilenced alerts that are firing or resolved at or
+    after ``resolved_since``, in id order (what Alertmanager is told)."""
+    wanted = or_(
+        Alert.state == "firing", and_(Alert.state == "resolved", Alert.resolved_at >= resolved_since)
+    )
+    query = (
+        select(Alert, Model.name, ModelVersion.version)
+        .join(Model, Model.id == Alert.model_id)
+        .outerjoin(ModelVersion, ModelVersion.id == Alert.version_id)
+        .where(wanted, Alert.silenced_by.is_(None))
+        .order_by(Alert.id)
+    )
+    return [(alert, model, version) for alert, model, version in session.execute(query)]

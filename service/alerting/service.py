@@ -1,0 +1,295 @@
+"""The alerting pass: queued window runs → rule steps → alerts, notifications, retraining.
+
+One pass is one transaction holding the ``alerting_state`` row (``FOR UPDATE SKIP LOCKED``):
+alert state is a sequence per fingerprint, so one worker at a time advances it, and every
+alert change commits together with the outbox rows that report it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from service.alerting import repository
+from service.alerting.bands import hysteresis_band
+from service.alerting.notify import PassContext, record, release_muted
+from service.alerting.policy import FamilyRule
+from service.alerting.requests import consider_retraining
+from service.alerting.rules import (
+    NoDataRule,
+    Observation,
+    Phase,
+    Step,
+    ThresholdRule,
+    TrackState,
+    direction_of,
+)
+from service.monitors.schemas import MonitorConfig
+from service.monitors.service import config_from_stored
+from service.storage.notify_tables import Alert, AlertTrack
+from service.storage.tables import Evaluation, WindowRun
+
+NO_DATA_METRIC = "seconds_since_last_prediction"
+
+
+@dataclass
+class PassSummary:
+    claimed: bool = True
+    runs: int = 0
+    fired: int = 0
+    resolved: int = 0
+    notified: int = 0
+    retrain_requests: int = 0
+    remaining: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    family: str
+    metric: str
+    feature: str
+    attribute: str
+    group: str
+
+
+def fingerprint(model_id: int, version_id: int | None, subject: Subject) -> str:
+    """sha256 of model, version and subject: one fingerprint per thing that can alert."""
+    parts = (model_id, version_id or "", subject.family, subject.metric, subject.feature, subject.attribute)
+    text = "\x1f".join(str(p) for p in (*parts, subject.group))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 200) -> PassSummary:
+    """Apply up to ``max_runs`` queued runs in window-end order, then the no-data rule,
+    released silences and the retraining policy."""
+    state = repository.claim_state(session, now)
+    if state is None:
+        return PassSummary(claimed=False)
+    ctx = PassContext(session, now, base_url)
+    ctx.load_silences()
+    configs = {m: config_from_stored(c) for m, c in repository.monitor_configs(session).items()}
+    queue = repository.queued(session, max_runs)
+    runs = repository.runs_by_id(session, [q.run_id for q in queue])
+    figures = repository.figures_of(session, list(runs))
+    by_model: dict[int, list[WindowRun]] = defaultdict(list)
+    for item in queue:
+        if item.run_id in runs:
+            by_model[item.model_id].append(runs[item.run_id])
+    for model_id, model_runs in by_model.items():
+        config = configs.get(model_id) or MonitorConfig()
+        ModelRules(ctx, model_id, config).apply(model_runs, figures)
+    repository.drop_queued(session, [q.run_id for q in queue])
+    repository.advance_activity(session, state)
+    check_no_data(ctx, configs)
+    release_muted(ctx)
+    requested = sum(
+        consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig())
+        for model_id in {a.model_id for a in repository.open_alerts(session) if a.state == "firing"}
+    )
+    state.updated_at = now
+    session.flush()
+    remaining = repository.queued_count(session)
+    return PassSummary(True, len(queue), ctx.fired, ctx.resolved, ctx.notified, requested, remaining)
+
+
+class ModelRules:
+    """The threshold rules of one model's fingerprints, applied run by run."""
+
+    def __init__(self, ctx: PassContext, model_id: int, config: MonitorConfig) -> None:
+        self.ctx, self.model_id, self.config = ctx, model_id, config
+        self.tracks = repository.tracks_of(ctx.session, model_id)
+        ids = [t.alert_id for t in self.tracks.values() if t.alert_id is not None]
+        self.alerts = repository.alerts_by_id(ctx.session, ids)
+        # Older windows cannot change any more (label wait over) and would page about the past.
+        self.oldest = ctx.now - timedelta(seconds=config.label_wait + config.window)
+
+    def apply(self, runs: list[WindowRun], figures: dict[int, list[Evaluation]]) -> None:
+        for run in sorted(runs, key=lambda r: (r.window_end, r.id)):
+            if run.window_end >= self.oldest:
+                self.apply_run(run, figures.get(run.id, []))
+
+    def apply_run(self, run: WindowRun, figures: list[Evaluation]) -> None:
+        seen: set[str] = set()
+        for figure in figures:
+            rule = self.config.alerting.rule_for(figure.family)
+            if rule is None or not rule.enabled or (figure.family == "drift" and figure.metric == "p_value"):
+                continue  # p_value shares drift_score's verdict: one alert per drifted feature
+            subject = Subject(figure.family, figure.metric, figure.feature, figure.attribute, figure.group)
+            key = fingerprint(self.model_id, run.version_id, subject)
+            seen.add(key)
+            if key not in self.tracks and figure.status != "alert":
+                continue  # only a subject that once alerted is tracked
+            band = self._band(key, figure, rule)
+            seen_now = Observation(
+                run.window_start, run.window_end, figure.status, figure.value, figure.threshold, band
+            )
+            self.step(key, subject, run, seen_now, rule)
+        for key, track in list(self.tracks.items()):
+            alert = self.alerts.get(track.alert_id) if track.alert_id is not None else None
+            if alert is not None and alert.version_id == run.version_id and key not in seen:
+                subject = Subject(alert.family, alert.metric, alert.feature, alert.attribute, alert.group)
+                gone = Observation(run.window_start, run.window_end, "absent", None, None)
+                self.step(
+                    key, subject, run, gone, self.config.alerting.rule_for(alert.family) or FamilyRule()
+                )
+
+    def _band(self, key: str, figure: Evaluation, rule: FamilyRule) -> float:
+        if figure.value is None or figure.threshold is None:
+            return 0.0
+        track = self.tracks.get(key)
+        alert = self.alerts.get(track.alert_id) if track is not None and track.alert_id is not None else None
+        direction = alert.direction if alert is not None else direction_of(figure.value, figure.threshold)
+        margin = rule.resolve_margin
+        return hysteresis_band(self.config, margin, figure.family, figure.metric, figure.threshold, direction)
+
+    def step(self, key: str, subject: Subject, run: WindowRun, seen: Observation, rule: FamilyRule) -> None:
+        track = self.tracks.get(key)
+        if track is None:
+            track = AlertTrack(fingerprint=key, model_id=self.model_id, streak=0, last_window_end=None)
+            self.ctx.session.add(track)
+            self.tracks[key] = track
+        alert = self.alerts.get(track.alert_id) if track.alert_id is not None else None
+        before = TrackState(
+            Phase(alert.state) if alert else Phase.NONE,
+            track.streak,
+            track.last_window_end,
+            alert.direction if alert else "",
+        )
+        result = ThresholdRule(rule).step(before, seen)
+        track.streak, track.last_window_end = result.state.streak, result.state.last_window_end
+        if result.state == before or (alert is None and result.transition is None):
+            return
+        if alert is None:
+            alert = self._open(key, subject, run, rule, result)
+            track.alert_id = alert.id
+        self._update(alert, seen, result)
+        if result.transition is not None:
+            self._transition(track, alert, result, seen)
+
+    def _open(self, key: str, subject: Subject, run: WindowRun, rule: FamilyRule, result: Step) -> Alert:
+        alert = Alert(
+            fingerprint=key,
+            model_id=self.model_id,
+            version_id=run.version_id,
+            rule="threshold",
+            family=subject.family,
+            metric=subject.metric,
+            feature=subject.feature,
+            attribute=subject.attribute,
+            group=subject.group,
+            state=Phase.NONE.value,
+            severity=rule.severity.value,
+            direction=result.state.direction,
+            summary="",
+            started_at=self.ctx.now,
+            updated_at=self.ctx.now,
+        )
+        self.ctx.session.add(alert)
+        self.ctx.session.flush()
+        self.alerts[alert.id] = alert
+        return alert
+
+    def _update(self, alert: Alert, seen: Observation, result: Step) -> None:
+        if seen.value is not None:
+            alert.value, alert.threshold = seen.value, seen.threshold
+            alert.window_start, alert.window_end = seen.window_start, seen.window_end
+            alert.resolve_threshold = result.resolve_threshold
+            alert.summary = summary_of(self.ctx, alert)
+        alert.updated_at = self.ctx.now
+
+    def _transition(self, track: AlertTrack, alert: Alert, result: Step, seen: Observation) -> None:
+        assert result.transition is not None
+        before, after = result.transition
+        if after is Phase.NONE:  # a pending streak broke: the alert never was
+            self.ctx.session.delete(alert)
+            self.alerts.pop(alert.id, None)
+            track.alert_id = None
+            return
+        alert.state = after.value
+        if after is Phase.FIRING:
+            alert.fired_at = self.ctx.now
+            self.ctx.fired += 1
+        if after is Phase.RESOLVED:
+            alert.resolved_at = self.ctx.now
+            track.alert_id = None
+            self.ctx.resolved += 1
+        record(self.ctx, alert, before.value, after.value, seen.window_end)
+
+
+def summary_of(ctx: PassContext, alert: Alert) -> str:
+    """One line for a pager: model, version, what, value against threshold, window."""
+    subject = " ".join(part for part in (alert.feature, alert.attribute, alert.group) if part)
+    what = f"{alert.metric} of {subject}" if subject else alert.metric
+    version = ctx.version_of(alert.version_id)
+    who = f"{ctx.name_of(alert.model_id)} {version}" if version else ctx.name_of(alert.model_id)
+    value = "n/a" if alert.value is None else f"{alert.value:.4g}"
+    limit = "" if alert.threshold is None else f" (threshold {alert.threshold:.4g})"
+    window = ""
+    if alert.window_start is not None and alert.window_end is not None:
+        window = f" in {alert.window_start:%Y-%m-%d %H:%M}–{alert.window_end:%Y-%m-%d %H:%M} UTC"
+    return f"{who}: {what} is {value}{limit}{window}"[:1000]
+
+
+def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig]) -> None:
+    """The no-data rule of every model that has sent predictions."""
+    subject = Subject("no_data", NO_DATA_METRIC, "", "", "")
+    for activity in repository.activity(ctx.session):
+        config = configs.get(activity.model_id) or MonitorConfig()
+        key = fingerprint(activity.model_id, None, subject)
+        track = ctx.session.get(AlertTrack, key)
+        alert = ctx.session.get(Alert, track.alert_id) if track and track.alert_id else None
+        phase = Phase.FIRING if alert is not None else Phase.NONE
+        silent_for = (ctx.now - activity.last_received_at).total_seconds()
+        after = NoDataRule(config.alerting.no_data_after).step(phase, activity.last_received_at, ctx.now)
+        if alert is not None:
+            alert.value, alert.updated_at = silent_for, ctx.now
+        if after is Phase.FIRING:
+            _fire_no_data(ctx, activity.model_id, key, track, config, silent_for)
+        elif after is Phase.RESOLVED and alert is not None and track is not None:
+            alert.state, alert.resolved_at, track.alert_id = "resolved", ctx.now, None
+            ctx.resolved += 1
+            record(ctx, alert, "firing", "resolved", None)
+
+
+def _fire_no_data(
+    ctx: PassContext,
+    model_id: int,
+    key: str,
+    track: AlertTrack | None,
+    config: MonitorConfig,
+    silent_for: float,
+) -> None:
+    if track is None:
+        track = AlertTrack(fingerprint=key, model_id=model_id, streak=0, last_window_end=None)
+        ctx.session.add(track)
+    after = config.alerting.no_data_after
+    alert = Alert(
+        fingerprint=key,
+        model_id=model_id,
+        version_id=None,
+        rule="no_data",
+        family="no_data",
+        metric=NO_DATA_METRIC,
+        feature="",
+        attribute="",
+        group="",
+        state="firing",
+        severity=config.alerting.no_data_severity.value,
+        direction="high",
+        value=silent_for,
+        threshold=None if after is None else float(after),
+        resolve_threshold=None,
+        summary=f"{ctx.name_of(model_id)}: no predictions received for {silent_for / 60:.0f} min",
+        started_at=ctx.now,
+        fired_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    ctx.session.add(alert)
+    ctx.session.flush()
+    track.alert_id = alert.id
+    ctx.fired += 1
+    record(ctx, alert, "none", "firing", None)

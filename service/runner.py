@@ -1,0 +1,56 @@
+"""Everything a worker runs: the jobs loop (aggregation → evaluation → alerting → Alertmanager)
+and, in a thread beside it, webhook delivery, so a slow receiver never delays evaluation.
+
+``modelmon worker`` runs one; so does ``modelmon serve`` when the jobs run in the API
+process (the embedded SQLite default).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.alerting.alertmanager import AlertmanagerSync
+from service.clock import Clock
+from service.config import Settings
+from service.webhooks.jobs import Deliverer
+from service.windows.jobs import Jobs, RoundSummary
+
+log = logging.getLogger("modelmon.worker")
+
+
+class Runner:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
+        self.jobs = Jobs(sessions, settings, clock)
+        self.alertmanager = AlertmanagerSync(sessions, settings, clock)
+        self.jobs.after_round = self._push_alerts
+        self.deliverer = Deliverer(sessions, settings, clock)
+
+    def _push_alerts(self) -> None:
+        self.alertmanager.run_once()
+
+    def once(self, max_seconds: float = 3600) -> tuple[RoundSummary, int]:
+        """One round of jobs, then every due webhook delivery; (round summary, deliveries attempted)."""
+        summary = self.jobs.run_round(max_seconds=max_seconds)
+        attempted = 0
+        while (batch := self.deliverer.run_once()) > 0:
+            attempted += batch
+        return summary, attempted
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Until ``stop``: the jobs loop here, deliveries in a second thread."""
+        delivery = threading.Thread(
+            target=self.deliverer.run_forever, args=(stop,), name="modelmon-webhooks", daemon=True
+        )
+        delivery.start()
+        try:
+            self.jobs.run_forever(stop)
+        finally:
+            stop.set()
+            delivery.join(timeout=30)
+
+    def close(self) -> None:
+        self.deliverer.close()
+        self.alertmanager.close()
