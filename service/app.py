@@ -19,6 +19,7 @@ from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
 from service.errors import ErrorBody, install_error_handlers
 from service.export.endpoints import router as export_router
+from service.export.setup import install_metrics
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app = FastAPI(title="modelmon", version=__version__, description=DESCRIPTION, lifespan=_lifespan(context))
     app.state.context = context
     install_error_handlers(app, settings.max_errors_listed)
+    install_metrics(app, context)
     app.include_router(health_router)
     app.include_router(registry_router)
     app.include_router(ingestion_router)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.context import AppContext, Context
 from service.errors import ErrorBody, FieldError, Invalid
+from service.export.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.ingestion import service
 from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
 from service.ingestion.records import outcome_record, prediction_record, reference_record, validate_all
@@ -58,10 +59,17 @@ def _store_predictions(context: AppContext, name: str, records: list[Any]) -> In
     check_batch_size(records, "predictions", settings.max_batch_size)
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
+    delays: list[float] = []
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        valid = validate_all(records, lambda c, i, r: prediction_record(c, i, r, model, latest))
-        return service.ingest_predictions(session, model, valid, now)
+        with counting_refusals(model.name, "prediction", len(records)):
+            valid = validate_all(records, lambda c, i, r: prediction_record(c, i, r, model, latest))
+            result = service.ingest_predictions(session, model, valid, now, delays)
+    record_stored_batch(
+        model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
+    )
+    record_label_delays(model.name, delays)
+    return result
 
 
 @router.post(
@@ -86,10 +94,17 @@ def _store_outcomes(context: AppContext, name: str, records: list[Any]) -> Outco
     check_batch_size(records, "outcomes", settings.max_batch_size)
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
+    delays: list[float] = []
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        valid = validate_all(records, lambda c, i, r: outcome_record(c, i, r, model, latest))
-        return service.ingest_outcomes(session, model, valid, now)
+        with counting_refusals(model.name, "outcome", len(records)):
+            valid = validate_all(records, lambda c, i, r: outcome_record(c, i, r, model, latest))
+            result = service.ingest_outcomes(session, model, valid, now, delays)
+    record_stored_batch(
+        model.name, "outcome", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
+    )
+    record_label_delays(model.name, delays)
+    return result
 
 
 @router.post(

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, delete, func, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -91,11 +91,17 @@ def _of_model(statement: Any, table: Table) -> Any:
     return statement.where(table.c.model_id == bindparam("model_id"))
 
 
+_DELAY_TIME: dict[Event, str] = {Prediction: "event_time", Outcome: "received_at"}
+
 _STATEMENTS = {
     entity: {
-        "count": _by_ids(_of_model(select(func.count()).select_from(table), table), table.c.prediction_id),
         "hashes": _by_ids(
             _of_model(select(table.c.prediction_id, table.c.content_hash), table), table.c.prediction_id
+        ),
+        # The time a label delay is measured from (prediction) or to (outcome).
+        "times": _by_ids(
+            _of_model(select(table.c.prediction_id, table.c[_DELAY_TIME[entity]]), table),
+            table.c.prediction_id,
         ),
     }
     for entity, table in _TABLES.items()
@@ -120,9 +126,12 @@ def stored_hashes(session: Session, entity: Event, model_id: int, ids: Sequence[
     }
 
 
-def count_matching(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> int:
-    """How many of ``ids`` have a row of ``entity`` (outcomes joined to predictions, or back)."""
-    return sum(int(result.scalar_one()) for result in _in_chunks(session, entity, "count", model_id, ids))
+def matching_times(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> dict[str, datetime]:
+    """The ids of ``ids`` that have a row of ``entity`` (the join counts), with the prediction's
+    event time or the outcome's arrival time: what the label delay is measured between."""
+    return {
+        row[0]: row[1] for result in _in_chunks(session, entity, "times", model_id, ids) for row in result
+    }
 
 
 def stored_rows(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> dict[str, Any]:

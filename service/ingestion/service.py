@@ -146,14 +146,23 @@ def _store_new(
 
 
 def ingest_predictions(
-    session: Session, model: RegisteredModel, records: Sequence[PredictionRecord], now: datetime
+    session: Session,
+    model: RegisteredModel,
+    records: Sequence[PredictionRecord],
+    now: datetime,
+    delays: list[float] | None = None,
 ) -> IngestResult:
+    """Store new predictions; with ``delays``, append the label delay (seconds) of each one
+    that joined an outcome already stored (service/export/instruments.py)."""
     unique, repeats = _dedupe_batch(records, "id")
     rows = [repository.prediction_row(model.model_id, r, now) for _, r in unique]
     view = _stored_prediction_view(model)
     inserted, stored = _store_new(session, Prediction, model.model_id, unique, rows, view, "id")
-    joined = repository.count_matching(session, Outcome, model.model_id, list(inserted)) if inserted else 0
-    return IngestResult(accepted=len(inserted), duplicates=repeats + stored, outcomes_joined=joined)
+    arrived = repository.matching_times(session, Outcome, model.model_id, list(inserted)) if inserted else {}
+    if delays is not None and arrived:
+        times = {r.prediction_id: r.event_time for _, r in unique}
+        delays.extend((at - times[key]).total_seconds() for key, at in arrived.items())
+    return IngestResult(accepted=len(inserted), duplicates=repeats + stored, outcomes_joined=len(arrived))
 
 
 def _stored_outcome_view(row: Outcome) -> dict[str, Any]:
@@ -161,13 +170,22 @@ def _stored_outcome_view(row: Outcome) -> dict[str, Any]:
 
 
 def ingest_outcomes(
-    session: Session, model: RegisteredModel, records: Sequence[OutcomeRecord], now: datetime
+    session: Session,
+    model: RegisteredModel,
+    records: Sequence[OutcomeRecord],
+    now: datetime,
+    delays: list[float] | None = None,
 ) -> OutcomeResult:
+    """Store new outcomes; with ``delays``, append the label delay (seconds) of each one that
+    joined a stored prediction."""
     unique, repeats = _dedupe_batch(records, "prediction_id")
     rows = [repository.outcome_row(model.model_id, r, now) for _, r in unique]
     view = _stored_outcome_view
     inserted, stored = _store_new(session, Outcome, model.model_id, unique, rows, view, "prediction_id")
-    joined = repository.count_matching(session, Prediction, model.model_id, list(inserted)) if inserted else 0
+    made = repository.matching_times(session, Prediction, model.model_id, list(inserted)) if inserted else {}
+    if delays is not None:
+        delays.extend((now - at).total_seconds() for at in made.values())
+    joined = len(made)
     return OutcomeResult(
         accepted=len(inserted), duplicates=repeats + stored, joined=joined, waiting=len(inserted) - joined
     )

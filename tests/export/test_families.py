@@ -1,0 +1,93 @@
+"""The cardinality budget (pure: figure rows in, gauges out)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from service.export.families import Budget, ModelFamilies
+from service.export.repository import FigureRow, LatestRun
+
+RUN = LatestRun(
+    1,
+    "credit",
+    "v1",
+    datetime(2026, 11, 2, tzinfo=UTC),
+    rows=1000,
+    labelled=400,
+    computed_at=datetime(2026, 11, 2, tzinfo=UTC),
+)
+
+
+def _row(
+    family: str,
+    metric: str,
+    *,
+    feature: str = "",
+    attribute: str = "",
+    group: str = "",
+    value: float = 0.0,
+    n: int = 100,
+    status: str = "ok",
+) -> FigureRow:
+    return FigureRow(1, family, metric, feature, attribute, group, value, None, None, n, status)
+
+
+def _rows() -> list[FigureRow]:
+    rows = []
+    for i in range(50):
+        feature = f"f{i:02d}"
+        rows.append(
+            _row("drift", "drift_score", feature=feature, value=i / 100, status="alert" if i >= 45 else "ok")
+        )
+        rows.append(_row("drift", "p_value", feature=feature, value=0.5))
+        rows.append(_row("data_quality", "missing_rate", feature=feature, value=0.01))
+    rows += [_row("drift", "drift_score", feature=name, value=0.0) for name in ("prediction", "score")]
+    for g in range(30):
+        rows.append(
+            _row("fairness", "selection_rate", attribute="region", group=f"r{g}", value=0.3, n=1000 - g)
+        )
+        rows.append(_row("fairness", "tpr", attribute="region", group=f"r{g}", value=0.5, n=50))
+    rows.append(
+        _row("fairness", "statistical_parity_difference", attribute="region", value=0.2, status="alert")
+    )
+    rows.append(_row("performance", "accuracy", value=0.8, status="provisional"))
+    return rows
+
+
+def _labels(health: ModelFamilies, name: str, label: str) -> set[str]:
+    family = health.by_name[name]
+    index = family.labels.index(label)
+    return {values[index] for values in family.samples}
+
+
+def test_the_feature_budget_keeps_configured_outputs_and_the_most_drifted() -> None:
+    health = ModelFamilies(Budget(top_k_features=10, max_groups=5))
+    health.add_run(RUN, _rows(), frozenset({"f00", "f01", "unknown"}))
+    top = {f"f{i}" for i in range(40, 50)}
+    expected = top | {"f00", "f01", "prediction", "score"}
+    assert _labels(health, "modelmon_feature_drift_score", "feature") == expected
+    assert _labels(health, "modelmon_data_quality_ratio", "feature") == expected - {"prediction", "score"}
+    assert sum(health.by_name["modelmon_feature_drifted"].samples.values()) == 5
+
+
+def test_the_group_budget_keeps_the_largest_groups_of_each_attribute() -> None:
+    health = ModelFamilies(Budget(top_k_features=10, max_groups=5))
+    health.add_run(RUN, _rows(), frozenset())
+    assert _labels(health, "modelmon_fairness_group_rate", "group") == {f"r{g}" for g in range(5)}
+    omitted = health.by_name["modelmon_metrics_omitted_subjects"].samples[("credit", "v1")]
+    assert omitted == (50 - 10) + (30 - 5)
+
+
+def test_flags_are_zero_or_one_and_provisional_never_breaches() -> None:
+    health = ModelFamilies(Budget(top_k_features=10, max_groups=5))
+    health.add_run(RUN, _rows(), frozenset())
+    labels = ("credit", "v1", "accuracy")
+    assert health.by_name["modelmon_performance_provisional"].samples[labels] == 1
+    assert health.by_name["modelmon_performance_breached"].samples[labels] == 0
+    assert (
+        health.by_name["modelmon_fairness_breached"].samples[
+            ("credit", "v1", "region", "statistical_parity_difference")
+        ]
+        == 1
+    )
+    assert health.by_name["modelmon_label_coverage_ratio"].samples[("credit", "v1")] == 0.4
