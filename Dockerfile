@@ -74,7 +74,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 # SQLite default (./modelmon.db) for a first look; real deployments set MODELMON_DATABASE_URL.
 WORKDIR /var/lib/modelmon
 USER 10001:10001
-EXPOSE 8000
+# 8000: the API (`serve`); 9464: a worker's /metrics (MODELMON_WORKER_METRICS_PORT).
+EXPOSE 8000 9464
 
 # uvicorn drains in-flight requests on SIGTERM for up to 30 s; give `docker stop` at least that
 # (docker stop --time 40, stop_grace_period: 40s in docker-compose.yml) or it SIGKILLs after 10 s.

@@ -40,7 +40,7 @@ unit: $(VENV)/.dev
 	$(BIN)/python -m pytest -n 2 --durations=10
 
 bench: $(VENV)/.dev
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python -m benchmarks.ingest
 
 ## Re-pin every dependency (after changing pyproject.toml), from a fresh environment
 lock:

@@ -1,11 +1,16 @@
-"""Helpers shared by the benchmarks: progress lines, sizes like "10M", peak memory."""
+"""Helpers shared by the benchmarks: progress lines, sizes like "10M", peak memory, a
+throwaway Postgres database."""
 
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def progress(message: str) -> None:
@@ -47,3 +52,34 @@ class PeakRss:
     @property
     def mib(self) -> float:
         return (self.peak - self.base) / 2**20
+
+
+# The Postgres server the benchmarks create their databases on (trust auth on loopback).
+ADMIN_URL = os.environ.get(
+    "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def conninfo(url: str) -> str:
+    """A SQLAlchemy URL as psycopg's connection string."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextmanager
+def postgres_database(admin_url: str = ADMIN_URL) -> Iterator[str]:
+    """A migrated throwaway database ``modelmon_bench_<random>``, dropped however the run ends."""
+    import psycopg
+
+    from service.storage.migrations import upgrade
+
+    name = f"modelmon_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        progress(f"dropped database {name}")

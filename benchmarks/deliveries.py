@@ -6,8 +6,8 @@ servers on loopback that answer 204, the 100th is down — its port refuses conn
 (`refused`) or accepts and never answers, so every attempt waits for the timeout
 (`hang`). The clock ends when the 99 healthy endpoints have every message.
 
-    python benchmarks/deliveries.py                       # 100 messages, SQLite, both variants
-    python benchmarks/deliveries.py --messages 200 --databases sqlite postgres
+    python -m benchmarks.deliveries                       # 100 messages, SQLite, both variants
+    python -m benchmarks.deliveries --messages 200 --databases sqlite postgres
 
 Prints a progress line per run to stderr and the table to stdout. Latency is from the
 commit of a message's transaction to its receipt by an endpoint.
@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import socket
 import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -33,10 +31,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import func, select
 
-from benchmarks.common import progress
+from benchmarks.common import postgres_database, progress
 from service.clock import system_clock
 from service.config import Settings
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
@@ -44,10 +41,6 @@ from service.storage.migrations import upgrade
 from service.storage.notify_tables import WebhookDelivery, WebhookEndpoint
 from service.webhooks.jobs import Deliverer
 from service.webhooks.service import enqueue, new_secret
-
-ADMIN_URL = os.environ.get(
-    "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @dataclass(frozen=True)
@@ -154,17 +147,8 @@ def database(kind: str) -> Iterator[str]:
             upgrade(url)
             yield url
         return
-    name = f"modelmon_bench_{uuid.uuid4().hex[:8]}"
-    admin = ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
+    with postgres_database() as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _add_endpoints(settings: Settings, urls: list[str]) -> None:

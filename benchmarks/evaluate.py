@@ -47,7 +47,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -58,13 +58,12 @@ import numpy.typing as npt
 import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
-from benchmarks.common import PeakRss, parse_size, progress
+from benchmarks.common import ADMIN_URL, PeakRss, conninfo, parse_size, postgres_database, progress
 from service.clock import frozen_clock
 from service.config import Settings
 from service.monitors.durations import DAY
 from service.registry.service import load_model
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.migrations import upgrade
 from service.storage.tables import WindowTask
 from service.windows import grid
 from service.windows.figures import evaluate_window
@@ -79,9 +78,6 @@ from service.windows.service import (
     window_profile,
 )
 
-ADMIN_URL = os.environ.get(
-    "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 T = TypeVar("T")
 END = datetime(2026, 11, 1, tzinfo=UTC)
 STEPS = 10
@@ -361,28 +357,6 @@ def outcome_texts(plan: Plan, model_id: int) -> Iterator[tuple[int, str]]:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _conninfo(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A migrated throwaway database ``modelmon_bench_<pid>``, dropped however the run ends."""
-    name = f"modelmon_bench_{os.getpid()}"
-    admin = _conninfo(ADMIN_URL)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        progress(f"dropped database {name}")
-
-
 def _raise_on_sigterm() -> None:
     def stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)  # unwinds through the finally that drops the database
@@ -488,10 +462,10 @@ def prepare(url: str, plan: Plan, reference_rows: int) -> Prepared:
     model_id, version_id = set_up(Settings(database_url=url, run_jobs=False), reference_rows)
     setup_s = time.perf_counter() - began
     progress(f"registered, configured, reference uploaded in {setup_s:.1f} s")
-    conninfo = _conninfo(url)
+    info = conninfo(url)
     progress(f"loading {plan.rows:,} predictions over {(plan.end - plan.start).days} days (COPY)")
     predictions = copy_rows(
-        conninfo,
+        info,
         "predictions",
         PREDICTION_COLUMNS,
         prediction_texts(plan, model_id, version_id),
@@ -500,7 +474,7 @@ def prepare(url: str, plan: Plan, reference_rows: int) -> Prepared:
     )
     progress(f"loading ~{plan.rows * LABELLED_SHARE:,.0f} outcomes (COPY)")
     outcomes = copy_rows(
-        conninfo,
+        info,
         "outcomes",
         OUTCOME_COLUMNS,
         outcome_texts(plan, model_id),
@@ -509,7 +483,7 @@ def prepare(url: str, plan: Plan, reference_rows: int) -> Prepared:
     )
     progress("VACUUM ANALYZE predictions, outcomes (what autovacuum would have done meanwhile)")
     began = time.perf_counter()
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(info, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) predictions")
         conn.execute("VACUUM (ANALYZE) outcomes")
         size = conn.execute("SELECT pg_total_relation_size('predictions')").fetchone()
@@ -681,7 +655,7 @@ def run_evidently(url: str, model_id: int, results: Results) -> None:
     results.evidently_import_s = time.perf_counter() - began
     progress("Evidently: reading the last 24 h window's rows and the reference rows")
     began = time.perf_counter()
-    with psycopg.connect(_conninfo(url)) as conn:
+    with psycopg.connect(conninfo(url)) as conn:
         window = conn.execute(
             "SELECT features FROM predictions WHERE model_id = %s AND event_time >= %s AND event_time < %s",
             (model_id, END - timedelta(days=1), END),
@@ -791,7 +765,7 @@ def table(r: Results) -> str:
 
 def header(args: argparse.Namespace, settings: Settings) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    with psycopg.connect(_conninfo(ADMIN_URL)) as conn:
+    with psycopg.connect(conninfo(ADMIN_URL)) as conn:
         found = conn.execute("SHOW server_version").fetchone()
     version = found[0] if found else "?"
     return (

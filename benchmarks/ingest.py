@@ -4,8 +4,8 @@ For batches of 1, 100, 1,000 and 10,000 predictions (20 features, 2 attributes),
 and on Postgres, with concurrent keep-alive clients; and, in the same run, the rate of a raw
 COPY of the same rows into a table of the same shape and indexes (the physical ceiling).
 
-    python benchmarks/ingest.py                      # both databases, defaults
-    python benchmarks/ingest.py --databases postgres --workers 2 --clients 8
+    python -m benchmarks.ingest                      # both databases, defaults
+    python -m benchmarks.ingest --databases postgres --workers 2 --clients 8
 
 Prints a progress line per step to stderr and the table to stdout.
 """
@@ -33,14 +33,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from service.storage.migrations import upgrade
+from benchmarks.common import postgres_database
 
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 START = datetime.now(UTC) - timedelta(days=1)
-ADMIN_URL = os.environ.get(
-    "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def progress(message: str) -> None:
@@ -238,21 +235,6 @@ def raw_copy_rate(url: str, rows: int) -> float:
         elapsed = time.perf_counter() - began
         conn.execute("DROP TABLE bench_copy")
     return rows / elapsed
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"modelmon_bench_{uuid.uuid4().hex[:8]}"
-    admin = ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def print_table(results: list[Result], copy_rates: list[float]) -> None:

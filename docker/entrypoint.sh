@@ -2,7 +2,8 @@
 # Entrypoint of the modelmon image: one image for every role.
 #
 #   serve    the HTTP API; listens on MODELMON_HOST, 0.0.0.0 unless set
-#   worker   aggregation and evaluation jobs in a loop (`worker --once`: one pass, then exit)
+#   worker   aggregation, evaluation, alerting and webhook delivery in a loop, with its metrics
+#            on MODELMON_WORKER_METRICS_PORT (9464) (`worker --once`: one pass, then exit)
 #   migrate  upgrade the database schema to the newest revision, then exit
 #   backfill evaluate a model's history as new revisions (--model NAME --from T --to T)
 #
@@ -22,7 +23,8 @@ usage: entrypoint.sh ROLE [ARGS...]
 
 roles:
   serve    run the HTTP API (MODELMON_HOST defaults to 0.0.0.0 in the container)
-  worker   run aggregation and evaluation jobs in a loop (--once: one pass)
+  worker   run aggregation, evaluation, alerting and webhook delivery in a loop
+           (--once: one pass); metrics on MODELMON_WORKER_METRICS_PORT (9464)
   migrate  upgrade the database schema, then exit
   backfill evaluate a model's history again: backfill --model NAME --from T --to T
 

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -87,7 +87,7 @@ def serve(settings: Settings) -> None:
     )
 
 
-def _runner(settings: Settings) -> Runner:
+def _runner(settings: Settings, *, pool_gauges: bool = False) -> Runner:
     from service.clock import system_clock
     from service.runner import Runner
     from service.storage.database import create_database_engine, create_session_factory
@@ -97,13 +97,45 @@ def _runner(settings: Settings) -> Runner:
     else:
         _check_schema(settings)
     engine = create_database_engine(settings)
+    if pool_gauges:
+        from service.export.setup import watch_pool
+
+        watch_pool(engine, settings)
     return Runner(create_session_factory(engine), settings, system_clock)
+
+
+def _serve_worker_metrics(settings: Settings) -> Callable[[], None] | None:
+    """Serve the default registry (job instruments, process metrics) on the worker's metrics
+    port; the function that stops it, or None when the port is 0."""
+    from prometheus_client import start_http_server
+
+    if settings.worker_metrics_port == 0:
+        log.info("worker metrics are off (MODELMON_WORKER_METRICS_PORT=0)")
+        return None
+    try:
+        server, thread = start_http_server(settings.worker_metrics_port, addr=settings.host)
+    except OSError as error:
+        raise SystemExit(
+            f"modelmon: cannot serve worker metrics on {settings.host}:{settings.worker_metrics_port} "
+            f"({error.strerror or error}): set MODELMON_WORKER_METRICS_PORT to a free port, or to 0 "
+            "to turn them off"
+        ) from None
+    log.info("worker metrics on http://%s:%d/metrics", settings.host, settings.worker_metrics_port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
 
 
 def worker(settings: Settings, *, once: bool) -> None:
     """Aggregation, evaluation, alerting and webhook delivery until SIGTERM/SIGINT (or one
-    round with ``once``)."""
-    runner = _runner(settings)
+    round with ``once``); a long-running worker serves its metrics on its own port."""
+    # Bound before the schema check, so a taken port fails the start at once.
+    stop_metrics = None if once else _serve_worker_metrics(settings)
+    runner = _runner(settings, pool_gauges=stop_metrics is not None)
     if once:
         summary, delivered = runner.once()
         log.info(
@@ -118,8 +150,12 @@ def worker(settings: Settings, *, once: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info("worker started (%s); stop with SIGTERM", _safe_url(settings.database_url))
-    runner.run_forever(stop)
-    runner.close()
+    try:
+        runner.run_forever(stop)
+    finally:
+        runner.close()
+        if stop_metrics is not None:
+            stop_metrics()
     log.info("worker stopped")
 
 

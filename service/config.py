@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     worker_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         10.0, description="Pause between job rounds when a worker has caught up, in seconds."
     )
+    # 9464 is the default port of OpenTelemetry's Prometheus exporters, the usual port for a
+    # process's own metrics; above 1023 (the image runs without capabilities) and apart from
+    # the API's 8000, so `serve` and `worker` can share a host.
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        9464,
+        description="Port on `MODELMON_HOST` where `modelmon worker` serves its own `/metrics` "
+        "(job durations, failures, deliveries); 0 turns it off.",
+    )
     # 20,000 predictions take ~0.5 s to fold here and ~60 MiB while folded; the pass's
     # transaction holds the watermark row that long.
     aggregation_pass_rows: Annotated[int, Field(ge=100, le=1_000_000)] = Field(

@@ -135,3 +135,35 @@ def test_a_silence_answers_how_many_open_alerts_it_mutes(two_alerts: Harness) ->
         "equal": True,
     }
     assert two_alerts.client.get(f"/v1/silences/{created['id']}").json() == created
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"alerting": {"drift": {"fire_after": 0}}}, "alerting.drift.fire_after"),
+        ({"alerting": {"performance": {"resolve_margin": 1.5}}}, "alerting.performance.resolve_margin"),
+        ({"alerting": {"fairness": {"severity": "page"}}}, "alerting.fairness.severity"),
+        ({"alerting": {"no_data_after": "soon"}}, "alerting.no_data_after"),
+        ({"alerting": {"colour": {}}}, "alerting.colour"),
+        ({"retraining": {"cooldown": "7x"}}, "retraining.cooldown"),
+        ({"retraining": {"enabled": "yes"}}, "retraining.enabled"),
+    ],
+)
+def test_an_invalid_alerting_policy_is_refused_naming_the_field(
+    h: Harness, config: dict[str, Any], field: str
+) -> None:
+    response = h.client.put("/v1/models/credit/monitor", json=config)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_the_alerting_policy_is_answered_back_with_each_familys_defaults(h: Harness) -> None:
+    h.configure({"alerting": {"data_quality": {"fire_after": 3}, "no_data_after": None}})
+    alerting = h.client.get("/v1/models/credit/monitor").json()["config"]["alerting"]
+    assert alerting["data_quality"] == {
+        "enabled": True,
+        "fire_after": 3,
+        "resolve_margin": 0.2,
+        "severity": "critical",
+    }
+    assert alerting["drift"]["fire_after"] == 2 and alerting["no_data_after"] is None

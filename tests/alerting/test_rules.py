@@ -18,6 +18,7 @@ from service.alerting.rules import (
     resolve_threshold,
 )
 from service.monitors.schemas import MonitorConfig
+from service.monitors.service import config_hash
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -216,3 +217,14 @@ def test_the_cooldown_holds_requests_back() -> None:
     assert decide(policy, alerts, NOW - timedelta(days=6, hours=23), NOW)[0] is None
     assert decide(policy, alerts, NOW - timedelta(days=7), NOW)[0] is not None
     assert decide(RetrainingSettings(enabled=False), alerts, None, NOW)[0] is None
+
+
+def test_the_alerting_policy_is_not_part_of_the_hash_evaluations_cite() -> None:
+
+    plain = MonitorConfig()
+    assert config_hash(plain) == config_hash(
+        MonitorConfig.model_validate(
+            {"alerting": {"drift": {"fire_after": 5}}, "retraining": {"enabled": False}}
+        )
+    )
+    assert config_hash(plain) != config_hash(MonitorConfig.model_validate({"drift": {"alpha": 0.01}}))

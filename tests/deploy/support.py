@@ -85,6 +85,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "hpa-off": {
         "secret": {"databaseUrl": DATABASE_URL},
         "api": {"autoscaling": {"enabled": False}, "replicas": 4},
+        "worker": {"metricsPort": 9500},
         "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
     },
     "minimal": {
@@ -93,6 +94,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "migrations": {"enabled": False},
         "serviceAccount": {"create": False},
         "api": {"podDisruptionBudget": {"enabled": False}, "replicas": 1},
+        "worker": {"metricsPort": 0},
     },
 }
 

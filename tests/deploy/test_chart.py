@@ -2,9 +2,9 @@
 
 Rendering uses the Helm 4 SDK in-process (helm-python-sdk), offline: no cluster, no network.
 Every rendered object is validated by kubernetes-validate --strict (unknown fields are errors)
-for the oldest Kubernetes the chart declares, 1.30, and the newest the validator knows; the two
+for the oldest Kubernetes the chart declares, 1.30, and the newest the validator knows; the
 Prometheus Operator kinds, which it has no schema for, are checked against the subset of their
-CRDs the chart uses.
+CRDs the chart uses (tests/deploy/custom_resources.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from service.app import create_app
 from service.config import Settings, check_production_safety
 from service.storage.migrations import upgrade
 from tests.asgi_client import app_client
+from tests.deploy.custom_resources import CUSTOM_RESOURCE_SCHEMAS
 from tests.deploy.support import (
     CHART,
     DATABASE_URL,
@@ -50,125 +51,6 @@ from tests.deploy.support import (
 
 KUBERNETES_VERSIONS = ("1.25", "1.30", latest_version())
 VALUE_SET_IDS = list(VALUE_SETS)
-
-_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
-_METADATA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},
-        "namespace": {"type": "string"},
-        "labels": _STRINGS,
-        "annotations": _STRINGS,
-    },
-}
-# Prometheus' duration format, as the Prometheus Operator's CRDs define it.
-_DURATION = {
-    "type": "string",
-    "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
-}
-# The fields of monitoring.coreos.com/v1 the chart uses, strictly: a misspelt field fails here
-# the way kubernetes-validate --strict fails one in a built-in kind.
-CUSTOM_RESOURCE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "ServiceMonitor": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {"const": "monitoring.coreos.com/v1"},
-            "kind": {"const": "ServiceMonitor"},
-            "metadata": _METADATA,
-            "spec": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["selector", "endpoints"],
-                "properties": {
-                    "namespaceSelector": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "any": {"type": "boolean"},
-                            "matchNames": {"type": "array", "items": {"type": "string"}},
-                        },
-                    },
-                    "selector": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {"matchLabels": _STRINGS},
-                    },
-                    "endpoints": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["port"],
-                            "properties": {
-                                "port": {"type": "string"},
-                                "path": {"type": "string", "pattern": "^/"},
-                                "interval": _DURATION,
-                                "scrapeTimeout": _DURATION,
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "PrometheusRule": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {"const": "monitoring.coreos.com/v1"},
-            "kind": {"const": "PrometheusRule"},
-            "metadata": _METADATA,
-            "spec": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["groups"],
-                "properties": {
-                    "groups": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["name", "rules"],
-                            "properties": {
-                                "name": {"type": "string", "minLength": 1},
-                                "interval": _DURATION,
-                                "rules": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "items": {
-                                        "type": "object",
-                                        "additionalProperties": False,
-                                        "required": ["expr"],
-                                        "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
-                                        "properties": {
-                                            "alert": {
-                                                "type": "string",
-                                                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-                                            },
-                                            "record": {"type": "string"},
-                                            "expr": {"type": "string", "minLength": 1},
-                                            "for": _DURATION,
-                                            "keep_firing_for": _DURATION,
-                                            "labels": _STRINGS,
-                                            "annotations": _STRINGS,
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    }
-                },
-            },
-        },
-    },
-}
 
 
 def _api(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -365,7 +247,8 @@ def test_each_workload_runs_its_role(values_name: str) -> None:
     assert _container(worker)["args"] == ["worker"]
     assert "command" not in _container(worker), "the image's entrypoint must stay in charge"
     assert worker["spec"]["replicas"] == VALUE_SETS[values_name].get("worker", {}).get("replicas", 1)
-    assert "ports" not in _container(worker)
+    # Its only port is the metrics one (tests/deploy/test_chart_worker_metrics.py).
+    assert {port["name"] for port in _container(worker).get("ports", [])} <= {"metrics"}
 
 
 def test_the_migration_job_is_a_pre_install_and_pre_upgrade_hook() -> None:
@@ -561,6 +444,7 @@ def test_the_prometheus_rule_carries_exactly_the_rules_file() -> None:
         assert "{{ $labels.instance }}" in yaml.safe_dump(rule["spec"])
     assert by_kind(render(VALUE_SETS["defaults"]), "PrometheusRule") == []
     assert by_kind(render(VALUE_SETS["defaults"]), "ServiceMonitor") == []
+    assert by_kind(render(VALUE_SETS["defaults"]), "PodMonitor") == []
 
 
 def test_every_alert_has_a_severity_and_a_runbook_section() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import subprocess
 import tomllib
 from pathlib import PurePosixPath
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.config import Settings
 from tests.deploy.support import CHART, COMPOSE_FILE, REPO, RULES_FILE, load_yaml
+from tests.tools import require_binary
 
 MODELMON_SERVICES = {"migrate": ["migrate"], "api": ["serve"], "worker": ["worker"]}
 
@@ -151,6 +154,36 @@ def test_prometheus_scrapes_the_api_and_loads_the_charts_rules() -> None:
     assert api_job["static_configs"] == [{"targets": ["api:8000"]}]
     # The rules file's job matcher must select this job.
     assert re.fullmatch(".*modelmon.*", api_job["job_name"])
+
+
+def test_prometheus_scrapes_every_worker_on_its_metrics_port() -> None:
+    services = _compose()["services"]
+    config = load_yaml(REPO / "deploy" / "prometheus" / "prometheus.yml")
+    (worker_job,) = [job for job in config["scrape_configs"] if job["job_name"] == "modelmon-worker"]
+    assert worker_job["metrics_path"] == "/metrics"
+    # Every replica of the compose service, by DNS, on the port the worker serves by default.
+    (lookup,) = worker_job["dns_sd_configs"]
+    assert lookup["names"] == ["worker"] and "worker" in services
+    assert (lookup["type"], lookup["port"]) == ("A", Settings.model_fields["worker_metrics_port"].default)
+    environment = services["worker"]["environment"]
+    assert "MODELMON_WORKER_METRICS_PORT" not in environment
+    # The image listens on every interface (docker/entrypoint.sh), so Prometheus can reach it.
+    assert environment.get("MODELMON_HOST", "0.0.0.0") == "0.0.0.0"
+    assert "ports" not in services["worker"], "the worker's metrics are not published"
+    assert re.fullmatch(".*modelmon.*", worker_job["job_name"])  # the rules' job matcher
+
+
+def test_promtool_accepts_the_prometheus_configuration() -> None:
+    promtool = require_binary("promtool")
+    result = subprocess.run(
+        [promtool, "check", "config", "deploy/prometheus/prometheus.yml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("kind", ["datasources", "dashboards"])

@@ -107,7 +107,7 @@ def test_signals_health_and_entrypoint() -> None:
     assert final["STOPSIGNAL"] == "SIGTERM"
     assert final["ENTRYPOINT"] == '["modelmon-entrypoint"]'
     assert final["CMD"] == '["serve"]'
-    assert final["EXPOSE"] == "8000"
+    assert final["EXPOSE"].split() == ["8000", "9464"]  # the API; a worker's metrics
     healthcheck = final["HEALTHCHECK"]
     assert "curl" not in healthcheck and "wget" not in healthcheck
     (command,) = re.findall(r'CMD \["python", "([^"]+)"\]', healthcheck)

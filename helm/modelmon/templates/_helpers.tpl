@@ -71,7 +71,9 @@ MODELMON_DATABASE_URL: {{ required "secret.databaseUrl is required (postgresql+p
 The non-secret MODELMON_* settings as a YAML map of strings: the ConfigMap's data, and the
 migration Job's env (a pre-install hook runs before the ConfigMap exists).
 MODELMON_AUTO_MIGRATE is false: the hook Job migrates, never the API pods, so two replicas
-starting at once cannot race on the schema.
+starting at once cannot race on the schema. Only `modelmon worker` reads
+MODELMON_WORKER_METRICS_PORT; it is here beside MODELMON_PORT so that config.extra cannot set
+a port the worker's containerPort does not match.
 */}}
 {{- define "modelmon.configData" -}}
 MODELMON_ENV: {{ .Values.config.env | quote }}
@@ -82,6 +84,7 @@ MODELMON_WORKERS: {{ .Values.api.uvicornWorkers | quote }}
 MODELMON_DATABASE_POOL_SIZE: {{ .Values.config.databasePoolSize | quote }}
 MODELMON_DATABASE_MAX_OVERFLOW: {{ .Values.config.databaseMaxOverflow | quote }}
 MODELMON_AUTO_MIGRATE: "false"
+MODELMON_WORKER_METRICS_PORT: {{ .Values.worker.metricsPort | quote }}
 {{- range $key, $value := .Values.config.extra }}
 {{ $key }}: {{ $value | toString | quote }}
 {{- end }}
