@@ -156,15 +156,19 @@ def send(ctx: PassContext, alert: Alert, event_type: str) -> bool:
     return True
 
 
-def release_muted(ctx: PassContext) -> None:
-    """Firing alerts whose silence ended: notify a firing that was muted, clear ``silenced_by``."""
-    for alert in repository.muted_firing(ctx.session):
-        labels = labels_of(alert, ctx.name_of(alert.model_id), ctx.version_of(alert.version_id))
-        still = muting(ctx.silences, labels, ctx.now)
-        if still is not None:
-            alert.silenced_by = still
+def refresh_muting(ctx: PassContext) -> None:
+    """Apply the silences in force now to every firing alert.
+
+    A newly created silence mutes an alert that already fired (it is no longer pushed to
+    Alertmanager). An alert whose silence ended is unmuted, and a firing it could not
+    notify is notified now.
+    """
+    for alert in repository.open_alerts(ctx.session):
+        if alert.state != "firing":
             continue
-        alert.silenced_by = None
-        pending = repository.firing_unnotified(ctx.session, alert.id)
-        if pending is not None:
-            pending.notified = send(ctx, alert, "alert.firing")
+        labels = labels_of(alert, ctx.name_of(alert.model_id), ctx.version_of(alert.version_id))
+        was, alert.silenced_by = alert.silenced_by, muting(ctx.silences, labels, ctx.now)
+        if was is not None and alert.silenced_by is None:
+            unsent = repository.firing_unnotified(ctx.session, alert.id)
+            if unsent is not None:
+                unsent.notified = send(ctx, alert, "alert.firing")

@@ -92,11 +92,6 @@ def open_alerts(session: Session, model_id: int | None = None) -> list[Alert]:
     return list(session.scalars(query.order_by(Alert.id)))
 
 
-def muted_firing(session: Session) -> list[Alert]:
-    query = select(Alert).where(Alert.state == "firing", Alert.silenced_by.is_not(None))
-    return list(session.scalars(query))
-
-
 def firing_unnotified(session: Session, alert_id: int) -> AlertTransition | None:
     """The firing transition of ``alert_id`` if it was muted (not notified) when it happened."""
     query = select(AlertTransition).where(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.alerting import repository
 from service.alerting.bands import hysteresis_band
-from service.alerting.notify import PassContext, record, release_muted
+from service.alerting.notify import PassContext, record, refresh_muting
 from service.alerting.policy import FamilyRule
 from service.alerting.requests import consider_retraining
 from service.alerting.rules import (
@@ -64,8 +64,8 @@ def fingerprint(model_id: int, version_id: int | None, subject: Subject) -> str:
 
 
 def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 200) -> PassSummary:
-    """Apply up to ``max_runs`` queued runs in window-end order, then the no-data rule,
-    released silences and the retraining policy."""
+    """Apply up to ``max_runs`` queued runs in window-end order, then the no-data rule, the
+    silences in force, and the retraining policy."""
     state = repository.claim_state(session, now)
     if state is None:
         return PassSummary(claimed=False)
@@ -85,7 +85,7 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
     repository.drop_queued(session, [q.run_id for q in queue])
     repository.advance_activity(session, state)
     check_no_data(ctx, configs)
-    release_muted(ctx)
+    refresh_muting(ctx)
     requested = sum(
         consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig())
         for model_id in {a.model_id for a in repository.open_alerts(session) if a.state == "firing"}

@@ -135,3 +135,17 @@ def test_drift_with_an_estimated_drop_requests_retraining(h: Harness) -> None:
         h.run_pass(hour + 0.1)
     (request,) = h.client.get("/v1/retrain-requests").json()
     assert {r["family"] for r in request["evidence"]["reasons"]} == {"drift", "estimated_performance"}
+
+
+def test_a_silence_created_after_the_firing_mutes_the_alert_from_the_next_pass(h: Harness) -> None:
+    h.configure({"alerting": {"drift": {"fire_after": 1}}})
+    h.store(49, [drift(0.3)])
+    h.run_pass(48.1)
+    assert events(h) == ["alert.firing"]
+    muted = silence(h, [{"name": "feature", "value": "income"}], duration="1h")
+    h.run_pass(48.2)
+    (alert,) = h.alerts()
+    assert alert.silenced_by == muted["id"]  # no longer pushed to Alertmanager
+    h.store(50, [drift(0.01)])
+    h.run_pass(48.3)
+    assert events(h) == ["alert.firing"]  # the resolve is muted too
