@@ -1,4 +1,5 @@
-"""Alerting and delivery: alerts, transitions, silences, retraining requests, webhook outbox.
+"""Alerting and delivery: alerts, transitions, silences, retraining requests, webhook outbox;
+`aggregation_state.folded_through`, so windows are evaluated only once their events are folded.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +23,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("aggregation_state", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("folded_through", UtcDateTime(timezone=True), nullable=True))
     op.create_table(
         "alert_queue",
         sa.Column("run_id", sa.BigInteger(), nullable=False),
@@ -258,6 +261,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("aggregation_state", schema=None) as batch_op:
+        batch_op.drop_column("folded_through")
     with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_attempts_delivery_id"))
 

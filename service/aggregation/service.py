@@ -83,10 +83,13 @@ def aggregate_pass(
     max_rows: int = 100_000,
     max_reference_rows: int = 100_000,
     parsed: dict[int, Layout] | None = None,
+    high_water_at: datetime | None = None,
 ) -> PassResult:
     """Fold events with ids up to ``high_water`` (from ``committed_high_water``), at most
     ``max_rows`` predictions and ``max_rows`` outcomes per pass. ``parsed`` keeps parsed
-    layouts by layout id across passes (a stored layout never changes; a refit is a new id)."""
+    layouts by layout id across passes (a stored layout never changes; a refit is a new id).
+    ``high_water_at``: when ``high_water`` was read; a pass that catches up with it records
+    that every event committed before then is folded (``folded_through``)."""
     state = repository.claim_state(session, now)
     if state is None:
         return PassResult(claimed=False)
@@ -103,6 +106,8 @@ def aggregate_pass(
     _fold(session, result, events, late)
     result.predictions, result.late_labels = len(events), len(late)
     result.caught_up = (p_new, o_new) == high_water
+    if result.caught_up and high_water_at is not None:
+        state.folded_through = max(high_water_at, state.folded_through or high_water_at)
     state.prediction_watermark, state.outcome_watermark = p_new, o_new
     state.generation, state.updated_at = result.generation, now
     session.flush()

@@ -53,7 +53,13 @@ class AlertingJob:
             totals.fired += summary.fired
             totals.resolved += summary.resolved
             totals.retrain_requests += summary.retrain_requests
-            if not summary.claimed or summary.remaining == 0 or time.monotonic() - started > max_seconds:
+            stuck = summary.runs == 0  # what is left waits for older windows to be evaluated
+            if (
+                not summary.claimed
+                or stuck
+                or summary.remaining == 0
+                or time.monotonic() - started > max_seconds
+            ):
                 break
         if totals.fired or totals.resolved or totals.retrain_requests:
             log.info(

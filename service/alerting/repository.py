@@ -21,7 +21,16 @@ from service.storage.notify_tables import (
     RetrainRequest,
     Silence,
 )
-from service.storage.tables import Evaluation, Model, ModelVersion, Monitor, Prediction, Reference, WindowRun
+from service.storage.tables import (
+    Evaluation,
+    Model,
+    ModelVersion,
+    Monitor,
+    Prediction,
+    Reference,
+    WindowRun,
+    WindowTask,
+)
 
 STREAM = "alerts"
 OPEN_STATES = ("pending", "firing")
@@ -53,6 +62,23 @@ def queued(session: Session, limit: int) -> list[AlertQueue]:
 
 def queued_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AlertQueue)) or 0)
+
+
+def oldest_unevaluated(session: Session, version_ids: set[int], now: datetime) -> dict[int, datetime]:
+    """Per version, the end of its oldest window that is due (ended by ``now``) and not yet
+    evaluated at its newest data; versions with none are absent."""
+    if not version_ids:
+        return {}
+    query = (
+        select(WindowTask.version_id, func.min(WindowTask.window_end))
+        .where(
+            WindowTask.version_id.in_(version_ids),
+            WindowTask.wanted > WindowTask.done,
+            WindowTask.window_end <= now,
+        )
+        .group_by(WindowTask.version_id)
+    )
+    return dict(session.execute(query).all())
 
 
 def drop_queued(session: Session, run_ids: Sequence[int]) -> None:

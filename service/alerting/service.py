@@ -72,17 +72,7 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
     ctx = PassContext(session, now, base_url)
     ctx.load_silences()
     configs = {m: config_from_stored(c) for m, c in repository.monitor_configs(session).items()}
-    queue = repository.queued(session, max_runs)
-    runs = repository.runs_by_id(session, [q.run_id for q in queue])
-    figures = repository.figures_of(session, list(runs))
-    by_model: dict[int, list[WindowRun]] = defaultdict(list)
-    for item in queue:
-        if item.run_id in runs:
-            by_model[item.model_id].append(runs[item.run_id])
-    for model_id, model_runs in by_model.items():
-        config = configs.get(model_id) or MonitorConfig()
-        ModelRules(ctx, model_id, config).apply(model_runs, figures)
-    repository.drop_queued(session, [q.run_id for q in queue])
+    applied = apply_queue(ctx, configs, max_runs)
     repository.advance_activity(session, state)
     check_no_data(ctx, configs)
     refresh_muting(ctx)
@@ -93,7 +83,38 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
     state.updated_at = now
     session.flush()
     remaining = repository.queued_count(session)
-    return PassSummary(True, len(queue), ctx.fired, ctx.resolved, ctx.notified, requested, remaining)
+    return PassSummary(True, applied, ctx.fired, ctx.resolved, ctx.notified, requested, remaining)
+
+
+def apply_queue(ctx: PassContext, configs: dict[int, MonitorConfig], max_runs: int) -> int:
+    """Apply the oldest ``max_runs`` queued runs that are ready; returns how many left the queue.
+
+    A run waits while a window of its version ending no later than its own is due and not
+    evaluated at its newest data: an older window another worker still evaluates (alert
+    streaks count *consecutive* windows, so they must arrive in window order whatever worker
+    evaluated which), or its own window, re-opened because events landed in it after it was
+    evaluated (its next revision is the one to judge). A run superseded by a newer revision
+    of its window leaves the queue unapplied.
+    """
+    queue = repository.queued(ctx.session, max_runs)
+    runs = repository.runs_by_id(ctx.session, [q.run_id for q in queue])
+    holding = repository.oldest_unevaluated(ctx.session, {r.version_id for r in runs.values()}, ctx.now)
+
+    def is_ready(run: WindowRun | None) -> bool:
+        oldest = holding.get(run.version_id) if run is not None else None
+        return run is None or oldest is None or run.window_end < oldest
+
+    ready = [q for q in queue if is_ready(runs.get(q.run_id))]
+    figures = repository.figures_of(ctx.session, [q.run_id for q in ready if q.run_id in runs])
+    by_model: dict[int, list[WindowRun]] = defaultdict(list)
+    for item in ready:
+        run = runs.get(item.run_id)
+        if run is not None and run.latest:
+            by_model[item.model_id].append(run)
+    for model_id, model_runs in by_model.items():
+        ModelRules(ctx, model_id, configs.get(model_id) or MonitorConfig()).apply(model_runs, figures)
+    repository.drop_queued(ctx.session, [q.run_id for q in ready])
+    return len(ready)
 
 
 class ModelRules:

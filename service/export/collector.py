@@ -1,10 +1,10 @@
-"""The stored-state collector behind ``/metrics`` and the cache that keeps scrapes cheap.
+"""The stored-state part of ``/metrics`` and the cache that keeps scrapes cheap.
 
-``StoredStateCollector`` is a prometheus-client custom collector: it yields the gauges of
-one snapshot (``snapshot.read_snapshot``). ``CachedExport`` reads a snapshot at most every
-``cache_seconds`` and keeps it *rendered* (Prometheus text), so a scrape costs neither a
-query nor the formatting of ~22,000 samples (100 models × ~220 series, docs/metrics.md);
-a stale snapshot is read again by one background thread while scrapes get the last one.
+``CachedExport`` reads a snapshot (``snapshot.read_snapshot``) at most every
+``cache_seconds`` and keeps it *rendered* (Prometheus text, ``text.render_text``), so a
+scrape costs neither a query nor the formatting of ~22,000 samples (100 models × ~220
+series, docs/metrics.md); a stale snapshot is read again by one background thread while
+scrapes get the last one.
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +21,7 @@ from service.clock import Clock
 from service.export.families import Budget, Family
 from service.export.instruments import SNAPSHOT_FAILURES
 from service.export.snapshot import read_snapshot
+from service.export.text import render_text
 from service.storage.database import unit_of_work
 
 log = logging.getLogger("modelmon.metrics")
@@ -34,25 +32,10 @@ EXPORTER_FAMILIES = (
 )
 
 
-class StoredStateCollector(Collector):
-    """Yields the gauges of a list of families (one snapshot)."""
-
-    def __init__(self, families: list[Family]) -> None:
-        self.families = families
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        for family in self.families:
-            gauge = GaugeMetricFamily(family.name, family.documentation, labels=list(family.labels))
-            for values, value in family.samples.items():
-                gauge.add_metric(list(values), value)
-            yield gauge
-
-
 def render(families: list[Family]) -> bytes:
-    """Prometheus text of ``families`` (a private registry: nothing global is touched)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoredStateCollector(families))
-    return generate_latest(registry)
+    """Prometheus text (format 0.0.4, UTF-8) of ``families``: the bytes prometheus-client's
+    ``generate_latest`` wrote for them, ~5× faster (``service/export/text.py``)."""
+    return render_text(families)
 
 
 class CachedExport:
@@ -76,7 +59,7 @@ class CachedExport:
 
     def text(self) -> bytes:
         """The rendered snapshot. The first call reads it; later, a stale one is served
-        while a background thread reads the next (a cold read of 100 models takes ~0.5 s,
+        while a background thread reads the next (a cold read of 100 models takes 0.2–0.5 s,
         docs/metrics.md, and must not land on a scrape)."""
         with self._lock:
             if self._read_at is None:

@@ -205,6 +205,9 @@ class AggregationState(Base):
     outcome_watermark: Mapped[int] = mapped_column(BigInteger)
     generation: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Every event committed before this time is folded in (set by a pass that caught up with
+    # the high water read at that time); windows ending later wait to be evaluated.
+    folded_through: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class BucketProfile(Base):

@@ -72,6 +72,7 @@ class Jobs:
         started = time.monotonic()
         try:
             with unit_of_work(self.sessions) as session:
+                high_water_at = self.clock()
                 high_water = aggregation_repository.committed_high_water(session)
         except OperationalError as error:  # lock_timeout: a writer is stuck; try next round
             log.warning("aggregation: event tables busy, retrying later (%s)", error.orig)
@@ -85,6 +86,7 @@ class Jobs:
                 max_rows=self.settings.aggregation_pass_rows,
                 max_reference_rows=self.settings.max_reference_rows,
                 parsed=self.cache.layouts,
+                high_water_at=high_water_at,
             )
             if not result.claimed:
                 return True, 0, 0  # another worker is aggregating

@@ -215,8 +215,15 @@ def evaluate_due(
     ends: tuple[datetime, datetime] | None = None,
 ) -> int:
     """Claim up to ``limit`` due tasks (SKIP LOCKED; of one model and with window ends in
-    (ends[0], ends[1]] when given) and evaluate them; returns how many ran."""
-    tasks = repository.claim_due(session, now, limit, model_id, ends)
+    (ends[0], ends[1]] when given) and evaluate them; returns how many ran.
+
+    Due means ended, and ended before ``folded_through``: a window whose last events another
+    worker is still folding would be judged on part of its data.
+    """
+    state = aggregation_repository.read_state(session)
+    folded = None if state is None else state.folded_through
+    cutoff = now if folded is None else min(now, folded)
+    tasks = repository.claim_due(session, cutoff, limit, model_id, ends)
     for task in tasks:
         if evaluate_task(session, task, now, cache) is None:
             task.done = task.wanted  # the layout is gone (refit): the refit re-schedules

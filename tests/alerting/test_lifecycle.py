@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.alerting.support import T0, Harness, drift, figure
+from sqlalchemy import update
+
+from service.storage.database import unit_of_work
+from service.storage.tables import WindowTask
+from service.windows import grid
+from service.windows import repository as window_repository
+from tests.alerting.support import HOUR, T0, Harness, drift, figure
 
 
 def events(h: Harness) -> list[str]:
@@ -144,3 +150,26 @@ def test_no_data_fires_when_a_model_goes_quiet_and_resolves_when_it_returns(h: H
     h.run_pass()
     assert [a.state for a in h.alerts()] == ["resolved"]
     assert events(h) == ["alert.firing", "alert.resolved"]
+
+
+def test_a_run_waits_for_older_windows_of_its_version_still_being_evaluated(h: Harness) -> None:
+    """Two workers: one stored the 3 h window while the other still evaluates the 2 h one.
+    Applying 3 h first would make 2 h stale and break the streak; it waits instead."""
+    h.configure({"alerting": {"drift": {"fire_after": 2}}})
+    h.store(1, [drift(0.3)])
+    older = (T0 - 22 * HOUR, T0 + 2 * HOUR)
+    with unit_of_work(h.sessions) as session:
+        window_repository.schedule(
+            session, model_id=h.model_id, version_id=h.version_id, windows=[older],
+            generation=1, horizon=grid.EPOCH,
+        )  # fmt: skip
+    h.store(3, [drift(0.3)])
+    summary = h.run_pass(3.1)
+    assert (summary.runs, summary.remaining) == (1, 1)  # the 1 h window only; 3 h waits
+    h.store(2, [drift(0.3)])
+    with unit_of_work(h.sessions) as session:
+        session.execute(update(WindowTask).values(done=WindowTask.wanted))
+    summary = h.run_pass(3.2)
+    assert (summary.runs, summary.remaining) == (2, 0)
+    (alert,) = h.alerts()
+    assert alert.state == "firing" and alert.window_end == T0 + timedelta(hours=3)

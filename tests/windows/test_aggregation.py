@@ -213,8 +213,23 @@ def test_job_lag_is_how_long_the_oldest_due_window_has_waited(harness: Harness) 
     assert status["pending_windows"] == 0 and status["lag_seconds"] == 0.0
     harness.clock.at += timedelta(days=5)  # the later windows fall due; no traffic since
     assert harness.client.get("/v1/models/credit/monitor").json()["status"]["lag_seconds"] > 0
+    harness.jobs.catch_up()  # a pass with nothing new still says every event is folded
     while harness.jobs.evaluate_once():
         pass
     status = harness.client.get("/v1/models/credit/monitor").json()["status"]
     assert status["lag_seconds"] == 0.0  # days after the last window: idle, not behind
     assert harness.clock.at - datetime.fromisoformat(status["last_window_end"]) > timedelta(days=3)
+
+
+def test_a_window_is_not_evaluated_before_its_events_are_folded(harness: Harness) -> None:
+    """Another worker may still be folding a window's last events when it falls due: the
+    window waits for a pass that caught up after its end, instead of being judged on part."""
+    harness.send(_records(300, "a"))
+    harness.jobs.catch_up()
+    while harness.jobs.evaluate_once():
+        pass
+    harness.clock.at += timedelta(hours=3)  # three more windows end; nothing folded since
+    assert harness.client.get("/v1/models/credit/monitor").json()["status"]["pending_windows"] == 3
+    assert harness.jobs.evaluate_once() == 0
+    harness.jobs.catch_up()
+    assert harness.jobs.evaluate_once() == 3

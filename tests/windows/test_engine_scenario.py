@@ -134,7 +134,10 @@ def test_the_scenario_yields_what_the_issue_asks(finished: AppClient) -> None:
     check_every_figure_cites_the_reference_it_was_compared_with(finished)
 
 
-def _run_scenario(database_url: str, workers: int) -> dict[tuple[Any, ...], Item]:
+def _run_scenario(
+    database_url: str, workers: int
+) -> tuple[dict[tuple[Any, ...], Item], list[tuple[Any, ...]]]:
+    """The figures of every window, and every alert (subject, state, fired and resolved window)."""
     with scenario_client(database_url, workers) as (client, clock, crew):
 
         def run_jobs() -> None:
@@ -147,19 +150,24 @@ def _run_scenario(database_url: str, workers: int) -> dict[tuple[Any, ...], Item
                 pass
 
         scenario.run(client, clock, run_jobs)
-        return {
+        figures = {
             (i["window_end"], i["family"], i["metric"], i["feature"], i["attribute"], i["group"]): i
             for i in items(client)
         }
+        alerts = client.get("/v1/alerts", params={"limit": "1000"}).json()["items"]
+        subjects = ("family", "metric", "feature", "attribute", "group", "state", "window_end", "value")
+        return figures, sorted(tuple(str(a[k]) for k in subjects) for a in alerts)
 
 
 @pytest.mark.postgres
 def test_one_worker_and_three_workers_give_the_same_results(
     postgres_url: str, reset_postgres: Callable[[], None]
 ) -> None:
-    one = _run_scenario(postgres_url, 1)
+    one, one_alerts = _run_scenario(postgres_url, 1)
     reset_postgres()
-    three = _run_scenario(postgres_url, 3)
+    three, three_alerts = _run_scenario(postgres_url, 3)
+    # Alerting applies windows in window order whichever worker evaluated them: same alerts.
+    assert one_alerts == three_alerts and len(one_alerts) >= 2
     assert one.keys() == three.keys() and len(one) > 1000
     for key, item in one.items():
         other = three[key]
