@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 
@@ -17,7 +17,7 @@ from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
-from service.errors import ErrorBody, install_error_handlers
+from service.errors import ErrorBody, install_error_handlers, refuse_unstorable_query
 from service.export.endpoints import router as export_router
 from service.export.setup import install_metrics
 from service.health.endpoints import router as health_router
@@ -66,7 +66,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     check_production_safety(settings)
     engine = engine or create_database_engine(settings)
     context = AppContext(settings, engine, create_session_factory(engine), clock)
-    app = FastAPI(title="modelmon", version=__version__, description=DESCRIPTION, lifespan=_lifespan(context))
+    app = FastAPI(
+        title="modelmon",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan(context),
+        dependencies=[Depends(refuse_unstorable_query)],
+    )
     app.state.context = context
     install_error_handlers(app, settings.max_errors_listed)
     install_metrics(app, context)

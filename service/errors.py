@@ -202,3 +202,15 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
     app.add_exception_handler(OperationalError, on_database_unavailable)
     app.add_exception_handler(InterfaceError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def refuse_unstorable_query(request: Request) -> None:
+    """A dependency of every route: 422 naming the query parameter whose value cannot be
+    stored or compared as text (NUL, lone surrogates), before it reaches a query: Postgres
+    refuses NUL in text parameters with an error, not an empty result."""
+    for name, value in request.query_params.multi_items():
+        if find_invalid_text(value, name):
+            raise Invalid(
+                "a query parameter holds a NUL or a lone surrogate",
+                [FieldError(None, name, "contains a character that is not valid text")],
+            )
