@@ -58,12 +58,18 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
 def forbidden_category(address: Address) -> str | None:
     """Why ``address`` is not publicly routable ("private", "loopback", …), or None if it is.
 
-    An IPv4-mapped IPv6 address (``::ffff:10.0.0.1``) is judged as the IPv4 address it
-    carries. Anything not global that no named category covers (e.g. 100.64.0.0/10, the
-    carrier-grade NAT range) is refused as "not globally routable".
+    An IPv6 address that carries an IPv4 one (mapped ``::ffff:10.0.0.1``, 6to4 ``2002::/16``,
+    Teredo) is judged as the IPv4 address it carries. Anything not global that no named
+    category covers (e.g. 100.64.0.0/10, the carrier-grade NAT range) is refused as "not
+    globally routable".
     """
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv6 address carrying an IPv4 one (mapped, 6to4, Teredo's client) is judged as the
+        # IPv4 address it reaches: 2002:a9fe:a9fe:: embeds 169.254.169.254.
+        teredo = address.teredo[1] if address.teredo is not None else None
+        embedded = address.ipv4_mapped or address.sixtofour or teredo
+        if embedded is not None:
+            address = embedded
     for attribute, name in _CATEGORIES:
         if getattr(address, attribute):
             return name

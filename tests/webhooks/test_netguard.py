@@ -43,6 +43,8 @@ def resolver(host: str, _port: int) -> list[str]:
         ("240.0.0.1", "reserved"),
         ("100.64.0.1", "not globally routable"),
         ("::ffff:10.0.0.1", "private"),
+        ("2002:a9fe:a9fe::1", "link-local"),  # 6to4 carrying the metadata address
+        ("2002:5db8:d70e::1", None),  # 6to4 carrying a public address
         ("93.184.215.14", None),
         ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None),
     ],
