@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from service.alerting import queries, repository
+from service.alerting.notify import Names
 from service.alerting.policy import Severity
 from service.alerting.schemas import (
     Acknowledge,
@@ -22,6 +23,7 @@ from service.alerting.schemas import (
 from service.context import Context
 from service.errors import ErrorBody
 from service.registry.schemas import NAME_PATTERN
+from service.registry.service import load_model
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -47,7 +49,7 @@ def list_alerts(
 ) -> AlertPage:
     """Alerts, newest first, filtered by state, model, severity and family."""
     with unit_of_work(context.sessions) as session:
-        model_id = None if model is None else queries.model_id_or_404(session, model)
+        model_id = None if model is None else load_model(session, model).model_id
         where = repository.AlertFilter(
             state=None if state is None else state.value,
             model_id=model_id,
@@ -56,7 +58,7 @@ def list_alerts(
             before_id=before,
             limit=limit,
         )
-        return queries.list_alerts(session, where, context.clock())
+        return queries.list_alerts(session, where)
 
 
 @router.get("/alerts/{alert_id}", summary="An alert with its transitions and history", responses=_ERRORS)
@@ -117,8 +119,9 @@ def list_retrain_requests(
     context: Context, model: ModelName = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[RetrainRequestView]:
     """Retraining requests with their evidence bundles, newest first."""
-    now = context.clock()
     with unit_of_work(context.sessions) as session:
-        model_id = None if model is None else queries.model_id_or_404(session, model)
-        rows = repository.retrain_requests(session, model_id, limit)
-        return [queries.request_view(session, row, now) for row in rows]
+        model_id = None if model is None else load_model(session, model).model_id
+        names = Names(session)
+        return [
+            queries.request_view(names, row) for row in repository.retrain_requests(session, model_id, limit)
+        ]

@@ -18,24 +18,12 @@ from service.webhooks import service as webhooks
 
 
 @dataclass
-class PassContext:
-    """What one alerting pass shares: the transaction, its time, silences and names."""
+class Names:
+    """Model and version names by id, read once per transaction (alerts store ids)."""
 
     session: Session
-    now: datetime
-    base_url: str
-    silences: list[ActiveSilence] = field(default_factory=list)
     models: dict[int, str] = field(default_factory=dict)
     versions: dict[int, str] = field(default_factory=dict)
-    fired: int = 0
-    resolved: int = 0
-    notified: int = 0
-
-    def load_silences(self) -> None:
-        self.silences = [
-            ActiveSilence(s.id, matchers_of(s.matchers), s.starts_at, s.ends_at)
-            for s in repository.active_silences(self.session, self.now)
-        ]
 
     def name_of(self, model_id: int) -> str:
         if model_id not in self.models:
@@ -48,6 +36,30 @@ class PassContext:
         if version_id not in self.versions:
             self.versions.update(repository.version_names(self.session, [version_id]))
         return self.versions.get(version_id)
+
+    def labels(self, alert: Alert) -> dict[str, str]:
+        return labels_of(alert, self.name_of(alert.model_id), self.version_of(alert.version_id))
+
+    def view(self, alert: Alert) -> AlertView:
+        return view_of(alert, self.name_of(alert.model_id), self.version_of(alert.version_id))
+
+
+@dataclass(kw_only=True)
+class PassContext(Names):
+    """What one alerting pass shares: the transaction, its time, silences and names."""
+
+    now: datetime
+    base_url: str
+    silences: list[ActiveSilence] = field(default_factory=list)
+    fired: int = 0
+    resolved: int = 0
+    notified: int = 0
+
+    def load_silences(self) -> None:
+        self.silences = [
+            ActiveSilence(s.id, matchers_of(s.matchers), s.starts_at, s.ends_at)
+            for s in repository.active_silences(self.session, self.now)
+        ]
 
 
 def labels_of(alert: Alert, model: str, version: str | None) -> dict[str, str]:
@@ -103,7 +115,7 @@ _PLAIN_COLUMNS = [
 def event_data(ctx: PassContext, alert: Alert) -> dict[str, Any]:
     """The ``data`` of an ``alert.firing`` / ``alert.resolved`` webhook (docs/alerting.md)."""
     model = ctx.name_of(alert.model_id)
-    view = view_of(alert, model, ctx.version_of(alert.version_id))
+    view = ctx.view(alert)
     links = {"alert": f"{ctx.base_url}/v1/alerts/{alert.id}"}
     if alert.window_start is not None and alert.window_end is not None:
         query = {
@@ -123,8 +135,7 @@ def record(
     A resolve whose firing was never notified (muted throughout) sends nothing either: a
     receiver must not learn of an end it never saw begin.
     """
-    labels = labels_of(alert, ctx.name_of(alert.model_id), ctx.version_of(alert.version_id))
-    alert.silenced_by = muting(ctx.silences, labels, ctx.now)
+    alert.silenced_by = muting(ctx.silences, ctx.labels(alert), ctx.now)
     transition = AlertTransition(
         alert_id=alert.id,
         from_state=from_state,
@@ -156,18 +167,17 @@ def send(ctx: PassContext, alert: Alert, event_type: str) -> bool:
     return True
 
 
-def refresh_muting(ctx: PassContext) -> None:
+def refresh_muting(ctx: PassContext, open_alerts: list[Alert]) -> None:
     """Apply the silences in force now to every firing alert.
 
     A newly created silence mutes an alert that already fired (it is no longer pushed to
     Alertmanager). An alert whose silence ended is unmuted, and a firing it could not
     notify is notified now.
     """
-    for alert in repository.open_alerts(ctx.session):
+    for alert in open_alerts:
         if alert.state != "firing":
             continue
-        labels = labels_of(alert, ctx.name_of(alert.model_id), ctx.version_of(alert.version_id))
-        was, alert.silenced_by = alert.silenced_by, muting(ctx.silences, labels, ctx.now)
+        was, alert.silenced_by = alert.silenced_by, muting(ctx.silences, ctx.labels(alert), ctx.now)
         if was is not None and alert.silenced_by is None:
             unsent = repository.firing_unnotified(ctx.session, alert.id)
             if unsent is not None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from service.alerting import repository
-from service.alerting.notify import PassContext, labels_of, view_of
+from service.alerting.notify import Names
 from service.alerting.schemas import (
     Acknowledge,
     AlertDetail,
@@ -27,24 +27,11 @@ from service.storage.notify_tables import Alert, RetrainRequest, Silence
 HISTORY_WINDOWS = 100
 
 
-def model_id_or_404(session: Session, name: str) -> int:
-    model_id = repository.model_id_of(session, name)
-    if model_id is None:
-        raise NotFound(f"model {name!r} is not registered", [FieldError(None, "model", "unknown model")])
-    return model_id
-
-
-def _views(session: Session, alerts: list[Alert], now: datetime) -> list[AlertView]:
-    ctx = PassContext(session, now, "")
-    return [view_of(a, ctx.name_of(a.model_id), ctx.version_of(a.version_id)) for a in alerts]
-
-
-def list_alerts(session: Session, where: repository.AlertFilter, now: datetime) -> AlertPage:
+def list_alerts(session: Session, where: repository.AlertFilter) -> AlertPage:
     alerts = repository.list_alerts(session, where)
-    more = len(alerts) == where.limit
-    return AlertPage(
-        items=_views(session, alerts, now), next_before=alerts[-1].id if more and alerts else None
-    )
+    next_before = alerts[-1].id if alerts and len(alerts) == where.limit else None
+    names = Names(session)
+    return AlertPage(items=[names.view(a) for a in alerts], next_before=next_before)
 
 
 def _alert_or_404(session: Session, alert_id: int) -> Alert:
@@ -85,7 +72,7 @@ def alert_detail(session: Session, alert_id: int, now: datetime) -> AlertDetail:
             )
             for run, f in repository.history(session, alert, upto, HISTORY_WINDOWS)
         ]
-    return AlertDetail(alert=_views(session, [alert], now)[0], transitions=transitions, history=history)
+    return AlertDetail(alert=Names(session).view(alert), transitions=transitions, history=history)
 
 
 def acknowledge(session: Session, alert_id: int, body: Acknowledge, now: datetime) -> AlertView:
@@ -99,7 +86,7 @@ def acknowledge(session: Session, alert_id: int, body: Acknowledge, now: datetim
         alert.acknowledged_at, alert.acknowledged_by = now, body.by
         alert.acknowledge_comment = body.comment or None
         session.flush()
-    return _views(session, [alert], now)[0]
+    return Names(session).view(alert)
 
 
 # ---------------------------------------------------------------- silences
@@ -149,12 +136,8 @@ def create_silence(session: Session, body: SilenceCreate, now: datetime) -> tupl
     session.add(silence)
     session.flush()
     probe = ActiveSilence(silence.id, matchers_of(matchers), starts, ends)
-    ctx = PassContext(session, now, "")
-    muted = sum(
-        1
-        for a in repository.open_alerts(session)
-        if probe.mutes(labels_of(a, ctx.name_of(a.model_id), ctx.version_of(a.version_id)), now)
-    )
+    names = Names(session)
+    muted = sum(1 for a in repository.open_alerts(session) if probe.mutes(names.labels(a), now))
     return silence_view(silence, now), muted
 
 
@@ -176,12 +159,11 @@ def get_silence(session: Session, silence_id: int, now: datetime) -> SilenceView
     return silence_view(silence, now)
 
 
-def request_view(session: Session, row: RetrainRequest, now: datetime) -> RetrainRequestView:
-    ctx = PassContext(session, now, "")
+def request_view(names: Names, row: RetrainRequest) -> RetrainRequestView:
     return RetrainRequestView(
         id=row.id,
-        model=ctx.name_of(row.model_id),
-        version=ctx.version_of(row.version_id),
+        model=names.name_of(row.model_id),
+        version=names.version_of(row.version_id),
         idempotency_key=row.idempotency_key,
         window_start=row.window_start,
         window_end=row.window_end,

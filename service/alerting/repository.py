@@ -193,10 +193,6 @@ def version_names(session: Session, version_ids: Sequence[int]) -> dict[int, str
     return dict(session.execute(query).all())
 
 
-def model_id_of(session: Session, name: str) -> int | None:
-    return session.scalar(select(Model.id).where(Model.name == name))
-
-
 # ---------------------------------------------------------------- activity (no data)
 
 

@@ -19,9 +19,9 @@ from service.webhooks import service as webhooks
 TOP_DRIFTED = 5
 
 
-def consider_retraining(ctx: PassContext, model_id: int, config: MonitorConfig) -> int:
-    """Request retraining of ``model_id`` when its policy says so; 1 when a request was made."""
-    alerts = repository.open_alerts(ctx.session, model_id)
+def consider_retraining(ctx: PassContext, model_id: int, config: MonitorConfig, alerts: list[Alert]) -> int:
+    """Request retraining of ``model_id`` when its policy says so, given its open ``alerts``;
+    1 when a request was made."""
     views = [
         OpenAlert(a.id, a.family, a.state, a.version_id, a.fired_at, a.window_start, a.window_end)
         for a in alerts

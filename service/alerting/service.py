@@ -69,16 +69,21 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
     state = repository.claim_state(session, now)
     if state is None:
         return PassSummary(claimed=False)
-    ctx = PassContext(session, now, base_url)
+    ctx = PassContext(session, now=now, base_url=base_url)
     ctx.load_silences()
     configs = {m: config_from_stored(c) for m, c in repository.monitor_configs(session).items()}
     applied = apply_queue(ctx, configs, max_runs)
     repository.advance_activity(session, state)
     check_no_data(ctx, configs)
-    refresh_muting(ctx)
+    open_alerts = repository.open_alerts(session)
+    refresh_muting(ctx, open_alerts)
+    by_model: dict[int, list[Alert]] = defaultdict(list)
+    for alert in open_alerts:
+        by_model[alert.model_id].append(alert)
     requested = sum(
-        consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig())
-        for model_id in {a.model_id for a in repository.open_alerts(session) if a.state == "firing"}
+        consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig(), alerts)
+        for model_id, alerts in by_model.items()
+        if any(a.state == "firing" for a in alerts)
     )
     state.updated_at = now
     session.flush()
