@@ -35,7 +35,7 @@ import httpx
 import numpy as np
 import orjson
 
-from benchmarks.common import progress
+from benchmarks.common import BENCH_ADMIN_KEY, BENCH_HEADERS, progress
 
 RATE_PER_SECOND = 20
 STEP_SECONDS = 60
@@ -83,6 +83,7 @@ def live_service(workdir: Path) -> Iterator[str]:
         "MODELMON_DATABASE_URL": f"sqlite:///{workdir / 'modelmon.db'}",
         "MODELMON_PORT": str(port),
         "MODELMON_LOG_LEVEL": "warning",
+        "MODELMON_ADMIN_KEY": BENCH_ADMIN_KEY,
     }
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, cwd=workdir)
     url = f"http://127.0.0.1:{port}"
@@ -166,7 +167,10 @@ def measure_latency(fire_after: int) -> LatencyRow:
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Inbox()
         try:
-            with live_service(Path(scratch)) as url, httpx.Client(base_url=url, timeout=30) as http:
+            with (
+                live_service(Path(scratch)) as url,
+                httpx.Client(base_url=url, timeout=30, headers=BENCH_HEADERS) as http,
+            ):
                 _set_up(http, inbox, fire_after)
                 # Start just after a step boundary, the worst case for the first window's wait.
                 time.sleep(STEP_SECONDS - time.time() % STEP_SECONDS + 0.5)

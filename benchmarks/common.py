@@ -12,6 +12,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tests.auth import AUTH_HEADERS, TEST_ADMIN_KEY
+
+# Benchmarks use the test suite's admin key (tests/auth.py: the in-process client sends it)
+# for the servers they start, and measure capacity, so no per-key rate limit applies.
+BENCH_ADMIN_KEY = TEST_ADMIN_KEY
+BENCH_HEADERS = AUTH_HEADERS
+os.environ.setdefault("MODELMON_ADMIN_KEY", BENCH_ADMIN_KEY)
+os.environ.setdefault("MODELMON_RATE_LIMIT_PER_SECOND", "0")
+
 
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

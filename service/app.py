@@ -13,6 +13,11 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.alerting.endpoints import router as alerting_router
+from service.audit.endpoints import router as audit_router
+from service.auth.endpoints import router as keys_router
+from service.auth.guard import Gate, Need, guard, requirement
+from service.auth.ratelimit import RateLimiter
+from service.auth.service import Authenticator
 from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
@@ -24,6 +29,7 @@ from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
 from service.monitors.endpoints import router as monitors_router
+from service.privacy.endpoints import router as privacy_router
 from service.registry.endpoints import router as registry_router
 from service.storage.database import create_database_engine, create_session_factory
 from service.webhooks.endpoints import router as webhooks_router
@@ -71,9 +77,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(context),
-        dependencies=[Depends(refuse_unstorable_query)],
+        dependencies=[Depends(guard), Depends(refuse_unstorable_query)],
     )
     app.state.context = context
+    app.state.gate = _gate(context)
     install_error_handlers(app, settings.max_errors_listed)
     install_metrics(app, context)
     app.include_router(health_router)
@@ -85,8 +92,21 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(export_router)
     app.include_router(datasets_router)
     app.include_router(webhooks_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
+    app.include_router(privacy_router)
     _document_hand_read_bodies(app)
     return app
+
+
+def _gate(context: AppContext) -> Gate:
+    settings = context.settings
+    admin_key = None if settings.admin_key is None else settings.admin_key.get_secret_value()
+    return Gate(
+        enabled=settings.auth,
+        authenticator=Authenticator(context.sessions, context.clock, admin_key),
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+    )
 
 
 def _document_hand_read_bodies(app: FastAPI) -> None:
@@ -103,10 +123,33 @@ def _document_hand_read_bodies(app: FastAPI) -> None:
             error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(error_schema.pop("$defs", {}))
             schemas["HTTPValidationError"] = error_schema
+            _document_auth(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_AUTH_ANSWERS = {
+    "401": "No usable API key: missing, malformed, unknown or revoked (the message says which).",
+    "403": "The key's role or model scope does not cover this route (the message says what it needs).",
+    "429": "Over the key's rate limit; retry after `Retry-After` seconds.",
+}
+
+
+def _document_auth(schema: dict[str, Any]) -> None:
+    """Bearer keys as the security scheme, and 401/403/429 on every route that needs a key."""
+    schema["components"]["securitySchemes"] = {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "A modelmon API key (mmk_…)."}
+    }
+    error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if requirement(method.upper(), path) is Need.OPEN:
+                continue
+            operation["security"] = [{"apiKey": []}]
+            for status, description in _AUTH_ANSWERS.items():
+                operation["responses"].setdefault(status, {"description": description, "content": error_ref})
 
 
 def create_app_from_environment() -> FastAPI:

@@ -1,4 +1,4 @@
-"""The ``modelmon`` command: ``serve`` and ``migrate``."""
+"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill`` and ``keys``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,11 @@ def serve(settings: Settings) -> None:
         migrate(settings)
     else:
         _check_schema(settings)
+    from service.auth.commands import bootstrap_admin
+
+    bootstrap_admin(settings)
+    if not settings.auth:
+        log.warning("authentication is OFF (MODELMON_AUTH=false): every route is open to whoever reaches it")
     # Readiness probes consult Alembic's migration context; its INFO lines on every probe
     # (every few seconds under Kubernetes) would drown the service's own log.
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -198,6 +203,9 @@ def _parser() -> argparse.ArgumentParser:
     fill.add_argument("--model", required=True, help="model name")
     fill.add_argument("--from", dest="start", required=True, type=_timestamp, help="windows ending after")
     fill.add_argument("--to", dest="end", required=True, type=_timestamp, help="windows ending at or before")
+    from service.auth.commands import register as register_keys
+
+    register_keys(commands)
     return parser
 
 
@@ -214,6 +222,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         worker(settings, once=args.once)
     elif args.command == "backfill":
         backfill(settings, args.model, args.start, args.end)
+    elif args.command == "keys":
+        from service.auth.commands import run as run_keys
+
+        logging.getLogger().setLevel(logging.WARNING)  # stdout carries the key; keep stderr quiet
+        if settings.migrate_on_start:
+            migrate(settings)
+        run_keys(settings, args)
     else:
         serve(settings)
 

@@ -10,10 +10,13 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE_URL = "sqlite:///./modelmon.db"
+# 32 characters of a random key carry >= 160 bits; a shorter secret can be guessed offline
+# from one pseudonym (HMAC) or online against the API.
+MIN_SECRET_LENGTH = 32
 
 
 class Environment(StrEnum):
@@ -151,11 +154,59 @@ class Settings(BaseSettings):
         10, description="Largest groups exported per fairness attribute or intersection on `/metrics`."
     )
 
+    auth: bool = Field(
+        True,
+        description="Require an API key (`Authorization: Bearer <key>`) on every route but health and "
+        "`/metrics`. Refused off in production.",
+    )
+    admin_key: SecretStr | None = Field(
+        None,
+        description="An admin key taken from the environment (e.g. a Kubernetes Secret), at least 32 "
+        "characters; it is never stored. Keys made with `modelmon keys create` are stored hashed.",
+    )
+    # 100 requests/s per key, bursts of 200: a model service that posts every prediction on
+    # its own gets that many predictions/s through; one batching each second (the client's
+    # default) uses 1 %. It caps what one leaked key can make the database do.
+    rate_limit_per_second: Annotated[float, Field(ge=0)] = Field(
+        100.0, description="Requests per second one API key may make, per process (0 turns the limit off)."
+    )
+    rate_limit_burst: Annotated[int, Field(ge=1)] = Field(
+        200, description="Requests one API key may make at once before the rate limit applies."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="Secret of the keyed hash (HMAC-SHA256) that pseudonymises `subject_id` before it is "
+        "stored; at least 32 characters. Required in production; changing it orphans stored subjects.",
+    )
+    retention_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        90,
+        description="Days raw predictions and outcomes are kept; bucket profiles (anonymous counts) are kept "
+        "for good.",
+    )
+    database_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
+        30.0,
+        description="Longest a database statement may run and longest a connection attempt may take "
+        "(Postgres), in seconds.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("admin_key", "pseudonym_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose and Helm pass an unset secret as an empty variable.
+        return None if value == "" else value
+
+    @field_validator("admin_key", "pseudonym_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("webhook_allowed_networks")
@@ -221,6 +272,19 @@ def production_problems(settings: Settings) -> list[str]:
         password = make_url(settings.database_url).password
         if password is None or str(password) in _WEAK_PASSWORDS:
             problems.append("MODELMON_DATABASE_URL has no password or a well-known default one")
+    problems.extend(_trust_problems(settings))
+    return problems
+
+
+def _trust_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    if not settings.auth:
+        problems.append("MODELMON_AUTH=false leaves every route open; production requires API keys")
+    if settings.pseudonym_key is None:
+        problems.append(
+            "MODELMON_PSEUDONYM_KEY is not set; production needs its own secret "
+            "(e.g. `openssl rand -hex 32`) so subject ids are not hashed with the public development key"
+        )
     return problems
 
 

@@ -54,6 +54,22 @@ class BadRequest(ApiError):
     status_code = 400
 
 
+class Unauthorized(ApiError):
+    """No usable key: missing, malformed, unknown or revoked (``WWW-Authenticate: Bearer``)."""
+
+    status_code = 401
+
+
+class Forbidden(ApiError):
+    """A valid key whose role or model scope does not cover the request."""
+
+    status_code = 403
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+
+
 class NotFound(ApiError):
     status_code = 404
 

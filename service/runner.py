@@ -1,4 +1,5 @@
-"""Everything a worker runs: the jobs loop (aggregation → evaluation → alerting → Alertmanager)
+"""Everything a worker runs: the jobs loop (aggregation → evaluation → alerting → Alertmanager
+→ retention)
 and, in a thread beside it, webhook delivery, so a slow receiver never delays evaluation.
 
 ``modelmon worker`` runs one; so does ``modelmon serve`` when the jobs run in the API
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.alerting.alertmanager import AlertmanagerSync
 from service.clock import Clock
 from service.config import Settings
+from service.privacy.jobs import RetentionJob
 from service.webhooks.jobs import Deliverer
 from service.windows.jobs import Jobs, RoundSummary
 
@@ -25,11 +27,13 @@ class Runner:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
         self.jobs = Jobs(sessions, settings, clock)
         self.alertmanager = AlertmanagerSync(sessions, settings, clock)
-        self.jobs.after_round = self._push_alerts
+        self.retention = RetentionJob(sessions, clock, settings.retention_days)
+        self.jobs.after_round = self._after_round
         self.deliverer = Deliverer(sessions, settings, clock)
 
-    def _push_alerts(self) -> None:
+    def _after_round(self) -> None:
         self.alertmanager.run_once()
+        self.retention.run_if_due()
 
     def once(self, max_seconds: float = 3600) -> tuple[RoundSummary, int]:
         """One round of jobs, then every due webhook delivery; (round summary, deliveries attempted)."""

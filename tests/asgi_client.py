@@ -15,6 +15,8 @@ import anyio.from_thread
 import httpx
 from fastapi import FastAPI
 
+from tests.auth import AUTH_HEADERS
+
 
 class AppClient:
     def __init__(self, portal: anyio.from_thread.BlockingPortal, client: httpx.AsyncClient) -> None:
@@ -49,4 +51,4 @@ def app_client(app: FastAPI) -> Iterator[AppClient]:
 
 
 async def _open(transport: httpx.ASGITransport) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=transport, base_url="http://modelmon.test")
+    return httpx.AsyncClient(transport=transport, base_url="http://modelmon.test", headers=AUTH_HEADERS)

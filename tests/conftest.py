@@ -28,6 +28,13 @@ from service.config import Settings
 from service.storage.migrations import upgrade
 from service.storage.tables import Base
 from tests.asgi_client import AppClient, app_client
+from tests.auth import TEST_ADMIN_KEY
+
+# Every app and every server a test starts accepts this admin key (tests/auth.py).
+os.environ.setdefault("MODELMON_ADMIN_KEY", TEST_ADMIN_KEY)
+# The suite sends hundreds of requests a second with that one key; tests of the rate limit
+# set it themselves.
+os.environ.setdefault("MODELMON_RATE_LIMIT_PER_SECOND", "0")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "MODELMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

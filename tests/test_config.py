@@ -64,7 +64,9 @@ def test_production_refuses_unsafe_defaults(url: str, problem: str) -> None:
 def test_production_accepts_a_real_database() -> None:
     check_production_safety(
         Settings(
-            env=Environment.PRODUCTION, database_url="postgresql+psycopg://modelmon:s3cr3t-Xy@db/modelmon"
+            env=Environment.PRODUCTION,
+            database_url="postgresql+psycopg://modelmon:s3cr3t-Xy@db/modelmon",
+            pseudonym_key="0123456789abcdef0123456789abcdef",
         )
     )
 

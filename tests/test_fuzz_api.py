@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.auth import AUTH_HEADERS
 from tests.test_live_server import live_server  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def test_fuzzed_requests_get_documented_answers(live_server: str) -> None:  # no
         "features": [{"name": "income", "type": "numeric"}, {"name": "employment", "type": "categorical"}],
         "protected_attributes": ["sex", "age_band"],
     }
-    assert httpx.post(f"{live_server}/v1/models", json=registration).status_code == 201
+    assert httpx.post(f"{live_server}/v1/models", json=registration, headers=AUTH_HEADERS).status_code == 201
     command = [
         str(SCHEMATHESIS) if SCHEMATHESIS.exists() else "schemathesis",
         "run",
@@ -49,6 +50,8 @@ def test_fuzzed_requests_get_documented_answers(live_server: str) -> None:  # no
         "--workers",
         "1",
         "--no-color",
+        "--header",
+        f"Authorization: {AUTH_HEADERS['Authorization']}",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-4000:]

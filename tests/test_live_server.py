@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.auth import AUTH_HEADERS, TEST_ADMIN_KEY
 from tests.factories import outcome, prediction, registration
 
 pytestmark = pytest.mark.slow
@@ -77,7 +78,7 @@ def _recent(i: int) -> str:
 
 
 def test_acceptance_walkthrough(live_server: str) -> None:
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH_HEADERS) as http:
         assert http.post("/v1/models", json=registration()).status_code == 201
         batches = [
             [prediction(i, timestamp=_recent(i)) for i in range(b * 1000, (b + 1) * 1000)] for b in range(10)
@@ -137,6 +138,8 @@ def _readme_commands() -> list[str]:
     block = text.split("## Try it with curl", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands, current = [], ""
     for line in block.splitlines():
+        if line.startswith("export "):  # the key; the test sets MODELMON_KEY itself
+            continue
         if line.startswith("#") or not line.strip():
             if current:
                 commands.append(current)
@@ -157,10 +160,11 @@ def test_the_readme_curl_examples_work(live_server: str) -> None:
             text=True,
             timeout=30,
             check=True,
+            env={**os.environ, "MODELMON_KEY": TEST_ADMIN_KEY},
         )
         body = json.loads(result.stdout)
         assert "detail" not in body, f"README example failed: {command}\n{result.stdout}"
-    counts = httpx.get(f"{live_server}/v1/models/credit-scoring").json()["counts"]
+    counts = httpx.get(f"{live_server}/v1/models/credit-scoring", headers=AUTH_HEADERS).json()["counts"]
     assert counts == {"predictions": 2, "outcomes": 1, "outcomes_joined": 1, "outcomes_waiting": 0}
 
 
@@ -183,7 +187,7 @@ def test_serve_runs_the_jobs_on_sqlite_and_leaves_them_to_workers_on_postgres(
     live_server: str, database_url: str
 ) -> None:
     """Without a reference the first rows fix the bins (bootstrap) once they are a window old."""
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH_HEADERS) as http:
         assert http.post("/v1/models", json=registration()).status_code == 201
         batch = {"predictions": [prediction(i, timestamp=_recent(i * 60)) for i in range(300)]}
         expected = _windows_holding([datetime.fromisoformat(p["timestamp"]) for p in batch["predictions"]])

@@ -31,6 +31,7 @@ from service.ingestion.schemas import (
     request_body_doc,
 )
 from service.ingestion.validation import latest_allowed
+from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
@@ -60,10 +61,13 @@ def _store_predictions(context: AppContext, name: str, records: list[Any]) -> In
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
     delays: list[float] = []
+    pseudonymise = settings_pseudonymiser(settings)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         with counting_refusals(model.name, "prediction", len(records)):
-            valid = validate_all(records, lambda c, i, r: prediction_record(c, i, r, model, latest))
+            valid = validate_all(
+                records, lambda c, i, r: prediction_record(c, i, r, model, latest, pseudonymise)
+            )
             result = service.ingest_predictions(session, model, valid, now, delays)
     record_stored_batch(
         model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)

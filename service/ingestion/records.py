@@ -155,8 +155,14 @@ def _required(checker: Checker, index: int, record: dict[str, Any], names: tuple
 
 
 def prediction_record(
-    checker: Checker, index: int, record: Any, model: RegisteredModel, latest: datetime
+    checker: Checker,
+    index: int,
+    record: Any,
+    model: RegisteredModel,
+    latest: datetime,
+    pseudonymise: Callable[[str], str],
 ) -> PredictionRecord | None:
+    """The record, validated; its ``subject_id`` is replaced by its pseudonym (never stored raw)."""
     if not isinstance(record, dict):
         checker.fail(index, "", "each prediction must be a JSON object")
         return None
@@ -179,6 +185,7 @@ def prediction_record(
     subject_id = None if subject is None else checker.identifier(index, "subject_id", subject)
     if len(checker.errors) > before:
         return None
+    subject_id = None if subject_id is None else pseudonymise(subject_id)
     assert prediction_id is not None and event_time is not None and features is not None
     return PredictionRecord(
         prediction_id,

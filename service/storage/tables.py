@@ -24,6 +24,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -80,6 +81,13 @@ class Prediction(Base):
     __table_args__ = (
         UniqueConstraint("model_id", "prediction_id", name="uq_predictions_model_prediction"),
         Index("ix_predictions_model_time", "model_id", "event_time"),
+        # Erasure finds a subject's rows; partial, so records without a subject cost nothing.
+        Index(
+            "ix_predictions_subject",
+            "subject_id",
+            postgresql_where=text("subject_id IS NOT NULL"),
+            sqlite_where=text("subject_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -304,3 +312,4 @@ class Evaluation(Base):
 # Alerting and delivery tables live beside these; importing them here puts every table in
 # Base.metadata for whoever imports this module (migrations, tests).
 from service.storage import notify_tables as _notify_tables  # noqa: E402, F401
+from service.storage import trust_tables as _trust_tables  # noqa: E402, F401

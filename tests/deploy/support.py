@@ -30,6 +30,7 @@ YAMLLINT_CONFIG = REPO / ".yamllint"
 
 # A URL that production mode accepts: Postgres, with a password not on its list of weak ones.
 DATABASE_URL = "postgresql+psycopg://modelmon:Zq7-test-only-Vb2@db.example.com:5432/modelmon"
+PSEUDONYM_KEY = "test-only-pseudonym-key-0123456789abcdef"
 RELEASE = "mm"
 # The chart renders no other kind of workload (tests/deploy/test_chart.py checks).
 WORKLOAD_KINDS = frozenset({"Deployment", "Job"})
@@ -37,9 +38,13 @@ NAMESPACE = "monitoring"
 
 # Value sets the chart is rendered with; every test over rendered manifests runs on each.
 VALUE_SETS: dict[str, dict[str, Any]] = {
-    "defaults": {"secret": {"databaseUrl": DATABASE_URL}},
+    "defaults": {"secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY}},
     "everything-on": {
-        "secret": {"databaseUrl": DATABASE_URL, "extra": {"MODELMON_WEBHOOK_SECRET": "whsec-test"}},
+        "secret": {
+            "databaseUrl": DATABASE_URL,
+            "pseudonymKey": PSEUDONYM_KEY,
+            "extra": {"MODELMON_WEBHOOK_SECRET": "whsec-test"},
+        },
         "config": {"logLevel": "warning", "extra": {"MODELMON_MAX_BATCH_SIZE": 5000}},
         "image": {"repository": "registry.example.com/ml/modelmon", "tag": "0.1.0"},
         "imagePullSecrets": [{"name": "registry"}],
@@ -83,13 +88,13 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "existing-secret": {"secret": {"existingSecret": "modelmon-database"}},
     "hpa-off": {
-        "secret": {"databaseUrl": DATABASE_URL},
+        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY},
         "api": {"autoscaling": {"enabled": False}, "replicas": 4},
         "worker": {"metricsPort": 9500},
         "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
     },
     "minimal": {
-        "secret": {"databaseUrl": DATABASE_URL},
+        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY},
         "image": {"digest": "sha256:" + "ab" * 32},
         "migrations": {"enabled": False},
         "serviceAccount": {"create": False},

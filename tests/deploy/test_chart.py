@@ -34,6 +34,7 @@ from tests.deploy.custom_resources import CUSTOM_RESOURCE_SCHEMAS
 from tests.deploy.support import (
     CHART,
     DATABASE_URL,
+    PSEUDONYM_KEY,
     DOCKERFILE,
     NAMESPACE,
     RELEASE,
@@ -114,7 +115,8 @@ def test_lint_reports_a_broken_chart(tmp_path: Path) -> None:
     ],
 )
 def test_values_schema_rejects_typos_and_unsafe_values(values: dict[str, Any], complaint: str) -> None:
-    merged = {**values, "secret": {"databaseUrl": DATABASE_URL, **values.get("secret", {})}}
+    secret = {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY, **values.get("secret", {})}
+    merged = {**values, "secret": secret}
     with helm.Chart.load(CHART) as chart:
         chart.validate_schema(VALUE_SETS["defaults"])  # the control: valid values pass
         with pytest.raises(helm.HelmValuesError, match=re.escape(complaint)):
@@ -359,7 +361,7 @@ def test_the_settings_rendered_are_real_and_production_accepts_them(monkeypatch:
     assert one(render(VALUE_SETS["defaults"]), "ConfigMap")["data"]["MODELMON_ENV"] == "production"
     for name in [name for name in os.environ if name.startswith("MODELMON_")]:
         monkeypatch.delenv(name)
-    for name in [*config, "MODELMON_DATABASE_URL"]:
+    for name in [*config, "MODELMON_DATABASE_URL", "MODELMON_PSEUDONYM_KEY"]:
         monkeypatch.setenv(name, {**config, **secret_values}[name])
     settings = Settings()
     check_production_safety(settings)

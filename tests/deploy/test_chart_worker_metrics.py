@@ -17,6 +17,8 @@ from tests.deploy.custom_resources import CUSTOM_RESOURCE_SCHEMAS
 from tests.deploy.support import (
     CHART,
     DATABASE_URL,
+    PSEUDONYM_KEY,
+    PSEUDONYM_KEY,
     NAMESPACE,
     REPO,
     VALUE_SETS,
@@ -28,7 +30,7 @@ from tests.deploy.support import (
 
 VALUE_SET_IDS = list(VALUE_SETS)
 # The settings the ConfigMap does not carry: the database URL lives in the Secret.
-SECRET_SETTINGS = {"MODELMON_DATABASE_URL"}
+SECRET_SETTINGS = {"MODELMON_DATABASE_URL", "MODELMON_PSEUDONYM_KEY", "MODELMON_ADMIN_KEY"}
 
 
 def _worker(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,7 +127,9 @@ def test_the_network_policy_admits_scrapes_of_the_metrics_port_like_the_apis() -
 )
 def test_the_schema_rejects_bad_metrics_ports(values: dict[str, Any], complaint: str) -> None:
     with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError, match=re.escape(complaint)):
-        chart.validate_schema({**values, "secret": {"databaseUrl": DATABASE_URL}})
+        chart.validate_schema(
+            {**values, "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY}}
+        )
 
 
 def _reserved_names() -> set[str]:
@@ -143,7 +147,12 @@ def test_config_extra_is_refused_exactly_the_settings_the_chart_sets() -> None:
         open_settings
     )
     with helm.Chart.load(CHART) as chart:
-        chart.validate_schema({"secret": {"databaseUrl": DATABASE_URL}, "config": {"extra": open_settings}})
+        chart.validate_schema(
+            {
+                "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY},
+                "config": {"extra": open_settings},
+            }
+        )
 
 
 def test_the_alerting_and_metrics_settings_reach_the_pods(monkeypatch: pytest.MonkeyPatch) -> None:

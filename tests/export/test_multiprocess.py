@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import factories
+from tests.auth import AUTH_HEADERS
 from tests.export.live import modelmon
 from tests.tools import require_binary
 
@@ -41,11 +42,16 @@ def test_two_workers_answer_the_sum_of_their_counters(tmp_path: Path, sqlite_tem
     with modelmon(
         url, tmp_path / "serve", MODELMON_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(values)
     ) as base:
-        assert httpx.post(f"{base}/v1/models", json=factories.registration()).status_code == 201
+        assert (
+            httpx.post(f"{base}/v1/models", json=factories.registration(), headers=AUTH_HEADERS).status_code
+            == 201
+        )
         at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
         for batch in range(BATCHES):  # a connection each, so both workers take some
             records = [factories.prediction(batch * PER_BATCH + i, timestamp=at) for i in range(PER_BATCH)]
-            response = httpx.post(f"{base}/v1/models/credit/predictions", json={"predictions": records})
+            response = httpx.post(
+                f"{base}/v1/models/credit/predictions", json={"predictions": records}, headers=AUTH_HEADERS
+            )
             assert response.status_code == 200, response.text
         scrapes = [httpx.get(f"{base}/metrics", timeout=10).text for _ in range(8)]
     assert {_accepted(text) for text in scrapes} == {float(BATCHES * PER_BATCH)}

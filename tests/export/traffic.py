@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.auth import AUTH_HEADERS
+
 
 def _prediction(key: str, i: int, at: datetime) -> dict[str, Any]:
     return {
@@ -30,7 +32,7 @@ def send(base: str, prefix: str, count: int = 50) -> dict[str, int]:
     """Traffic for model ``credit``; returns the records it sent by kind of result."""
     at = datetime.now(UTC) - timedelta(hours=1)
     batch = [_prediction(f"{prefix}-{i}", i, at) for i in range(count)]
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with httpx.Client(base_url=base, timeout=30, headers=AUTH_HEADERS) as http:
         assert http.post("/v1/models/credit/predictions", json={"predictions": batch}).status_code == 200
         assert http.post("/v1/models/credit/predictions", json={"predictions": batch[:10]}).status_code == 200
         invalid = [_prediction(f"{prefix}-bad-{i}", i, at) | {"score": 7} for i in range(5)]

@@ -1,0 +1,136 @@
+"""The gate every route passes: which key is calling, whether its role covers the route, and
+whether it is within its rate.
+
+What each route needs (``requirement``): health probes and ``/metrics`` are open (Prometheus
+and kubelets carry no key; both expose no personal data); ``POST …/predictions`` and
+``…/outcomes`` need an ``ingest`` key for that model or ``admin``; every other GET needs
+``read``, except keys and the audit log, which need ``admin`` like every change. The key
+comes from ``Authorization: Bearer``, or, for GET pages of ``/ui`` only, from the
+``modelmon_key`` cookie (never for a change, so a cross-site form cannot act with a
+browser's cookie).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fastapi import Request
+from starlette.routing import Route
+
+from service.auth.principal import ANONYMOUS, Principal
+from service.auth.ratelimit import RateLimiter
+from service.auth.service import Authenticator
+from service.errors import FieldError, Forbidden, TooManyRequests, Unauthorized
+
+KEY_COOKIE = "modelmon_key"
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout"})
+# Reading keys or the audit log is an admin's business, although it is a GET.
+ADMIN_READ_PREFIXES = ("/v1/keys", "/v1/audit")
+INGEST_PATHS = frozenset({"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes"})
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="modelmon"'}
+
+
+class Need(StrEnum):
+    OPEN = "open"
+    INGEST = "ingest"
+    READ = "read"
+    ADMIN = "admin"
+
+
+def requirement(method: str, path: str) -> Need:
+    """What a route needs, from its method and path template."""
+    if path in OPEN_PATHS:
+        return Need.OPEN
+    if method == "POST" and path in INGEST_PATHS:
+        return Need.INGEST
+    if method in ("GET", "HEAD") and not path.startswith(ADMIN_READ_PREFIXES):
+        return Need.READ
+    return Need.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    enabled: bool
+    authenticator: Authenticator
+    limiter: RateLimiter
+
+
+def _presented_key(request: Request, path: str) -> str | None:
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized(
+                "the Authorization header must be `Bearer <key>`",
+                [FieldError(None, "authorization", "expected the Bearer scheme and a key")],
+                _CHALLENGE,
+            )
+        return key.strip()
+    if request.method == "GET" and path.startswith("/ui"):
+        return request.cookies.get(KEY_COOKIE)
+    return None
+
+
+def _authenticate(gate: Gate, request: Request, path: str) -> Principal:
+    key = _presented_key(request, path)
+    if key is None:
+        raise Unauthorized(
+            "an API key is required: send `Authorization: Bearer <key>` "
+            "(create one with `modelmon keys create`)",
+            [FieldError(None, "authorization", "missing")],
+            _CHALLENGE,
+        )
+    verdict = gate.authenticator.verdict(key)
+    if verdict.principal is None:
+        raise Unauthorized(verdict.problem, [FieldError(None, "authorization", verdict.problem)], _CHALLENGE)
+    return verdict.principal
+
+
+def _authorise(principal: Principal, need: Need, request: Request, path: str) -> None:
+    route = f"{request.method} {path}"
+    if need is Need.INGEST:
+        model = str(request.path_params.get("name", ""))
+        if principal.may_ingest(model):
+            return
+        scope = ", ".join(sorted(principal.models or ())) or "no model"
+        reason = (
+            f"key {principal.name!r} ({principal.actor}) may ingest for {scope}, not {model!r}"
+            if principal.role.value == "ingest"
+            else f"key {principal.name!r} ({principal.actor}) has role {principal.role.value}; {route} "
+            "needs an ingest key for this model or admin"
+        )
+        raise Forbidden(reason, [FieldError(None, "authorization", reason)])
+    allowed = principal.may_read if need is Need.READ else principal.is_admin
+    if not allowed:
+        reason = (
+            f"key {principal.name!r} ({principal.actor}) has role {principal.role.value}; "
+            f"{route} needs {need.value}"
+        )
+        if need is Need.READ:
+            reason += " (or admin)"
+        raise Forbidden(reason, [FieldError(None, "authorization", reason)])
+
+
+def guard(request: Request) -> None:
+    """A dependency of every route (see the module docstring)."""
+    gate: Gate = request.app.state.gate
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, Route) else request.url.path
+    need = requirement(request.method, path)
+    if need is Need.OPEN:
+        return
+    if not gate.enabled:
+        request.state.principal = ANONYMOUS
+        return
+    principal = _authenticate(gate, request, path)
+    _authorise(principal, need, request, path)
+    wait = gate.limiter.take(principal.actor)
+    if wait > 0:
+        detail = f"key {principal.actor} is over {gate.limiter.rate:g} requests/s; retry later"
+        raise TooManyRequests(
+            detail,
+            [FieldError(None, "authorization", "rate limit")],
+            {"Retry-After": RateLimiter.retry_after(wait)},
+        )
+    request.state.principal = principal
