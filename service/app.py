@@ -16,6 +16,7 @@ from service.alerting.endpoints import router as alerting_router
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
 from service.auth.guard import Gate, Need, guard, requirement
+from service.auth.login import router as login_router
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
 from service.clock import Clock, system_clock
@@ -31,7 +32,9 @@ from service.ingestion.schemas import COMPONENT_SCHEMAS
 from service.monitors.endpoints import router as monitors_router
 from service.privacy.endpoints import router as privacy_router
 from service.registry.endpoints import router as registry_router
+from service.reports.endpoints import router as reports_router
 from service.storage.database import create_database_engine, create_session_factory
+from service.ui.endpoints import router as ui_router
 from service.webhooks.endpoints import router as webhooks_router
 from service.windows.endpoints import router as windows_router
 
@@ -91,10 +94,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(alerting_router)
     app.include_router(export_router)
     app.include_router(datasets_router)
+    app.include_router(reports_router)
     app.include_router(webhooks_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
     app.include_router(privacy_router)
+    app.include_router(login_router)
+    app.include_router(ui_router)
     _document_hand_read_bodies(app)
     return app
 

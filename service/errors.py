@@ -54,6 +54,12 @@ class BadRequest(ApiError):
     status_code = 400
 
 
+class SeeOther(ApiError):
+    """A redirect (``Location`` header), e.g. a browser without a key to the sign-in page."""
+
+    status_code = 303
+
+
 class Unauthorized(ApiError):
     """No usable key: missing, malformed, unknown or revoked (``WWW-Authenticate: Bearer``)."""
 

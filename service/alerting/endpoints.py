@@ -20,6 +20,8 @@ from service.alerting.schemas import (
     SilenceCreate,
     SilenceView,
 )
+from service.audit.service import Action, record
+from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
 from service.registry.schemas import NAME_PATTERN
@@ -74,20 +76,27 @@ def get_alert(alert_id: Id, context: Context) -> AlertDetail:
     summary="Acknowledge an alert",
     responses={**_ERRORS, 409: {"model": ErrorBody, "description": "The alert is resolved."}},
 )
-def acknowledge(alert_id: Id, body: Acknowledge, context: Context) -> AlertView:
+def acknowledge(alert_id: Id, body: Acknowledge, actor: Actor, context: Context) -> AlertView:
     """Record who is handling an open alert. It keeps firing and notifying on changes; to mute
     notifications, create a silence."""
     with unit_of_work(context.sessions) as session:
-        return queries.acknowledge(session, alert_id, body, context.clock())
+        view = queries.acknowledge(session, alert_id, body, context.clock())
+        after = body.model_dump(mode="json")
+        target = ("alert", str(alert_id))
+        record(session, actor, Action.ALERT_ACKNOWLEDGED, target, context.clock(), after=after)
+        return view
 
 
 @router.post("/silences", summary="Create a silence", status_code=201, responses=_ERRORS)
-def create_silence(body: SilenceCreate, context: Context, response: Response) -> SilenceView:
+def create_silence(body: SilenceCreate, actor: Actor, context: Context, response: Response) -> SilenceView:
     """Mute notifications (webhooks, Alertmanager) of alerts whose labels match every matcher.
     A silenced alert still changes state and is recorded. The `X-Modelmon-Muted-Alerts`
     header says how many open alerts it mutes now."""
     with unit_of_work(context.sessions) as session:
         view, muted = queries.create_silence(session, body, context.clock())
+        after = view.model_dump(mode="json")
+        target = ("silence", str(view.id))
+        record(session, actor, Action.SILENCE_CREATED, target, context.clock(), after=after)
     response.headers["X-Modelmon-Muted-Alerts"] = str(muted)
     return view
 
@@ -108,10 +117,15 @@ def get_silence(silence_id: Id, context: Context) -> SilenceView:
 
 
 @router.delete("/silences/{silence_id}", summary="Expire a silence", responses=_ERRORS)
-def expire_silence(silence_id: Id, context: Context) -> SilenceView:
+def expire_silence(silence_id: Id, actor: Actor, context: Context) -> SilenceView:
     """End the silence now. Its record stays; alerts it muted notify from the next alerting pass."""
     with unit_of_work(context.sessions) as session:
-        return queries.expire_silence(session, silence_id, context.clock())
+        before = queries.get_silence(session, silence_id, context.clock()).model_dump(mode="json")
+        view = queries.expire_silence(session, silence_id, context.clock())
+        target = ("silence", str(silence_id))
+        after = view.model_dump(mode="json")
+        record(session, actor, Action.SILENCE_EXPIRED, target, context.clock(), before=before, after=after)
+        return view
 
 
 @router.get("/retrain-requests", summary="List retraining requests", responses=_ERRORS)

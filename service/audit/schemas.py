@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from service.storage.trust_tables import AuditEvent
 
-
-_EVENT_EXAMPLE = {
+_EVENT_EXAMPLE: JsonDict = {
     "id": 42,
     "at": "2026-11-22T12:00:00Z",
     "actor": "key:mmk_Ab3dEf9h",

@@ -18,11 +18,9 @@ from service.storage.trust_tables import AuditEvent
 
 
 class Action(StrEnum):
-    MODEL_REGISTERED = "model.registered"
-    VERSION_REGISTERED = "version.registered"
+    MODEL_REGISTERED = "model.registered"  # a model's first version or a new version
     REFERENCE_UPLOADED = "reference.uploaded"
     MONITOR_CHANGED = "monitor.changed"
-    WINDOW_EVALUATED = "window.evaluated"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_CHANGED = "webhook.changed"
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from service.auth.principal import ANONYMOUS, Principal
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
-from service.errors import FieldError, Forbidden, TooManyRequests, Unauthorized
+from service.errors import FieldError, Forbidden, SeeOther, TooManyRequests, Unauthorized
 
 KEY_COOKIE = "modelmon_key"
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout"})
@@ -58,7 +58,7 @@ class Gate:
 
 def _presented_key(request: Request, path: str) -> str | None:
     header = request.headers.get("authorization")
-    if header is not None:
+    if header:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise Unauthorized(
@@ -123,7 +123,13 @@ def guard(request: Request) -> None:
     if not gate.enabled:
         request.state.principal = ANONYMOUS
         return
-    principal = _authenticate(gate, request, path)
+    try:
+        principal = _authenticate(gate, request, path)
+    except Unauthorized as refused:
+        if request.method == "GET" and path.startswith("/ui"):  # a browser: to the sign-in form
+            root = request.scope.get("root_path", "").rstrip("/")
+            raise SeeOther(refused.detail, refused.errors, {"Location": f"{root}/ui/login"}) from None
+        raise
     _authorise(principal, need, request, path)
     wait = gate.limiter.take(principal.actor)
     if wait > 0:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from service.auth.keys import Role
 from service.registry.schemas import NAME_PATTERN
@@ -31,7 +32,7 @@ class KeyCreate(BaseModel):
     )
 
 
-_KEY_EXAMPLE = {
+_KEY_EXAMPLE: JsonDict = {
     "prefix": "mmk_Ab3dEf9h",
     "name": "credit-scoring service",
     "role": "ingest",

@@ -102,7 +102,9 @@ class Authenticator:
             return Verdict(Principal(ENV_ADMIN, "MODELMON_ADMIN_KEY", Role.ADMIN))
         prefix = prefix_of(key)
         if prefix is None:
-            return Verdict(None, "the key is malformed: modelmon keys look like mmk_ followed by 40 letters")
+            return Verdict(
+                None, "the key is malformed: modelmon keys look like mmk_ followed by 40 letters and digits"
+            )
         digest = hash_key(key)
         with self._lock:
             cached = self._cache.get(digest)

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from service.audit.service import Action, record
+from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
 from service.errors import ErrorBody, FieldError, Invalid
 from service.export.instruments import counting_refusals, record_label_delays, record_stored_batch
@@ -128,7 +130,7 @@ async def ingest_outcomes(name: ModelNamePath, request: Request, context: Contex
 
 
 def _store_reference(
-    context: AppContext, name: str, records: list[Any], version: Any, replace: bool
+    context: AppContext, actor: Principal, name: str, records: list[Any], version: Any, replace: bool
 ) -> ReferenceResult:
     check_batch_size(records, "rows", context.settings.max_reference_rows)
     with unit_of_work(context.sessions) as session:
@@ -147,7 +149,11 @@ def _store_reference(
                 [FieldError(None, "version", f"{version!r} is not registered (known: {known})")],
             )
         valid = validate_all(records, lambda c, i, r: reference_record(c, i, r, spec))
-        return service.store_reference(session, spec, valid, replace=replace, now=context.clock())
+        result = service.store_reference(session, spec, valid, replace=replace, now=context.clock())
+        target = ("model", f"{model.name}@{spec.version}")
+        after = result.model_dump(mode="json")
+        record(session, actor, Action.REFERENCE_UPLOADED, target, context.clock(), after=after)
+        return result
 
 
 @router.post(
@@ -159,6 +165,7 @@ def _store_reference(
 async def upload_reference(
     name: ModelNamePath,
     request: Request,
+    actor: Actor,
     context: Context,
     replace: Annotated[bool, Query(description="Replace the version's existing reference.")] = False,
     version: Annotated[
@@ -172,4 +179,4 @@ async def upload_reference(
     body = await read_limited_body(request, context.settings.max_reference_body_bytes)
     records, extra = parse_records(body, media_type(request), "rows", frozenset({"version"}))
     chosen = extra.get("version", version)
-    return await run_in_threadpool(_store_reference, context, name, records, chosen, replace)
+    return await run_in_threadpool(_store_reference, context, actor, name, records, chosen, replace)

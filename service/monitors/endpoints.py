@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from service.audit.service import Action, record
+from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
 from service.monitors import service
@@ -33,7 +35,7 @@ def get_monitor(name: ModelNamePath, context: Context) -> MonitorView:
 
 
 @router.put("/{name}/monitor", summary="Configure how a model is monitored", responses=_ERRORS)
-def put_monitor(name: ModelNamePath, config: MonitorConfig, context: Context) -> MonitorView:
+def put_monitor(name: ModelNamePath, config: MonitorConfig, actor: Actor, context: Context) -> MonitorView:
     """Replace the configuration; omitted fields take their defaults.
 
     Changes to the windows and thresholds apply from the next evaluation; a change to the
@@ -42,5 +44,17 @@ def put_monitor(name: ModelNamePath, config: MonitorConfig, context: Context) ->
     """
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        service.save(session, model, config, context.clock())
-        return service.view(session, model, context.clock())
+        now = context.clock()
+        before = service.view(session, model, now)
+        service.save(session, model, config, now)
+        after = service.view(session, model, now)
+        record(
+            session,
+            actor,
+            Action.MONITOR_CHANGED,
+            ("model", model.name),
+            now,
+            before=before.config.model_dump(mode="json") if before.configured else None,
+            after=after.config.model_dump(mode="json"),
+        )
+        return after

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 
+from service.audit.service import Action, record
+from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
 from service.registry import service
@@ -38,7 +40,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
     summary="Register a model version",
 )
-def register_model(registration: ModelRegistration, context: Context, response: Response) -> ModelVersionView:
+def register_model(
+    registration: ModelRegistration, actor: Actor, context: Context, response: Response
+) -> ModelVersionView:
     """Register a new model, or a new version of a known model (201).
 
     Sending an identical version again changes nothing and answers 200; sending the same
@@ -47,6 +51,10 @@ def register_model(registration: ModelRegistration, context: Context, response: 
     """
     with unit_of_work(context.sessions) as session:
         view, created = service.register(session, registration, context.clock())
+        if created:
+            target = ("model", f"{registration.name}@{registration.version}")
+            after = view.model_dump(mode="json")
+            record(session, actor, Action.MODEL_REGISTERED, target, context.clock(), after=after)
     if not created:
         response.status_code = status.HTTP_200_OK
     return view

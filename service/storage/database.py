@@ -34,6 +34,12 @@ def create_database_engine(settings: Settings) -> Engine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,  # survive a Postgres restart without restarting modelmon
+        # A connection attempt and a statement are bounded, so a hung database answers 503
+        # instead of holding a request (and a pool slot) forever.
+        connect_args={
+            "connect_timeout": max(1, round(settings.database_timeout_seconds)),
+            "options": f"-c statement_timeout={round(settings.database_timeout_seconds * 1000)}",
+        },
         insertmanyvalues_page_size=1000,
         json_serializer=_json_text,
         json_deserializer=orjson.loads,

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
 
+from service.audit.service import Action, record
+from service.auth.principal import Actor
 from service.context import AppContext, Context
 from service.errors import ErrorBody
 from service.storage.database import unit_of_work
@@ -55,11 +57,19 @@ def _guard(context: AppContext) -> Guard:
     summary="Add a webhook endpoint",
     responses={**_MALFORMED, **_INVALID},
 )
-def create_endpoint(body: EndpointCreate, context: Context) -> EndpointWithSecret:
+def create_endpoint(body: EndpointCreate, actor: Actor, context: Context) -> EndpointWithSecret:
     """Add a receiver for the listed events. The answer holds the signing `secret`: it is
     shown this once — store it where the receiver verifies signatures."""
     with unit_of_work(context.sessions) as session:
-        return service.create(session, body, _guard(context), context.clock())
+        created = service.create(session, body, _guard(context), context.clock())
+        target = ("webhook", str(created.id))
+        record(session, actor, Action.WEBHOOK_CREATED, target, context.clock(), after=_public(created))
+        return created
+
+
+def _public(view: EndpointView) -> dict[str, object]:
+    """What the audit log keeps of an endpoint: never its secret."""
+    return view.model_dump(mode="json", exclude={"secret"})
 
 
 @router.get("", summary="List webhook endpoints")
@@ -78,22 +88,32 @@ def get_endpoint(endpoint_id: EndpointId, context: Context) -> EndpointView:
 @router.patch(
     "/{endpoint_id}", summary="Change a webhook endpoint", responses={**_MALFORMED, **_UNKNOWN, **_INVALID}
 )
-def patch_endpoint(endpoint_id: EndpointId, body: EndpointPatch, context: Context) -> EndpointView:
+def patch_endpoint(
+    endpoint_id: EndpointId, body: EndpointPatch, actor: Actor, context: Context
+) -> EndpointView:
     """Change the URL (checked again), events, description, or enable/disable it.
 
     Re-enabling an endpoint that answered 410 resumes its pending deliveries; those that
     ended `disabled` can be sent again with `…/redeliver`.
     """
     with unit_of_work(context.sessions) as session:
-        return service.patch(session, endpoint_id, body, _guard(context), context.clock())
+        before = _public(service.view(service.load(session, endpoint_id)))
+        after = service.patch(session, endpoint_id, body, _guard(context), context.clock())
+        target = ("webhook", str(endpoint_id))
+        now = context.clock()
+        record(session, actor, Action.WEBHOOK_CHANGED, target, now, before=before, after=_public(after))
+        return after
 
 
 @router.post("/{endpoint_id}/rotate-secret", summary="Rotate the signing secret", responses=_UNKNOWN)
-def rotate_secret(endpoint_id: EndpointId, context: Context) -> EndpointWithSecret:
+def rotate_secret(endpoint_id: EndpointId, actor: Actor, context: Context) -> EndpointWithSecret:
     """A new secret, shown once. For 24 h every message is signed with both the new and
     the previous secret (two space-separated signatures), so receivers can switch over."""
     with unit_of_work(context.sessions) as session:
-        return service.rotate_secret(session, endpoint_id, context.clock())
+        rotated = service.rotate_secret(session, endpoint_id, context.clock())
+        target = ("webhook", str(endpoint_id))
+        record(session, actor, Action.WEBHOOK_SECRET_ROTATED, target, context.clock())
+        return rotated
 
 
 @router.post(
@@ -102,10 +122,12 @@ def rotate_secret(endpoint_id: EndpointId, context: Context) -> EndpointWithSecr
     summary="Send a test event",
     responses={**_UNKNOWN, **_DISABLED},
 )
-def send_test(endpoint_id: EndpointId, context: Context) -> DeliveryView:
+def send_test(endpoint_id: EndpointId, actor: Actor, context: Context) -> DeliveryView:
     """Queue a `webhook.test` event to this endpoint only; follow it in `…/deliveries`."""
     with unit_of_work(context.sessions) as session:
-        return service.send_test(session, endpoint_id, context.clock())
+        delivery = service.send_test(session, endpoint_id, context.clock())
+        record(session, actor, Action.WEBHOOK_TESTED, ("webhook", str(endpoint_id)), context.clock())
+        return delivery
 
 
 @router.get("/{endpoint_id}/deliveries", summary="List deliveries and their attempts", responses=_UNKNOWN)
@@ -127,8 +149,14 @@ def list_deliveries(
     summary="Send a delivery again",
     responses={**_UNKNOWN, **_DISABLED},
 )
-def redeliver(endpoint_id: EndpointId, delivery_id: DeliveryId, context: Context) -> DeliveryView:
+def redeliver(
+    endpoint_id: EndpointId, delivery_id: DeliveryId, actor: Actor, context: Context
+) -> DeliveryView:
     """Make the delivery pending now with a fresh attempt budget (a dead letter, a
     delivered one, or one disabled by a 410). The `webhook-id` stays the same."""
     with unit_of_work(context.sessions) as session:
-        return service.redeliver(session, endpoint_id, delivery_id, context.clock())
+        delivery = service.redeliver(session, endpoint_id, delivery_id, context.clock())
+        target = ("webhook", str(endpoint_id))
+        after = {"delivery_id": delivery_id}
+        record(session, actor, Action.WEBHOOK_REDELIVERED, target, context.clock(), after=after)
+        return delivery

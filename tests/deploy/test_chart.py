@@ -34,9 +34,9 @@ from tests.deploy.custom_resources import CUSTOM_RESOURCE_SCHEMAS
 from tests.deploy.support import (
     CHART,
     DATABASE_URL,
-    PSEUDONYM_KEY,
     DOCKERFILE,
     NAMESPACE,
+    PSEUDONYM_KEY,
     RELEASE,
     REPO,
     RULES_FILE,

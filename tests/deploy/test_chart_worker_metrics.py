@@ -17,9 +17,8 @@ from tests.deploy.custom_resources import CUSTOM_RESOURCE_SCHEMAS
 from tests.deploy.support import (
     CHART,
     DATABASE_URL,
-    PSEUDONYM_KEY,
-    PSEUDONYM_KEY,
     NAMESPACE,
+    PSEUDONYM_KEY,
     REPO,
     VALUE_SETS,
     by_kind,

@@ -1,0 +1,185 @@
+"""``GET /v1/models/{name}/reports/drift`` (Evidently's HTML drift report of a time range) and
+``GET /v1/models/{name}/card`` (the model card, JSON or Markdown)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import HTMLResponse
+
+from service.context import Context
+from service.errors import ErrorBody, FieldError, Invalid
+from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
+from service.reports import drift, evidently_report
+from service.reports.card import render_markdown
+from service.reports.schemas import (
+    DEFAULT_CARD_WINDOWS,
+    DEFAULT_SAMPLE,
+    MAX_CARD_WINDOWS,
+    MAX_REPORT_RANGE,
+    MAX_SAMPLE,
+    CardFormat,
+    DriftData,
+    DriftRequest,
+    ModelCard,
+)
+from service.reports.service import build_card
+from service.storage.database import unit_of_work
+
+router = APIRouter(prefix="/v1/models", tags=["reports"])
+
+ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
+MARKDOWN = "text/markdown; charset=utf-8"
+# The page inlines its script, styles and font: it needs nothing from any network, and a
+# browser honouring this policy fetches nothing.
+REPORT_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+    "font-src data:; img-src data: blob:"
+)
+_HTML_EXAMPLE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8"><title>Data drift — credit-scoring '
+    '2026-11-01</title>…</head><body><div id="modelmon-banner">… current: 5,000 of 183,112 rows '
+    "sampled uniformly (seed 0); reference: all 20,000 rows</div>…</body></html>"
+)
+_MARKDOWN_EXAMPLE = (
+    "# Model card: credit-scoring 2026-11-01\n\nGenerated 2026-11-22T12:00:00Z by modelmon 0.1.0.\n\n"
+    "## Version\n\n|  |  |\n|---|---|\n| task | binary_classification |\n…"
+)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown model or version."},
+    422: {"model": ErrorBody, "description": "Invalid parameters; `errors` names each one."},
+}
+_DRIFT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Evidently's data-drift report, one self-contained HTML page. Headers "
+        "`X-Modelmon-Current-Rows` / `-Total` and `X-Modelmon-Reference-Rows` / `-Total` give the "
+        "rows compared and the rows there were; `X-Modelmon-Sampling` says the same in words.",
+        "content": {"text/html": {"schema": {"type": "string"}, "example": _HTML_EXAMPLE}},
+    },
+    **_ERRORS,
+    503: {"model": ErrorBody, "description": "Another report is being rendered; retry after `Retry-After`."},
+}
+
+
+def _utc(name: str, moment: datetime) -> datetime:
+    if moment.utcoffset() is None:
+        raise Invalid("timestamps need a timezone", [FieldError(None, name, "add Z or an offset")])
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise Invalid(
+            "timestamp out of range", [FieldError(None, name, "outside years 1-9999 in UTC")]
+        ) from None
+
+
+def _checked(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = _utc("from", start), _utc("to", end)
+    if start >= end:
+        raise Invalid("the range is empty", [FieldError(None, "to", "must be after `from`")])
+    if end - start > MAX_REPORT_RANGE:
+        days = MAX_REPORT_RANGE.days
+        raise Invalid("the range is too long", [FieldError(None, "to", f"at most {days} days after `from`")])
+    return start, end
+
+
+def _headers(data: DriftData, report: evidently_report.RenderedReport) -> dict[str, str]:
+    return {
+        "X-Modelmon-Current-Rows": str(len(data.current.rows)),
+        "X-Modelmon-Current-Total": str(data.current.total),
+        "X-Modelmon-Reference-Rows": str(len(data.reference.rows)),
+        "X-Modelmon-Reference-Total": str(data.reference.total),
+        "X-Modelmon-Sample-Seed": str(data.seed),
+        "X-Modelmon-Sampling": evidently_report.banner_text(data),
+        "X-Modelmon-Features-Left-Out": str(len(report.left_out)),
+        "Content-Security-Policy": REPORT_CSP,
+        "Cache-Control": "no-store",
+    }
+
+
+@router.get(
+    "/{name}/reports/drift",
+    summary="Evidently data-drift report of a time range",
+    # Starlette's plain Response has no media type, so FastAPI documents the errors as the
+    # JSON they are; the 200 is documented as text/html in _DRIFT_RESPONSES.
+    response_class=Response,
+    responses=_DRIFT_RESPONSES,
+)
+def drift_report(
+    name: ModelNamePath,
+    context: Context,
+    from_: Annotated[
+        datetime, Query(alias="from", description="Predictions with event_time at or after this.")
+    ],
+    to: Annotated[datetime, Query(description="Predictions with event_time before this.")],
+    version: Annotated[str | None, Query(pattern=VERSION_PATTERN, description="Default: the newest.")] = None,
+    sample: Annotated[
+        int, Query(ge=100, le=MAX_SAMPLE, description="Most rows per side; more are sampled uniformly.")
+    ] = DEFAULT_SAMPLE,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the samples.")] = 0,
+) -> HTMLResponse:
+    """Evidently's `DataDriftPreset` report of the version's predictions with event_time in
+    [from, to) against the version's reference (the one the engine compares windows with).
+    When a side has more than `sample` rows, a seeded uniform sample of `sample` rows is used,
+    and a banner at the top of the page says so. The first report of a process also loads
+    Evidently (~5 s); one report renders at a time per process."""
+    # A plain ``def``: FastAPI runs it in a worker thread, so reading and rendering (~1-2 s of
+    # CPU) never block the event loop.
+    start, end = _checked(from_, to)
+    request = DriftRequest(start=start, end=end, version=version, sample=sample, seed=seed)
+    data = drift.collect(context.sessions, name, request)
+    report = evidently_report.render(data)
+    return HTMLResponse(report.html, headers=_headers(data, report))
+
+
+def wants_markdown(format: CardFormat | None, accept: str | None) -> bool:
+    """``format`` decides when given; else Markdown when ``Accept`` names text/markdown with a
+    higher quality than application/json (JSON on a tie or when neither is named)."""
+    if format is not None:
+        return format is CardFormat.MARKDOWN
+    quality: dict[str, float] = {}
+    for item in (accept or "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        try:
+            quality[media.lower()] = float(q)
+        except ValueError:
+            quality[media.lower()] = 0.0
+    return quality.get("text/markdown", 0.0) > quality.get("application/json", 0.0)
+
+
+@router.get(
+    "/{name}/card",
+    summary="The model card",
+    response_model=ModelCard,
+    responses={
+        200: {
+            "description": "The card as JSON, or as Markdown.",
+            "content": {"text/markdown": {"schema": {"type": "string"}, "example": _MARKDOWN_EXAMPLE}},
+        },
+        **_ERRORS,
+    },
+)
+def model_card(
+    name: ModelNamePath,
+    context: Context,
+    response: Response,
+    version: Annotated[str | None, Query(pattern=VERSION_PATTERN, description="Default: the newest.")] = None,
+    format: Annotated[CardFormat | None, Query(description="Default: from `Accept`, else json.")] = None,
+    windows: Annotated[
+        int, Query(ge=1, le=MAX_CARD_WINDOWS, description="Recent windows listed.")
+    ] = DEFAULT_CARD_WINDOWS,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Any:
+    """A version's card: its schema and lineage, its reference, the monitor configuration,
+    its status, performance and fairness per group in the recent windows with their
+    intervals, its open and recently resolved alerts, and its retraining requests — every
+    figure as stored. `format=markdown` (or `Accept: text/markdown`) renders the same card
+    as Markdown."""
+    with unit_of_work(context.sessions) as session:
+        card = build_card(session, name, version, windows, context.clock())
+    if wants_markdown(format, accept):
+        return Response(render_markdown(card), media_type=MARKDOWN, headers={"Vary": "Accept"})
+    response.headers["Vary"] = "Accept"
+    return card

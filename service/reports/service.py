@@ -1,0 +1,198 @@
+"""Building a model card from what is stored: one builder, rendered as JSON or Markdown (card.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.aggregation.repository import active_layouts
+from service.alerting.notify import Names
+from service.errors import NotFound
+from service.monitors import service as monitors
+from service.monitors.schemas import ReferenceKind
+from service.registry import repository as registry
+from service.registry.schemas import FeatureSpec, Task
+from service.registry.service import RegisteredModel, load_model
+from service.reports import repository
+from service.reports.drift import pick_version
+from service.reports.schemas import (
+    CARD_FAMILIES,
+    RESOLVED_ALERTS,
+    RETRAIN_REQUESTS,
+    CardAlerts,
+    CardFigure,
+    CardMonitor,
+    CardReference,
+    CardRetrainRequest,
+    CardStatus,
+    CardVersion,
+    CardWindow,
+    ModelCard,
+    RetrainReason,
+    UploadedReference,
+    VersionLine,
+)
+from service.storage.notify_tables import RetrainRequest
+from service.storage.tables import ModelVersion, Reference, WindowRun
+
+
+def _version_row(session: Session, name: str, version: str) -> tuple[list[ModelVersion], ModelVersion]:
+    _model, rows = registry.model_with_versions(session, name)
+    if not rows:
+        raise NotFound(f"model {name!r} is not registered")
+    return rows, next(row for row in rows if row.version == version)
+
+
+def _card_version(row: ModelVersion) -> CardVersion:
+    spec = row.spec
+    return CardVersion(
+        version=row.version,
+        task=Task(row.task),
+        features=[FeatureSpec.model_validate(f) for f in spec["features"]],
+        protected_attributes=spec["protected_attributes"],
+        positive_label=spec["positive_label"],
+        classes=spec["classes"],
+        metadata=row.provenance,
+        spec_hash=row.spec_hash,
+        created_at=row.created_at,
+    )
+
+
+def _uploaded(row: Reference) -> UploadedReference:
+    return UploadedReference(
+        id=row.id,
+        rows=row.row_count,
+        content_hash=row.content_hash,
+        created_at=row.created_at,
+        replaced_at=row.replaced_at,
+    )
+
+
+def _reference(session: Session, model: RegisteredModel, version_id: int) -> CardReference:
+    config, _ = monitors.load_config(session, model.model_id)
+    uploads = repository.references_of(session, version_id)
+    active = next((r for r in uploads if r.active), None)
+    layout = active_layouts(session, [version_id]).get(version_id)
+    ranged = config.reference.kind is ReferenceKind.RANGE
+    return CardReference(
+        kind=config.reference.kind.value,
+        source=None if layout is None else layout.source,
+        active=None if active is None else _uploaded(active),
+        start=config.reference.start if ranged else None,
+        end=config.reference.end if ranged else None,
+        profile_rows=None if layout is None else layout.reference_rows,
+        layout_hash=None if layout is None else layout.layout_hash,
+        reference_hash=None if layout is None else layout.reference_hash,
+        replaced=[_uploaded(r) for r in uploads if not r.active],
+    )
+
+
+def _figure(row: Any) -> CardFigure:
+    return CardFigure(
+        family=row.family,
+        metric=row.metric,
+        attribute=row.attribute or None,
+        group=row.group or None,
+        value=row.value,
+        ci_low=row.ci_low,
+        ci_high=row.ci_high,
+        n=row.n,
+        threshold=row.threshold,
+        status=row.status,
+    )
+
+
+def _window(run: WindowRun, figures: list[Any]) -> CardWindow:
+    return CardWindow(
+        window_start=run.window_start,
+        window_end=run.window_end,
+        revision=run.revision,
+        rows=run.rows,
+        labelled=run.labelled,
+        label_coverage=run.labelled / run.rows if run.rows else None,
+        computed_at=run.computed_at,
+        reference_hash=run.reference_hash,
+        figures=[_figure(f) for f in figures],
+    )
+
+
+def _windows(session: Session, version_id: int, count: int) -> list[CardWindow]:
+    runs = repository.recent_runs(session, version_id, count)
+    figures = repository.figures(session, [run.id for run in runs], CARD_FAMILIES)
+    return [_window(run, figures[run.id]) for run in runs]
+
+
+def _reason(reason: dict[str, Any]) -> RetrainReason:
+    return RetrainReason.model_validate({field: reason.get(field) for field in RetrainReason.model_fields})
+
+
+def _request(row: RetrainRequest) -> CardRetrainRequest:
+    reasons = row.evidence.get("reasons") or []
+    return CardRetrainRequest(
+        id=row.id,
+        idempotency_key=row.idempotency_key,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        created_at=row.created_at,
+        reasons=[_reason(r) for r in reasons if isinstance(r, dict)],
+    )
+
+
+def _status(
+    session: Session, model: RegisteredModel, alerts: CardAlerts, has_windows: bool, now: datetime
+) -> CardStatus:
+    progress = monitors.view(session, model, now).status
+    firing = sum(1 for a in alerts.open if a.state == "firing")
+    pending = len(alerts.open) - firing
+    if firing:
+        state = "alerting"
+    elif pending:
+        state = "pending"
+    else:
+        state = "ok" if has_windows else "not_evaluated"
+    return CardStatus(
+        state=state,
+        firing_alerts=firing,
+        pending_alerts=pending,
+        last_window_end=progress.last_window_end,
+        pending_windows=progress.pending_windows,
+        lag_seconds=progress.lag_seconds,
+    )
+
+
+def _alerts(session: Session, model_id: int, version_id: int) -> CardAlerts:
+    names = Names(session)
+    return CardAlerts(
+        open=[names.view(a) for a in repository.open_alerts(session, model_id, version_id)],
+        resolved=[
+            names.view(a) for a in repository.resolved_alerts(session, model_id, version_id, RESOLVED_ALERTS)
+        ],
+    )
+
+
+def build_card(session: Session, name: str, version: str | None, windows: int, now: datetime) -> ModelCard:
+    """The card of ``version`` (default: the newest) of model ``name``; 404 if either is unknown."""
+    model = load_model(session, name)
+    spec = pick_version(model, version)
+    rows, row = _version_row(session, model.name, spec.version)
+    config, updated_at = monitors.load_config(session, model.model_id)
+    alerts = _alerts(session, model.model_id, spec.version_id)
+    recent = _windows(session, spec.version_id, windows)
+    return ModelCard(
+        model=model.name,
+        generated_at=now,
+        version=_card_version(row),
+        versions=[
+            VersionLine(version=r.version, created_at=r.created_at, spec_hash=r.spec_hash) for r in rows
+        ],
+        reference=_reference(session, model, spec.version_id),
+        monitor=CardMonitor(configured=updated_at is not None, updated_at=updated_at, config=config),
+        status=_status(session, model, alerts, bool(recent), now),
+        windows=recent,
+        alerts=alerts,
+        retrain_requests=[
+            _request(r) for r in repository.retrain_requests(session, spec.version_id, RETRAIN_REQUESTS)
+        ],
+    )

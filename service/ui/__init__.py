@@ -1,0 +1,1 @@
+"""The built-in status page (``/ui``): server-rendered HTML and inline SVG charts."""

@@ -1,0 +1,281 @@
+"""The status pages' data: stored rows (``repository``) turned into tables and chart series.
+
+Drift shows the ``TOP_FEATURES`` features with the highest drift score in the newest window
+(ties and gaps broken by their highest score in the windows shown); performance the first
+``PERFORMANCE_CHARTS`` metrics of ``PERFORMANCE_ORDER`` that the model has, realised with
+its interval and, when stored, the label-free estimate; fairness, per protected attribute or
+intersection, the selection rate of each group and the disparate impact ratio
+(min_g SR_g / max_g SR_g) with its interval.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from service.ui import repository
+from service.ui.repository import AlertRecord, FigureRecord, RunRecord
+from service.ui.schemas import (
+    AlertRow,
+    Chart,
+    FairnessBlock,
+    Health,
+    ModelPage,
+    ModelRow,
+    Overview,
+    Point,
+    Series,
+)
+
+WINDOWS_SHOWN = 60
+TOP_FEATURES = 6
+PERFORMANCE_CHARTS = 4
+MAX_GROUPS = 8
+FIRING_LISTED = 200
+RECENT_ALERTS = 20
+PERFORMANCE_ORDER = (
+    "roc_auc",
+    "accuracy",
+    "f1",
+    "f1_macro",
+    "rmse",
+    "mae",
+    "r2",
+    "recall",
+    "precision",
+    "pr_auc",
+    "brier",
+    "f1_weighted",
+    "specificity",
+    "ece",
+    "mape",
+    "mean_error",
+)
+
+
+# ---------------------------------------------------------------- overview
+
+
+def alert_row(record: AlertRecord) -> AlertRow:
+    alert = record.alert
+    return AlertRow(
+        id=alert.id,
+        model=record.model,
+        version=record.version,
+        family=alert.family,
+        metric=alert.metric,
+        subject=subject_of(alert.feature, alert.attribute, alert.group),
+        severity=alert.severity,
+        state=alert.state,
+        value=alert.value,
+        threshold=alert.threshold,
+        since=alert.fired_at or alert.started_at,
+        resolved_at=alert.resolved_at,
+        summary=alert.summary,
+    )
+
+
+def subject_of(feature: str, attribute: str, group: str) -> str:
+    """ "income", "sex", "sex = F", or "overall" for a figure of the whole window."""
+    if feature:
+        return feature
+    if attribute:
+        return f"{attribute} = {group}" if group else attribute
+    return "overall"
+
+
+def health(session: Session, now: datetime) -> Health:
+    waiting, oldest, folded = repository.backlog(session, now)
+    lag = None if oldest is None else (now - oldest).total_seconds()
+    return Health(repository.schema_revision(session), waiting, lag, folded)
+
+
+def overview(session: Session, now: datetime) -> Overview:
+    windows = repository.last_windows(session)
+    counts = repository.open_alert_counts(session)
+    rows = tuple(
+        ModelRow(
+            name=name,
+            versions=tuple(versions),
+            last_window=windows.get(model_id),
+            firing=counts.get(model_id, {}).get("firing", 0),
+            pending=counts.get(model_id, {}).get("pending", 0),
+        )
+        for model_id, name, versions in repository.models(session)
+    )
+    firing = repository.alerts(session, states=("firing",), limit=FIRING_LISTED)
+    return Overview(rows, tuple(alert_row(r) for r in firing), health(session, now), now)
+
+
+# ---------------------------------------------------------------- one model
+
+
+def _point(run: RunRecord, figure: FigureRecord | None) -> Point:
+    if figure is None:
+        return Point(run.window_end, None)
+    return Point(
+        x=run.window_end,
+        y=figure.value,
+        low=figure.ci_low,
+        high=figure.ci_high,
+        n=figure.n,
+        provisional=figure.status == "provisional",
+        alert=figure.status == "alert",
+    )
+
+
+class Figures:
+    """The page's figures indexed by (family, metric, feature, attribute, group) → run id."""
+
+    def __init__(self, runs: Sequence[RunRecord], figures: Iterable[FigureRecord]) -> None:
+        self.runs = runs
+        self.index: dict[tuple[str, str, str, str, str], dict[int, FigureRecord]] = defaultdict(dict)
+        for f in figures:
+            self.index[(f.family, f.metric, f.feature, f.attribute, f.group)][f.run_id] = f
+
+    def keys(self, family: str, metric: str | None = None) -> list[tuple[str, str, str, str, str]]:
+        return sorted(k for k in self.index if k[0] == family and (metric is None or k[1] == metric))
+
+    def points(self, key: tuple[str, str, str, str, str]) -> tuple[Point, ...]:
+        found = self.index.get(key, {})
+        return tuple(_point(run, found.get(run.id)) for run in self.runs)
+
+    def thresholds(self, keys: Iterable[tuple[str, str, str, str, str]]) -> tuple[float, ...]:
+        """The distinct thresholds of ``keys`` in the newest window that has them."""
+        seen: set[float] = set()
+        for key in keys:
+            found = self.index.get(key, {})
+            newest = next((found[r.id] for r in reversed(self.runs) if r.id in found), None)
+            if newest is not None and newest.threshold is not None:
+                seen.add(newest.threshold)
+        return tuple(sorted(seen))
+
+    @property
+    def xs(self) -> tuple[datetime, ...]:
+        return tuple(run.window_end for run in self.runs)
+
+
+def _drift_rank(points: Sequence[Point]) -> tuple[float, float]:
+    newest = next((p.y for p in reversed(points) if p.y is not None), None)
+    highest = max((p.y for p in points if p.y is not None), default=-1.0)
+    return (-1.0 if newest is None else newest, highest)
+
+
+def drift_chart(figures: Figures) -> tuple[Chart | None, int]:
+    """The drift chart of the top features, and how many features have a drift score."""
+    keys = figures.keys("drift", "drift_score")
+    if not keys:
+        return None, 0
+    ranked = sorted(keys, key=lambda k: _drift_rank(figures.points(k)), reverse=True)[:TOP_FEATURES]
+    series = tuple(Series(k[2], figures.points(k)) for k in ranked)
+    chart = Chart(
+        key="drift",
+        title="Drift score per feature",
+        series=series,
+        xs=figures.xs,
+        thresholds=figures.thresholds(ranked),
+        y_floor=0.0,
+        wide=True,
+    )
+    return chart, len(keys)
+
+
+def performance_charts(figures: Figures) -> tuple[Chart, ...]:
+    realised = {k[1]: k for k in figures.keys("performance") if not k[2] and not k[3]}
+    estimated = {k[1]: k for k in figures.keys("estimated_performance") if not k[2] and not k[3]}
+    order = [m for m in PERFORMANCE_ORDER if m in realised or m in estimated]
+    order += sorted((set(realised) | set(estimated)) - set(order))
+    charts = []
+    for metric in order[:PERFORMANCE_CHARTS]:
+        series = []
+        if metric in realised:
+            series.append(Series("realised", figures.points(realised[metric]), band=True))
+        if metric in estimated:
+            series.append(Series("estimated (no labels)", figures.points(estimated[metric]), estimated=True))
+        keys = [realised.get(metric) or estimated[metric]]
+        charts.append(
+            Chart(
+                key=f"performance-{metric}",
+                title=metric,
+                series=tuple(series),
+                xs=figures.xs,
+                thresholds=figures.thresholds(keys),
+            )
+        )
+    return tuple(charts)
+
+
+def fairness_blocks(figures: Figures) -> tuple[FairnessBlock, ...]:
+    rates: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)
+    for key in figures.keys("fairness", "selection_rate"):
+        rates[key[3]].append(key)
+    ratios = {k[3]: k for k in figures.keys("fairness", "disparate_impact_ratio") if not k[4]}
+    # Single attributes first, then intersections ("sex×age_band"), each alphabetically.
+    attributes = sorted(set(rates) | set(ratios), key=lambda a: ("×" in a, a))
+    blocks = []
+    for attribute in attributes:
+        groups = rates.get(attribute, [])[:MAX_GROUPS]
+        charts = [
+            Chart(
+                key=f"fairness-{attribute}-selection_rate",
+                title=f"Selection rate per group of {attribute}",
+                series=tuple(Series(k[4], figures.points(k)) for k in groups),
+                xs=figures.xs,
+                y_floor=0.0,
+            )
+        ]
+        if attribute in ratios:
+            key = ratios[attribute]
+            charts.append(
+                Chart(
+                    key=f"fairness-{attribute}-disparate_impact_ratio",
+                    title=f"Disparate impact ratio of {attribute}",
+                    series=(Series("impact ratio", figures.points(key), band=True),),
+                    xs=figures.xs,
+                    thresholds=figures.thresholds([key]),
+                    y_floor=0.0,
+                    y_ceiling=1.0,
+                )
+            )
+        blocks.append(FairnessBlock(attribute, tuple(k[4] for k in groups), tuple(charts)))
+    return tuple(blocks)
+
+
+def model_page(session: Session, name: str, version: str | None, now: datetime) -> ModelPage | None:
+    """The page of model ``name`` at ``version`` (default: the newest registered); None if
+    either is unknown."""
+    found = repository.model_by_name(session, name)
+    if found is None:
+        return None
+    model_id, versions = found
+    chosen = versions[-1] if version is None else next((v for v in versions if v.version == version), None)
+    if chosen is None:
+        return None
+    runs = repository.recent_runs(session, chosen.id, WINDOWS_SHOWN)
+    figures = Figures(runs, repository.figures(session, [r.id for r in runs]))
+    drift, drift_features = drift_chart(figures)
+    newest = runs[-1] if runs else None
+    open_ = repository.alerts(session, states=repository.OPEN_STATES, limit=FIRING_LISTED, model_id=model_id)
+    recent = repository.alerts(session, states=("resolved",), limit=RECENT_ALERTS, model_id=model_id)
+    return ModelPage(
+        name=name,
+        version=chosen.version,
+        task=chosen.task,
+        versions=tuple(v.version for v in versions),
+        last_window=None if newest is None else (newest.window_start, newest.window_end),
+        windows=len(runs),
+        label_coverage=None if newest is None or newest.rows == 0 else newest.labelled / newest.rows,
+        drift=drift,
+        drift_features=drift_features,
+        performance=performance_charts(figures),
+        fairness=fairness_blocks(figures),
+        # Firing before pending, each longest-open first: what on-call reads first.
+        open_alerts=tuple(
+            sorted((alert_row(r) for r in open_), key=lambda a: (a.state != "firing", a.since))
+        ),
+        recent_alerts=tuple(alert_row(r) for r in recent),
+        now=now,
+    )
