@@ -28,7 +28,6 @@ from service.reports import drift, evidently_report
 from service.reports.schemas import DEFAULT_SAMPLE, DriftRequest
 from service.storage.migrations import upgrade
 from tests.asgi_client import AppClient, app_client
-from tests.reports.conftest import with_reports
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 START = datetime(2026, 11, 21, tzinfo=UTC)
@@ -84,7 +83,7 @@ def _timed(call: Any) -> tuple[Any, float]:
 
 
 def main(url: str) -> None:
-    app = with_reports(create_app(Settings(database_url=url, run_jobs=False), clock=frozen_clock(NOW)))
+    app = create_app(Settings(database_url=url, run_jobs=False), clock=frozen_clock(NOW))
     request = DriftRequest(START, START + timedelta(hours=12), None, DEFAULT_SAMPLE, 0)
     params = {"from": request.start.isoformat(), "to": request.end.isoformat()}
     with app_client(app) as client:

@@ -21,7 +21,6 @@ from service.storage.database import unit_of_work
 from service.storage.tables import Reference
 from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient, app_client
-from tests.reports.conftest import with_reports
 from tests.windows import scenario
 
 pytestmark = pytest.mark.slow
@@ -51,7 +50,7 @@ class Finished:
 def finished(database_url: str) -> Iterator[Finished]:
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
-    app = with_reports(create_app(settings, clock=clock))
+    app = create_app(settings, clock=clock)
     jobs = Jobs(app.state.context.sessions, settings, clock)
     try:
         with app_client(app) as client:

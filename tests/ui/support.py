@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from service.app import create_app
 from service.clock import Clock
 from service.config import Settings
-from service.ui.endpoints import router as ui_router
 from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient
 from tests.ui.webdriver import free_port
@@ -30,11 +29,8 @@ TRAFFIC_END = scenario.START + timedelta(days=scenario.DAYS)
 
 
 def ui_app(settings: Settings, clock: Clock) -> FastAPI:
-    """``create_app`` with the status page's router, included here until service/app.py does."""
-    app = create_app(settings, clock=clock)
-    if not any(getattr(route, "path", None) == "/ui" for route in app.routes):
-        app.include_router(ui_router)
-    return app
+    """The app (whose routes include the status page) on ``clock``."""
+    return create_app(settings, clock=clock)
 
 
 def seed(client: AppClient, clock: scenario.MutableClock, jobs: Jobs) -> None:
