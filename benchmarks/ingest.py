@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from benchmarks.common import postgres_database
+from benchmarks.common import BENCH_HEADERS, postgres_database
 
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
@@ -95,10 +95,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(database_url: str, workers: int) -> Iterator[int]:
+def server(database_url: str, workers: int, auth: str = "env") -> Iterator[int]:
     port = _free_port()
     env = {
         **os.environ,
+        "MODELMON_AUTH": "false" if auth == "off" else "true",
         "MODELMON_DATABASE_URL": database_url,
         "MODELMON_PORT": str(port),
         "MODELMON_WORKERS": str(workers),
@@ -133,10 +134,11 @@ def _request(
     path: str,
     body: bytes | None,
     connection: http.client.HTTPConnection | None = None,
+    auth: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     headers = {"content-type": "application/json"} if body is not None else {}
-    conn.request(method, path, body=body, headers=headers)
+    conn.request(method, path, body=body, headers={**headers, **(auth or BENCH_HEADERS)})
     response = conn.getresponse()
     data = response.read()
     if connection is None:
@@ -144,7 +146,17 @@ def _request(
     return response.status, data
 
 
-def run_load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
+def stored_ingest_key(database_url: str) -> dict[str, str]:
+    """A key made with `modelmon keys create` (stored hashed, looked up and cached by the server)."""
+    env = {**os.environ, "MODELMON_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "service", "keys", "create", "--role", "ingest", "--models", "bench"]
+    created = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+
+
+def run_load(
+    port: int, bodies: list[bytes], clients: int, auth: dict[str, str] | None = None
+) -> tuple[float, list[float]]:
     """Send every body once, from ``clients`` threads on keep-alive connections."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -160,7 +172,9 @@ def run_load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[
             if index is None:
                 break
             began = time.perf_counter()
-            status, data = _request(port, "POST", "/v1/models/bench/predictions", bodies[index], connection)
+            status, data = _request(
+                port, "POST", "/v1/models/bench/predictions", bodies[index], connection, auth
+            )
             own.append((time.perf_counter() - began) * 1000)
             if status != 200:
                 failures.append(f"{status}: {data[:200]!r}")
@@ -182,9 +196,10 @@ def run_load(port: int, bodies: list[bytes], clients: int) -> tuple[float, list[
 
 def bench_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
     results = []
-    with server(url, args.workers) as port:
+    with server(url, args.workers, args.auth) as port:
         status, data = _request(port, "POST", "/v1/models", orjson.dumps(registration()))
         assert status in (200, 201), data
+        auth = stored_ingest_key(url) if args.auth == "stored" else None
         for batch in args.batch_sizes:
             rows = max(batch * 4, args.rows if batch > 1 else args.single_requests)
             requests = rows // batch
@@ -194,7 +209,7 @@ def bench_database(name: str, url: str, args: argparse.Namespace) -> list[Result
                 for r in range(requests)
             ]
             progress(f"{name}: {requests} requests of {batch} predictions, {args.clients} clients")
-            seconds, latencies = run_load(port, bodies, args.clients)
+            seconds, latencies = run_load(port, bodies, args.clients, auth)
             results.append(Result(name, batch, requests, requests * batch, seconds, latencies))
     return results
 
@@ -271,6 +286,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (MODELMON_WORKERS)")
     parser.add_argument("--copy-rows", type=int, default=40_000)
+    parser.add_argument(
+        "--auth",
+        choices=["env", "stored", "off"],
+        default="env",
+        help="ingest with MODELMON_ADMIN_KEY (env), a key made by `modelmon keys create` (stored), or "
+        "with authentication off",
+    )
     args = parser.parse_args()
     results: list[Result] = []
     copy_rates: list[float] = []
@@ -285,7 +307,8 @@ def main() -> None:
                 results += bench_database("postgres", url, args)
                 progress("postgres: raw COPY ceiling (after)")
                 copy_rates.append(raw_copy_rate(url, args.copy_rows))
-    print(f"\n{os.cpu_count()} CPUs, {args.clients} clients, {args.workers} server worker(s)\n")
+    setup = f"{args.clients} clients, {args.workers} server worker(s), auth {args.auth}"
+    print(f"\n{os.cpu_count()} CPUs, {setup}\n")
     print_table(results, copy_rates)
 
 

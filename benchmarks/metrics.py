@@ -41,6 +41,7 @@ from service.storage.migrations import upgrade
 from service.storage.tables import ModelVersion, WindowRun
 from service.windows import repository as window_repository
 from tests.asgi_client import app_client
+from tests.auth import TEST_ADMIN_KEY
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 PERFORMANCE = ("accuracy", "precision", "recall", "specificity", "f1", "brier", "roc_auc", "pr_auc", "ece")
@@ -93,7 +94,9 @@ def figures(features: int, attributes: int, seed: int) -> list[dict[str, Any]]:
 
 
 def populate(url: str, models: int, features: int, attributes: int, windows: int) -> None:
-    app = create_app(Settings(database_url=url, run_jobs=False), clock=frozen_clock(NOW))
+    app = create_app(
+        Settings(database_url=url, run_jobs=False, admin_key=TEST_ADMIN_KEY), clock=frozen_clock(NOW)
+    )
     with app_client(app) as client:
         for m in range(models):
             response = client.post("/v1/models", json=registration(f"model-{m:03d}", features, attributes))
@@ -121,7 +124,7 @@ def _series(text: str) -> tuple[int, int]:
 
 
 def measure(url: str, budget: Budget, scrapes: int, models: int) -> dict[str, Any]:
-    settings = Settings(database_url=url, run_jobs=False)
+    settings = Settings(database_url=url, run_jobs=False, admin_key=TEST_ADMIN_KEY)
     app = create_app(settings, clock=frozen_clock(NOW))
     context = app.state.context
     cold = []
