@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 
-.PHONY: tools run test lint typecheck unit bench lock clean
+.PHONY: tools run demo test lint typecheck unit bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(VENV)/.dev: $(VENV)/.runtime
 ## Set up and serve on the embedded SQLite database (./modelmon.db), http://127.0.0.1:8000
 run: $(VENV)/.runtime
 	$(BIN)/modelmon serve
+
+## Set up and run the demo: six simulated weeks of a credit-scoring model in about two minutes
+demo: $(VENV)/.runtime
+	$(BIN)/modelmon demo
 
 ## Set up and run every check: lint, types, and the tests on SQLite and Postgres
 test: $(VENV)/.dev tools lint typecheck unit

@@ -1,4 +1,4 @@
-"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill`` and ``keys``."""
+"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -204,13 +204,20 @@ def _parser() -> argparse.ArgumentParser:
     fill.add_argument("--from", dest="start", required=True, type=_timestamp, help="windows ending after")
     fill.add_argument("--to", dest="end", required=True, type=_timestamp, help="windows ending at or before")
     from service.auth.commands import register as register_keys
+    from service.demo import command as demo_command
 
     register_keys(commands)
+    demo_command.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        # The demo builds its own settings: a production MODELMON_* shell must not stop it.
+        from service.demo import command as demo_command
+
+        raise SystemExit(demo_command.run(args))
     settings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
