@@ -64,10 +64,12 @@ class CachedExport:
         with self._lock:
             if self._read_at is None:
                 self._refresh()
-            elif self.monotonic() - self._read_at >= self.cache_seconds and self._worker is None:
+                return self._text
+            served = self._text  # taken before a refresh starts: the thread may finish first
+            if self.monotonic() - self._read_at >= self.cache_seconds and self._worker is None:
                 self._worker = threading.Thread(target=self._refresh_in_background, daemon=True)
                 self._worker.start()
-            return self._text
+            return served
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Wait for a background read to finish (tests, benchmarks)."""

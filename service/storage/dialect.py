@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -75,15 +76,22 @@ def copy_insert_ignoring_duplicates(
     columns = list(rows[0])
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute("SAVEPOINT modelmon_copy")
-        try:
-            _copy(cursor, table.name, columns, rows)
-        except psycopg.errors.UniqueViolation:
-            cursor.execute("ROLLBACK TO SAVEPOINT modelmon_copy")
-            return _staged_insert(cursor, table, columns, rows, key, returning)
-        cursor.execute("RELEASE SAVEPOINT modelmon_copy")
-        return [row[returning] for row in rows]
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute("SAVEPOINT modelmon_copy")
+            try:
+                _copy(cursor, table.name, columns, rows)
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT modelmon_copy")
+                return _staged_insert(cursor, table, columns, rows, key, returning)
+            cursor.execute("RELEASE SAVEPOINT modelmon_copy")
+            return [row[returning] for row in rows]
+    # The raw driver cursor bypasses SQLAlchemy's exception wrapping: a lost connection
+    # must reach the 503 handler as SQLAlchemy's OperationalError, like on every other path.
+    except psycopg.OperationalError as error:
+        raise sqlalchemy.exc.OperationalError("COPY", None, error) from error
+    except psycopg.InterfaceError as error:
+        raise sqlalchemy.exc.InterfaceError("COPY", None, error) from error
 
 
 def _copy(
