@@ -21,7 +21,8 @@ class AppContext:
     clock: Clock
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async: a plain function dependency would cost every request a thread-pool hop.
     context = request.app.state.context
     assert isinstance(context, AppContext)
     return context

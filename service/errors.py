@@ -226,7 +226,7 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def refuse_unstorable_query(request: Request) -> None:
+async def refuse_unstorable_query(request: Request) -> None:
     """A dependency of every route: 422 naming the query parameter whose value cannot be
     stored or compared as text (NUL, lone surrogates), before it reaches a query: Postgres
     refuses NUL in text parameters with an error, not an empty result."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from service.auth.principal import ANONYMOUS, Principal
@@ -72,7 +73,7 @@ def _presented_key(request: Request, path: str) -> str | None:
     return None
 
 
-def _authenticate(gate: Gate, request: Request, path: str) -> Principal:
+async def _authenticate(gate: Gate, request: Request, path: str) -> Principal:
     key = _presented_key(request, path)
     if key is None:
         raise Unauthorized(
@@ -81,7 +82,12 @@ def _authenticate(gate: Gate, request: Request, path: str) -> Principal:
             [FieldError(None, "authorization", "missing")],
             _CHALLENGE,
         )
-    verdict = gate.authenticator.verdict(key)
+    # Known keys are judged on the event loop; only a cache miss (once per key per 5 s) pays
+    # a thread hop and a read. As a sync dependency the guard cost every request a hop:
+    # single-record ingestion fell from 516 to 411 requests/s on SQLite (docs/security.md).
+    verdict = gate.authenticator.known_verdict(key)
+    if verdict is None:
+        verdict = await run_in_threadpool(gate.authenticator.verdict, key)
     if verdict.principal is None:
         raise Unauthorized(verdict.problem, [FieldError(None, "authorization", verdict.problem)], _CHALLENGE)
     return verdict.principal
@@ -112,7 +118,7 @@ def _authorise(principal: Principal, need: Need, request: Request, path: str) ->
         raise Forbidden(reason, [FieldError(None, "authorization", reason)])
 
 
-def guard(request: Request) -> None:
+async def guard(request: Request) -> None:
     """A dependency of every route (see the module docstring)."""
     gate: Gate = request.app.state.gate
     route = request.scope.get("route")
@@ -124,7 +130,7 @@ def guard(request: Request) -> None:
         request.state.principal = ANONYMOUS
         return
     try:
-        principal = _authenticate(gate, request, path)
+        principal = await _authenticate(gate, request, path)
     except Unauthorized as refused:
         if request.method == "GET" and path.startswith("/ui"):  # a browser: to the sign-in form
             root = request.scope.get("root_path", "").rstrip("/")

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from service.auth.guard import KEY_COOKIE, Gate
 from service.ui.endpoints import HEADERS
@@ -49,7 +50,7 @@ async def login(request: Request) -> Response:
     body = (await request.body())[:MAX_FORM_BYTES].decode("utf-8", "replace")
     key = (parse_qs(body).get("key") or [""])[0].strip()
     gate: Gate = request.app.state.gate
-    verdict = gate.authenticator.verdict(key) if key else None
+    verdict = await run_in_threadpool(gate.authenticator.verdict, key) if key else None
     if verdict is None or verdict.principal is None or not verdict.principal.may_read:
         problem = (
             "Enter a key."

@@ -41,7 +41,7 @@ ANONYMOUS = Principal("anonymous", "authentication off", Role.ADMIN)
 SYSTEM = Principal("system", "modelmon", Role.ADMIN)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The principal the auth guard attached to this request."""
     principal = getattr(request.state, "principal", None)
     return principal if isinstance(principal, Principal) else ANONYMOUS

@@ -97,19 +97,27 @@ class Authenticator:
         self._lock = threading.Lock()
         self.cache_seconds = 5.0
 
-    def verdict(self, key: str) -> Verdict:
+    def known_verdict(self, key: str) -> Verdict | None:
+        """The verdict when it needs no database read (the environment's key, a malformed
+        key, a cached verdict), else None. Cheap enough for the event loop."""
         if self._admin_key is not None and same_secret(key, self._admin_key):
             return Verdict(Principal(ENV_ADMIN, "MODELMON_ADMIN_KEY", Role.ADMIN))
-        prefix = prefix_of(key)
-        if prefix is None:
-            return Verdict(
-                None, "the key is malformed: modelmon keys look like mmk_ followed by 40 letters and digits"
-            )
-        digest = hash_key(key)
+        if prefix_of(key) is None:
+            return Verdict(None, "the key is malformed: modelmon keys are mmk_ and 40 letters and digits")
         with self._lock:
-            cached = self._cache.get(digest)
+            cached = self._cache.get(hash_key(key))
         if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
             return cached[1]
+        return None
+
+    def verdict(self, key: str) -> Verdict:
+        """The verdict, reading the key's row when it is not known (blocking: call from a thread)."""
+        known = self.known_verdict(key)
+        if known is not None:
+            return known
+        prefix = prefix_of(key)
+        assert prefix is not None
+        digest = hash_key(key)
         verdict = self._look_up(prefix, key)
         with self._lock:
             if len(self._cache) > 10_000:  # unknown keys must not grow it without bound
