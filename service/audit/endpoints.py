@@ -11,7 +11,8 @@ from service.audit import repository
 from service.audit.schemas import AuditEventView, AuditPage
 from service.audit.service import Action
 from service.context import Context
-from service.errors import ErrorBody, FieldError, Invalid
+from service.errors import ErrorBody
+from service.ranges import utc_parameter
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -34,8 +35,7 @@ def audit_log(
 ) -> AuditPage:
     """Every configuration change and human action, newest first, with the acting key, the
     time, and the state before and after."""
-    if since is not None and since.utcoffset() is None:
-        raise Invalid("`since` needs a timezone", [FieldError(None, "since", "add Z or an offset")])
+    since = None if since is None else utc_parameter("since", since)
     where = repository.AuditFilter(
         action=None if action is None else action.value,
         actor=actor,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -11,7 +11,8 @@ from fastapi.responses import StreamingResponse
 from service.context import Context
 from service.datasets import service
 from service.datasets.schemas import MAX_EXPORT_RANGE, MEDIA_TYPES, ExportFormat, ExportRequest
-from service.errors import ErrorBody, FieldError, Invalid
+from service.errors import ErrorBody
+from service.ranges import checked_range
 from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
 from service.storage.database import unit_of_work
 
@@ -41,27 +42,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _utc(name: str, moment: datetime) -> datetime:
-    if moment.utcoffset() is None:
-        raise Invalid("timestamps need a timezone", [FieldError(None, name, "add Z or an offset")])
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise Invalid(
-            "timestamp out of range", [FieldError(None, name, "outside years 1-9999 in UTC")]
-        ) from None
-
-
-def _checked(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    start, end = _utc("from", start), _utc("to", end)
-    if start >= end:
-        raise Invalid("the range is empty", [FieldError(None, "to", "must be after `from`")])
-    if end - start > MAX_EXPORT_RANGE:
-        days = MAX_EXPORT_RANGE.days
-        raise Invalid("the range is too long", [FieldError(None, "to", f"at most {days} days after `from`")])
-    return start, end
-
-
 @router.get(
     "/{name}/export",
     summary="Export a window's predictions and outcomes",
@@ -86,7 +66,7 @@ def export(
     its outcome (`label`, `outcome_time`). NDJSON: one object per line; CSV: nested fields
     flattened as `feature.<name>`, `attribute.<name>`, `scores.<class>`. The server holds one
     page of 5,000 rows at a time, whatever the window's size."""
-    start, end = _checked(from_, to)
+    start, end = checked_range(from_, to, MAX_EXPORT_RANGE)
     request = ExportRequest(start, end, format, version, labelled, limit)
     with unit_of_work(context.sessions) as session:
         plan = service.plan_export(session, name, request)

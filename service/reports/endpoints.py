@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse
 
 from service.context import Context
-from service.errors import ErrorBody, FieldError, Invalid
+from service.errors import ErrorBody
+from service.ranges import checked_range
 from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
 from service.reports import drift, evidently_report
 from service.reports.card import render_markdown
@@ -63,27 +64,6 @@ _DRIFT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _utc(name: str, moment: datetime) -> datetime:
-    if moment.utcoffset() is None:
-        raise Invalid("timestamps need a timezone", [FieldError(None, name, "add Z or an offset")])
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise Invalid(
-            "timestamp out of range", [FieldError(None, name, "outside years 1-9999 in UTC")]
-        ) from None
-
-
-def _checked(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    start, end = _utc("from", start), _utc("to", end)
-    if start >= end:
-        raise Invalid("the range is empty", [FieldError(None, "to", "must be after `from`")])
-    if end - start > MAX_REPORT_RANGE:
-        days = MAX_REPORT_RANGE.days
-        raise Invalid("the range is too long", [FieldError(None, "to", f"at most {days} days after `from`")])
-    return start, end
-
-
 def _headers(data: DriftData, report: evidently_report.RenderedReport) -> dict[str, str]:
     return {
         "X-Modelmon-Current-Rows": str(len(data.current.rows)),
@@ -126,7 +106,7 @@ def drift_report(
     Evidently (~5 s); one report renders at a time per process."""
     # A plain ``def``: FastAPI runs it in a worker thread, so reading and rendering (~1-2 s of
     # CPU) never block the event loop.
-    start, end = _checked(from_, to)
+    start, end = checked_range(from_, to, MAX_REPORT_RANGE)
     request = DriftRequest(start=start, end=end, version=version, sample=sample, seed=seed)
     data = drift.collect(context.sessions, name, request)
     report = evidently_report.render(data)
