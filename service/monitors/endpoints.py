@@ -45,16 +45,11 @@ def put_monitor(name: ModelNamePath, config: MonitorConfig, actor: Actor, contex
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         now = context.clock()
-        before = service.view(session, model, now)
+        stored, updated_at = service.load_config(session, model.model_id)
+        before = stored.model_dump(mode="json") if updated_at is not None else None
         service.save(session, model, config, now)
         after = service.view(session, model, now)
-        record(
-            session,
-            actor,
-            Action.MONITOR_CHANGED,
-            ("model", model.name),
-            now,
-            before=before.config.model_dump(mode="json") if before.configured else None,
-            after=after.config.model_dump(mode="json"),
-        )
+        target = ("model", model.name)
+        after_config = after.config.model_dump(mode="json")
+        record(session, actor, Action.MONITOR_CHANGED, target, now, before=before, after=after_config)
         return after

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.storage.tables import AggregationState, Model, Outcome, Prediction
+from service.aggregation.repository import read_state
+from service.storage.tables import Model, Outcome, Prediction
 
 # Rows deleted per statement: 1,000 keys keep each IN list within SQLite's 32,766 parameters
 # (two per key for the outcomes' pairs) and each statement short.
@@ -44,7 +45,7 @@ def _count(result: object) -> int:
 
 def folded_watermarks(session: Session) -> tuple[int, int]:
     """(prediction, outcome) ids up to which aggregation has folded events into profiles."""
-    state = session.get(AggregationState, "events")
+    state = read_state(session)
     return (0, 0) if state is None else (state.prediction_watermark, state.outcome_watermark)
 
 
