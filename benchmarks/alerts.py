@@ -16,10 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,15 +32,10 @@ import numpy as np
 import orjson
 
 from benchmarks.common import BENCH_ADMIN_KEY, BENCH_HEADERS, progress
+from tests.live import serve
 
 RATE_PER_SECOND = 20
 STEP_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Inbox:
@@ -77,28 +68,10 @@ class Inbox:
 
 @contextmanager
 def live_service(workdir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MODELMON_DATABASE_URL": f"sqlite:///{workdir / 'modelmon.db'}",
-        "MODELMON_PORT": str(port),
-        "MODELMON_LOG_LEVEL": "warning",
-        "MODELMON_ADMIN_KEY": BENCH_ADMIN_KEY,
-    }
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, cwd=workdir)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    """``modelmon serve`` on SQLite with the jobs in the API (the embedded default)."""
+    database = f"sqlite:///{workdir / 'modelmon.db'}"
+    with serve(database, workdir, run_jobs=None, MODELMON_ADMIN_KEY=BENCH_ADMIN_KEY) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 MODEL = {

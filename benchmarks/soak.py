@@ -46,9 +46,10 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.common import BENCH_HEADERS, postgres_database, progress
 from tests.faults.clients import Ledger, post_until_stored
-from tests.faults.live import Workers, live_server, restart_postgres
+from tests.faults.live import Workers, restart_postgres
 from tests.faults.proxy import FaultProxy
 from tests.faults.receiver import SignedReceiver as Receiver
+from tests.live import serve
 
 OUTCOME_DELAY_SECONDS = 5.0
 STEP_SECONDS = 60
@@ -330,7 +331,7 @@ def _stack(workdir: Path) -> Iterator[tuple[ExitStack, str, str, FaultProxy, Rec
         proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         receiver = Receiver()
         stack.callback(receiver.close)
-        base = stack.enter_context(live_server(proxied, workdir))
+        base = stack.enter_context(serve(proxied, workdir))
         _set_up(base, receiver)
         yield stack, url, proxied, proxy, receiver, base
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,54 +22,18 @@ import pytest
 
 from tests.auth import AUTH_HEADERS, TEST_ADMIN_KEY
 from tests.factories import outcome, prediction, registration
+from tests.live import serve
 
 pytestmark = pytest.mark.slow
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MODELMON_DATABASE_URL": database_url,
-        "MODELMON_PORT": str(port),
-        "MODELMON_AUTO_MIGRATE": "true",
-        "MODELMON_LOG_LEVEL": "warning",
-        "MODELMON_WORKER_INTERVAL_SECONDS": "0.5",
-    }
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"modelmon serve did not become ready: {(tmp_path / 'server.log').read_text()}")
+    extra = {"MODELMON_AUTO_MIGRATE": "true", "MODELMON_WORKER_INTERVAL_SECONDS": "0.5"}
+    with serve(database_url, tmp_path, run_jobs=None, **extra) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def _recent(i: int) -> str:

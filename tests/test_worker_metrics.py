@@ -15,7 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.export.live import free_port, process, wait_for
+from tests.export.live import wait_for
+from tests.live import free_port, process
 from tests.tools import require_binary
 
 pytestmark = pytest.mark.slow

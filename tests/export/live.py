@@ -1,12 +1,9 @@
-"""Live processes for the metrics tests: ``modelmon serve`` (uvicorn) and a real Prometheus,
-both on loopback, with their logs in a temporary directory."""
+"""A real Prometheus on loopback for the metrics tests (``modelmon serve`` is
+``tests.live.serve``), with its log in a temporary directory."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,17 +14,12 @@ import httpx
 import pytest
 import yaml
 
+from tests.live import free_port, process, wait_ready
+
 REPO = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO / "helm" / "modelmon" / "files" / "prometheus-rules.yml"
 DASHBOARDS = REPO / "dashboards"
 JOB = "modelmon-api"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -40,43 +32,6 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> Non
             pass
         time.sleep(0.1)
     pytest.fail(f"timed out waiting for {what}")
-
-
-@contextmanager
-def process(
-    command: list[str], env: dict[str, str], log: Path, cwd: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("w") as out:
-        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield child
-        finally:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-@contextmanager
-def modelmon(database_url: str, directory: Path, **environment: str) -> Iterator[str]:
-    """``modelmon serve`` on a free port of 127.0.0.1; yields its base URL once ready."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODELMON_DATABASE_URL": database_url,
-        "MODELMON_PORT": str(port),
-        "MODELMON_LOG_LEVEL": "warning",
-        "MODELMON_RUN_JOBS": "false",
-        **environment,
-    }
-    directory.mkdir(parents=True, exist_ok=True)
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "service", "serve"]
-    with process(command, env, directory / "server.log", directory):
-        wait_for(lambda: httpx.get(f"{base}/readyz", timeout=1).status_code == 200, f"modelmon at {base}")
-        yield base
 
 
 def prometheus_config(targets: list[str], directory: Path) -> Path:
@@ -104,9 +59,10 @@ def prometheus(binary: str, targets: list[str], directory: Path) -> Iterator[Pro
         f"--web.listen-address=127.0.0.1:{port}",
         "--log.level=warn",
     ]
-    with process(command, dict(os.environ), directory / "prometheus.log", directory):
+    log = directory / "prometheus.log"
+    with process(command, os.environ, log, directory) as child:
         server = Prometheus(f"http://127.0.0.1:{port}")
-        wait_for(lambda: httpx.get(f"{server.base}/-/ready", timeout=1).status_code == 200, "Prometheus")
+        wait_ready(f"{server.base}/-/ready", child, log)
         yield server
 
 

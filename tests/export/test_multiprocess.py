@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import factories
 from tests.auth import AUTH_HEADERS
-from tests.export.live import modelmon
+from tests.live import serve
 from tests.tools import require_binary
 
 pytestmark = pytest.mark.slow
@@ -39,9 +39,7 @@ def test_two_workers_answer_the_sum_of_their_counters(tmp_path: Path, sqlite_tem
     values = tmp_path / "prometheus-multiproc"
     values.mkdir()
     url = f"sqlite:///{tmp_path / 'modelmon.db'}"
-    with modelmon(
-        url, tmp_path / "serve", MODELMON_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(values)
-    ) as base:
+    with serve(url, tmp_path / "serve", MODELMON_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(values)) as base:
         assert (
             httpx.post(f"{base}/v1/models", json=factories.registration(), headers=AUTH_HEADERS).status_code
             == 201

@@ -31,7 +31,8 @@ from service.export.families import MODEL_FAMILIES
 from service.export.snapshot import STORED_FAMILIES
 from tests.export import promql, traffic
 from tests.export.data import populate
-from tests.export.live import Prometheus, modelmon, prometheus, wait_for
+from tests.export.live import Prometheus, prometheus, wait_for
+from tests.live import serve
 from tests.tools import require_binary
 
 pytestmark = pytest.mark.slow
@@ -80,7 +81,7 @@ def _ready(server: Prometheus, stack_targets: list[str]) -> bool:
 def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     binary = require_binary("prometheus")
     directory = tmp_path_factory.mktemp("stack")
-    with modelmon(database, directory / "a") as first, modelmon(database, directory / "b") as second:
+    with serve(database, directory / "a") as first, serve(database, directory / "b") as second:
         sent = traffic.send(first, "a")
         traffic.send(second, "b")
         targets = [first.removeprefix("http://"), second.removeprefix("http://")]

@@ -1,67 +1,13 @@
-"""Live processes for the fault tests and the soak: `modelmon serve` (uvicorn), `modelmon
-worker`s that can be SIGKILLed, and a real restart of the Postgres server."""
+"""Live processes for the fault tests and the soak: `modelmon worker`s that can be SIGKILLed,
+and a real restart of the Postgres server (`modelmon serve` is ``tests.live.serve``)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"modelmon serve did not become ready: {log.read_text()[-2000:]}")
-
-
-@contextmanager
-def live_server(database_url: str, workdir: Path, **env: str) -> Iterator[str]:
-    """``modelmon serve`` on a free loopback port with jobs off (Postgres: workers run them)."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "MODELMON_DATABASE_URL": database_url,
-        "MODELMON_PORT": str(port),
-        "MODELMON_RUN_JOBS": "false",
-        "MODELMON_LOG_LEVEL": "warning",
-        **env,
-    }
-    log_path = workdir / f"serve-{port}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            env=environment,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 class Workers:

@@ -17,8 +17,8 @@ from tests.auth import AUTH_HEADERS
 from tests.factories import outcome, prediction, registration
 from tests.faults.clients import Ledger, post_until_stored
 from tests.faults.conftest import Stored
-from tests.faults.live import live_server
 from tests.faults.proxy import FaultProxy
+from tests.live import serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -75,7 +75,7 @@ def test_the_service_recovers_from_two_restarts_under_load_without_losing_or_dou
     proxied_url: str, proxy: FaultProxy, stored: Stored, tmp_path: Path
 ) -> None:
     ledger, stop = Ledger(), threading.Event()
-    with live_server(proxied_url, tmp_path) as base:
+    with serve(proxied_url, tmp_path) as base:
         assert httpx.post(f"{base}/v1/models", json=registration(), headers=AUTH_HEADERS).status_code == 201
         threads = [
             threading.Thread(target=_client, args=(base, n, size, stop, ledger))
