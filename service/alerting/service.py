@@ -75,6 +75,9 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
     applied = apply_queue(ctx, configs, max_runs)
     repository.advance_activity(session, state)
     check_no_data(ctx, configs)
+    # The alerts opened or changed in this pass are in memory only (no autoflush): without
+    # the flush a data-quality alert firing now would not block a retraining request.
+    session.flush()
     open_alerts = repository.open_alerts(session)
     refresh_muting(ctx, open_alerts)
     by_model: dict[int, list[Alert]] = defaultdict(list)

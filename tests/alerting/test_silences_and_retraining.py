@@ -128,6 +128,17 @@ def test_a_data_quality_incident_never_requests_retraining(h: Harness) -> None:
     assert "model.retrain_requested" not in events(h)
 
 
+def test_a_data_quality_alert_firing_in_the_same_pass_blocks_retraining(h: Harness) -> None:
+    for hour in range(40, 46):
+        h.store(hour, [AUC_LOW, drift(0.3), drift(0.2, feature="purpose")])
+        h.run_pass(hour + 0.1)
+    assert h.client.get("/v1/retrain-requests").json() == []
+    h.store(46, [AUC_LOW, drift(0.3), drift(0.2, feature="purpose"), NULLS])
+    h.run_pass(46.1)
+    assert ("data_quality", "firing") in {(a.family, a.state) for a in h.alerts()}
+    assert h.client.get("/v1/retrain-requests").json() == []
+
+
 def test_drift_with_an_estimated_drop_requests_retraining(h: Harness) -> None:
     estimated = figure("estimated_performance", "roc_auc", 0.62, 0.75, "alert")
     for hour in (40, 41):
