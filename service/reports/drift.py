@@ -167,7 +167,14 @@ def _read(session: Session, pool: Pool) -> list[dict[str, Any]]:
 
 def collect(sessions: sessionmaker[Session], name: str, request: DriftRequest) -> DriftData:
     """The sampled rows of both sides, with the feature schema of the version."""
-    model, spec, current, reference = plan(sessions, name, request)
+    return read(sessions, request, plan(sessions, name, request))
+
+
+def read(
+    sessions: sessionmaker[Session], request: DriftRequest, planned: tuple[str, VersionSpec, Pool, Pool]
+) -> DriftData:
+    """The rows ``plan`` sampled, read."""
+    model, spec, current, reference = planned
     with unit_of_work(sessions) as session:
         rows = [_read(session, current), _read(session, reference)]
     return DriftData(

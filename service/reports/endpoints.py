@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from service.context import Context
 from service.errors import ErrorBody
@@ -86,7 +87,7 @@ def _headers(data: DriftData, report: evidently_report.RenderedReport) -> dict[s
     response_class=Response,
     responses=_DRIFT_RESPONSES,
 )
-def drift_report(
+async def drift_report(
     name: ModelNamePath,
     context: Context,
     from_: Annotated[
@@ -104,12 +105,14 @@ def drift_report(
     When a side has more than `sample` rows, a seeded uniform sample of `sample` rows is used,
     and a banner at the top of the page says so. The first report of a process also loads
     Evidently (~5 s); one report renders at a time per process."""
-    # A plain ``def``: FastAPI runs it in a worker thread, so reading and rendering (~1-2 s of
-    # CPU) never block the event loop.
+    # Planning (ids only) answers 404/422 at once; rows are read and rendered (~1-2 s of CPU)
+    # in worker threads only once this request holds the render slot.
     start, end = checked_range(from_, to, MAX_REPORT_RANGE)
     request = DriftRequest(start=start, end=end, version=version, sample=sample, seed=seed)
-    data = drift.collect(context.sessions, name, request)
-    report = evidently_report.render(data)
+    planned = await run_in_threadpool(drift.plan, context.sessions, name, request)
+    async with evidently_report.render_slot():
+        data = await run_in_threadpool(drift.read, context.sessions, request, planned)
+        report = await run_in_threadpool(evidently_report.render, data)
     return HTMLResponse(report.html, headers=_headers(data, report))
 
 

@@ -21,10 +21,14 @@ Wasserstein distance / reference std or Jensen-Shannon distance ≥ 0.1.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import threading
+import time
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +40,26 @@ from service.reports.schemas import DriftData, Side
 # requests from taking every core and the memory. A request waits this long for its turn, s.
 _RENDER_SLOT = threading.Semaphore(1)
 RENDER_WAIT_SECONDS = 120.0
+# A waiting request polls the slot on the event loop at this interval (s): waiting in a worker
+# thread would let a burst of reports hold the thread pool that ingestion also runs on.
+_SLOT_POLL_SECONDS = 0.25
+
+
+@asynccontextmanager
+async def render_slot() -> AsyncIterator[None]:
+    """The process's one report slot, waited for on the event loop, holding no thread and no
+    data; 503 with ``Retry-After`` after ``RENDER_WAIT_SECONDS``."""
+    deadline = time.monotonic() + RENDER_WAIT_SECONDS
+    while not _RENDER_SLOT.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            raise Unavailable("another report is being rendered; retry later", headers={"Retry-After": "30"})
+        await asyncio.sleep(_SLOT_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        _RENDER_SLOT.release()
+
+
 BANNER_STYLE = (
     "font-family:sans-serif;font-size:14px;padding:10px 16px;"
     "background:#fff8e1;border-bottom:1px solid #e0c060"
@@ -148,7 +172,8 @@ def _evidently_page(current: Any, reference: Any, numeric: list[str], categorica
 
 
 def render(data: DriftData) -> RenderedReport:
-    """The report page of ``data`` (blocking, CPU-bound: call it from a worker thread)."""
+    """The report page of ``data`` (blocking, CPU-bound: call it from a worker thread, inside
+    ``render_slot``)."""
     current = _frame(data.current, data.numeric, data.categorical)
     reference = _frame(data.reference, data.numeric, data.categorical)
     kept, left_out = usable_columns(current, reference, data.numeric + data.categorical)
@@ -159,10 +184,5 @@ def render(data: DriftData) -> RenderedReport:
         )
     numeric = [n for n in data.numeric if n in kept]
     categorical = [n for n in data.categorical if n in kept]
-    if not _RENDER_SLOT.acquire(timeout=RENDER_WAIT_SECONDS):
-        raise Unavailable("another report is being rendered; retry later", headers={"Retry-After": "30"})
-    try:
-        page = _evidently_page(current[kept], reference[kept], numeric, categorical)
-    finally:
-        _RENDER_SLOT.release()
+    page = _evidently_page(current[kept], reference[kept], numeric, categorical)
     return RenderedReport(_finish(page, data, left_out), tuple(kept), left_out)

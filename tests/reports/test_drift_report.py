@@ -172,3 +172,19 @@ def test_trailing_and_range_references_are_the_engines(reports_client: AppClient
     assert reports_client.put(monitor, json={"reference": {"kind": "trailing"}}).status_code == 200
     early = {"from": (WINDOW_START - span).isoformat(), "to": WINDOW_START.isoformat()}
     assert _error(reports_client, 422, early) == ["from"]  # nothing before the first traffic
+
+
+def test_a_report_waits_for_the_render_slot_and_answers_503_after_the_wait(
+    reports_client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.reports import evidently_report
+
+    data.seed(reports_client, reference_rows=300, window_rows=300)
+    monkeypatch.setattr(evidently_report, "RENDER_WAIT_SECONDS", 0.5)
+    assert evidently_report._RENDER_SLOT.acquire(blocking=False)  # another report renders
+    try:
+        busy = reports_client.get(URL, params=RANGE)
+    finally:
+        evidently_report._RENDER_SLOT.release()
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+    assert reports_client.get(URL, params=RANGE).status_code == 200
