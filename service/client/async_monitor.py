@@ -54,15 +54,21 @@ class AsyncMonitor(Recorder):
 
     async def start(self) -> None:
         """Start the sending task on the running loop (also done by the first ``log_*`` in a loop)."""
-        if self._task is None and not self._closed:
+        if not self._running() and not self._closed:
             self._start(asyncio.get_running_loop())
 
+    def _running(self) -> bool:
+        # A task whose loop ended (``asyncio.run`` returned) is done: the next loop starts anew.
+        return self._task is not None and not self._task.done()
+
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._task is not None:  # a previous loop's task: its events are bound to that loop
+            self._wakeup, self._closing = asyncio.Event(), asyncio.Event()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._task = loop.create_task(self._run(), name="modelmon-client")
 
     def _ensure_running(self) -> None:
-        if self._task is not None or self._closed:
+        if self._running() or self._closed:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -139,6 +145,8 @@ class AsyncMonitor(Recorder):
             log.exception("modelmon client's sending task stopped")
 
     async def _send_loop(self, http: httpx.AsyncClient) -> None:
+        if self._current is not None and not await self._deliver(http, self._current):
+            return  # the batch a previous loop's task was sending when that loop ended
         last = time.monotonic()
         while True:
             now = time.monotonic()

@@ -122,3 +122,19 @@ def test_records_left_when_the_loop_ends_are_sent_at_exit(server: LiveServer) ->
     )
     assert done.returncode == 0 and done.stdout.strip() == "200", done.stderr
     assert sorted(server.stored("predictions", "async-exit")) == sorted(f"exit-{i}" for i in range(200))
+
+
+def test_a_monitor_used_in_a_second_event_loop_sends_there(server: LiveServer) -> None:
+    server.register("two-loops")
+    monitor = AsyncMonitor(server.url, TEST_ADMIN_KEY, model="two-loops", batch_size=10, flush_interval=0.05)
+
+    async def log(prefix: str) -> bool:
+        for i in range(25):
+            monitor.log_prediction(features(i), 1, id=f"{prefix}-{i}")
+        return await monitor.flush(timeout=20)
+
+    assert asyncio.run(log("first"))
+    assert asyncio.run(log("second")), "the second loop's records were never sent"
+    asyncio.run(monitor.aclose())
+    assert len(server.stored("predictions", "two-loops")) == 50
+    assert monitor.counters.sent == 50
