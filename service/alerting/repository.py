@@ -25,7 +25,6 @@ from service.storage.tables import (
     Evaluation,
     Model,
     ModelVersion,
-    Monitor,
     Prediction,
     Reference,
     WindowRun,
@@ -269,11 +268,6 @@ def retrain_requests(session: Session, model_id: int | None, limit: int) -> list
     if model_id is not None:
         query = query.where(RetrainRequest.model_id == model_id)
     return list(session.scalars(query.order_by(RetrainRequest.id.desc()).limit(limit)))
-
-
-def monitor_configs(session: Session) -> dict[int, dict[str, object]]:
-    """Every stored monitor configuration by model id (absent = defaults)."""
-    return dict(session.execute(select(Monitor.model_id, Monitor.config)).all())
 
 
 def latest_run(session: Session, version_id: int, start: datetime, end: datetime) -> WindowRun | None:

@@ -28,6 +28,7 @@ from service.alerting.rules import (
     TrackState,
     direction_of,
 )
+from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
 from service.storage.notify_tables import Alert, AlertTrack
@@ -71,7 +72,7 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
         return PassSummary(claimed=False)
     ctx = PassContext(session, now=now, base_url=base_url)
     ctx.load_silences()
-    configs = {m: config_from_stored(c) for m, c in repository.monitor_configs(session).items()}
+    configs = {m: config_from_stored(c) for m, c in all_configs(session).items()}
     applied = apply_queue(ctx, configs, max_runs)
     repository.advance_activity(session, state)
     check_no_data(ctx, configs)
@@ -105,6 +106,8 @@ def apply_queue(ctx: PassContext, configs: dict[int, MonitorConfig], max_runs: i
     of its window leaves the queue unapplied.
     """
     queue = repository.queued(ctx.session, max_runs)
+    if not queue:
+        return 0
     runs = repository.runs_by_id(ctx.session, [q.run_id for q in queue])
     holding = repository.oldest_unevaluated(ctx.session, {r.version_id for r in runs.values()}, ctx.now)
 
@@ -113,12 +116,13 @@ def apply_queue(ctx: PassContext, configs: dict[int, MonitorConfig], max_runs: i
         return run is None or oldest is None or run.window_end < oldest
 
     ready = [q for q in queue if is_ready(runs.get(q.run_id))]
-    figures = repository.figures_of(ctx.session, [q.run_id for q in ready if q.run_id in runs])
     by_model: dict[int, list[WindowRun]] = defaultdict(list)
     for item in ready:
         run = runs.get(item.run_id)
-        if run is not None and run.latest:
+        if run is not None and run.latest:  # a superseded revision's figures are never read
             by_model[item.model_id].append(run)
+    applied = [run.id for model_runs in by_model.values() for run in model_runs]
+    figures = repository.figures_of(ctx.session, applied)
     for model_id, model_runs in by_model.items():
         ModelRules(ctx, model_id, configs.get(model_id) or MonitorConfig()).apply(model_runs, figures)
     repository.drop_queued(ctx.session, [q.run_id for q in ready])

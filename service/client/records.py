@@ -26,7 +26,6 @@ ID_LENGTH = 200
 LARGEST_INTEGER_ID = 10**18
 
 RecordId = str | int
-Label = str | int | bool
 Scalar = str | int | float | bool | None
 
 PREDICTION_KEYS = frozenset(

@@ -116,13 +116,3 @@ def run(args: argparse.Namespace) -> int:
     outcome = conclude(args)
     print(outcome.text, file=sys.stdout if outcome.report is not None else sys.stderr)
     return outcome.code
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m service.demo",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

@@ -84,10 +84,6 @@ class Receiver:
         with self._lock:
             return Counter(e.type for e in self.events)
 
-    def of_type(self, kind: str) -> list[Received]:
-        with self._lock:
-            return [e for e in self.events if e.type == kind]
-
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -76,14 +76,11 @@ class SimulatedClock:
         with self._lock:
             self._gate = max(self._gate, moment)
 
-    def wait_until(self, moment: datetime, stop: threading.Event | None = None) -> None:
+    def wait_until(self, moment: datetime) -> None:
         """Sleep (real time) until the pace reaches ``moment``."""
         ahead = (moment - self.paced()).total_seconds() / self.speed
         if ahead > 0:
-            if stop is None:
-                time.sleep(ahead)
-            else:
-                stop.wait(ahead)
+            time.sleep(ahead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +101,6 @@ def demo_settings(database: Path, port: int, api_key: str, skew_seconds: int) ->
         "host": "127.0.0.1",
         "port": port,
         "log_level": "warning",
-        "auto_migrate": True,
         "run_jobs": True,
         "worker_interval_seconds": WORKER_INTERVAL_SECONDS,
         # Each slice of traffic is posted just before the gate opens to its end (above).
@@ -117,8 +113,7 @@ def demo_settings(database: Path, port: int, api_key: str, skew_seconds: int) ->
         # One client sends a few requests per real second; a limit would only slow the pace.
         "rate_limit_per_second": 0,
     }
-    known = Settings.model_fields
-    return Settings(**{name: value for name, value in values.items() if name in known})
+    return Settings(**values)
 
 
 def _listening_socket() -> socket.socket:

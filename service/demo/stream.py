@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ ALERT_POLL_SECONDS = 1.0
 class Pacer(Protocol):
     """How simulated time moves: :class:`service.demo.server.SimulatedClock` or real time."""
 
-    def wait_until(self, moment: datetime, stop: threading.Event | None = None) -> None: ...
+    def wait_until(self, moment: datetime) -> None: ...
 
     def open_until(self, moment: datetime) -> None: ...
 
@@ -40,13 +39,10 @@ class Pacer(Protocol):
 class RealTime:
     """The pace of a server on the real clock: wait for the wall clock, no gate to open."""
 
-    def wait_until(self, moment: datetime, stop: threading.Event | None = None) -> None:
+    def wait_until(self, moment: datetime) -> None:
         ahead = (moment - datetime.now(UTC)).total_seconds()
         if ahead > 0:
-            if stop is None:
-                time.sleep(ahead)
-            else:
-                stop.wait(ahead)
+            time.sleep(ahead)
 
     def open_until(self, moment: datetime) -> None:
         pass
@@ -123,14 +119,12 @@ class Stream:
         self._counted: tuple[int, int] = (0, 0)
         self._counted_at = 0.0
 
-    def run(self, stop: threading.Event | None = None) -> Sent:
+    def run(self) -> Sent:
         end = self.world.plan.end
         starts = np.arange(0.0, end, SLICE_SECONDS)
         for start in starts:
-            if stop is not None and stop.is_set():
-                break
             until = min(float(start) + SLICE_SECONDS, end)
-            self.pacer.wait_until(self.timeline.at(float(start)), stop)
+            self.pacer.wait_until(self.timeline.at(float(start)))
             self._post_slice(float(start), until)
             self.pacer.open_until(self.timeline.at(until))
             self._show(until)

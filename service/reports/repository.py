@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service.alerting.repository import OPEN_STATES
 from service.storage.notify_tables import Alert, RetrainRequest
 from service.storage.tables import Evaluation, Prediction, Reference, ReferenceRow, WindowRun
 
@@ -111,7 +112,7 @@ def _of_version(model_id: int, version_id: int) -> Any:
 
 
 def open_alerts(session: Session, model_id: int, version_id: int) -> list[Alert]:
-    query = select(Alert).where(_of_version(model_id, version_id), Alert.state.in_(("pending", "firing")))
+    query = select(Alert).where(_of_version(model_id, version_id), Alert.state.in_(OPEN_STATES))
     return list(session.scalars(query.order_by(Alert.id)))
 
 

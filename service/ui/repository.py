@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from service.alerting.repository import OPEN_STATES
 from service.storage.notify_tables import Alert
 from service.storage.tables import (
     AggregationState,
@@ -22,7 +23,6 @@ from service.storage.tables import (
     WindowTask,
 )
 
-OPEN_STATES = ("pending", "firing")
 PERFORMANCE_FAMILIES = ("performance", "estimated_performance")
 FAIRNESS_METRICS = ("selection_rate", "disparate_impact_ratio")
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from service.alerting.repository import OPEN_STATES
 from service.ui import repository
 from service.ui.repository import AlertRecord, FigureRecord, RunRecord
 from service.ui.schemas import (
@@ -258,7 +259,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
     figures = Figures(runs, repository.figures(session, [r.id for r in runs]))
     drift, drift_features = drift_chart(figures)
     newest = runs[-1] if runs else None
-    open_ = repository.alerts(session, states=repository.OPEN_STATES, limit=FIRING_LISTED, model_id=model_id)
+    open_ = repository.alerts(session, states=OPEN_STATES, limit=FIRING_LISTED, model_id=model_id)
     recent = repository.alerts(session, states=("resolved",), limit=RECENT_ALERTS, model_id=model_id)
     return ModelPage(
         name=name,
