@@ -27,7 +27,7 @@ from service.alerting import repository
 from service.alerting.labels import alert_labels
 from service.clock import Clock
 from service.config import Settings
-from service.export.instruments import ALERTMANAGER_PUSHES, record_job
+from service.export.instruments import ALERTMANAGER_PUSHES, JOB_FAILURES, counting_failures, record_job
 from service.storage.database import unit_of_work
 from service.storage.notify_tables import Alert
 
@@ -194,8 +194,10 @@ class AlertmanagerSync:
         if url is None:
             return 0
         started = time.perf_counter()
-        pushed = self._sync(url, self.clock())
-        if pushed is None:
+        with counting_failures(JOB_NAME):
+            pushed = self._sync(url, self.clock())
+        if pushed is None:  # the push failed (logged): a failed run like one that raised
+            JOB_FAILURES.labels(job=JOB_NAME).inc()
             return 0
         record_job(JOB_NAME, time.perf_counter() - started, time.time())
         return pushed

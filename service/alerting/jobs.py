@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.alerting.service import PassSummary, alert_pass
 from service.clock import Clock
 from service.config import Settings
-from service.export.instruments import record_job
+from service.export.instruments import counting_failures, record_job
 from service.storage.database import unit_of_work
 
 log = logging.getLogger("modelmon.alerting")
@@ -37,7 +37,7 @@ class AlertingJob:
 
     def run_once(self) -> PassSummary:
         started = time.monotonic()
-        with unit_of_work(self.sessions) as session:
+        with counting_failures("alerting"), unit_of_work(self.sessions) as session:
             summary = alert_pass(session, self.clock(), self.settings.base_url, self.max_runs)
         if summary.claimed:
             record_job("alerting", time.monotonic() - started, time.time())

@@ -109,6 +109,17 @@ ALERTMANAGER_PUSHES = Counter(
 )
 
 
+@contextmanager
+def counting_failures(job: str) -> Iterator[None]:
+    """Count a run of ``job`` that raises in ``modelmon_job_failures_total`` (and re-raise: the
+    caller's loop logs it and retries)."""
+    try:
+        yield
+    except Exception:
+        JOB_FAILURES.labels(job=job).inc()
+        raise
+
+
 def record_job(job: str, seconds: float, finished_at: float) -> None:
     """One successful job run of ``seconds``, finished at Unix time ``finished_at``."""
     JOB_DURATION.labels(job=job).observe(seconds)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock
-from service.export.instruments import record_job
+from service.export.instruments import counting_failures, record_job
 from service.privacy.service import retention_pass
 from service.storage.database import unit_of_work
 
@@ -41,7 +41,7 @@ class RetentionJob:
         started = time.perf_counter()
         predictions = outcomes = 0
         while True:
-            with unit_of_work(self._sessions) as session:
+            with counting_failures("retention"), unit_of_work(self._sessions) as session:
                 done = retention_pass(session, now, self.retention_days, RETENTION_BATCH)
             predictions += done.predictions
             outcomes += done.outcomes

@@ -28,7 +28,7 @@ from service.aggregation.service import aggregate_pass
 from service.alerting.jobs import AlertingJob
 from service.clock import Clock
 from service.config import Settings
-from service.export.instruments import record_job
+from service.export.instruments import counting_failures, record_job
 from service.monitors.service import load_config
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
@@ -77,7 +77,7 @@ class Jobs:
         except OperationalError as error:  # lock_timeout: a writer is stuck; try next round
             log.warning("aggregation: event tables busy, retrying later (%s)", error.orig)
             return True, 0, 0
-        with unit_of_work(self.sessions) as session:
+        with counting_failures("aggregation"), unit_of_work(self.sessions) as session:
             now = self.clock()
             result = aggregate_pass(
                 session,
@@ -98,7 +98,7 @@ class Jobs:
         self, limit: int = 8, model_id: int | None = None, ends: tuple[datetime, datetime] | None = None
     ) -> int:
         started = time.monotonic()
-        with unit_of_work(self.sessions) as session:
+        with counting_failures("evaluation"), unit_of_work(self.sessions) as session:
             done = evaluate_due(session, self.clock(), self.cache, limit, model_id, ends)
         record_job("evaluation", time.monotonic() - started, time.time())
         return done
