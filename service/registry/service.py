@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from service.errors import Conflict, FieldError, NotFound
+from service.errors import ApiError, Conflict, FieldError, NotFound
 from service.registry import repository
 from service.registry.schemas import (
     EventCounts,
@@ -49,6 +49,19 @@ class RegisteredModel:
     name: str
     versions: dict[str, VersionSpec]
     latest: VersionSpec
+
+
+def pick_version(model: RegisteredModel, name: str | None, unknown: type[ApiError] = NotFound) -> VersionSpec:
+    """The named version, or the newest when ``name`` is None; ``unknown`` (404 by default, 422
+    where the version came in a body) naming ``version`` when the model has no such version."""
+    if name is None:
+        return model.latest
+    if name not in model.versions:
+        raise unknown(
+            f"model {model.name!r} has no version {name!r}",
+            [FieldError(None, "version", f"unknown version; known: {sorted(model.versions)}")],
+        )
+    return model.versions[name]
 
 
 def _spec_of(registration: ModelRegistration) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.errors import FieldError, Invalid, NotFound
+from service.errors import FieldError, Invalid
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import load_config
-from service.registry.service import RegisteredModel, VersionSpec, load_model
+from service.registry.service import RegisteredModel, VersionSpec, load_model, pick_version
 from service.reports import repository
 from service.reports.schemas import DriftData, DriftRequest, Side
 from service.storage.database import unit_of_work
@@ -66,18 +66,6 @@ def reservoir(pages: Iterable[Sequence[int]], size: int, seed: int, side: int) -
             kept[later_first_slots[last]] = later_first_items[last]
         seen += len(items)
     return sorted(int(i) for i in kept[: min(seen, size)]), seen
-
-
-def pick_version(model: RegisteredModel, name: str | None) -> VersionSpec:
-    """The named version (404 naming ``version`` if unknown), or the newest."""
-    if name is None:
-        return model.latest
-    if name not in model.versions:
-        raise NotFound(
-            f"model {model.name!r} has no version {name!r}",
-            [FieldError(None, "version", f"unknown version; known: {sorted(model.versions)}")],
-        )
-    return model.versions[name]
 
 
 def _stamp(moment: datetime) -> str:

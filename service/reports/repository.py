@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.alerting.repository import OPEN_STATES
 from service.storage.notify_tables import Alert, RetrainRequest
-from service.storage.tables import Evaluation, Prediction, Reference, ReferenceRow, WindowRun
+from service.storage.tables import Evaluation, Prediction, Reference, ReferenceRow
 
 # Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit.
 CHUNK = 2_000
@@ -78,17 +78,6 @@ def reference_features(session: Session, reference_id: int, indexes: Sequence[in
 def references_of(session: Session, version_id: int) -> list[Reference]:
     """Every reference uploaded for the version, newest first (the active one among them)."""
     query = select(Reference).where(Reference.version_id == version_id).order_by(Reference.id.desc())
-    return list(session.scalars(query))
-
-
-def recent_runs(session: Session, version_id: int, limit: int) -> list[WindowRun]:
-    """The latest revision of the version's ``limit`` most recent windows, newest first."""
-    query = (
-        select(WindowRun)
-        .where(WindowRun.version_id == version_id, WindowRun.latest.is_(True))
-        .order_by(WindowRun.window_end.desc(), WindowRun.window_start.desc())
-        .limit(limit)
-    )
     return list(session.scalars(query))
 
 

@@ -14,9 +14,8 @@ from service.monitors import service as monitors
 from service.monitors.schemas import ReferenceKind
 from service.registry import repository as registry
 from service.registry.schemas import FeatureSpec, Task
-from service.registry.service import RegisteredModel, load_model
+from service.registry.service import RegisteredModel, load_model, pick_version
 from service.reports import repository
-from service.reports.drift import pick_version
 from service.reports.schemas import (
     CARD_FAMILIES,
     RESOLVED_ALERTS,
@@ -36,6 +35,7 @@ from service.reports.schemas import (
 )
 from service.storage.notify_tables import RetrainRequest
 from service.storage.tables import ModelVersion, Reference, WindowRun
+from service.windows import repository as window_repository
 
 
 def _version_row(session: Session, name: str, version: str) -> tuple[list[ModelVersion], ModelVersion]:
@@ -119,7 +119,7 @@ def _window(run: WindowRun, figures: list[Any]) -> CardWindow:
 
 
 def _windows(session: Session, version_id: int, count: int) -> list[CardWindow]:
-    runs = repository.recent_runs(session, version_id, count)
+    runs = window_repository.recent_runs(session, version_id, count)
     figures = repository.figures(session, [run.id for run in runs], CARD_FAMILIES)
     return [_window(run, figures[run.id]) for run in runs]
 

@@ -27,22 +27,6 @@ PERFORMANCE_FAMILIES = ("performance", "estimated_performance")
 FAIRNESS_METRICS = ("selection_rate", "disparate_impact_ratio")
 
 
-@dataclass(frozen=True, slots=True)
-class VersionRecord:
-    id: int
-    version: str
-    task: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    id: int
-    window_start: datetime
-    window_end: datetime
-    rows: int
-    labelled: int
-
-
 class FigureRecord(NamedTuple):
     """A row of the charted figures (a named tuple: pages read ~3,000 of them, built in C)."""
 
@@ -145,30 +129,6 @@ def backlog(session: Session, now: datetime) -> tuple[int, datetime | None, date
     ).one()
     folded: datetime | None = session.execute(select(func.max(AggregationState.folded_through))).scalar()
     return int(waiting), oldest, folded
-
-
-def model_by_name(session: Session, name: str) -> tuple[int, list[VersionRecord]] | None:
-    """The model's id and versions in registration order; None if unknown or without versions."""
-    rows = session.execute(
-        select(Model.id, ModelVersion.id, ModelVersion.version, ModelVersion.task)
-        .join(ModelVersion, ModelVersion.model_id == Model.id)
-        .where(Model.name == name)
-        .order_by(ModelVersion.id)
-    ).all()
-    if not rows:
-        return None
-    return int(rows[0][0]), [VersionRecord(int(v), str(name_), str(task)) for _, v, name_, task in rows]
-
-
-def recent_runs(session: Session, version_id: int, limit: int) -> list[RunRecord]:
-    """The latest revision of the version's ``limit`` newest windows, oldest first."""
-    rows = session.execute(
-        select(WindowRun.id, WindowRun.window_start, WindowRun.window_end, WindowRun.rows, WindowRun.labelled)
-        .where(WindowRun.version_id == version_id, WindowRun.latest.is_(True))
-        .order_by(WindowRun.window_end.desc(), WindowRun.window_start.desc())
-        .limit(limit)
-    ).all()
-    return [RunRecord(int(i), s, e, int(r), int(lab)) for i, s, e, r, lab in reversed(rows)]
 
 
 def figures(session: Session, run_ids: Sequence[int]) -> list[FigureRecord]:

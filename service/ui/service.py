@@ -17,8 +17,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from service.alerting.repository import OPEN_STATES
+from service.registry.repository import model_with_versions
+from service.storage.tables import WindowRun
 from service.ui import repository
-from service.ui.repository import AlertRecord, FigureRecord, RunRecord
+from service.ui.repository import AlertRecord, FigureRecord
 from service.ui.schemas import (
     AlertRow,
     Chart,
@@ -30,6 +32,7 @@ from service.ui.schemas import (
     Point,
     Series,
 )
+from service.windows.repository import recent_runs
 
 WINDOWS_SHOWN = 60
 TOP_FEATURES = 6
@@ -114,7 +117,7 @@ def overview(session: Session, now: datetime) -> Overview:
 # ---------------------------------------------------------------- one model
 
 
-def _point(run: RunRecord, figure: FigureRecord | None) -> Point:
+def _point(run: WindowRun, figure: FigureRecord | None) -> Point:
     if figure is None:
         return Point(run.window_end, None)
     return Point(
@@ -131,7 +134,7 @@ def _point(run: RunRecord, figure: FigureRecord | None) -> Point:
 class Figures:
     """The page's figures indexed by (family, metric, feature, attribute, group) → run id."""
 
-    def __init__(self, runs: Sequence[RunRecord], figures: Iterable[FigureRecord]) -> None:
+    def __init__(self, runs: Sequence[WindowRun], figures: Iterable[FigureRecord]) -> None:
         self.runs = runs
         self.index: dict[tuple[str, str, str, str, str], dict[int, FigureRecord]] = defaultdict(dict)
         for f in figures:
@@ -248,14 +251,14 @@ def fairness_blocks(figures: Figures) -> tuple[FairnessBlock, ...]:
 def model_page(session: Session, name: str, version: str | None, now: datetime) -> ModelPage | None:
     """The page of model ``name`` at ``version`` (default: the newest registered); None if
     either is unknown."""
-    found = repository.model_by_name(session, name)
-    if found is None:
+    model, versions = model_with_versions(session, name)
+    if model is None or not versions:
         return None
-    model_id, versions = found
+    model_id = model.id
     chosen = versions[-1] if version is None else next((v for v in versions if v.version == version), None)
     if chosen is None:
         return None
-    runs = repository.recent_runs(session, chosen.id, WINDOWS_SHOWN)
+    runs = recent_runs(session, chosen.id, WINDOWS_SHOWN)[::-1]  # oldest first
     figures = Figures(runs, repository.figures(session, [r.id for r in runs]))
     drift, drift_features = drift_chart(figures)
     newest = runs[-1] if runs else None

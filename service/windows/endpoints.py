@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Path, Query
 from service.context import Context
 from service.errors import ErrorBody, FieldError, Invalid
 from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
-from service.registry.service import load_model
+from service.registry.service import load_model, pick_version
 from service.storage.database import unit_of_work
 from service.windows import ondemand
 from service.windows.jobs import Jobs
@@ -59,7 +59,7 @@ def list_evaluations(
     revision only (`revisions=all` adds the earlier ones, e.g. before late labels)."""
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        version_id = None if version is None else ondemand.pick_version(model, version).version_id
+        version_id = None if version is None else pick_version(model, version, Invalid).version_id
         where = EvaluationFilter(
             model_id=model.model_id,
             version_id=version_id,

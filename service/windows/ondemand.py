@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from service.errors import FieldError, Invalid, NotFound
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_hash
-from service.registry.service import RegisteredModel, VersionSpec
+from service.registry.service import RegisteredModel, VersionSpec, pick_version
 from service.storage.tables import Evaluation, WindowRun
 from service.windows import grid, repository
 from service.windows.figures import Figure, WindowFigures
@@ -112,17 +112,6 @@ def _live_item(
     )  # fmt: skip
 
 
-def pick_version(model: RegisteredModel, name: str | None) -> VersionSpec:
-    if name is None:
-        return model.latest
-    if name not in model.versions:
-        raise Invalid(
-            f"model {model.name!r} has no version {name!r}",
-            [FieldError(None, "version", f"unknown version; known: {sorted(model.versions)}")],
-        )
-    return model.versions[name]
-
-
 def _target(session: Session, model: RegisteredModel, spec: VersionSpec) -> Target:
     target = target_of(session, model.model_id, spec.version_id)
     if target is None:
@@ -136,7 +125,7 @@ def _target(session: Session, model: RegisteredModel, spec: VersionSpec) -> Targ
 def evaluate_now(
     session: Session, model: RegisteredModel, request: WindowRequest, now: datetime
 ) -> EvaluateResponse:
-    spec = pick_version(model, request.version)
+    spec = pick_version(model, request.version, Invalid)
     target = _target(session, model, spec)
     bucket = target.row.bucket_seconds
     if request.window_start is None or request.window_end is None:
@@ -187,7 +176,7 @@ def _check_backtest(request: BacktestRequest, target: Target) -> list[grid.Windo
 def backtest(
     session: Session, model: RegisteredModel, request: BacktestRequest, now: datetime
 ) -> BacktestResponse:
-    spec = pick_version(model, request.version)
+    spec = pick_version(model, request.version, Invalid)
     stored = _target(session, model, spec)
     windows = _check_backtest(request, stored)
     proposal: MonitorConfig = request.config

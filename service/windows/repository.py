@@ -198,3 +198,14 @@ def next_window_end(session: Session, after: datetime) -> datetime | None:
     )
     result: datetime | None = session.execute(query).scalar_one_or_none()
     return result
+
+
+def recent_runs(session: Session, version_id: int, limit: int) -> list[WindowRun]:
+    """The latest revision of the version's ``limit`` most recent windows, newest first."""
+    query = (
+        select(WindowRun)
+        .where(WindowRun.version_id == version_id, WindowRun.latest.is_(True))
+        .order_by(WindowRun.window_end.desc(), WindowRun.window_start.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
