@@ -106,11 +106,16 @@ def firing_alerts(session: Session) -> list[tuple[int, str, int]]:
     return [(int(m), str(s), int(c)) for m, s, c in session.execute(query)]
 
 
-def newest_event_time(session: Session, model_id: int) -> datetime | None:
-    """The newest prediction time of a model: a backward scan of ``(model_id, event_time)``."""
-    query = select(func.max(Prediction.event_time)).where(Prediction.model_id == model_id)
-    result: datetime | None = session.execute(query).scalar_one_or_none()
-    return result
+def newest_event_times(session: Session) -> dict[int, datetime | None]:
+    """Each model's newest prediction time, in one statement: a correlated max per model is a
+    backward probe of ``(model_id, event_time)`` (a GROUP BY would scan the whole index)."""
+    newest = (
+        select(func.max(Prediction.event_time))
+        .where(Prediction.model_id == Model.id)
+        .correlate(Model)
+        .scalar_subquery()
+    )
+    return {int(model_id): at for model_id, at in session.execute(select(Model.id, newest))}
 
 
 def last_received(session: Session) -> dict[int, datetime]:

@@ -65,10 +65,11 @@ def _per_model(
     families["modelmon_models"].add((), len(models))
     firing = {(m, s): c for m, s, c in repository.firing_alerts(session)}
     received = repository.last_received(session)
+    newest_events = repository.newest_event_times(session)
     for model_id, name in models.items():
         for severity in SEVERITIES:
             families["modelmon_alerts_firing"].add((name, severity), firing.get((model_id, severity), 0))
-        newest = repository.newest_event_time(session, model_id)
+        newest = newest_events.get(model_id)
         families["modelmon_model_last_event_timestamp_seconds"].add(
             (name,), None if newest is None else newest.timestamp()
         )

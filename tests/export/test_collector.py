@@ -50,6 +50,24 @@ def test_a_model_without_data_exports_zeros_not_missing_series(client: AppClient
     assert not [name for name, _ in samples if name.startswith("modelmon_feature_")]
 
 
+def test_each_models_newest_prediction_time_is_exported(client: AppClient) -> None:
+    for name in ("credit", "fraud", "idle"):
+        assert client.post("/v1/models", json=factories.registration(name)).status_code == 201
+    for name, count in (("credit", 30), ("fraud", 5)):
+        batch = factories.predictions(0, count)
+        assert client.post(f"/v1/models/{name}/predictions", json=batch).status_code == 200
+    samples = _scrape(client)
+    newest = {
+        name: samples.get(("modelmon_model_last_event_timestamp_seconds", (("model", name),)))
+        for name in ("credit", "fraud", "idle")
+    }
+    assert newest == {
+        "credit": (factories.START + timedelta(minutes=29)).timestamp(),
+        "fraud": (factories.START + timedelta(minutes=4)).timestamp(),
+        "idle": None,  # no prediction: the series is absent, not 0
+    }
+
+
 def _alert(model_id: int, state: str, severity: str, silenced_by: int | None = None) -> Alert:
     return Alert(
         fingerprint=f"{state}-{severity}-{silenced_by}", model_id=model_id, version_id=None, rule="drift",
