@@ -104,6 +104,13 @@ def tracks_of(session: Session, model_id: int) -> dict[str, AlertTrack]:
     return {track.fingerprint: track for track in session.scalars(query)}
 
 
+def tracks_by_fingerprint(session: Session, fingerprints: Sequence[str]) -> dict[str, AlertTrack]:
+    if not fingerprints:
+        return {}
+    query = select(AlertTrack).where(AlertTrack.fingerprint.in_(fingerprints))
+    return {track.fingerprint: track for track in session.scalars(query)}
+
+
 def alerts_by_id(session: Session, alert_ids: Sequence[int]) -> dict[int, Alert]:
     if not alert_ids:
         return {}

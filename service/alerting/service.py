@@ -270,11 +270,16 @@ def summary_of(ctx: PassContext, alert: Alert) -> str:
 def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig]) -> None:
     """The no-data rule of every model that has sent predictions."""
     subject = Subject("no_data", NO_DATA_METRIC, "", "", "")
-    for activity in repository.activity(ctx.session):
+    activities = repository.activity(ctx.session)
+    keys = {a.model_id: fingerprint(a.model_id, None, subject) for a in activities}
+    # Every model's no-data track and alert in two queries, not two per model per pass.
+    tracks = repository.tracks_by_fingerprint(ctx.session, list(keys.values()))
+    alerts = repository.alerts_by_id(ctx.session, [t.alert_id for t in tracks.values() if t.alert_id])
+    for activity in activities:
         config = configs.get(activity.model_id) or MonitorConfig()
-        key = fingerprint(activity.model_id, None, subject)
-        track = ctx.session.get(AlertTrack, key)
-        alert = ctx.session.get(Alert, track.alert_id) if track and track.alert_id else None
+        key = keys[activity.model_id]
+        track = tracks.get(key)
+        alert = alerts.get(track.alert_id) if track and track.alert_id else None
         phase = Phase.FIRING if alert is not None else Phase.NONE
         silent_for = (ctx.now - activity.last_received_at).total_seconds()
         after = NoDataRule(config.alerting.no_data_after).step(phase, activity.last_received_at, ctx.now)
