@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,6 +30,7 @@ from service.config import Settings
 from service.export.instruments import ALERTMANAGER_PUSHES, JOB_FAILURES, counting_failures, record_job
 from service.storage.database import unit_of_work
 from service.storage.notify_tables import Alert
+from service.webhooks.service import iso_utc
 
 log = logging.getLogger("modelmon.alertmanager")
 
@@ -66,10 +67,6 @@ class AlertForPush:
 # ---------------------------------------------------------------- payload (pure)
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.6g}"
 
@@ -77,7 +74,7 @@ def _number(value: float | None) -> str:
 def _description(alert: AlertForPush) -> str:
     text = f"value {_number(alert.value)}, threshold {_number(alert.threshold)}"
     if alert.window_start is not None and alert.window_end is not None:
-        text += f", window [{_rfc3339(alert.window_start)}, {_rfc3339(alert.window_end)})"
+        text += f", window [{iso_utc(alert.window_start)}, {iso_utc(alert.window_end)})"
     return text
 
 
@@ -102,11 +99,11 @@ def _one(alert: AlertForPush, base_url: str, firing_ends_at: datetime) -> dict[s
             "description": _description(alert),
             "modelmon_alert_id": str(alert.id),
         },
-        "endsAt": _rfc3339(ends_at),
+        "endsAt": iso_utc(ends_at),
         "generatorURL": f"{base_url.rstrip('/')}/v1/alerts/{alert.id}",
     }
     if alert.fired_at is not None:
-        item["startsAt"] = _rfc3339(alert.fired_at)
+        item["startsAt"] = iso_utc(alert.fired_at)
     return item
 
 
