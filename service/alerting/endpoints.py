@@ -46,7 +46,9 @@ def list_alerts(
     model: ModelName = None,
     severity: Severity | None = None,
     family: AlertFamily | None = None,
-    before: Annotated[int | None, Query(ge=1, description="Only alerts with a smaller id (paging).")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="Only alerts with a smaller id (paging).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertPage:
     """Alerts, newest first, filtered by state, model, severity and family."""

@@ -60,7 +60,7 @@ def export(
         str | None, Query(pattern=VERSION_PATTERN, description="Default: every version.")
     ] = None,
     labelled: Annotated[bool, Query(description="Only predictions with an outcome (default).")] = True,
-    limit: Annotated[int | None, Query(ge=1, description="Most rows. Default: all.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=2**62, description="Most rows. Default: all.")] = None,
 ) -> StreamingResponse:
     """The model's predictions with `event_time` in [from, to), in id order, each joined with
     its outcome (`label`, `outcome_time`). NDJSON: one object per line; CSV: nested fields

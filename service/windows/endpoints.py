@@ -53,7 +53,8 @@ def list_evaluations(
     to: Annotated[datetime | None, Query(description="Windows ending at or before this.")] = None,
     revisions: Annotated[str, Query(pattern="^(latest|all)$")] = "latest",
     limit: Annotated[int, Query(ge=1, le=50_000)] = 5_000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: the databases store 64-bit integers; a larger offset failed in SQLite (500).
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> EvaluationPage:
     """Figures of evaluated windows, oldest window first; by default each window's latest
     revision only (`revisions=all` adds the earlier ones, e.g. before late labels)."""
