@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import active_layouts
 from service.alerting.notify import Names
 from service.errors import NotFound
 from service.monitors import service as monitors
-from service.monitors.schemas import ReferenceKind
+from service.monitors.schemas import MonitorStatus, MonitorView, ReferenceKind
 from service.registry import repository as registry
 from service.registry.schemas import FeatureSpec, Task
-from service.registry.service import RegisteredModel, load_model, pick_version
+from service.registry.service import VersionSpec, load_model, pick_version
 from service.reports import repository
 from service.reports.schemas import (
     CARD_FAMILIES,
@@ -70,11 +69,11 @@ def _uploaded(row: Reference) -> UploadedReference:
     )
 
 
-def _reference(session: Session, model: RegisteredModel, version_id: int) -> CardReference:
-    config, _ = monitors.load_config(session, model.model_id)
-    uploads = repository.references_of(session, version_id)
+def _reference(session: Session, monitor: MonitorView, version: VersionSpec) -> CardReference:
+    config = monitor.config
+    uploads = repository.references_of(session, version.version_id)
     active = next((r for r in uploads if r.active), None)
-    layout = active_layouts(session, [version_id]).get(version_id)
+    layout = next((lay for lay in monitor.status.layouts if lay.version == version.version), None)
     ranged = config.reference.kind is ReferenceKind.RANGE
     return CardReference(
         kind=config.reference.kind.value,
@@ -140,10 +139,7 @@ def _request(row: RetrainRequest) -> CardRetrainRequest:
     )
 
 
-def _status(
-    session: Session, model: RegisteredModel, alerts: CardAlerts, has_windows: bool, now: datetime
-) -> CardStatus:
-    progress = monitors.view(session, model, now).status
+def _status(progress: MonitorStatus, alerts: CardAlerts, has_windows: bool) -> CardStatus:
     firing = sum(1 for a in alerts.open if a.state == "firing")
     pending = len(alerts.open) - firing
     if firing:
@@ -177,7 +173,7 @@ def build_card(session: Session, name: str, version: str | None, windows: int, n
     model = load_model(session, name)
     spec = pick_version(model, version)
     rows, row = _version_row(session, model.name, spec.version)
-    config, updated_at = monitors.load_config(session, model.model_id)
+    monitor = monitors.view(session, model, now)  # configuration, layouts and progress at once
     alerts = _alerts(session, model.model_id, spec.version_id)
     recent = _windows(session, spec.version_id, windows)
     return ModelCard(
@@ -187,9 +183,11 @@ def build_card(session: Session, name: str, version: str | None, windows: int, n
         versions=[
             VersionLine(version=r.version, created_at=r.created_at, spec_hash=r.spec_hash) for r in rows
         ],
-        reference=_reference(session, model, spec.version_id),
-        monitor=CardMonitor(configured=updated_at is not None, updated_at=updated_at, config=config),
-        status=_status(session, model, alerts, bool(recent), now),
+        reference=_reference(session, monitor, spec),
+        monitor=CardMonitor(
+            configured=monitor.configured, updated_at=monitor.updated_at, config=monitor.config
+        ),
+        status=_status(monitor.status, alerts, bool(recent)),
         windows=recent,
         alerts=alerts,
         retrain_requests=[
