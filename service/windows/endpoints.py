@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 
 from service.context import Context
-from service.errors import ErrorBody, FieldError, Invalid
+from service.errors import ErrorBody, Invalid
+from service.ranges import utc_parameter
 from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
 from service.registry.service import load_model, pick_version
 from service.storage.database import unit_of_work
@@ -32,12 +33,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Unknown model, or a version without bins yet."},
     422: {"model": ErrorBody, "description": "Invalid parameters; `errors` names each field."},
 }
-
-
-def _aware(name: str, moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.utcoffset() is None:
-        raise Invalid("timestamps need a timezone", [FieldError(None, name, "add Z or an offset")])
-    return moment
 
 
 @router.get("/{name}/evaluations", summary="List stored evaluations", responses=_ERRORS)
@@ -68,8 +63,8 @@ def list_evaluations(
             metric=metric,
             feature=feature,
             attribute=attribute,
-            start=_aware("from", from_),
-            end=_aware("to", to),
+            start=None if from_ is None else utc_parameter("from", from_),
+            end=None if to is None else utc_parameter("to", to),
             all_revisions=revisions == "all",
         )
         return ondemand.list_evaluations(session, where, limit=limit, offset=offset)
