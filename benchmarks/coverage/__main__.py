@@ -1,0 +1,35 @@
+"""Print the coverage table of every reported interval: python -m benchmarks.coverage [--reps N]."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from benchmarks.common import progress
+from benchmarks.coverage.common import CoverageRow, markdown
+
+# Each module exposes rows(reps: int, seed: int) -> list[CoverageRow].
+AREAS = ("performance", "fairness", "drift")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=2000, help="simulated samples per scenario")
+    parser.add_argument("--seed", type=int, default=20261206)
+    args = parser.parse_args()
+    rows: list[CoverageRow] = []
+    for area in AREAS:
+        try:
+            module = importlib.import_module(f"benchmarks.coverage.{area}")
+        except ModuleNotFoundError:
+            continue
+        started = time.perf_counter()
+        progress(f"coverage: {area} ({args.reps} samples per scenario)")
+        rows += module.rows(args.reps, args.seed)
+        progress(f"coverage: {area} done in {time.perf_counter() - started:.1f} s")
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
