@@ -111,8 +111,8 @@ def populate(url: str, models: int, features: int, attributes: int, windows: int
                 end = NOW - timedelta(hours=windows - w)
                 run = WindowRun(
                     model_id=model_id, version_id=version_id, window_start=end - timedelta(days=1),
-                    window_end=end, revision=1, latest=True, rows=1000, labelled=600, layout_hash="l",
-                    reference_hash="r", config_hash="c", computed_at=end,
+                    window_end=end, revision=1, latest=True, rows=1000, labelled=600, label_coverage=0.6,
+                    layout_hash="l", reference_hash="r", config_hash="c", computed_at=end,
                 )  # fmt: skip
                 window_repository.add_run(session, run, figures(features, attributes, model_id + w))
     app.state.context.engine.dispose()

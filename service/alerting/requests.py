@@ -94,7 +94,7 @@ def _window_facts(
         "reference_hash": run.reference_hash,
         "config_hash": run.config_hash,
     }
-    coverage = run.labelled / run.rows if run.rows else None
+    coverage = run.label_coverage
     return hashes, top, coverage
 
 

@@ -6,15 +6,18 @@ back. Tests drive these directly with a frozen clock.
 Lifecycle of one fingerprint (model, version, family, metric, feature, attribute, group):
 
     none ──alert──▶ pending ──(fire_after consecutive alerting windows)──▶ firing
-      ▲               │ ok / insufficient (streak broken: dropped, never notified)   │
+      ▲               │ ok / watch / insufficient (streak broken: dropped, unnotified) │
       └───────────────┘                                                            │
       └───────────────────── value past the resolve threshold ◀─────────────────────┘
 
 Windows are applied in window-end order; an older window than the last applied one (a
-re-evaluation after late labels) is history, not news. A *provisional* performance window
-and an ``insufficient_data`` one never fire; provisional ones are skipped entirely (the final
-evaluation of the same window arrives later), insufficient ones break a pending streak but do
-not resolve a firing alert (no evidence either way).
+re-evaluation after late labels) is history, not news. Only ``alert`` (past the threshold on
+evidence: service/windows/figures_base.py) counts towards ``fire_after``. A *provisional*
+performance window and an ``insufficient_data`` one never fire; provisional ones are skipped
+entirely (the final evaluation of the same window arrives later), insufficient ones break a
+pending streak but do not resolve a firing alert (no evidence either way). ``watch`` (the point
+estimate past the threshold, the interval not) likewise breaks a pending streak and keeps a
+firing alert firing: the value is not back on the healthy side, so it cannot resolve.
 """
 
 from __future__ import annotations

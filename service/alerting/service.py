@@ -15,19 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from service.alerting import repository
-from service.alerting.bands import hysteresis_band
 from service.alerting.notify import PassContext, record, refresh_muting
 from service.alerting.policy import FamilyRule
+from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
-from service.alerting.rules import (
-    NoDataRule,
-    Observation,
-    Phase,
-    Step,
-    ThresholdRule,
-    TrackState,
-    direction_of,
-)
+from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
@@ -46,15 +38,6 @@ class PassSummary:
     notified: int = 0
     retrain_requests: int = 0
     remaining: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    family: str
-    metric: str
-    feature: str
-    attribute: str
-    group: str
 
 
 def fingerprint(model_id: int, version_id: int | None, subject: Subject) -> str:
@@ -146,20 +129,19 @@ class ModelRules:
                 self.apply_run(run, figures.get(run.id, []))
 
     def apply_run(self, run: WindowRun, figures: list[Evaluation]) -> None:
+        """The same steps as ``replay.Replay.apply`` (the backtest), on stored tracks and alerts."""
         seen: set[str] = set()
         for figure in figures:
-            rule = self.config.alerting.rule_for(figure.family)
-            if rule is None or not rule.enabled or (figure.family == "drift" and figure.metric == "p_value"):
-                continue  # p_value shares drift_score's verdict: one alert per drifted feature
-            subject = Subject(figure.family, figure.metric, figure.feature, figure.attribute, figure.group)
+            rule = judged_rule(self.config, figure)
+            if rule is None:
+                continue
+            subject = subject_of(figure)
             key = fingerprint(self.model_id, run.version_id, subject)
             seen.add(key)
             if key not in self.tracks and figure.status != "alert":
                 continue  # only a subject that once alerted is tracked
-            band = self._band(key, figure, rule)
-            seen_now = Observation(
-                run.window_start, run.window_end, figure.status, figure.value, figure.threshold, band
-            )
+            window = (run.window_start, run.window_end)
+            seen_now = observe(self.config, rule, figure, window, self._direction(key))
             self.step(key, subject, run, seen_now, rule)
         for key, track in list(self.tracks.items()):
             alert = self.alerts.get(track.alert_id) if track.alert_id is not None else None
@@ -170,14 +152,11 @@ class ModelRules:
                     key, subject, run, gone, self.config.alerting.rule_for(alert.family) or FamilyRule()
                 )
 
-    def _band(self, key: str, figure: Evaluation, rule: FamilyRule) -> float:
-        if figure.value is None or figure.threshold is None:
-            return 0.0
+    def _direction(self, key: str) -> str:
+        """The open alert's direction ("" without one)."""
         track = self.tracks.get(key)
         alert = self.alerts.get(track.alert_id) if track is not None and track.alert_id is not None else None
-        direction = alert.direction if alert is not None else direction_of(figure.value, figure.threshold)
-        margin = rule.resolve_margin
-        return hysteresis_band(self.config, margin, figure.family, figure.metric, figure.threshold, direction)
+        return alert.direction if alert is not None else ""
 
     def step(self, key: str, subject: Subject, run: WindowRun, seen: Observation, rule: FamilyRule) -> None:
         track = self.tracks.get(key)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from service.export.repository import FigureRow, LatestRun
 
 OUTPUT_COLUMNS = frozenset({"prediction", "score"})
-ALERT, PROVISIONAL = "alert", "provisional"
+ALERT, WATCH, PROVISIONAL = "alert", "watch", "provisional"
 
 Labels = tuple[str, ...]
 
@@ -54,22 +54,50 @@ MODEL_FAMILIES: tuple[tuple[str, str, Labels], ...] = (
     ("modelmon_label_coverage_ratio", "Labelled share of the newest evaluated window's rows.", MV),
     ("modelmon_feature_drift_score", "Drift effect size of a feature or output column.", FEATURE),
     ("modelmon_feature_drifted", "1 when the feature's drift test alerts.", FEATURE),
+    (
+        "modelmon_feature_drift_watch",
+        "1 when the drift effect is past its threshold without significance.",
+        FEATURE,
+    ),
     ("modelmon_data_quality_ratio", "A data-quality share of a feature.", FEATURE_METRIC),
-    ("modelmon_data_quality_breached", "1 when the share is over its threshold.", FEATURE_METRIC),
+    ("modelmon_data_quality_breached", "1 when the share is over its threshold on evidence.", FEATURE_METRIC),
+    (
+        "modelmon_data_quality_watch",
+        "1 when the share is over its threshold, not on evidence.",
+        FEATURE_METRIC,
+    ),
     ("modelmon_performance_value", "Realised performance metric from labelled rows.", METRIC),
-    ("modelmon_performance_ci_lower", "Lower bound of the realised metric's 95% interval.", METRIC),
-    ("modelmon_performance_ci_upper", "Upper bound of the realised metric's 95% interval.", METRIC),
+    ("modelmon_performance_ci_lower", "Lower bound of the realised metric's decision interval.", METRIC),
+    ("modelmon_performance_ci_upper", "Upper bound of the realised metric's decision interval.", METRIC),
     ("modelmon_performance_provisional", "1 while labels still arrive.", METRIC),
-    ("modelmon_performance_breached", "1 when the metric breaks its threshold.", METRIC),
+    ("modelmon_performance_breached", "1 when the metric breaks its threshold on evidence.", METRIC),
+    ("modelmon_performance_watch", "1 when the metric is past its threshold, not on evidence.", METRIC),
     ("modelmon_estimated_performance_value", "Performance estimated from scores, without labels.", METRIC),
-    ("modelmon_estimated_performance_ci_lower", "Lower bound of the estimate's 95% interval.", METRIC),
-    ("modelmon_estimated_performance_ci_upper", "Upper bound of the estimate's 95% interval.", METRIC),
-    ("modelmon_estimated_performance_breached", "1 when the estimate breaks its threshold.", METRIC),
+    ("modelmon_estimated_performance_ci_lower", "Lower bound of the estimate's decision interval.", METRIC),
+    ("modelmon_estimated_performance_ci_upper", "Upper bound of the estimate's decision interval.", METRIC),
+    (
+        "modelmon_estimated_performance_breached",
+        "1 when the estimate breaks its threshold on evidence.",
+        METRIC,
+    ),
+    (
+        "modelmon_estimated_performance_watch",
+        "1 when the estimate is past its threshold, not on evidence.",
+        METRIC,
+    ),
     ("modelmon_fairness_value", "Disparity of a protected attribute.", ATTRIBUTE),
-    ("modelmon_fairness_breached", "1 when the disparity breaks its threshold.", ATTRIBUTE),
-    ("modelmon_fairness_group_rate", "selection_rate, tpr, fpr or ppv of one group.", GROUP),
+    ("modelmon_fairness_ci_lower", "Lower bound of the disparity's simultaneous interval.", ATTRIBUTE),
+    ("modelmon_fairness_ci_upper", "Upper bound of the disparity's simultaneous interval.", ATTRIBUTE),
+    ("modelmon_fairness_breached", "1 when the disparity breaks its threshold on evidence.", ATTRIBUTE),
+    ("modelmon_fairness_watch", "1 when the disparity is past its threshold, not on evidence.", ATTRIBUTE),
+    (
+        "modelmon_fairness_group_rate",
+        "A per-group figure: selection_rate, tpr, fpr, ppv, calibration.",
+        GROUP,
+    ),
     ("modelmon_explanation_value", "nDCG of the importance ranking.", METRIC),
     ("modelmon_explanation_breached", "1 when the nDCG is below its minimum.", METRIC),
+    ("modelmon_explanation_watch", "1 when the nDCG is below its minimum, not on evidence.", METRIC),
     ("modelmon_metrics_omitted_subjects", "Features and groups left out by the cardinality budget.", MV),
 )
 
@@ -82,6 +110,10 @@ class Budget:
 
 def _flag(status: str) -> float:
     return 1.0 if status == ALERT else 0.0
+
+
+def _watch(status: str) -> float:
+    return 1.0 if status == WATCH else 0.0
 
 
 def _chosen_features(rows: Sequence[FigureRow], configured: frozenset[str], top_k: int) -> set[str]:
@@ -120,7 +152,7 @@ class ModelFamilies:
         self._set("modelmon_window_end_timestamp_seconds", mv, run.window_end.timestamp())
         self._set("modelmon_window_rows", mv, run.rows)
         self._set("modelmon_window_labelled_rows", mv, run.labelled)
-        self._set("modelmon_label_coverage_ratio", mv, run.labelled / run.rows if run.rows else None)
+        self._set("modelmon_label_coverage_ratio", mv, run.label_coverage)
         features = _chosen_features(rows, configured, self.budget.top_k_features)
         groups = _chosen_groups(rows, self.budget.max_groups)
         omitted: set[tuple[str, str]] = set()
@@ -142,11 +174,13 @@ class ModelFamilies:
         if row.metric == "drift_score":
             self._set("modelmon_feature_drift_score", (*mv, row.feature), row.value)
             self._set("modelmon_feature_drifted", (*mv, row.feature), _flag(row.status))
+            self._set("modelmon_feature_drift_watch", (*mv, row.feature), _watch(row.status))
 
     def _quality(self, mv: Labels, row: FigureRow) -> None:
         labels = (*mv, row.feature, row.metric)
         self._set("modelmon_data_quality_ratio", labels, row.value)
         self._set("modelmon_data_quality_breached", labels, _flag(row.status))
+        self._set("modelmon_data_quality_watch", labels, _watch(row.status))
 
     def _performance(self, mv: Labels, row: FigureRow) -> None:
         if row.attribute:
@@ -157,6 +191,7 @@ class ModelFamilies:
         self._set("modelmon_performance_ci_upper", labels, row.ci_high)
         self._set("modelmon_performance_provisional", labels, 1.0 if row.status == PROVISIONAL else 0.0)
         self._set("modelmon_performance_breached", labels, _flag(row.status))
+        self._set("modelmon_performance_watch", labels, _watch(row.status))
 
     def _estimated(self, mv: Labels, row: FigureRow) -> None:
         labels = (*mv, row.metric)
@@ -164,18 +199,24 @@ class ModelFamilies:
         self._set("modelmon_estimated_performance_ci_lower", labels, row.ci_low)
         self._set("modelmon_estimated_performance_ci_upper", labels, row.ci_high)
         self._set("modelmon_estimated_performance_breached", labels, _flag(row.status))
+        self._set("modelmon_estimated_performance_watch", labels, _watch(row.status))
 
     def _fairness(self, mv: Labels, row: FigureRow) -> None:
         if row.group:
             self._set("modelmon_fairness_group_rate", (*mv, row.attribute, row.group, row.metric), row.value)
             return
-        self._set("modelmon_fairness_value", (*mv, row.attribute, row.metric), row.value)
-        self._set("modelmon_fairness_breached", (*mv, row.attribute, row.metric), _flag(row.status))
+        labels = (*mv, row.attribute, row.metric)
+        self._set("modelmon_fairness_value", labels, row.value)
+        self._set("modelmon_fairness_ci_lower", labels, row.ci_low)
+        self._set("modelmon_fairness_ci_upper", labels, row.ci_high)
+        self._set("modelmon_fairness_breached", labels, _flag(row.status))
+        self._set("modelmon_fairness_watch", labels, _watch(row.status))
 
     def _explanation(self, mv: Labels, row: FigureRow) -> None:
         if row.metric == "ndcg":
             self._set("modelmon_explanation_value", (*mv, row.metric), row.value)
             self._set("modelmon_explanation_breached", (*mv, row.metric), _flag(row.status))
+            self._set("modelmon_explanation_watch", (*mv, row.metric), _watch(row.status))
 
 
 _HANDLERS = {

@@ -41,6 +41,7 @@ class LatestRun:
     rows: int
     labelled: int
     computed_at: datetime
+    label_coverage: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,16 @@ def latest_runs(session: Session) -> list[LatestRun]:
         .where(WindowRun.latest.is_(True))
     )
     return [
-        LatestRun(run.id, str(name), str(version), run.window_end, run.rows, run.labelled, run.computed_at)
+        LatestRun(
+            run.id,
+            str(name),
+            str(version),
+            run.window_end,
+            run.rows,
+            run.labelled,
+            run.computed_at,
+            run.label_coverage,
+        )
         for run, name, version in session.execute(query)
     ]
 

@@ -34,6 +34,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DecisionMode(StrEnum):
+    """How a figure past its threshold becomes an alert (docs/statistics.md, "Decisions").
+
+    ``interval``: only when its interval lies wholly beyond the threshold (the evidence puts
+    the true value past the tolerance); a point estimate past the threshold without that
+    evidence is ``watch``. ``point``: the point estimate alone decides (the behaviour before
+    decisions on intervals; intervals are then per figure, with no multiplicity adjustment).
+    """
+
+    INTERVAL = "interval"
+    POINT = "point"
+
+
 class ReferenceKind(StrEnum):
     UPLOADED = "uploaded"
     RANGE = "range"
@@ -130,6 +143,11 @@ class FairnessSettings(_Strict):
     max_equal_opportunity_difference: Share = 0.1
     max_equalized_odds_difference: Share = 0.1
     max_predictive_parity_difference: Share = 0.1
+    max_calibration_difference: Share = Field(
+        0.05,
+        description="Largest allowed max − min over groups of calibration-in-the-large (mean score − "
+        "observed positive rate); binary models with scores.",
+    )
     intersections: list[list[FieldName]] | None = Field(
         None,
         description="Attribute combinations evaluated together; default: every pair when a "
@@ -188,6 +206,16 @@ class MonitorConfig(_Strict):
     )
     label_wait: Duration = Field(
         14 * DAY, description="How long after a window ends late labels re-evaluate it."
+    )
+    decision: DecisionMode = Field(
+        DecisionMode.INTERVAL,
+        description="`interval`: a figure alerts only when its interval lies beyond the threshold (else "
+        "`watch`); `point`: the point estimate alone decides.",
+    )
+    confidence: Annotated[float, Field(ge=0.8, le=0.9999)] = Field(
+        0.95,
+        description="Confidence of the intervals decisions are made on; each family's decisions in a "
+        "window are simultaneous at this level (Bonferroni).",
     )
     drift: DriftSettings = Field(default_factory=DriftSettings)
     data_quality: QualitySettings = Field(default_factory=QualitySettings)

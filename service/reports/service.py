@@ -110,7 +110,7 @@ def _window(run: WindowRun, figures: list[Any]) -> CardWindow:
         revision=run.revision,
         rows=run.rows,
         labelled=run.labelled,
-        label_coverage=run.labelled / run.rows if run.rows else None,
+        label_coverage=run.label_coverage,
         computed_at=run.computed_at,
         reference_hash=run.reference_hash,
         figures=[_figure(f) for f in figures],

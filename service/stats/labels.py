@@ -59,3 +59,14 @@ def label_delta(layout: Layout, batch: Batch) -> Profile:
         key: _outcomes_difference(value, unlabelled.get(key, empty)) for key, value in labelled.items()
     }
     return replace(Profile.empty(layout), outcomes=outcomes)
+
+
+def label_coverage(*, labelled: int, predicted: int) -> float | None:
+    """The one definition of label coverage: labelled rows / rows with a prediction, in [0, 1].
+
+    Rows without a prediction never enter the outcome aggregates, so they cannot be
+    labelled there and do not count. None when no row has a prediction.
+    """
+    if predicted <= 0:
+        return None
+    return min(1.0, max(0.0, labelled / predicted))

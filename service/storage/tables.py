@@ -281,6 +281,8 @@ class WindowRun(Base):
     latest: Mapped[bool] = mapped_column(Boolean)
     rows: Mapped[int] = mapped_column(Integer)
     labelled: Mapped[int] = mapped_column(Integer)
+    # labelled / rows with a prediction (service.stats.labels.label_coverage); None without any.
+    label_coverage: Mapped[float | None] = mapped_column(Float)
     layout_hash: Mapped[str] = mapped_column(String(64))
     reference_hash: Mapped[str] = mapped_column(String(64))
     config_hash: Mapped[str] = mapped_column(String(64))

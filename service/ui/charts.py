@@ -6,8 +6,10 @@ and values to y. The y range covers every value, interval bound and threshold of
 1, 2, 2.5 or 5 × 10^k. A window without a value (insufficient data) breaks the line.
 
 Marks: a filled circle is a final figure; a hollow circle on a dashed segment is
-provisional (labels still arriving); a red-rimmed circle alerted; a shaded band is the
-figure's 95 % interval; a dashed red line is the threshold; a dotted line is an estimate.
+provisional (labels still arriving); a red-rimmed circle alerted; an amber-rimmed circle is
+``watch`` (its point estimate is past the threshold, its interval is not: never paged); a
+shaded band is the figure's interval (simultaneous over its family's decisions); a dashed
+red line is the threshold; a dotted line is an estimate.
 Every string drawn is escaped: series names and titles come from the database.
 """
 
@@ -28,6 +30,7 @@ LEFT, RIGHT, TOP, BOTTOM = 46, 36, 10, 24
 # Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), then two greys.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#555555", "#999999")
 ALERT_COLOUR = "#c62828"
+WATCH_COLOUR = "#b26a00"
 X_LABELS = 5
 Y_TICKS = 4
 
@@ -177,13 +180,13 @@ def _marks(series: Series, scale: Scale) -> Iterator[str]:
     for p in series.points:
         if p.y is None:
             continue
-        classes = "point" + (" provisional" if p.provisional else "") + (" alert" if p.alert else "")
-        radius = 3.6 if p.alert else 3.2 if p.provisional else 2.8
+        state = " provisional" if p.provisional else " alert" if p.alert else " watch" if p.watch else ""
+        classes = "point" + state
+        radius = 3.6 if p.alert or p.watch else 3.2 if p.provisional else 2.8
         # The series' colour is inherited from its <g>; only the exceptions are written.
         paint = ' fill="#ffffff"' if p.provisional else ""
-        paint += f' stroke="{ALERT_COLOUR}"' if p.alert else ""
+        paint += f' stroke="{ALERT_COLOUR}"' if p.alert else f' stroke="{WATCH_COLOUR}"' if p.watch else ""
         interval = f" [{fmt(p.low)}, {fmt(p.high)}]" if p.low is not None and p.high is not None else ""
-        state = " provisional" if p.provisional else " alert" if p.alert else ""
         tip = f"{name} · {scale.stamps[p.x]} · {fmt(p.y)}{interval} · n={p.n}{state}"
         yield (
             f'<circle class="{classes}" cx="{scale.xs[p.x]}" cy="{scale.y(p.y):.1f}" r="{radius}" '
@@ -240,7 +243,7 @@ def legend(chart: Chart) -> str:
     points = [p for s in chart.series for p in s.points if p.y is not None]
     if any(s.band for s in chart.series):
         body = f'<rect class="band" x="1" y="2" width="20" height="8" fill="{PALETTE[0]}"/>'
-        items.append(f"<li>{_swatch(body)}95% interval</li>")
+        items.append(f"<li>{_swatch(body)}interval</li>")
     if any(p.provisional for p in points):
         body = '<line class="provisional" x1="1" x2="21" y1="6" y2="6" stroke="#555"/>'
         body += '<circle cx="11" cy="6" r="3" fill="#fff" stroke="#555"/>'
@@ -248,6 +251,9 @@ def legend(chart: Chart) -> str:
     if any(p.alert for p in points):
         body = f'<circle cx="11" cy="6" r="3.5" fill="#555" stroke="{ALERT_COLOUR}" stroke-width="2"/>'
         items.append(f"<li>{_swatch(body)}alert</li>")
+    if any(p.watch for p in points):
+        body = f'<circle cx="11" cy="6" r="3.5" fill="#555" stroke="{WATCH_COLOUR}" stroke-width="2"/>'
+        items.append(f'<li class="watch-key">{_swatch(body)}watch (past the threshold, not on evidence)</li>')
     if chart.thresholds:
         body = f'<line class="threshold" x1="1" x2="21" y1="6" y2="6" stroke="{ALERT_COLOUR}"/>'
         items.append(f"<li>{_swatch(body)}threshold</li>")

@@ -251,9 +251,11 @@ def model_page(page: ModelPage, root: str) -> str:
         f"<h2>Open alerts ({len(page.open_alerts)})</h2>{open_}"
         f"<h2>Drift</h2>{_drift(page)}"
         "<h2>Performance</h2>"
-        '<p class="note">Realised figures with their 95% interval; the dotted line is the estimate made '
+        '<p class="note">Realised figures with their interval; the dotted line is the estimate made '
         "without labels. A hollow point on a dashed line is provisional: fewer labels than the monitor's "
-        "label coverage have arrived, so it may still move and it never alerts.</p>"
+        "label coverage have arrived, so it may still move and it never alerts. A red rim is an alert: the "
+        "whole interval is past the threshold. An amber rim is <em>watch</em>: the value is past the "
+        "threshold but its interval still reaches it, so the window's rows cannot tell yet.</p>"
         f"{performance}"
         f"<h2>Fairness</h2>{_fairness(page.fairness)}"
         f"<h2>Recently resolved alerts</h2>{recent}"

@@ -20,6 +20,8 @@ class Point(NamedTuple):
     n: int = 0
     provisional: bool = False
     alert: bool = False
+    # past the threshold on its point estimate, but its interval still reaches the threshold
+    watch: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,7 @@ def _point(run: WindowRun, figure: FigureRecord | None) -> Point:
         n=figure.n,
         provisional=figure.status == "provisional",
         alert=figure.status == "alert",
+        watch=figure.status == "watch",
     )
 
 
@@ -271,7 +272,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
         versions=tuple(v.version for v in versions),
         last_window=None if newest is None else (newest.window_start, newest.window_end),
         windows=len(runs),
-        label_coverage=None if newest is None or newest.rows == 0 else newest.labelled / newest.rows,
+        label_coverage=None if newest is None else newest.label_coverage,
         drift=drift,
         drift_features=drift_features,
         performance=performance_charts(figures),

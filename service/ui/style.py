@@ -59,7 +59,7 @@ svg.chart .line { fill: none; stroke-width: 1.8; }
 svg.chart .line.provisional, svg.swatch .provisional { stroke-dasharray: 4 3; }
 svg.chart .line.estimated, svg.swatch .estimated { stroke-dasharray: 1.5 3; stroke-width: 1.6; }
 svg.chart .point { stroke-width: 1.4; }
-svg.chart .point.alert { stroke-width: 2; }
+svg.chart .point.alert, svg.chart .point.watch { stroke-width: 2; }
 svg.chart .point.provisional { stroke-width: 1.6; }
 ul.legend { list-style: none; margin: 6px 0 0; padding: 0; display: flex; flex-wrap: wrap; gap: 4px 14px;
   font-size: 12px; color: var(--ink); }

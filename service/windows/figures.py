@@ -77,6 +77,8 @@ from dataclasses import dataclass, replace
 
 from service.monitors.schemas import MonitorConfig
 from service.stats.explanation import explanation_drift
+from service.stats.intervals import MetricValue, wilson
+from service.stats.labels import label_coverage
 from service.stats.layout import Layout
 from service.stats.outcomes import OVERALL, Outcomes
 from service.stats.profile import Profile
@@ -89,17 +91,16 @@ from service.windows.figures_base import (
     EXPLANATION,
     INSUFFICIENT,
     OK,
+    WATCH,
+    Decider,
+    Estimate,
     Figure,
     Limit,
     finite,
     judged,
 )
-from service.windows.figures_outcomes import (
-    estimated_figures,
-    fairness_figures,
-    performance_figures,
-    reference_values,
-)
+from service.windows.figures_fairness import fairness_figures
+from service.windows.figures_outcomes import estimated_figures, performance_figures
 
 __all__ = ["Figure", "WindowFigures", "evaluate_window"]
 
@@ -140,9 +141,20 @@ def _restricted(
     return sub, reference, window
 
 
+def _drift_status(result: FeatureDrift) -> str:
+    """alert on the drift verdict (q < α and effect ≥ threshold); watch when the effect size is
+    past its threshold without significance (a large shift the window's rows cannot confirm)."""
+    if result.status == "drift":
+        return ALERT
+    if result.status == "insufficient_data":
+        return INSUFFICIENT
+    large = result.effect_size is not None and result.effect_size >= result.threshold
+    return WATCH if large else OK
+
+
 def _drift_pair(result: FeatureDrift) -> list[Figure]:
     """drift_score (effect size vs its threshold) and p_value (q-value vs α), one status."""
-    status = {"drift": ALERT, "insufficient_data": INSUFFICIENT}.get(result.status, OK)
+    status = _drift_status(result)
     pairs = (("drift_score", result.effect_size, result.threshold), ("p_value", result.q_value, result.alpha))
     return [
         Figure(
@@ -180,59 +192,74 @@ def drift_figures(layout: Layout, reference: Profile, window: Profile, config: M
 # ---------------------------------------------------------------- data quality
 
 
-def _share(
-    q: FeatureQuality, metric: str, value: float | None, n: int, limit: Limit | None, enough: bool
-) -> Figure:
-    shown = value if enough else None
-    status = INSUFFICIENT if shown is None else OK
-    if shown is not None and limit is not None and limit.breached(shown):
-        status = ALERT
-    return Figure(
-        DATA_QUALITY,
-        metric,
-        feature=q.feature,
-        value=shown,
-        n=n,
-        threshold=None if limit is None else limit.threshold(shown),
-        status=status,
-    )
+def _proportion(metric: str, part: int, whole: int, level: float) -> MetricValue:
+    """part / whole with its Wilson interval at ``level`` (insufficient without a denominator)."""
+    if whole <= 0:
+        return MetricValue.insufficient(metric, n=whole, method="wilson")
+    interval = wilson(successes=part, trials=whole, confidence=level)
+    return MetricValue.ok(metric, value=part / whole, n=whole, interval=interval, method="wilson")
+
+
+def _quality_row(q: FeatureQuality, metric: MetricValue, limit: Limit | None, decider: Decider) -> Figure:
+    return judged(DATA_QUALITY, metric, limit, decider, feature=q.feature)
+
+
+def _missing_limit(q: FeatureQuality, increase: float, level: float) -> Limit | None:
+    """Alert above min(1, reference rate + increase); relative to the reference's rate, so
+    the decision is the two-proportion (Newcombe) interval of window − reference."""
+    ref_rows = q.reference_rows
+    if not ref_rows:
+        return None
+    reference = _proportion("missing_rate", q.reference_missing, ref_rows, level)
+    assert reference.value is not None
+    estimate = Estimate(reference.value, reference.ci_low, reference.ci_high)
+    return Limit(high=min(1.0, reference.value + increase), reference=estimate)
 
 
 def quality_figures(
-    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig
+    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
 ) -> list[Figure]:
-    """missing_rate, then out_of_range_share or unseen_share, of every feature (rule 2)."""
+    """missing_rate, then out_of_range_share or unseen_share, of every feature (rule 2).
+
+    Decisions are simultaneous over the family's 2 × features figures (``Decider.level``).
+    """
     settings = config.data_quality
     # evaluate_quality checks the window's rows; min_rows applies to the reference too.
     enough = reference.rows >= config.min_rows
+    results = evaluate_quality(layout=layout, reference=reference, window=window, min_rows=config.min_rows)
+    level = decider.level(2 * len(results))
     figures: list[Figure] = []
-    for q in evaluate_quality(layout=layout, reference=reference, window=window, min_rows=config.min_rows):
-        ref_rate = q.reference_missing_rate
-        missing_limit = (
-            None if ref_rate is None else Limit(high=min(1.0, ref_rate + settings.max_missing_rate_increase))
-        )
-        figures.append(_share(q, "missing_rate", q.missing_rate, q.rows, missing_limit, enough))
+    for q in results:
+        ok = enough and q.status == "ok"
+        missing = _proportion("missing_rate", q.missing, q.rows if ok else 0, level)
+        missing_limit = _missing_limit(q, settings.max_missing_rate_increase, level)
+        figures.append(_quality_row(q, replace(missing, n=q.rows), missing_limit, decider))
         present = q.rows - q.missing
         if q.kind == "numeric":
+            share = _proportion("out_of_range_share", q.out_of_range or 0, present if ok else 0, level)
             limit = Limit(high=settings.max_out_of_range_share)
-            figures.append(_share(q, "out_of_range_share", q.out_of_range_share, present, limit, enough))
         else:
+            share = _proportion("unseen_share", q.unseen or 0, present if ok else 0, level)
             limit = Limit(high=settings.max_unseen_share)
-            figures.append(_share(q, "unseen_share", q.unseen_share, present, limit, enough))
+        figures.append(_quality_row(q, replace(share, n=present), limit, decider))
     return figures
 
 
 # ---------------------------------------------------------------- explanation
 
 
-def explanation_figures(reference: Profile, window: Profile, config: MonitorConfig) -> list[Figure]:
+def explanation_figures(
+    reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+) -> list[Figure]:
     """ndcg (alert below min_ndcg), then each feature's mean |attribution| in the window (rule 6)."""
     settings = config.explanation
     result = explanation_drift(
         reference=reference.attribution_sums(), current=window.attribution_sums(), top_k=settings.top_k
     )
-    figures = [judged(EXPLANATION, result.ndcg, Limit(low=settings.min_ndcg))]
-    return figures + [judged(EXPLANATION, f.current, None, feature=f.feature) for f in result.features]
+    figures = [judged(EXPLANATION, result.ndcg, Limit(low=settings.min_ndcg), decider)]
+    return figures + [
+        judged(EXPLANATION, f.current, None, decider, feature=f.feature) for f in result.features
+    ]
 
 
 # ---------------------------------------------------------------- the window
@@ -249,6 +276,10 @@ def _label_counts(outcomes: Outcomes) -> tuple[int, int]:
     return 0, 0
 
 
+def decider_of(config: MonitorConfig) -> Decider:
+    return Decider(config.decision, config.confidence)
+
+
 def evaluate_window(
     *, layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, final: bool
 ) -> WindowFigures:
@@ -259,21 +290,22 @@ def evaluate_window(
     if reference.layout_hash != layout.content_hash or window.layout_hash != layout.content_hash:
         raise ValueError("profiles were built on a different layout")
     predicted, labelled = _label_counts(window.outcomes[OVERALL])
-    coverage = labelled / predicted if predicted else None
+    coverage = label_coverage(labelled=labelled, predicted=predicted)
     early = not final and coverage is not None and coverage < config.label_coverage
+    decider = decider_of(config)
     figures: list[Figure] = []
     if config.drift.enabled:
         figures += drift_figures(layout, reference, window, config)
     if config.data_quality.enabled:
-        figures += quality_figures(layout, reference, window, config)
+        figures += quality_figures(layout, reference, window, config, decider)
     performance = config.performance
     if performance.enabled:
-        ref_values = reference_values(layout, reference, min_n=performance.min_labelled)
-        figures += performance_figures(layout, window, ref_values, performance, early=early)
+        ref_outcomes = reference.outcomes[OVERALL]
+        figures += performance_figures(layout, window, ref_outcomes, performance, decider, early=early)
         if performance.estimated:
-            figures += estimated_figures(layout, reference, window, ref_values, performance)
+            figures += estimated_figures(layout, reference, window, performance, decider)
     if config.fairness.enabled and layout.attributes:
-        figures += fairness_figures(layout, reference, window, config, early=early)
+        figures += fairness_figures(layout, reference, window, config, decider, early=early)
     if config.explanation.enabled and window.attributions:
-        figures += explanation_figures(reference, window, config)
+        figures += explanation_figures(reference, window, config, decider)
     return WindowFigures(window.rows, labelled, coverage, tuple(finite(f) for f in figures))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_hash
@@ -17,6 +18,7 @@ from service.windows.figures import Figure, WindowFigures
 from service.windows.schemas import (
     MAX_BACKTEST_WINDOWS,
     AlertCount,
+    BacktestAlert,
     BacktestRequest,
     BacktestResponse,
     BacktestWindow,
@@ -28,10 +30,6 @@ from service.windows.schemas import (
 from service.windows.service import ProfileCache, Target, compute, target_of
 
 LABEL_FAMILIES = frozenset({"performance", "fairness"})
-
-
-def _coverage(rows: int, labelled: int) -> float | None:
-    return labelled / rows if rows else None
 
 
 def _none(text: str) -> str | None:
@@ -85,7 +83,7 @@ def stored_item(row: Evaluation, run: WindowRun, version: str) -> EvaluationItem
         status=row.status,
     )
     window = (run.window_start, run.window_end)
-    coverage = _coverage(run.rows, run.labelled)
+    coverage = run.label_coverage
     return _item(
         figure, window, version, coverage,
         revision=run.revision, computed_at=run.computed_at, reference_hash=run.reference_hash,
@@ -173,6 +171,23 @@ def _check_backtest(request: BacktestRequest, target: Target) -> list[grid.Windo
     return windows
 
 
+def _fired(episode: Episode) -> BacktestAlert:
+    s = episode.subject
+    return BacktestAlert(
+        family=s.family,
+        metric=s.metric,
+        feature=_none(s.feature),
+        attribute=_none(s.attribute),
+        group=_none(s.group),
+        severity=episode.severity.value,
+        direction=episode.direction,
+        fired_window_end=episode.fired_window_end,
+        resolved_window_end=episode.resolved_window_end,
+        value=episode.value,
+        threshold=episode.threshold,
+    )
+
+
 def backtest(
     session: Session, model: RegisteredModel, request: BacktestRequest, now: datetime
 ) -> BacktestResponse:
@@ -186,8 +201,10 @@ def backtest(
         [],
         Counter[tuple[str, str, str | None, str | None, str | None]](),
     )
+    replay = Replay(proposal)
     for window in windows:
         _, figures = compute(session, target, window, now, cache)
+        replay.apply(window, figures.figures)
         alerts = [f for f in figures.figures if f.status == "alert"]
         for f in alerts:
             counts[(f.family, f.metric, f.feature, f.attribute, f.group)] += 1
@@ -215,5 +232,6 @@ def backtest(
             AlertCount(family=k[0], metric=k[1], feature=k[2], attribute=k[3], group=k[4], windows=v)
             for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         ],
+        fired=[_fired(e) for e in replay.finish()],
         notes=notes,
     )

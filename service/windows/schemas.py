@@ -24,8 +24,12 @@ class Family(StrEnum):
 
 
 class Status(StrEnum):
+    """``alert``: past the threshold on evidence (the interval lies beyond it); ``watch``: the
+    point estimate is past the threshold but the interval still reaches it (never paged)."""
+
     OK = "ok"
     ALERT = "alert"
+    WATCH = "watch"
     INSUFFICIENT_DATA = "insufficient_data"
     PROVISIONAL = "provisional"
 
@@ -187,6 +191,25 @@ class AlertCount(BaseModel):
     windows: int = Field(description="Windows in which this figure alerted.")
 
 
+class BacktestAlert(BaseModel):
+    """An alert the proposed configuration's alert rules raise on the replayed windows: the same
+    rules as live alerting (``fire_after``, hysteresis, one alert per figure while it fires)."""
+
+    family: Family
+    metric: str
+    feature: str | None = None
+    attribute: str | None = None
+    group: str | None = None
+    severity: str
+    direction: str = Field(description="high: above an upper bound; low: below a lower bound.")
+    fired_window_end: datetime = Field(description="End of the window whose evaluation made it fire.")
+    resolved_window_end: datetime | None = Field(
+        description="End of the window whose evaluation resolved it; null if still firing at the end."
+    )
+    value: float | None
+    threshold: float | None
+
+
 class BacktestResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -207,6 +230,19 @@ class BacktestResponse(BaseModel):
                     "alerts_by_figure": [
                         {"family": "drift", "metric": "drift_score", "feature": "income", "windows": 31}
                     ],
+                    "fired": [
+                        {
+                            "family": "drift",
+                            "metric": "drift_score",
+                            "feature": "income",
+                            "severity": "warning",
+                            "direction": "high",
+                            "fired_window_end": "2026-11-19T06:00:00Z",
+                            "resolved_window_end": None,
+                            "value": 0.23,
+                            "threshold": 0.1,
+                        }
+                    ],
                     "notes": [],
                 }
             ]
@@ -216,6 +252,10 @@ class BacktestResponse(BaseModel):
     version: str
     windows: list[BacktestWindow]
     evaluated: int
-    alerting_windows: int
+    alerting_windows: int = Field(description="Windows with at least one figure in status alert.")
     alerts_by_figure: list[AlertCount]
+    fired: list[BacktestAlert] = Field(
+        default_factory=list,
+        description="The alerts the configuration's alerting rules would have raised, in firing order.",
+    )
     notes: list[str] = Field(default_factory=list)

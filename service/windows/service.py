@@ -195,6 +195,7 @@ def evaluate_task(session: Session, task: WindowTask, now: datetime, cache: Prof
         latest=True,
         rows=figures.rows,
         labelled=figures.labelled,
+        label_coverage=figures.label_coverage,
         layout_hash=target.row.layout_hash,
         reference_hash=target.row.reference_hash,
         config_hash=target.config_hash,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerting import repository as alert_repository
 from service.alerting.service import PassSummary, alert_pass
+from service.stats.labels import label_coverage
 from service.storage.database import unit_of_work
 from service.storage.notify_tables import Alert, WebhookMessage
 from service.storage.tables import Model, ModelVersion, WindowRun
@@ -87,6 +88,7 @@ class Harness:
             latest=True,
             rows=rows,
             labelled=labelled,
+            label_coverage=label_coverage(labelled=labelled, predicted=rows),
             layout_hash="l" * 64,
             reference_hash="r" * 64,
             config_hash="c" * 64,

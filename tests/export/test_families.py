@@ -15,6 +15,7 @@ RUN = LatestRun(
     rows=1000,
     labelled=400,
     computed_at=datetime(2026, 11, 2, tzinfo=UTC),
+    label_coverage=0.4,
 )
 
 
@@ -91,3 +92,29 @@ def test_flags_are_zero_or_one_and_provisional_never_breaches() -> None:
         == 1
     )
     assert health.by_name["modelmon_label_coverage_ratio"].samples[("credit", "v1")] == 0.4
+
+
+def test_watch_is_its_own_flag_and_never_a_breach() -> None:
+    """A figure whose point estimate is past its threshold without evidence: watch 1, breached 0;
+    the disparity's interval is exported beside it."""
+    odds, parity = "equalized_odds_difference", "statistical_parity_difference"
+    rows = [
+        FigureRow(1, "fairness", odds, "", "sex", "", 0.14, 0.02, 0.27, 800, "watch"),
+        FigureRow(1, "fairness", parity, "", "sex", "", 0.2, 0.12, 0.28, 800, "alert"),
+        _row("performance", "ece", value=0.06, status="watch"),
+        _row("drift", "drift_score", feature="income", value=0.3, status="watch"),
+    ]
+    health = ModelFamilies(Budget(top_k_features=10, max_groups=5))
+    health.add_run(RUN, rows, frozenset())
+
+    def pair(first: str, second: str, *labels: str) -> tuple[float, float]:
+        key = ("credit", "v1", *labels)
+        return health.by_name[f"modelmon_{first}"].samples[key], health.by_name[f"modelmon_{second}"].samples[
+            key
+        ]
+
+    assert pair("fairness_watch", "fairness_breached", "sex", odds) == (1, 0)
+    assert pair("fairness_watch", "fairness_breached", "sex", parity) == (0, 1)
+    assert pair("fairness_ci_lower", "fairness_ci_upper", "sex", odds) == (0.02, 0.27)
+    assert pair("performance_watch", "performance_breached", "ece") == (1, 0)
+    assert pair("feature_drift_watch", "feature_drifted", "income") == (1, 0)

@@ -77,6 +77,17 @@ def test_alerting_points_have_a_red_rim_and_the_legend_says_so() -> None:
     assert "alert" in legend and "threshold" in legend and "provisional" not in legend
 
 
+def test_watch_points_have_an_amber_rim_distinct_from_alerts_and_the_legend_says_so() -> None:
+    points = tuple(Point(x, 0.2, 0.05, 0.35, n=50, watch=i == 3, alert=i == 4) for i, x in enumerate(XS))
+    html = parse(figure(chart(Series("income", points), thresholds=(0.1,))))
+    (watched,) = html.find_all("circle", "watch")
+    (alerted,) = html.find_all("circle", "alert")
+    assert watched.attrs["stroke"] == "#b26a00" and alerted.attrs["stroke"] == "#c62828"
+    assert "watch" in watched.find("title").text
+    legend = html.find("ul", "legend").text
+    assert "watch (past the threshold, not on evidence)" in legend and "alert" in legend
+
+
 def test_band_is_one_polygon_per_run_of_intervals() -> None:
     g = drawn(chart(line([0.6, 0.62, None, 0.61, 0.6], band=True))).find("g", "series")
     assert len(g.find_all("polygon", "band")) == 2
