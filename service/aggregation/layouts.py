@@ -52,8 +52,20 @@ def intersections_of(config: MonitorConfig, spec: VersionSpec) -> list[tuple[str
     return list(combinations(attributes, 2)) if 2 <= len(attributes) <= 3 else []
 
 
+# The rules ``fit_layout`` fits bins by. A change of them changes every inputs hash, so every
+# version's layout is refitted (and its stored events re-aggregated) once after an upgrade.
+# 2: one bin per value for discrete numeric features; score bins at reference score quantiles.
+FIT_RULES = 2
+
+
 def _hash(source: str, detail: object, config: MonitorConfig, spec_hash: str) -> str:
-    body = {"source": source, "detail": detail, "config": config.layout_inputs(), "spec": spec_hash}
+    body = {
+        "source": source,
+        "detail": detail,
+        "config": config.layout_inputs(),
+        "spec": spec_hash,
+        "rules": FIT_RULES,
+    }
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
