@@ -139,7 +139,7 @@ def _live_episodes(client: AppClient) -> set[Episode]:
         ends = {t["to_state"]: t["window_end"] for t in transitions}
         if "firing" in ends:
             subject = tuple(alert[k] for k in ("family", "metric", "feature", "attribute", "group"))
-            episodes.add((*subject, ends["firing"], ends.get("resolved")))  # type: ignore[arg-type]
+            episodes.add((*subject, ends["firing"], ends.get("resolved")))
     return episodes
 
 
