@@ -9,18 +9,19 @@ groups left out for ``min_group_n`` / ``min_denominator`` (e.g. a TPR from 4 pos
 are left out of the truth as well. Samples where the service serves no interval count as
 skipped.
 
-Scenarios (k = 2, 3, 6, 12 groups; n = 50, 200, 1,000, 10,000 rows per group, plus unequal
-sizes from 50 to 5,000):
+Scenarios (k = 2, 3, 6, 12 groups; n = 50, 200, 1,000, 10,000 rows per group, or "mixed":
+unequal sizes from 50 to 5,000):
 
 - selection rate (parity difference, impact ratio): rates around 0.03 and 0.5, all groups
   equal, one group at 0.7 × the others, or a spread from 0.7 × to 1 × the base;
 - error rates (equal opportunity, equalized odds, predictive parity): prevalence 0.03 and
   0.3, TPR around 0.5 and FPR around 0.03, all equal, one group at TPR 0.35 / FPR 0.06, or a
-  spread between those; every row labelled, so small groups have few positives.
+  spread between those; every row labelled, so small groups have few positives. At
+  prevalence 0.03 the sizes are 400 (12 positives: a TPR needs 10), 1,000, 10,000 and mixed
+  from 400 to 40,000: below 400 rows almost no window has two groups with a TPR.
 
-Per-group rate rows pool the k = 12 scenarios' groups (``reps`` × 12 intervals: Wilson's
-coverage is 0.935 at n = 50, p = 0.5, and the pooled samples keep 0.93 three Monte Carlo
-standard errors below it). Two-group scenarios draw 4 × ``reps`` samples
+Per-group rate rows pool every group of the scenarios that differ only in k
+(``fairness_common.pool_groups``). Two-group scenarios draw 4 × ``reps`` samples
 (``fairness_common.draws``). Calibration scenarios live in ``fairness_calibration``. A few
 rows at confidence 0.999 (the decision layer's Bonferroni level) close the table.
 """
@@ -34,7 +35,7 @@ import numpy.typing as npt
 
 from benchmarks.coverage.common import CoverageRow
 from benchmarks.coverage.fairness_calibration import calibration_rows
-from benchmarks.coverage.fairness_common import draws, row, spread
+from benchmarks.coverage.fairness_common import GROUP_SUFFIX, draws, pool_groups, row, spread
 from service.stats.fairness import (
     MIN_DENOMINATOR,
     MIN_GROUP_N,
@@ -50,8 +51,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 GROUPS = (2, 3, 6, 12)
 SIZES: tuple[int | str, ...] = (50, 200, 1000, 10_000, "mixed")
-# prevalence 0.03: 200 rows hold 6 positives, and a TPR needs 10 (min_denominator), so
-# these rows start where windows with two sufficient groups are common (400 rows: 12)
 RARE_SIZES: tuple[int | str, ...] = (400, 1000, 10_000, "mixed")
 TRUTHS = ("equal", "one_off", "spread")
 
@@ -86,7 +85,7 @@ def per_group_row(
 def selection_rows(
     rng: np.random.Generator, reps: int, k: int, size: int | str, base: float, truth: str, confidence: float
 ) -> list[CoverageRow]:
-    """Parity difference and impact ratio (and per-group selection rates when k = 6)."""
+    """Parity difference and impact ratio, and (at 0.95) the per-group selection rates."""
     p = shaped(base, 0.7 * base, truth, k)
     n = np.broadcast_to(sizes_of(size, k), (reps, k))
     x = rng.binomial(n, p)
@@ -109,8 +108,8 @@ def selection_rows(
             ratio_truth,
         ),
     ]
-    if k == max(GROUPS) and confidence == 0.95:
-        out.append(per_group_row("selection_rate (group)", label, x, n, use, p))
+    if confidence == 0.95:
+        out.append(per_group_row("selection_rate" + GROUP_SUFFIX, label, x, n, use, p))
     return out
 
 
@@ -134,7 +133,7 @@ def error_rate_rows(
     truth: str,
     confidence: float,
 ) -> list[CoverageRow]:
-    """Equal opportunity, equalized odds, predictive parity (and per-group rates when k = 6)."""
+    """Equal opportunity, equalized odds, predictive parity, and (at 0.95) per-group TPR, FPR, PPV."""
     tpr, fpr = shaped(0.5, 0.35, truth, k), shaped(0.03, 0.06, truth, k)
     ppv = prevalence * tpr / (prevalence * tpr + (1 - prevalence) * fpr)
     n = np.broadcast_to(sizes_of(size, k, 400 if prevalence < 0.1 else 50), (reps, k))
@@ -166,11 +165,11 @@ def error_rate_rows(
             "predictive_parity_difference", label, confidence, bounds(tp, tp + fp, u_ppv), spread(ppv, u_ppv)
         ),
     ]
-    if k == max(GROUPS) and confidence == 0.95:
+    if confidence == 0.95:
         out += [
-            per_group_row("tpr (group)", label, tp, tp + fn, u_tpr, tpr),
-            per_group_row("fpr (group)", label, fp, fp + tn, u_fpr, fpr),
-            per_group_row("ppv (group)", label, tp, tp + fp, u_ppv, ppv),
+            per_group_row("tpr" + GROUP_SUFFIX, label, tp, tp + fn, u_tpr, tpr),
+            per_group_row("fpr" + GROUP_SUFFIX, label, fp, fp + tn, u_fpr, fpr),
+            per_group_row("ppv" + GROUP_SUFFIX, label, tp, tp + fp, u_ppv, ppv),
         ]
     return out
 
@@ -200,4 +199,4 @@ def rows(reps: int, seed: int) -> list[CoverageRow]:
         for k, size in STRICT:
             out += family(rng, draws(reps, k), k, size, base, "equal", 0.999)
     out += calibration_rows(rng, reps, confidence=0.999, only=STRICT)
-    return out
+    return pool_groups(out)

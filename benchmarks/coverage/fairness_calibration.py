@@ -8,7 +8,7 @@ over the 24 (score, label) cells, which is exact for any n at the cost of 24 num
 its true CITL = Σ π_j v_j − Σ π_j min(1, c_g v_j) is known exactly. Truths: all groups
 calibrated (difference 0), one group at c = 0.7, or c spread from 0.7 to 1.3. n = 30 (the
 smallest group ``calibration_report`` accepts by default), 200, 1,000, 10,000 rows, or
-unequal sizes from 30 to 3,000. Per-group rows pool the k = 12 scenarios' groups; two-group
+unequal sizes from 30 to 3,000. Per-group rows are pooled over k (``pool_groups``); two-group
 scenarios draw 4 × ``reps`` samples (``fairness_common.draws``).
 """
 
@@ -21,7 +21,7 @@ import numpy.typing as npt
 from scipy.stats import beta
 
 from benchmarks.coverage.common import CoverageRow
-from benchmarks.coverage.fairness_common import draws, row, spread
+from benchmarks.coverage.fairness_common import GROUP_SUFFIX, draws, row, spread
 from service.stats.fairness import MIN_DENOMINATOR, MIN_GROUP_N
 from service.stats.group_calibration import CalibrationSums, calibration_bounds, citl_limits
 from service.stats.group_extremes import critical_values
@@ -98,11 +98,13 @@ def _scenario(
             spread(citl, use),
         )
     ]
-    if k == max(GROUPS) and confidence == 0.95:
+    if confidence == 0.95:
         _, low, high = citl_limits(sums, critical_values(2, confidence=confidence)[0])
         truth_each = np.broadcast_to(citl, use.shape)
         out.append(
-            row("calibration_in_the_large (group)", label, 0.95, (low[use], high[use]), truth_each[use])
+            row(
+                "calibration_in_the_large" + GROUP_SUFFIX, label, 0.95, (low[use], high[use]), truth_each[use]
+            )
         )
     return out
 

@@ -34,7 +34,7 @@ scored rows, else its CITL is ``insufficient_data`` and it is left out of the di
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -183,7 +183,7 @@ def _difference(
     (hi, _), (lo, _) = ordered[-1], ordered[0]
     value = (hi.calibration_in_the_large.value or 0.0) - (lo.calibration_in_the_large.value or 0.0)
     stacked = CalibrationSums.of_arrays(
-        *([float(getattr(s, f)) for _, s in kept] for f in CalibrationSums.__dataclass_fields__)
+        *([float(getattr(s, f.name)) for _, s in kept] for f in fields(CalibrationSums))
     )
     low, high = calibration_bounds(stacked, np.ones(len(kept), dtype=bool), confidence=confidence)
     return Disparity(
