@@ -36,14 +36,8 @@ import numpy.typing as npt
 from benchmarks.coverage.common import CoverageRow
 from benchmarks.coverage.fairness_calibration import calibration_rows
 from benchmarks.coverage.fairness_common import GROUP_SUFFIX, draws, pool_groups, row, spread
-from service.stats.fairness import (
-    MIN_DENOMINATOR,
-    MIN_GROUP_N,
-    difference_bounds,
-    ratio_interval,
-    sufficient,
-)
-from service.stats.group_extremes import critical_values, wilson_limits
+from service.stats.fairness import MIN_DENOMINATOR, MIN_GROUP_N, sufficient
+from service.stats.group_extremes import critical_values, difference_bounds, ratio_interval, wilson_limits
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

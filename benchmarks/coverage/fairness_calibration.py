@@ -66,7 +66,7 @@ def _multinomial(rng: np.random.Generator, n: IntArray, weights: FloatArray) -> 
     return out
 
 
-def _draw(
+def draw(
     rng: np.random.Generator, reps: int, sizes: IntArray, weights: FloatArray, positive: FloatArray
 ) -> CalibrationSums:
     """Sums of (reps, k) groups: rows per score ~ multinomial(n, π), positives ~ binomial(rows, P(y=1|s)).
@@ -86,7 +86,7 @@ def _scenario(
     weights = np.diff(beta.cdf(EDGES, *SCORES[scores]))
     positive = np.minimum(1.0, _factors(truth, k)[:, None] * GRID)
     citl = weights @ GRID - positive @ weights
-    sums = _draw(rng, reps, _sizes(size, k), weights, positive)
+    sums = draw(rng, reps, _sizes(size, k), weights, positive)
     use = sums.n >= max(MIN_GROUP_N, MIN_DENOMINATOR, 2)
     label = f"k={k} n={size} scores={scores} {truth}"
     out = [

@@ -9,20 +9,25 @@ FPR = P(ŷ=1 | y=0), PPV = P(y=1 | ŷ=1), each a Wilson interval. Across groups 
 - disparate impact ratio = min_g SR_g / max_g SR_g (four-fifths rule: alert below 0.8)
 - equal opportunity difference = max − min of TPR_g
 - equalized odds difference = max(TPR difference, FPR difference) (fairlearn ``worst_case``)
+  over the groups where both TPR and FPR are sufficient: a group enters both sides or neither
 - predictive parity difference = max − min of PPV_g
+
+The values are the plug-in max − min (min/max) of the observed rates, as fairlearn reports
+them. Calibration within groups is in ``group_calibration``.
 
 Hygiene: a group with fewer than ``min_group_n`` rows (default 30), or a rate whose
 denominator is below ``min_denominator`` (default 10: a TPR from 3 positives moves by 0.33
-per row), is ``insufficient_data`` and left out of the disparities; a disparity needs two
-groups with that rate. Selection rate and its two disparities need no labels.
+per row), is ``insufficient_data`` and left out of the disparities and listed in their
+``excluded``; a disparity needs two groups with that rate. Selection rate and its two
+disparities need no labels.
 
-Intervals of the disparities are simultaneous over all m = k(k−1)/2 group pairs
-(Bonferroni, each pair at level 1 − α/m), so they hold for max − min although the max and
-min groups were picked after looking at the data: if every pairwise interval [L_ab, U_ab]
-covers p_a − p_b, then max − min = max_ab (p_a − p_b) lies in [max_ab L_ab, max_ab U_ab].
-Differences use Newcombe's hybrid score interval per pair; the ratio uses Katz's log
-interval per pair (min over pairs); equalized odds splits α over the TPR and FPR families.
-With two groups this is the plain Newcombe / Katz interval.
+Intervals hold for the TRUE max − min (min/max) of the population rates although the data
+picked the extreme groups: with 12 equal groups of 50 rows the plug-in max − min of rates
+near 0.5 averages 0.22 while the truth is 0. ``group_extremes`` has the construction
+(pairwise Newcombe / Katz limits; the side that the choice of extremes can only widen is
+spent at α/2 on the true pair, the other side is Bonferroni over the ordered pairs) and why
+it beats per-group simultaneous intervals. Equalized odds shares one budget between the TPR
+and FPR families. With two groups this is the plain Newcombe / Katz interval.
 
 Representation (``representation_shift``): each group's share of the window's rows against
 its share in the reference, as a categorical drift: a two-sample chi-square contingency
@@ -39,14 +44,7 @@ import numpy.typing as npt
 from scipy.stats import chi2 as _chi2
 
 from service.stats.aggregates import BinaryCounts
-from service.stats.group_extremes import (
-    BoolArray,
-    FloatArray,
-    critical_values,
-    range_bounds,
-    ratio_bounds,
-    wilson_limits,
-)
+from service.stats.group_extremes import BoolArray, FloatArray, difference_bounds, ratio_interval
 from service.stats.intervals import MetricValue, Status, newcombe_difference, wilson
 
 ArrayLike = npt.ArrayLike
@@ -160,41 +158,6 @@ def sufficient(
 ) -> BoolArray:
     """Which groups enter a disparity: rows ≥ min_group_n and rate denominator ≥ max(min_denominator, 1)."""
     return (np.asarray(rows) >= min_group_n) & (np.asarray(denominators) >= max(min_denominator, 1))
-
-
-def difference_bounds(
-    successes: ArrayLike, trials: ArrayLike, use: BoolArray, *, confidence: float, families: int = 1
-) -> tuple[FloatArray, FloatArray]:
-    """Bounds on max − min of x_g/n_g over the groups in ``use`` (last axis), any leading shape.
-
-    Wilson limits per group at the single-pair and the simultaneous level of
-    ``group_extremes.critical_values`` (k = groups in ``use``), combined pairwise as Newcombe's
-    hybrid score interval by ``group_extremes.range_bounds``.
-    """
-    x, n = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
-    z_one, z_sim = critical_values(use.sum(axis=-1), confidence=confidence, families=families)
-    estimate = x / np.maximum(n, 1.0)
-    simultaneous = wilson_limits(x, n, z_sim[..., None])
-    return range_bounds(estimate, simultaneous, wilson_limits(x, n, z_one), use)
-
-
-def ratio_interval(
-    successes: ArrayLike, trials: ArrayLike, use: BoolArray, *, confidence: float
-) -> tuple[FloatArray, FloatArray]:
-    """Bounds on min_g p_g / max_g p_g over the groups in ``use`` (Katz pairs, see group_extremes).
-
-    Widened to hold the plug-in ratio: Katz's ½ correction puts the lower bound above 0 when a
-    group has no selections (ratio 0), e.g. [0.001, 0.58] around 0. Where no group in ``use``
-    has a selection (0/0) the bounds are NaN: the caller reports insufficient_data.
-    """
-    x, n = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
-    z_one, z_sim = critical_values(use.sum(axis=-1), confidence=confidence)
-    low, high = ratio_bounds(x, n, use, z_single=z_one, z_simultaneous=z_sim)
-    rate = x / np.maximum(n, 1.0)
-    top = np.max(np.where(use, rate, 0.0), axis=-1)
-    bottom = np.min(np.where(use, rate, np.inf), axis=-1)
-    value = np.where(top > 0.0, bottom / np.where(top > 0.0, top, 1.0), np.nan)
-    return np.minimum(low, value), np.maximum(high, value)
 
 
 def _extremes(cells: list[Cell]) -> tuple[Cell, Cell]:

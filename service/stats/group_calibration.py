@@ -12,7 +12,8 @@ whose interval holds for the true max − min although the extremes were picked 
 histogram n = Σ positive + Σ negative, S = Σs, Y = Σy, S₁ = Σ s over positives; from
 ``BinaryCounts.brier_sum`` B = Σ(s − y)², whence Σs² = B − Y + 2 S₁ (y² = y).
 
-Interval of one group (correlated MOVER, Zou & Donner 2008): with (l_s, u_s) = s̄ ∓ z·sd_s/√n,
+Interval of one group (MOVER with a correlation term, Zou 2007; the square-and-add of
+Newcombe's 1998 interval for paired proportions): with (l_s, u_s) = s̄ ∓ z·sd_s/√n,
 (l_y, u_y) the Wilson limits of Y/n and r the sample correlation of s and y,
 
     L = CITL − √((s̄ − l_s)² + (u_y − ȳ)² − 2r (s̄ − l_s)(u_y − ȳ))
@@ -20,11 +21,13 @@ Interval of one group (correlated MOVER, Zou & Donner 2008): with (l_s, u_s) = s
 
 Why not the normal interval CITL ± z √((B/n − CITL²)/n): with rare events the variance comes
 from a handful of positives, and with none at all it is the score variance alone, so the
-interval shrinks around s̄ and misses. Measured (benchmarks/coverage/fairness.py, scores
-Beta(0.6, 18), prevalence 3 %): 30 rows cover 0.65, 200 rows 0.92; the Wilson limits of ȳ
-keep 0.95. r is set to 0 unless the group has at least ``MIN_CORRELATION_COUNT`` positives
-and as many negatives: one positive with the top score gives r near 1, cancels the terms
-and the interval undercovers (0.87 at 10 rows, 2.4 % prevalence; 0.93 with the rule).
+interval shrinks around s̄ and misses. Measured (``python -m
+benchmarks.coverage.fairness_constructions``, scores Beta(0.6, 18), prevalence 3 %, nominal
+0.95): 30 rows cover 0.65, 200 rows 0.92; the Wilson limits of ȳ keep 0.96 and 0.955. r is
+set to 0 unless the group has at least ``MIN_CORRELATION_COUNT`` positives and as many
+negatives: one positive with the top score gives r near 1, cancels the terms and the
+interval undercovers (10 rows, prevalence 2.4 %: 0.88 with r from any count, 0.94 with the
+rule; 30 rows: 0.93 and 0.96).
 
 Hygiene as in fairness.py: a group needs max(min_group_n, min_denominator, 2) labelled
 scored rows, else its CITL is ``insufficient_data`` and it is left out of the disparity
@@ -93,10 +96,13 @@ class CalibrationSums:
         return cls(f(n), f(score_sum), f(score_sq_sum), f(positives), f(s_pos))
 
 
-def citl_limits(sums: CalibrationSums, z: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+def citl_limits(
+    sums: CalibrationSums, z: ArrayLike, *, min_correlation_count: int = MIN_CORRELATION_COUNT
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(CITL, L, U) elementwise at normal quantile ``z`` (module doc); needs n ≥ 2 where used.
 
-    sd_s² = (Σs² − S²/n)/(n − 1), cov = (S₁ − S·Y/n)/(n − 1), sd_y² = (Y − Y²/n)/(n − 1).
+    sd_s² = (Σs² − S²/n)/(n − 1), cov = (S₁ − S·Y/n)/(n − 1), sd_y² = (Y − Y²/n)/(n − 1);
+    r = cov / (sd_s sd_y) where min(Y, n − Y) ≥ ``min_correlation_count``, else 0.
     """
     n = np.maximum(sums.n, 2.0)
     s, y = sums.score_sum / n, sums.positives / n
@@ -104,7 +110,7 @@ def citl_limits(sums: CalibrationSums, z: ArrayLike) -> tuple[FloatArray, FloatA
     var_y = np.maximum(sums.positives - sums.positives * y, 0.0) / (n - 1.0)
     cov = (sums.positive_score_sum - sums.score_sum * y) / (n - 1.0)
     scale = np.sqrt(var_s * var_y)
-    counted = np.minimum(sums.positives, n - sums.positives) >= MIN_CORRELATION_COUNT
+    counted = np.minimum(sums.positives, n - sums.positives) >= min_correlation_count
     r = np.where(counted & (scale > 0.0), np.clip(cov / np.where(scale > 0.0, scale, 1.0), -1.0, 1.0), 0.0)
     half_s = np.asarray(z) * np.sqrt(var_s / n)
     low_y, high_y = wilson_limits(sums.positives, n, z)

@@ -14,16 +14,15 @@ from scipy.stats import binom
 from benchmarks.coverage.common import CoverageRow
 from benchmarks.coverage.fairness import rows
 from service.stats.aggregates import BinaryCounts, ScoreHistogram
-from service.stats.fairness import (
-    RATES,
-    Disparity,
-    difference_bounds,
-    fairness_report,
-    ratio_interval,
-    sufficient,
-)
+from service.stats.fairness import RATES, Disparity, fairness_report, sufficient
 from service.stats.group_calibration import CalibrationSums, calibration_bounds, calibration_report
-from service.stats.group_extremes import BoolArray, FloatArray, wilson_limits
+from service.stats.group_extremes import (
+    BoolArray,
+    FloatArray,
+    difference_bounds,
+    ratio_interval,
+    wilson_limits,
+)
 from service.stats.intervals import wilson
 from service.stats.outcomes import Outcomes
 

@@ -1,0 +1,151 @@
+"""Why the fairness intervals are built the way they are: served vs rejected constructions.
+
+    python -m benchmarks.coverage.fairness_constructions [--reps N]
+
+Prints two markdown tables on seeded data (not part of the coverage table: the rejected
+constructions are not served):
+
+1. max − min of k selection rates, all groups equal or one group at 0.7 × the rate: coverage,
+   mean width and mean lower bound of the served construction (``group_extremes``), the
+   previous one (Newcombe per unordered pair at 1 − α/m, m = k(k − 1)/2, both sides), and
+   simultaneous per-group Wilson intervals (Šidák over k) combined as
+   [max(0, max_g l_g − min_g u_g), max_g u_g − min_g l_g].
+2. calibration-in-the-large of one group: the normal interval CITL ± z √((Brier − CITL²)/n),
+   the correlated MOVER with r from any count, and the served one (r only from
+   ``MIN_CORRELATION_COUNT`` positives and negatives).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import ndtri
+from scipy.stats import beta
+
+from benchmarks.coverage.fairness_calibration import EDGES, GRID, draw
+from benchmarks.coverage.fairness_common import TOLERANCE
+from service.stats.group_calibration import CalibrationSums, citl_limits
+from service.stats.group_extremes import difference_bounds, range_bounds, wilson_limits
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Bounds = tuple[FloatArray, FloatArray]
+ALPHA = 0.05
+
+
+def previous(x: IntArray, n: IntArray) -> Bounds:
+    """Newcombe for every unordered pair at 1 − α/m, m = k(k − 1)/2 (the construction replaced)."""
+    k = x.shape[-1]
+    z = float(ndtri(1.0 - ALPHA / (k * (k - 1))))
+    limits = wilson_limits(x, n, z)
+    return range_bounds(x / n, limits, limits, np.ones(x.shape, dtype=bool))
+
+
+def per_group(x: IntArray, n: IntArray) -> Bounds:
+    """Šidák-simultaneous Wilson interval per group, combined through the extremes."""
+    k = x.shape[-1]
+    z = float(ndtri(1.0 - (1.0 - (1.0 - ALPHA) ** (1.0 / k)) / 2.0))
+    low, high = wilson_limits(x, n, z)
+    return np.maximum(low.max(-1) - high.min(-1), 0.0), high.max(-1) - low.min(-1)
+
+
+def served(x: IntArray, n: IntArray) -> Bounds:
+    return difference_bounds(x, n, np.ones(x.shape, dtype=bool), confidence=1.0 - ALPHA)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One construction in one scenario: coverage of the truth, mean width, mean lower bound."""
+
+    construction: str
+    scenario: str
+    coverage: float
+    width: float
+    lower: float
+
+
+def measure(construction: str, scenario: str, bounds: Bounds, truth: float) -> Line:
+    low, high = bounds
+    hits = (low <= truth + TOLERANCE) & (truth <= high + TOLERANCE)
+    return Line(construction, scenario, float(hits.mean()), float((high - low).mean()), float(low.mean()))
+
+
+def range_lines(rng: np.random.Generator, reps: int) -> list[Line]:
+    constructions: dict[str, Callable[[IntArray, IntArray], Bounds]] = {
+        "served (pairs, α split)": served,
+        "previous (pairs, Bonferroni)": previous,
+        "per-group Šidák": per_group,
+    }
+    out = []
+    for base in (0.5, 0.03):
+        for truth in ("equal", "one_off"):
+            for k in (2, 3, 6, 12):
+                for size in (50, 1000):
+                    p = np.full(k, base)
+                    p[0] = 0.7 * base if truth == "one_off" else base
+                    n = np.full((reps, k), size)
+                    x = rng.binomial(n, p)
+                    label = f"k={k} n={size} rate={base} {truth}"
+                    out += [measure(c, label, f(x, n), p.max() - p.min()) for c, f in constructions.items()]
+    return out
+
+
+def citl_lines(rng: np.random.Generator, reps: int) -> list[Line]:
+    z = float(ndtri(1.0 - ALPHA / 2.0))
+    out = []
+    for scores, (a, b) in {"rare": (0.6, 18.0), "common": (2.0, 4.67)}.items():
+        weights = np.diff(beta.cdf(EDGES, a, b))
+        for factor in (1.0, 0.7):
+            positive = np.minimum(1.0, factor * GRID)[None, :]
+            truth = float(weights @ GRID - positive[0] @ weights)
+            for size in (10, 30, 200, 1000):
+                sums = draw(rng, reps, np.array([size]), weights, positive)
+                label = f"n={size} scores={scores} c={factor}"
+                out += [
+                    measure("normal", label, normal_citl(sums, z), truth),
+                    measure(
+                        "MOVER, r from any count",
+                        label,
+                        citl_limits(sums, z, min_correlation_count=1)[1:],
+                        truth,
+                    ),
+                    measure("served (MOVER, r from 5 + 5)", label, citl_limits(sums, z)[1:], truth),
+                ]
+    return out
+
+
+def normal_citl(sums: CalibrationSums, z: float) -> Bounds:
+    """CITL ± z √(s² / n), s² = (Brier − CITL²) · n / (n − 1)."""
+    n = sums.n
+    d = (sums.score_sum - sums.positives) / n
+    brier = (sums.score_sq_sum - 2.0 * sums.positive_score_sum + sums.positives) / n
+    half = z * np.sqrt(np.maximum(brier - d * d, 0.0) / (n - 1.0))
+    return d - half, d + half
+
+
+def table(lines: list[Line]) -> str:
+    out = ["| construction | scenario | coverage | mean width | mean lower bound |", "|---|---|---|---|---|"]
+    out += [
+        f"| {x.construction} | {x.scenario} | {x.coverage:.3f} | {x.width:.4f} | {x.lower:.4f} |"
+        for x in lines
+    ]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=20261206)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    print(table(range_lines(rng, args.reps)))
+    print()
+    print(table(citl_lines(rng, args.reps)))
+
+
+if __name__ == "__main__":
+    main()
