@@ -13,13 +13,17 @@ constructions are not served):
 2. calibration-in-the-large of one group: the normal interval CITL ± z √((Brier − CITL²)/n),
    the correlated MOVER with r from any count, and the served one (r only from
    ``MIN_CORRELATION_COUNT`` positives and negatives).
+
+then the time of one ``fairness_report`` and one ``calibration_report`` over 12 groups.
 """
 
 from __future__ import annotations
 
 import argparse
+import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +32,11 @@ from scipy.stats import beta
 
 from benchmarks.coverage.fairness_calibration import EDGES, GRID, draw
 from benchmarks.coverage.fairness_common import TOLERANCE
-from service.stats.group_calibration import CalibrationSums, citl_limits
+from service.stats.aggregates import BinaryCounts, ScoreHistogram
+from service.stats.fairness import fairness_report
+from service.stats.group_calibration import CalibrationSums, calibration_report, citl_limits
 from service.stats.group_extremes import difference_bounds, range_bounds, wilson_limits
+from service.stats.outcomes import Outcomes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -136,6 +143,29 @@ def table(lines: list[Line]) -> str:
     return "\n".join(out)
 
 
+def report_times(rng: np.random.Generator, k: int = 12, rows: int = 170) -> str:
+    """Milliseconds per report for k groups (best of 5 × 50 calls), at confidence 0.95 and 0.999."""
+    edges = tuple(float(e) for e in np.linspace(0.0, 1.0, 21))
+    counts, outcomes = {}, {}
+    for i in range(k):
+        s = rng.beta(2.0, 5.0, rows)
+        y = rng.random(rows) < s
+        counts[f"g{i}"] = BinaryCounts.from_arrays(predicted_positive=s > 0.5, actual_positive=y, scores=s)
+        outcomes[f"g{i}"] = Outcomes(
+            counts[f"g{i}"], ScoreHistogram.from_arrays(edges, scores=s, actual_positive=y)
+        )
+    lines = []
+    for c in (0.95, 0.999):
+        calls: dict[str, Callable[[], object]] = {
+            "fairness_report": partial(fairness_report, attribute="a", groups=counts, confidence=c),
+            "calibration_report": partial(calibration_report, attribute="a", groups=outcomes, confidence=c),
+        }
+        for name, call in calls.items():
+            best = min(timeit.repeat(call, number=50, repeat=5)) / 50
+            lines.append(f"{name}, k = {k}, confidence {c}: {best * 1e3:.2f} ms")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=4000)
@@ -145,6 +175,8 @@ def main() -> None:
     print(table(range_lines(rng, args.reps)))
     print()
     print(table(citl_lines(rng, args.reps)))
+    print()
+    print(report_times(rng))
 
 
 if __name__ == "__main__":
