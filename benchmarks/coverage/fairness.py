@@ -118,6 +118,21 @@ def _confusion(
     return rng.multinomial(n, cells)
 
 
+def odds_row(
+    label: str,
+    confidence: float,
+    counts: tuple[IntArray, IntArray, IntArray, IntArray],
+    both: BoolArray,
+    truth: tuple[FloatArray, FloatArray],
+) -> CoverageRow:
+    """Equalized odds over the groups with both rates (``both``): the bounds of ``equalized_odds``."""
+    tp, fn, fp, tn = counts
+    lt, ht = difference_bounds(tp, tp + fn, both, confidence=confidence, families=2)
+    lf, hf = difference_bounds(fp, fp + tn, both, confidence=confidence, families=2)
+    d = np.maximum(spread(truth[0], both), spread(truth[1], both))
+    return row("equalized_odds_difference", label, confidence, (np.maximum(lt, lf), np.maximum(ht, hf)), d)
+
+
 def error_rate_rows(
     rng: np.random.Generator,
     reps: int,
@@ -137,34 +152,22 @@ def error_rate_rows(
         return sufficient(n, denominator, min_group_n=MIN_GROUP_N, min_denominator=MIN_DENOMINATOR)
 
     u_tpr, u_fpr, u_ppv = usable(tp + fn), usable(fp + tn), usable(tp + fp)
-    both = u_tpr & u_fpr
     label = f"k={k} n={size} prevalence={prevalence} {truth}"
 
-    def bounds(x: IntArray, d: IntArray, use: BoolArray, families: int = 1) -> tuple[FloatArray, FloatArray]:
-        return difference_bounds(x, d, use, confidence=confidence, families=families)
-
-    (lt, ht), (lf, hf) = bounds(tp, tp + fn, both, 2), bounds(fp, fp + tn, both, 2)
+    opportunity = difference_bounds(tp, tp + fn, u_tpr, confidence=confidence)
+    parity = difference_bounds(tp, tp + fp, u_ppv, confidence=confidence)
     out = [
-        row(
-            "equal_opportunity_difference", label, confidence, bounds(tp, tp + fn, u_tpr), spread(tpr, u_tpr)
-        ),
-        row(
-            "equalized_odds_difference",
-            label,
-            confidence,
-            (np.maximum(lt, lf), np.maximum(ht, hf)),
-            np.maximum(spread(tpr, both), spread(fpr, both)),
-        ),
-        row(
-            "predictive_parity_difference", label, confidence, bounds(tp, tp + fp, u_ppv), spread(ppv, u_ppv)
-        ),
+        row("equal_opportunity_difference", label, confidence, opportunity, spread(tpr, u_tpr)),
+        odds_row(label, confidence, (tp, fn, fp, tn), u_tpr & u_fpr, (tpr, fpr)),
+        row("predictive_parity_difference", label, confidence, parity, spread(ppv, u_ppv)),
     ]
     if confidence == 0.95:
-        out += [
-            per_group_row("tpr" + GROUP_SUFFIX, label, tp, tp + fn, u_tpr, tpr),
-            per_group_row("fpr" + GROUP_SUFFIX, label, fp, fp + tn, u_fpr, fpr),
-            per_group_row("ppv" + GROUP_SUFFIX, label, tp, tp + fp, u_ppv, ppv),
-        ]
+        cells = {
+            "tpr": (tp, tp + fn, u_tpr, tpr),
+            "fpr": (fp, fp + tn, u_fpr, fpr),
+            "ppv": (tp, tp + fp, u_ppv, ppv),
+        }
+        out += [per_group_row(rate + GROUP_SUFFIX, label, *cell) for rate, cell in cells.items()]
     return out
 
 

@@ -144,13 +144,17 @@ def group_rates(
 Cell = tuple[str, int, int]  # group, successes, trials
 
 
-def _cells(groups: Sequence[GroupRates], counts: Mapping[str, BinaryCounts], rate: str) -> list[Cell]:
+def _cells(
+    groups: Sequence[GroupRates], counts: Mapping[str, BinaryCounts], rate: str, among: set[str] | None = None
+) -> tuple[list[Cell], tuple[str, ...]]:
+    """(groups whose ``rate`` is sufficient, restricted to ``among`` if given; the others)."""
     cells = []
     for g in groups:
-        if g.rate(rate).status == "ok":
+        if g.rate(rate).status == "ok" and (among is None or g.group in among):
             x, n = RATES[rate](counts[g.group])
             cells.append((g.group, x, n))
-    return cells
+    kept = {c[0] for c in cells}
+    return cells, tuple(g.group for g in groups if g.group not in kept)
 
 
 def sufficient(
@@ -166,7 +170,10 @@ def _extremes(cells: list[Cell]) -> tuple[Cell, Cell]:
     return ordered[-1], ordered[0]
 
 
-def _insufficient(metric: str, method: str, n: int, compared: int, excluded: tuple[str, ...]) -> Disparity:
+def insufficient_disparity(
+    metric: str, method: str, n: int, compared: int, excluded: tuple[str, ...]
+) -> Disparity:
+    """A disparity without value or interval (fewer than two groups, or a 0/0 ratio)."""
     return Disparity(metric, None, None, None, "insufficient_data", method, n, compared, None, None, excluded)
 
 
@@ -182,7 +189,7 @@ def rate_difference(
     """max_g rate − min_g rate over ``cells`` with the simultaneous bounds of ``difference_bounds``."""
     total = sum(c[2] for c in cells)
     if len(cells) < 2:
-        return _insufficient(metric, DIFFERENCE_METHOD, total, len(cells), excluded)
+        return insufficient_disparity(metric, DIFFERENCE_METHOD, total, len(cells), excluded)
     (g_hi, x_hi, n_hi), (g_lo, x_lo, n_lo) = _extremes(cells)
     value = x_hi / n_hi - x_lo / n_lo
     low, high = difference_bounds(*_columns(cells), confidence=confidence, families=families)
@@ -208,7 +215,7 @@ def rate_ratio(metric: str, cells: list[Cell], excluded: tuple[str, ...], *, con
     """
     total = sum(c[2] for c in cells)
     if len(cells) < 2 or max(x for _, x, _ in cells) == 0:
-        return _insufficient(metric, RATIO_METHOD, total, len(cells), excluded)
+        return insufficient_disparity(metric, RATIO_METHOD, total, len(cells), excluded)
     (g_hi, x_hi, n_hi), (g_lo, x_lo, n_lo) = _extremes(cells)
     value = (x_lo / n_lo) / (x_hi / n_hi)
     low, high = ratio_interval(*_columns(cells), confidence=confidence)
@@ -241,7 +248,7 @@ def equalized_odds(
     t = rate_difference("tpr", tpr, excluded, confidence=confidence, families=2)
     f = rate_difference("fpr", fpr, excluded, confidence=confidence, families=2)
     if t.status != "ok" or f.status != "ok":
-        return _insufficient(name, DIFFERENCE_METHOD, t.n + f.n, len(tpr), excluded)
+        return insufficient_disparity(name, DIFFERENCE_METHOD, t.n + f.n, len(tpr), excluded)
     worst = t if (t.value or 0.0) >= (f.value or 0.0) else f
     return Disparity(
         name,
@@ -282,17 +289,12 @@ def fairness_report(
         for g in sorted(counts)
     )
 
-    def cells(rate: str, among: set[str] | None = None) -> tuple[list[Cell], tuple[str, ...]]:
-        kept = [c for c in _cells(rates, counts, rate) if among is None or c[0] in among]
-        names = {c[0] for c in kept}
-        return kept, tuple(g.group for g in rates if g.group not in names)
-
-    sr, sr_out = cells("selection_rate")
-    tpr, tpr_out = cells("tpr")
-    ppv, ppv_out = cells("ppv")
+    sr, sr_out = _cells(rates, counts, "selection_rate")
+    tpr, tpr_out = _cells(rates, counts, "tpr")
+    ppv, ppv_out = _cells(rates, counts, "ppv")
     # equalized odds: a group enters both the TPR and the FPR side or neither
-    both = {c[0] for c in tpr} & {c[0] for c in cells("fpr")[0]}
-    (eo_tpr, eo_out), (eo_fpr, _) = cells("tpr", both), cells("fpr", both)
+    both = {c[0] for c in tpr} & {c[0] for c in _cells(rates, counts, "fpr")[0]}
+    (eo_tpr, eo_out), (eo_fpr, _) = _cells(rates, counts, "tpr", both), _cells(rates, counts, "fpr", both)
     disparities = (
         rate_difference("statistical_parity_difference", sr, sr_out, confidence=confidence),
         rate_ratio("disparate_impact_ratio", sr, sr_out, confidence=confidence),

@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from service.stats.fairness import MIN_DENOMINATOR, MIN_GROUP_N, Disparity
+from service.stats.fairness import MIN_DENOMINATOR, MIN_GROUP_N, Disparity, insufficient_disparity
 from service.stats.group_extremes import (
     BoolArray,
     FloatArray,
@@ -167,24 +167,13 @@ def _group(name: str, sums: CalibrationSums, enough: int, confidence: float) -> 
 def _difference(
     groups: Sequence[GroupCalibration], sums: Sequence[CalibrationSums], confidence: float
 ) -> Disparity:
+    """max − min of the sufficient groups' CITL with the bounds of ``calibration_bounds``."""
     kept = [(g, s) for g, s in zip(groups, sums, strict=True) if g.calibration_in_the_large.status == "ok"]
     excluded = tuple(g.group for g in groups if g.calibration_in_the_large.status != "ok")
     total = sum(g.n for g, _ in kept)
     metric = "calibration_difference"
     if len(kept) < 2:
-        return Disparity(
-            metric,
-            None,
-            None,
-            None,
-            "insufficient_data",
-            DISPARITY_METHOD,
-            total,
-            len(kept),
-            None,
-            None,
-            excluded,
-        )
+        return insufficient_disparity(metric, DISPARITY_METHOD, total, len(kept), excluded)
     ordered = sorted(kept, key=lambda gs: (gs[0].calibration_in_the_large.value or 0.0, gs[0].group))
     (hi, _), (lo, _) = ordered[-1], ordered[0]
     value = (hi.calibration_in_the_large.value or 0.0) - (lo.calibration_in_the_large.value or 0.0)
