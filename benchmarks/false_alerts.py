@@ -102,8 +102,9 @@ def run(
     for episode in replay.finish():
         family = episode.subject.family
         fired[family] += 1
-        index = int((episode.fired_window_end - START).total_seconds() // 3600)
-        first[family] = min(first.get(family, index), index)
+        # window i (0-based) ends at START + (i + 1) h: this is the 1-based window number
+        number = int((episode.fired_window_end - START).total_seconds() // 3600)
+        first[family] = min(first.get(family, number), number)
     return Tally(len(profiles), verdicts, fired, first), hits / max(len(profiles), 1)
 
 
@@ -183,7 +184,7 @@ def power_rows(windows: int, seed: int) -> list[str]:
             tally, share = run(s, profiles, mode, target)
             assert tally.first_fire is not None
             first = tally.first_fire.get(family)
-            fired = "never" if first is None else str(first + 1)
+            fired = "never" if first is None else str(first)
             lines.append(f"| {name} | {rows:,} | {mode.value} | {share:.1%} | {fired} |")
         progress(f"power: {name} done")
     return lines
