@@ -65,17 +65,22 @@ def test_coarse_edges_are_deciles_and_a_subset_of_fine_edges() -> None:
 
 
 def test_ties_collapse_duplicate_edges() -> None:
-    x = np.repeat([1.0, 2.0, 3.0], [500, 300, 200])
+    """A continuous column with a point mass (half the values at 0): quantile edges, deduplicated."""
+    rng = np.random.default_rng(12)
+    x = np.concatenate([np.zeros(500), rng.normal(size=500)])
     bins = fit_numeric("x", x)
-    assert bins.edges == tuple(sorted(set(bins.edges)))
-    assert {1.0, 2.0, 3.0} <= set(bins.edges)
+    assert not bins.discrete
+    assert bins.edges == tuple(sorted(set(bins.edges))) and 0.0 in bins.edges
+    assert len(bins.edges) < 101  # the edges inside the point mass collapsed into one
     assert bins.coarse[0] == 0 and bins.coarse[-1] == len(bins.edges) - 1
 
 
-def test_constant_and_empty_columns_get_a_single_bin() -> None:
-    assert fit_numeric("c", np.full(10, 7.0)).edges == (7.0, 7.0)
-    empty = fit_numeric("e", np.array([np.nan, np.inf]))
-    assert empty.bins == 1 and empty.edges == (0.0, 0.0)
+def test_constant_column_is_one_discrete_value_and_empty_column_one_bin() -> None:
+    constant = fit_numeric("c", np.full(10, 7.0))
+    assert constant.discrete and constant.edges == (7.0,) and constant.bins == 3  # below, 7, above
+    assert constant.index(np.array([6.0, 7.0, 8.0])).tolist() == [0, 1, 2]
+    empty = fit_numeric("e", np.array([np.nan, np.inf, 1e60]))
+    assert empty.bins == 1 and empty.edges == (0.0, 0.0) and not empty.discrete
 
 
 def test_index_sends_out_of_range_values_to_edge_bins() -> None:
