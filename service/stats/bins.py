@@ -82,6 +82,7 @@ class NumericBins:
     center: float
     discrete: bool = False
     _edges: FloatArray = field(init=False, repr=False, compare=False)
+    _anchors: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.discrete:
@@ -94,6 +95,14 @@ class NumericBins:
         edges = np.asarray(self.edges, dtype=np.float64)
         edges.flags.writeable = False
         object.__setattr__(self, "_edges", edges)  # converted once, not on every profile build
+        anchors = np.concatenate([edges[:1], edges, edges[-1:]]) if self.discrete else edges
+        anchors.flags.writeable = False
+        object.__setattr__(self, "_anchors", anchors)
+
+    @property
+    def anchors(self) -> FloatArray:
+        """Discrete: the value each cell's sums are taken from (v_0, v_0…v_{k−1}, v_{k−1})."""
+        return self._anchors
 
     @property
     def bins(self) -> int:

@@ -15,16 +15,17 @@ value v_0 < … < v_{k−1} (cell of v_i = [v_i, v_{i+1})), above the maximum. F
   with D = z·√(p(1 − p)/n_eff)), an actual level of 0.3 % instead of 5 %.
 - **KS** D = max |F_ref − F_win| at the cell ends, reported for information; exact when the
   values lie on the grid, within ``ks_error`` otherwise (the bound of ``drift.ks_binned``,
-  applied only to the out-of-range cells and to value cells holding off-grid values).
+  applied only to the out-of-range cells and to value cells holding off-grid values). Its
+  p-value is not reported (``ks_p_value`` None): the continuous law does not hold here.
 - **Wasserstein-1** from the value masses: between v_i and v_{i+1} the CDF difference is
   the constant d_{i+1} (cumulated over the cells up to v_i's), so W_grid = Σ |d_{i+1}|
   (v_{i+1} − v_i), plus the exact signed integrals of the below and above cells from their
-  counts and sums (as in ``drift.wasserstein_binned``). Off-grid values x in v_i's cell
-  satisfy x ≥ v_i, so moving them to v_i moves W by at most Σ (x − v_i)/n = (cell sum −
-  c_i v_i)/n per side, known from the profile. Hence W_b − e_grid ≤ W ≤ W_b + e_grid +
-  e_out, e_out the crossing bound of the out-of-range cells; ``wasserstein_error`` =
-  e_grid + e_out, 0 when every value lies on the grid and at most one side is out of range
-  on each end.
+  excess sums Σ(x − v_0) and Σ(x − v_{k−1}). Off-grid values x in v_i's cell satisfy
+  x > v_i, so moving them to v_i moves W by at most Σ (x − v_i)/n per side, which the
+  profile stores (``bin_sums`` of a discrete column are excesses over the cell's value).
+  Hence W_b − e_grid ≤ W ≤ W_b + e_grid + e_out, e_out the crossing bound of the
+  out-of-range cells; ``wasserstein_error`` = e_grid + e_out, 0 when every value lies on
+  the grid and at most one side is out of range on each end.
 """
 
 from __future__ import annotations
@@ -43,17 +44,12 @@ from service.stats.drift import (
     coarse_counts,
     hellinger,
     js_distance,
-    ks_p_value,
     psi,
 )
 from service.stats.layout import IntArray, NumericBins
 from service.stats.summaries import NumericSummary
 
 MIN_EXPECTED = 5.0
-# A value cell holds off-grid values when its sum exceeds count × v_i by more than the
-# rounding of summing count copies of v_i (≤ count × 2.2e-16 per addition: 1e-9 relative
-# covers sums of up to ~4 million rows in the worst case, far more in practice).
-OFF_GRID_TOLERANCE = 1e-9
 
 
 def pool_cells(
@@ -86,49 +82,40 @@ def chi2_pooled(reference: Counts, window: Counts, *, min_expected: float = MIN_
     return chi2_contingency_test(*pool_cells(reference, window, min_expected=min_expected))
 
 
-def _off_grid(bins: NumericBins, summary: NumericSummary) -> np.ndarray:
-    """Per value cell: does it hold values other than v_i? (all true when sums are lost)"""
-    v = np.asarray(bins.edges, dtype=np.float64)
+def _off_grid(summary: NumericSummary) -> np.ndarray:
+    """Per value cell: does it hold values other than v_i? (Σ(x − v_i) > 0; all when lost)"""
+    excess = np.asarray(summary.bin_sums[1:-1], dtype=np.float64)
     if summary.lost_sums:
-        return np.ones(v.size, dtype=bool)
-    counts = np.asarray(summary.bins[1:-1], dtype=np.float64)
-    excess = np.asarray(summary.bin_sums[1:-1], dtype=np.float64) - counts * v
-    spacing = np.append(np.diff(v), 0.0)
-    off: np.ndarray = excess > OFF_GRID_TOLERANCE * counts * np.maximum(np.abs(v), spacing)
-    off[-1] = False  # the last value's cell holds exactly v_{k−1}: larger values are "above"
+        return np.ones(excess.size, dtype=bool)
+    off: np.ndarray = excess > 0.0
     return off
 
 
-def grid_ks(bins: NumericBins, reference: NumericSummary, window: NumericSummary) -> tuple[float, float]:
+def grid_ks(reference: NumericSummary, window: NumericSummary) -> tuple[float, float]:
     """(D at the cell ends, error bound): within a cell holding only v_i both CDFs are flat."""
     p = np.asarray(reference.bins, np.float64) / max(reference.count, 1)
     q = np.asarray(window.bins, np.float64) / max(window.count, 1)
     d = np.cumsum(p - q)
     statistic = float(np.max(np.abs(d)))
     start = np.concatenate([[0.0], d[:-1]])
-    varies = np.concatenate([[True], _off_grid(bins, reference) | _off_grid(bins, window), [True]])
+    varies = np.concatenate([[True], _off_grid(reference) | _off_grid(window), [True]])
     inside = np.maximum(np.abs(start - q), np.abs(start + p))[varies]
     return statistic, max(float(np.max(inside, initial=statistic)) - statistic, 0.0)
 
 
-def _cell(summary: NumericSummary, j: int) -> tuple[float, float]:
-    """(share, mean contribution Σx / n) of cell j."""
-    n = summary.count
-    return summary.bins[j] / n, summary.bin_sums[j] / n
-
-
-def _snap_error(bins: NumericBins, summary: NumericSummary) -> float:
-    """Σ (x − v_i) / n over the in-range values: how far snapping them to the grid moves W."""
-    v = np.asarray(bins.edges, dtype=np.float64)
-    counts = np.asarray(summary.bins[1:-1], dtype=np.float64)
-    excess = np.asarray(summary.bin_sums[1:-1], dtype=np.float64) - counts * v
-    return float(np.sum(np.maximum(excess, 0.0))) / summary.count
+def _excess(summary: NumericSummary, cells: slice | int) -> float:
+    """Σ(x − anchor) / n over the given cells."""
+    return float(np.sum(summary.bin_sums[cells])) / summary.count
 
 
 def grid_wasserstein(
     bins: NumericBins, reference: NumericSummary, window: NumericSummary
 ) -> tuple[float, float] | None:
-    """(W_b, error) in column units; None when either side's sums are lost."""
+    """(W_b, error) in column units; None when either side's sums are lost.
+
+    Out of range: ∫ below v_0 of (F_ref − F_win) = Σ_win (x − v_0)/m − Σ_ref (x − v_0)/n, the
+    same above v_{k−1}; their |·| is W's part there unless both sides have mass there.
+    """
     if reference.lost_sums or window.lost_sums or not reference.count or not window.count:
         return None
     v = np.asarray(bins.edges, dtype=np.float64)
@@ -137,17 +124,15 @@ def grid_wasserstein(
     q = np.asarray(window.bins, np.float64) / window.count
     d = np.cumsum(p - q)
     grid = float(np.sum(np.abs(d[1:k]) * np.diff(v)))
+    below = _excess(window, 0) - _excess(reference, 0)
+    above = _excess(window, k + 1) - _excess(reference, k + 1)
     lo = min(x for x in (reference.minimum, window.minimum, v[0]) if x is not None)
     hi = max(x for x in (reference.maximum, window.maximum, v[-1]) if x is not None)
-    (p_b, s_b), (q_b, t_b) = _cell(reference, 0), _cell(window, 0)
-    below = (p_b - q_b) * v[0] - (s_b - t_b)
-    (p_a, s_a), (q_a, t_a) = _cell(reference, k + 1), _cell(window, k + 1)
-    above = (hi - v[-1]) * d[k] + (p_a - q_a) * hi - (s_a - t_a)
-    crossing = 2.0 * (v[0] - lo) * min(p_b, q_b)
-    low, high = d[k] - q_a, d[k] + p_a
+    crossing = 2.0 * (v[0] - lo) * min(p[0], q[0])
+    low, high = d[k] - q[k + 1], d[k] + p[k + 1]
     if low < 0.0 < high:
         crossing += 2.0 * (hi - v[-1]) * min(high, -low)
-    snap = _snap_error(bins, reference) + _snap_error(bins, window)
+    snap = _excess(reference, slice(1, k + 1)) + _excess(window, slice(1, k + 1))
     return abs(below) + grid + abs(above), crossing + snap
 
 
@@ -157,8 +142,7 @@ def discrete_statistics(
     """Every drift statistic of a discrete column from two profiles (O(cells))."""
     ref_coarse, win_coarse = coarse_counts(bins, reference.bins), coarse_counts(bins, window.bins)
     chi = chi2_pooled(reference.bins, window.bins)
-    ks, ks_error = grid_ks(bins, reference, window)
-    usable = reference.count > 0 and window.count > 0
+    ks, ks_error = grid_ks(reference, window)
     variance = reference.variance
     std = None if variance is None else math.sqrt(variance)
     w = grid_wasserstein(bins, reference, window)
@@ -174,7 +158,6 @@ def discrete_statistics(
         chi2_p_value=chi.p_value,
         chi2_dof=chi.dof,
         ks=ks,
-        ks_p_value=ks_p_value(ks, reference.count, window.count) if usable else None,
         ks_error=ks_error,
         wasserstein=None if w is None or std is None else w[0],
         wasserstein_norm=None if w is None or std is None else w[0] / norm,

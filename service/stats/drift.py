@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special, stats
 
 from service.stats.layout import NumericBins
 from service.stats.summaries import CategoricalSummary, NumericSummary
@@ -97,7 +97,8 @@ def chi2_contingency_test(reference: Counts, window: Counts) -> ChiSquare:
     expected = np.outer(rows, table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
     dof = table.shape[1] - 1
-    return ChiSquare(statistic, float(stats.chi2.sf(statistic, dof)), dof)
+    # chdtrc is what stats.chi2.sf evaluates, without its ~70 µs of argument checking.
+    return ChiSquare(statistic, float(special.chdtrc(dof, statistic)), dof)
 
 
 KS_SMIRNOV_MAX_N = 10_000

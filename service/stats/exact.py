@@ -95,7 +95,7 @@ def numeric_statistics_exact(bins: NumericBins, reference: FloatArray, window: F
         chi2_p_value=None if chi is None else chi.p_value,
         chi2_dof=None if chi is None else chi.dof,
         ks=ks,
-        ks_p_value=ks_p if usable else None,
+        ks_p_value=ks_p if usable and not bins.discrete else None,
         ks_error=0.0,
         wasserstein=w,
         wasserstein_norm=w / max(std, STD_FLOOR),

@@ -43,7 +43,11 @@ class NumericSummary:
     ``count`` representable values and ``missing`` others (NaN, ±inf, |x| > 1e50; count +
     missing = rows); ``bins`` counts values per layout bin (continuous layouts: edge bins
     include out-of-range values; discrete layouts: the cells below, at each value, above)
-    and ``bin_sums`` sums them per bin (bin means make binned Wasserstein near-exact);
+    and ``bin_sums`` sums them per bin (bin means make binned Wasserstein near-exact); for
+    a discrete layout ``bin_sums`` holds Σ(x − a) with a the cell's anchor (v_0 for the
+    below cell, v_i for v_i's cell, v_{k−1} above): exactly 0 for a cell whose values all
+    equal its value (x − a = 0 only when x = a in IEEE arithmetic), so the profile knows
+    which cells hold off-grid values, and the out-of-range integrals need no cancellation;
     ``below`` / ``above`` count values under the reference minimum / over its maximum;
     ``total`` = Σx and ``total_sq`` = Σ(x − center)² with the layout's fixed ``center``
     (the shift keeps the variance accurate when |mean| ≫ std); ``minimum`` / ``maximum``
@@ -192,7 +196,7 @@ def summarize_numeric(bins: NumericBins, values: FloatArray | None, *, rows: int
         return NumericSummary.empty(bins, missing=rows)
     index = bins.index(x)
     counts = np.bincount(index, minlength=bins.bins)
-    sums = np.bincount(index, weights=x, minlength=bins.bins)
+    sums = np.bincount(index, weights=x - bins.anchors[index] if bins.discrete else x, minlength=bins.bins)
     shifted = x - bins.center
     return NumericSummary(
         count=int(x.size),
