@@ -49,8 +49,9 @@ __all__ = [
 ]
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
-# Strings with None for missing: a list, or a numpy object (or str) array.
-Labels = Sequence[str | None] | npt.NDArray[Any]
+# Strings with None (or a float NaN, as pandas writes) for missing: a list, or a numpy
+# object (or str) array.
+Labels = Sequence[str | float | None] | npt.NDArray[Any]
 
 OTHER = "(other)"
 MISSING = "(missing)"

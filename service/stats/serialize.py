@@ -63,11 +63,11 @@ def _numeric_to_dict(summary: NumericSummary) -> dict[str, Any]:
 
 def _numeric_from_dict(data: Mapping[str, Any]) -> NumericSummary:
     sums = [data["total"], data["total_sq"], *data["bin_sums"]]
-    if not data.get("lost_sums", False) and not any(map(lost, sums)):
-        return NumericSummary(**{**data, "bins": tuple(data["bins"]), "bin_sums": tuple(data["bin_sums"])})
-    zeros = (0.0,) * len(data["bin_sums"])
-    body = {**data, "bins": tuple(data["bins"]), "bin_sums": zeros, "total": 0.0, "total_sq": 0.0}
-    return NumericSummary(**{**body, "lost_sums": True})
+    body = {**data, "bins": tuple(data["bins"]), "bin_sums": tuple(data["bin_sums"])}
+    if any(map(lost, sums)):
+        zeros = (0.0,) * len(data["bin_sums"])
+        body.update(bin_sums=zeros, total=0.0, total_sq=0.0, lost_sums=True)
+    return NumericSummary(**body)
 
 
 def _categorical_to_dict(summary: CategoricalSummary) -> dict[str, Any]:
