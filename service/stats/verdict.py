@@ -167,6 +167,26 @@ _TEST_EFFECT = {
 }
 
 
+def _kind(spec: NumericBins | Vocabulary) -> str:
+    if isinstance(spec, NumericBins):
+        return "discrete" if spec.discrete else "numeric"
+    return "categorical"
+
+
+def _figures(
+    stats: DriftStatistics | None, kind: str, test: str, method: str
+) -> tuple[float | None, float | None, float | None]:
+    """(p-value of the test, effect size, headline statistic); all None when the effect size
+    is (its sums were lost: no decision, so out of the BH family too)."""
+    if stats is None:
+        return None, None, None
+    size = stats.jensen_shannon if kind == "categorical" else stats.wasserstein_norm
+    if size is None:
+        return None, None, None
+    p = stats.ks_p_value if test == "ks" else stats.chi2_p_value
+    return p, size, {"ks": stats.ks, "chi2": stats.chi2}.get(method, size)
+
+
 def _judge(
     name: str,
     role: ColumnRole,
@@ -177,22 +197,15 @@ def _judge(
     config: DriftConfig,
 ) -> FeatureDrift:
     """Verdict before FDR (``q_value`` = ``p_value`` here; ``evaluate_drift`` adjusts it)."""
-    numeric = isinstance(spec, NumericBins)
-    discrete = isinstance(spec, NumericBins) and spec.discrete
-    test, effect = _TEST_EFFECT["discrete" if discrete else "numeric" if numeric else "categorical"]
+    kind = _kind(spec)
+    test, effect = _TEST_EFFECT[kind]
     method = test if n[1] <= config.small_sample_rows else effect
-    p = size = statistic = None
-    if stats is not None:
-        p = stats.ks_p_value if test == "ks" else stats.chi2_p_value
-        size = stats.wasserstein_norm if numeric else stats.jensen_shannon
-        statistic = {"ks": stats.ks, "chi2": stats.chi2}.get(method, size)
+    p, size, statistic = _figures(stats, kind, test, method)
     lost = stats is not None and size is None
-    if lost:  # no effect size, no decision: out of the BH family like a column below min n
-        p = statistic = None
     return FeatureDrift(
         feature=name,
         role=role,
-        kind="numeric" if numeric else "categorical",
+        kind="categorical" if kind == "categorical" else "numeric",
         method=method,
         statistic=statistic,
         test=test,
@@ -201,14 +214,16 @@ def _judge(
         alpha=config.alpha,
         effect=effect,
         effect_size=size,
-        threshold=config.numeric_effect_threshold if numeric else config.categorical_effect_threshold,
+        threshold=config.categorical_effect_threshold
+        if kind == "categorical"
+        else config.numeric_effect_threshold,
         n_reference=n[0],
         n_window=n[1],
         exact=exact,
         status="ok" if stats is not None and not lost else "insufficient_data",
         reason="lost_sums" if lost else "" if stats is not None else "below_min_n",
         statistics=stats,
-        discrete=discrete,
+        discrete=kind == "discrete",
     )
 
 
