@@ -24,7 +24,8 @@ shares over the same bins; natural logarithms throughout, like scipy and Evident
 
 Numeric columns use the layout's fine bins (100 quantile bins) for KS and Wasserstein
 and its coarse bins (deciles) for PSI, JS, Hellinger; categorical columns use the
-vocabulary counts plus the "other" count.
+vocabulary counts plus the "other" count. Discrete numeric columns (one cell per value)
+have their own statistics in ``discrete.py``.
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ def wasserstein_binned(
 @dataclass(frozen=True, slots=True)
 class DriftStatistics:
     """All statistics of one column; fields that do not apply to its kind are None.
+
+    ``kind``: ``numeric`` (continuous), ``discrete`` (chi-square over the value cells; no KS
+    p-value) or ``categorical``. Wasserstein fields are None when a profile's sums are lost.
 
     ``n_reference`` / ``n_window`` count non-missing values. ``ks_error`` and
     ``wasserstein_error`` bound the distance between the binned and the exact statistic.

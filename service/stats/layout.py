@@ -1,8 +1,9 @@
 """Columnar input (``Batch``) and the reference ``Layout`` fitted once per model version.
 
 The layout fixes every bin before any window is seen: numeric bin edges at reference
-quantiles, a category vocabulary per categorical feature and per protected attribute,
-the class list, and the score edges of ``ScoreHistogram``. Every window of a model
+quantiles, or one cell per value for a discrete column (``bins.py``), a category
+vocabulary per categorical feature and per protected attribute, the class list, and the
+score edges of ``ScoreHistogram``. Every window of a model
 version is scored against the same layout, so drift scores are comparable across
 windows (Evidently re-bins reference + current for each window, so its scores are not).
 
