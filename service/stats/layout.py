@@ -3,9 +3,9 @@
 The layout fixes every bin before any window is seen: numeric bin edges at reference
 quantiles, or one cell per value for a discrete column (``bins.py``), a category
 vocabulary per categorical feature and per protected attribute, the class list, and the
-score edges of ``ScoreHistogram``. Every window of a model
-version is scored against the same layout, so drift scores are comparable across
-windows (Evidently re-bins reference + current for each window, so its scores are not).
+score edges of ``ScoreHistogram``. Every window of a model version is scored against the
+same layout, so drift scores are comparable across windows (Evidently re-bins reference +
+current for each window, so its scores are not).
 
 A layout is a JSON-safe value; ``content_hash`` is the sha256 of its canonical JSON
 (sorted keys, no whitespace) and is what stored profiles and evaluations cite.
@@ -25,29 +25,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from service.stats.bins import MAX_MAGNITUDE, FloatArray, IntArray, NumericBins, fit_numeric
+# Re-exported: the numeric bins moved to bins.py; imports from layout keep working.
+from service.stats.bins import MAX_MAGNITUDE as MAX_MAGNITUDE
+from service.stats.bins import FloatArray as FloatArray
+from service.stats.bins import IntArray as IntArray
+from service.stats.bins import NumericBins as NumericBins
+from service.stats.bins import fit_numeric as fit_numeric
 
-__all__ = [
-    "MAX_MAGNITUDE",
-    "MISSING",
-    "OTHER",
-    "RESERVED",
-    "TASKS",
-    "Batch",
-    "FloatArray",
-    "IntArray",
-    "Labels",
-    "Layout",
-    "NumericBins",
-    "Task",
-    "Vocabulary",
-    "fit_layout",
-    "fit_numeric",
-    "fit_vocabulary",
-    "is_missing_label",
-    "nfc",
-    "score_edges",
-]
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
 # Strings with None (or a float NaN, as pandas writes) for missing: a list, or a numpy

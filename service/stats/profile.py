@@ -31,30 +31,14 @@ from service.stats.outcomes import (
     merge_optional,
     sum_outcomes,
 )
-from service.stats.summaries import (
-    AttributionSummary,
-    CategoricalSummary,
-    NumericSummary,
-    sum_categorical,
-    sum_numeric,
-    summarize_attribution,
-    summarize_categorical,
-    summarize_numeric,
-)
 
-__all__ = [
-    "AttributionSummary",
-    "CategoricalSummary",
-    "NumericSummary",
-    "Profile",
-    "build_profile",
-    "group_outcomes",
-    "merge_all",
-    "predicted_labels",
-    "summarize_attribution",
-    "summarize_categorical",
-    "summarize_numeric",
-]
+# Re-exported: the summaries moved to summaries.py; imports from profile keep working.
+from service.stats.summaries import AttributionSummary as AttributionSummary
+from service.stats.summaries import CategoricalSummary as CategoricalSummary
+from service.stats.summaries import NumericSummary as NumericSummary
+from service.stats.summaries import sum_categorical, sum_numeric, summarize_attribution
+from service.stats.summaries import summarize_categorical as summarize_categorical
+from service.stats.summaries import summarize_numeric as summarize_numeric
 
 _T = TypeVar("_T", bound=Mergeable)
 _K = TypeVar("_K")
