@@ -22,13 +22,20 @@ class PredictionIn(BaseModel):
     id: str | int = Field(description="Client-chosen id, unique per model; a resend is a duplicate.")
     timestamp: datetime = Field(description="When the prediction was made; ISO 8601 with a timezone.")
     version: str | None = Field(None, description="Model version; default: the latest registered.")
-    features: dict[str, FeatureValue] = Field(description="Every feature of the version; null = missing.")
-    prediction: Label | float = Field(description="Predicted class label, or the value for regression.")
+    features: dict[str, FeatureValue] = Field(
+        description="Every feature of the version; null = missing. Numbers finite, |x| ≤ 1e50; "
+        "text is stored in Unicode NFC, and NaN for a category is null."
+    )
+    prediction: Label | float = Field(
+        description="Predicted class label, or the value for regression (|x| ≤ 1e50)."
+    )
     score: float | None = Field(
         None, ge=0, le=1, description="Probability of the positive (or predicted) class."
     )
     scores: dict[str, float] | None = Field(None, description="Multiclass: probability per class.")
-    attributes: dict[str, Label | None] = Field(default_factory=dict, description="Protected attributes.")
+    attributes: dict[str, Label | None] = Field(
+        default_factory=dict, description="Protected attributes; text in NFC, NaN is null."
+    )
     attributions: dict[str, float] | None = Field(
         None, description="Per-feature explanation values (e.g. SHAP)."
     )
@@ -65,7 +72,7 @@ class OutcomeIn(BaseModel):
 
     prediction_id: str | int = Field(description="The id of the prediction this outcome belongs to.")
     label: Label | None = Field(None, description="Classification: the true class.")
-    value: float | None = Field(None, description="Regression: the true value.")
+    value: float | None = Field(None, description="Regression: the true value (|x| ≤ 1e50).")
     timestamp: datetime = Field(description="When the outcome became known; ISO 8601 with a timezone.")
 
 

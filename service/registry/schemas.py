@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,16 +31,34 @@ MAX_METADATA_BYTES = 16_384
 
 ModelName = Annotated[str, Field(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 VersionName = Annotated[str, Field(pattern=VERSION_PATTERN, examples=["2026-11-01"])]
-FieldName = Annotated[str, Field(pattern=FEATURE_PATTERN)]
+
+
+def _nfc_name(name: str) -> str:
+    """Feature and attribute names must be in Unicode NFC; others are refused, not rewritten.
+
+    Ingested values are compared in NFC, but a name is an identifier the client spells the
+    same way in every record and configuration: silently registering "é" composed when the
+    client wrote it decomposed would make every record it sends name an unknown feature.
+    Refusing once, with the NFC spelling in the message, fixes it at the source.
+    """
+    if not name.isascii() and not unicodedata.is_normalized("NFC", name):
+        fixed = unicodedata.normalize("NFC", name)
+        raise ValueError(f"{name!r} is not in Unicode NFC; use its NFC spelling {fixed!r}")
+    return name
+
+
+FieldName = Annotated[str, Field(pattern=FEATURE_PATTERN), AfterValidator(_nfc_name)]
 # A class label as sent: text, integer or boolean. Stored as canonical text (see canonical_label).
 Label = StrictStr | StrictInt | StrictBool
 
 
 def canonical_label(value: str | int | bool) -> str:
-    """The text form a label is stored and compared in: True → "true", 1 → "1", "yes" → "yes"."""
+    """The text form a label is stored and compared in: True → "true", 1 → "1", "yes" → "yes";
+    text in Unicode NFC, as ingestion compares labels ("é" composed or decomposed is one label)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 class Task(StrEnum):

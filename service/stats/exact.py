@@ -12,16 +12,24 @@ and these functions compute the exact values:
   then the same PSI / JS / Hellinger / contingency chi-square as the binned path.
 - PSI / JS / Hellinger of numeric columns use the layout's coarse bins, exactly as the
   binned path does (those statistics are defined on bins).
+- Discrete columns (``NumericBins.discrete``): the test is the same pooled chi-square over
+  the same cells as the binned path (``discrete.py``), computed from the raw values' cells,
+  so both paths give the same p-value; KS and Wasserstein are exact as above.
+
+Values that are NaN, ±inf or beyond ``MAX_MAGNITUDE`` are missing, as in profiles.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections import Counter
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from service.stats.bins import usable_values
+from service.stats.discrete import cells_of, chi2_pooled
 from service.stats.drift import (
     STD_FLOOR,
     DriftStatistics,
@@ -32,12 +40,11 @@ from service.stats.drift import (
     js_distance,
     psi,
 )
-from service.stats.layout import Labels, NumericBins
+from service.stats.layout import Labels, NumericBins, is_missing_label, nfc
 
 
 def _finite(values: FloatArray) -> FloatArray:
-    x = np.asarray(values, dtype=np.float64)
-    return x[np.isfinite(x)]
+    return usable_values(values)
 
 
 def ks_exact(reference: FloatArray, window: FloatArray) -> tuple[float, float]:
@@ -67,23 +74,28 @@ def reference_std(reference: FloatArray) -> float:
 
 
 def numeric_statistics_exact(bins: NumericBins, reference: FloatArray, window: FloatArray) -> DriftStatistics:
-    """Exact KS and Wasserstein on raw values; PSI / JS / Hellinger on the coarse bins."""
+    """Exact KS and Wasserstein on raw values; PSI / JS / Hellinger on the coarse bins; for a
+    discrete column also the pooled chi-square over its cells (its test)."""
     ref, win = _finite(reference), _finite(window)
-    ref_coarse = coarse_counts(bins, np.bincount(bins.index(ref), minlength=bins.bins).tolist())
-    win_coarse = coarse_counts(bins, np.bincount(bins.index(win), minlength=bins.bins).tolist())
+    ref_cells, win_cells = cells_of(bins, ref), cells_of(bins, win)
+    ref_coarse, win_coarse = coarse_counts(bins, ref_cells.tolist()), coarse_counts(bins, win_cells.tolist())
     usable = ref.size > 0 and win.size > 0
     ks, ks_p = ks_exact(ref, win) if usable else (0.0, 1.0)
     w = wasserstein_exact(ref, win) if usable else 0.0
     std = reference_std(ref)
+    chi = chi2_pooled(ref_cells, win_cells) if bins.discrete else None
     return DriftStatistics(
-        kind="numeric",
+        kind="discrete" if bins.discrete else "numeric",
         n_reference=int(ref.size),
         n_window=int(win.size),
         psi=psi(ref_coarse, win_coarse),
         jensen_shannon=js_distance(ref_coarse, win_coarse),
         hellinger=hellinger(ref_coarse, win_coarse),
+        chi2=None if chi is None else chi.statistic,
+        chi2_p_value=None if chi is None else chi.p_value,
+        chi2_dof=None if chi is None else chi.dof,
         ks=ks,
-        ks_p_value=ks_p if usable else None,
+        ks_p_value=ks_p if usable and not bins.discrete else None,
         ks_error=0.0,
         wasserstein=w,
         wasserstein_norm=w / max(std, STD_FLOOR),
@@ -92,9 +104,14 @@ def numeric_statistics_exact(bins: NumericBins, reference: FloatArray, window: F
     )
 
 
+def _present(column: Labels) -> list[Any]:
+    return [nfc(v) if isinstance(v, str) else v for v in column if not is_missing_label(v)]
+
+
 def category_counts(reference: Labels, window: Labels) -> tuple[list[int], list[int]]:
-    """Counts of every non-missing category seen in either sample, in sorted category order."""
-    ref, win = Counter(v for v in reference if v is not None), Counter(v for v in window if v is not None)
+    """Counts of every non-missing category (None and NaN are missing) seen in either sample, in
+    NFC, in sorted category order."""
+    ref, win = Counter(_present(reference)), Counter(_present(window))
     keys = sorted(set(ref) | set(win))
     return [ref[k] for k in keys], [win[k] for k in keys]
 

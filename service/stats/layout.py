@@ -1,10 +1,11 @@
 """Columnar input (``Batch``) and the reference ``Layout`` fitted once per model version.
 
 The layout fixes every bin before any window is seen: numeric bin edges at reference
-quantiles, a category vocabulary per categorical feature and per protected attribute,
-the class list, and the score edges of ``ScoreHistogram``. Every window of a model
-version is scored against the same layout, so drift scores are comparable across
-windows (Evidently re-bins reference + current for each window, so its scores are not).
+quantiles, or one cell per value for a discrete column (``bins.py``), a category
+vocabulary per categorical feature and per protected attribute, the class list, and the
+score edges of ``ScoreHistogram``. Every window of a model version is scored against the
+same layout, so drift scores are comparable across windows (Evidently re-bins reference +
+current for each window, so its scores are not).
 
 A layout is a JSON-safe value; ``content_hash`` is the sha256 of its canonical JSON
 (sorted keys, no whitespace) and is what stored profiles and evaluations cite.
@@ -14,21 +15,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from itertools import pairwise, repeat
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+# Re-exported: the numeric bins moved to bins.py; imports from layout keep working.
+from service.stats.bins import MAX_MAGNITUDE as MAX_MAGNITUDE
+from service.stats.bins import FloatArray as FloatArray
+from service.stats.bins import IntArray as IntArray
+from service.stats.bins import NumericBins as NumericBins
+from service.stats.bins import fit_numeric as fit_numeric
+
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
-# Strings with None for missing: a list, or a numpy object (or str) array.
-Labels = Sequence[str | None] | npt.NDArray[Any]
+# Strings with None (or a float NaN, as pandas writes) for missing: a list, or a numpy
+# object (or str) array.
+Labels = Sequence[str | float | None] | npt.NDArray[Any]
 
 OTHER = "(other)"
 MISSING = "(missing)"
@@ -44,7 +52,8 @@ def _check_rows(name: str, column: Sized, rows: int) -> None:
 class Batch:
     """A batch of rows in columns; the input to ``fit_layout`` and ``build_profile``.
 
-    Missing values: NaN (or ±inf) in numeric columns, ``None`` in string columns.
+    Missing values: NaN, ±inf or |x| > ``MAX_MAGNITUDE`` (1e50) in numeric columns;
+    ``None`` or a float NaN (what pandas puts in object columns) in string columns.
     ``predictions`` are class labels (str) for classification and floats for
     regression; ``scores`` are P(positive label) for binary classifiers, NaN = no score;
     ``labels`` are the true outcomes with ``None`` (classification) or NaN (regression)
@@ -91,61 +100,10 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
-class NumericBins:
-    """Bin edges of one numeric column, fitted on reference quantiles.
-
-    ``edges[0]`` / ``edges[-1]`` are the reference minimum / maximum. Bin i is
-    [edges[i], edges[i+1]), the last bin closed; values outside the reference range go
-    to the edge bins (and are counted as out of range by the profile). ``coarse`` lists
-    indices into ``edges`` of the coarser bins used by PSI, Jensen-Shannon, Hellinger and
-    chi-square (deciles by default); the fine bins serve KS and Wasserstein. ``center``
-    (the reference median) shifts the profile's sum of squares for precision.
-    """
-
-    name: str
-    edges: tuple[float, ...]
-    coarse: tuple[int, ...]
-    center: float
-    _edges: FloatArray = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if len(self.edges) < 2 or any(b < a for a, b in pairwise(self.edges)):
-            raise ValueError(f"{self.name}: edges must be non-decreasing with at least two values")
-        if self.coarse[0] != 0 or self.coarse[-1] != len(self.edges) - 1:
-            raise ValueError(f"{self.name}: coarse bins must span all edges")
-        edges = np.asarray(self.edges, dtype=np.float64)
-        edges.flags.writeable = False
-        object.__setattr__(self, "_edges", edges)  # converted once, not on every profile build
-
-    @property
-    def bins(self) -> int:
-        return len(self.edges) - 1
-
-    def index(self, values: FloatArray) -> IntArray:
-        """Bin index of each (finite) value, edge bins absorbing out-of-range values."""
-        idx = np.searchsorted(self._edges, values, side="right").astype(np.int64, copy=False)
-        idx -= 1
-        np.maximum(idx, 0, out=idx)  # ufuncs with out=: np.clip's wrapper costs ~20 µs a call
-        np.minimum(idx, self._edges.size - 2, out=idx)
-        return idx
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "edges": list(self.edges),
-            "coarse": list(self.coarse),
-            "center": self.center,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NumericBins:
-        edges = tuple(float(e) for e in data["edges"])
-        return cls(data["name"], edges, tuple(int(i) for i in data["coarse"]), float(data["center"]))
-
-
-@dataclass(frozen=True, slots=True)
 class Vocabulary:
     """Category vocabulary of one string column: the reference's top values plus "other".
+
+    Values are compared in Unicode NFC (``fit_vocabulary`` normalises them).
 
     ``values`` are the top-K reference values by frequency (ties by name); ``known``
     holds further values seen in the reference (at most ``max_known``), so a window value
@@ -172,11 +130,19 @@ class Vocabulary:
         return len(self.values) + 2
 
     def codes(self, column: Labels) -> IntArray:
-        """Vectorised lookup of each value's code (a C-level dict lookup per row)."""
+        """Code of each value: a C-level dict lookup per row, then a second look at the few
+        values not found (NaN is missing; a non-NFC string is looked up in its NFC form)."""
         lookup: dict[str | None, int] = {value: i for i, value in enumerate(self.values)}
         lookup.update(dict.fromkeys(self.known, self.other))
         lookup[None] = self.missing
-        return np.fromiter(map(lookup.get, column, repeat(self.unseen)), dtype=np.int64, count=len(column))
+        codes = np.fromiter(map(lookup.get, column, repeat(self.unseen)), dtype=np.int64, count=len(column))
+        for i in np.flatnonzero(codes == self.unseen).tolist():
+            value = column[i]
+            if is_missing_label(value):
+                codes[i] = self.missing
+            elif isinstance(value, str) and not value.isascii():
+                codes[i] = lookup.get(unicodedata.normalize("NFC", value), self.unseen)
+        return codes
 
     def group_codes(self, column: Labels) -> IntArray:
         """Codes for grouping: values 0..K-1, K = ``OTHER`` (other or unseen), K+1 = ``MISSING``."""
@@ -304,32 +270,28 @@ class Layout:
         return self._hash
 
 
-def fit_numeric(name: str, values: FloatArray, *, bins: int = 100, coarse_bins: int = 10) -> NumericBins:
-    """Edges at the reference quantiles k/bins (duplicates from ties removed).
+def is_missing_label(value: object) -> bool:
+    """None or a float NaN: a missing value of a string column."""
+    return value is None or (isinstance(value, float) and value != value)
 
-    The coarse edges are the quantiles at k/coarse_bins taken from the same array, so they
-    are a subset of the fine edges (bins must be a multiple of coarse_bins). 100 fine bins
-    keep the binned KS within ~1 % of the exact one on continuous data (docs/statistics.md);
-    10 coarse bins keep PSI's small-sample bias, ≈ (bins − 1)(1/n_ref + 1/n_win), low.
-    """
-    if bins % coarse_bins:
-        raise ValueError("bins must be a multiple of coarse_bins")
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return NumericBins(name, (0.0, 0.0), (0, 1), 0.0)
-    quantiles = np.quantile(x, np.linspace(0.0, 1.0, bins + 1))
-    fine = np.unique(quantiles)
-    if fine.size == 1:
-        return NumericBins(name, (float(fine[0]),) * 2, (0, 1), float(fine[0]))
-    coarse = np.searchsorted(fine, np.unique(quantiles[:: bins // coarse_bins]))
-    edges = tuple(float(e) for e in fine)
-    return NumericBins(name, edges, tuple(int(i) for i in coarse), float(np.median(x)))
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode NFC; ASCII text is NFC already (the fast path, ~30 ns)."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _present(column: Labels) -> Iterator[Any]:
+    for value in column:
+        if not is_missing_label(value):
+            yield nfc(value) if isinstance(value, str) else value
 
 
 def fit_vocabulary(name: str, column: Labels, *, top_k: int = 20, max_known: int = 1000) -> Vocabulary:
-    """The ``top_k`` most frequent reference values (ties by name) and up to ``max_known`` others."""
-    counts = Counter(value for value in column if value is not None)
+    """The ``top_k`` most frequent reference values (ties by name) and up to ``max_known`` others.
+
+    Values are counted in NFC; None and NaN are missing.
+    """
+    counts = Counter(_present(column))
     ranked = [value for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     rest = ranked[top_k:]
     return Vocabulary(name, tuple(ranked[:top_k]), tuple(sorted(rest[:max_known])), len(rest) <= max_known)
@@ -348,7 +310,7 @@ def _fit_classes(task: Task, reference: Batch, positive_label: str | None) -> tu
     seen: set[str] = {positive_label} if positive_label is not None else set()
     for column in (reference.labels, reference.predictions):
         if column is not None:
-            seen.update(value for value in column if isinstance(value, str))
+            seen.update(nfc(value) for value in column if isinstance(value, str))
     return tuple(sorted(seen))
 
 

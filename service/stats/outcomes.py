@@ -149,6 +149,17 @@ def _equals(column: npt.NDArray[np.object_], value: str | None) -> BoolArray:
     return np.asarray(column == value, dtype=bool)
 
 
+def _absent(column: npt.NDArray[np.object_]) -> BoolArray:
+    """None or float NaN per row (pandas writes NaN for a missing string); NaN is the one
+    value unequal to itself, and ``column != column`` tests that in C (~12 ms per 1M rows)."""
+    try:
+        nan = np.asarray(column != column, dtype=bool)
+    except TypeError:  # an item whose comparison has no truth value (pandas.NA)
+        nan = np.fromiter((v != v if isinstance(v, float) else False for v in column), bool, len(column))
+    absent: BoolArray = _equals(column, None) | nan
+    return absent
+
+
 def build_outcomes(
     layout: Layout, batch: Batch, *, predicted: Labels | FloatArray | None
 ) -> dict[GroupKey, Outcomes]:
@@ -199,13 +210,13 @@ def _groupings(layout: Layout, batch: Batch, keep: BoolArray) -> list[tuple[list
 
 def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
     pred = np.asarray(predicted, dtype=object)
-    keep = ~_equals(pred, None)
+    keep = ~_absent(pred)
     positive = _equals(pred, layout.positive_label)[keep]
     if batch.labels is None:
         labelled = actual = np.zeros(positive.size, dtype=bool)
     else:
         labels = np.asarray(batch.labels, dtype=object)[keep]
-        labelled = ~_equals(labels, None)
+        labelled = ~_absent(labels)
         actual = _equals(labels, layout.positive_label) & labelled
     scores = (
         np.full(positive.size, np.nan)

@@ -14,13 +14,13 @@ its time-bucket profiles, so its cost does not grow with the number of rows.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
 
+from service.stats.bins import representable
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
 from service.stats.outcomes import (
     OVERALL,
@@ -29,13 +29,19 @@ from service.stats.outcomes import (
     Outcomes,
     build_outcomes,
     merge_optional,
-    stack_sum,
     sum_outcomes,
 )
 
+# Re-exported: the summaries moved to summaries.py; imports from profile keep working.
+from service.stats.summaries import AttributionSummary as AttributionSummary
+from service.stats.summaries import CategoricalSummary as CategoricalSummary
+from service.stats.summaries import NumericSummary as NumericSummary
+from service.stats.summaries import sum_categorical, sum_numeric, summarize_attribution
+from service.stats.summaries import summarize_categorical as summarize_categorical
+from service.stats.summaries import summarize_numeric as summarize_numeric
+
 _T = TypeVar("_T", bound=Mergeable)
 _K = TypeVar("_K")
-_N = TypeVar("_N", int, float)
 
 
 def _merge_maps(left: Mapping[_K, _T], right: Mapping[_K, _T]) -> dict[_K, _T]:
@@ -44,123 +50,6 @@ def _merge_maps(left: Mapping[_K, _T], right: Mapping[_K, _T]) -> dict[_K, _T]:
     for key, value in right.items():
         out[key] = out[key].merge(value) if key in out else value
     return out
-
-
-def _add(left: tuple[_N, ...], right: tuple[_N, ...]) -> tuple[_N, ...]:
-    if len(left) != len(right):
-        raise ValueError(f"cannot merge {len(left)} bins with {len(right)} bins")
-    return tuple(map(operator.add, left, right))
-
-
-def _extreme(fn: Callable[[float, float], float], a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return fn(a, b)
-
-
-@dataclass(frozen=True, slots=True)
-class NumericSummary:
-    """One numeric column over a batch.
-
-    ``count`` finite values and ``missing`` NaN/±inf ones (count + missing = rows);
-    ``bins`` counts finite values per layout bin (edge bins include out-of-range values)
-    and ``bin_sums`` sums them per bin (bin means make binned Wasserstein near-exact);
-    ``below`` / ``above`` count values under the reference minimum / over its maximum;
-    ``total`` = Σx and ``total_sq`` = Σ(x − center)² with the layout's fixed ``center``
-    (the shift keeps the variance accurate when |mean| ≫ std); ``minimum`` / ``maximum``
-    are None when count = 0. Units: those of the column (``total_sq``: squared).
-    """
-
-    count: int
-    missing: int
-    bins: tuple[int, ...]
-    bin_sums: tuple[float, ...]
-    below: int
-    above: int
-    total: float
-    total_sq: float
-    minimum: float | None
-    maximum: float | None
-    center: float
-
-    @classmethod
-    def empty(cls, layout: NumericBins, *, missing: int = 0) -> NumericSummary:
-        return cls(
-            0, missing, (0,) * layout.bins, (0.0,) * layout.bins, 0, 0, 0.0, 0.0, None, None, layout.center
-        )
-
-    @property
-    def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
-
-    @property
-    def variance(self) -> float | None:
-        """Population variance, Σ(x − c)²/n − (mean − c)²  (clipped at 0 against rounding)."""
-        if not self.count:
-            return None
-        shifted_mean = self.total / self.count - self.center
-        return max(self.total_sq / self.count - shifted_mean * shifted_mean, 0.0)
-
-    def merge(self, other: NumericSummary) -> NumericSummary:
-        if self.center != other.center:
-            raise ValueError("cannot merge numeric summaries fitted with different centres")
-        return NumericSummary(
-            self.count + other.count,
-            self.missing + other.missing,
-            _add(self.bins, other.bins),
-            _add(self.bin_sums, other.bin_sums),
-            self.below + other.below,
-            self.above + other.above,
-            self.total + other.total,
-            self.total_sq + other.total_sq,
-            _extreme(min, self.minimum, other.minimum),
-            _extreme(max, self.maximum, other.maximum),
-            self.center,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CategoricalSummary:
-    """One string column over a batch.
-
-    ``counts`` has one entry per vocabulary value and a last "other" entry (reference
-    values outside the top-K plus unseen values); ``unseen`` counts values never seen in
-    the reference (a subset of "other"); ``count`` non-missing values, ``missing`` None.
-    """
-
-    count: int
-    missing: int
-    counts: tuple[int, ...]
-    unseen: int
-
-    @classmethod
-    def empty(cls, vocabulary: Vocabulary, *, missing: int = 0) -> CategoricalSummary:
-        return cls(0, missing, (0,) * (len(vocabulary.values) + 1), 0)
-
-    def merge(self, other: CategoricalSummary) -> CategoricalSummary:
-        return CategoricalSummary(
-            self.count + other.count,
-            self.missing + other.missing,
-            _add(self.counts, other.counts),
-            self.unseen + other.unseen,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AttributionSummary:
-    """Σ|attribution| (``abs_sum``, units of the model output) over ``count`` rows carrying one."""
-
-    count: int = 0
-    abs_sum: float = 0.0
-
-    @property
-    def mean_abs(self) -> float | None:
-        return self.abs_sum / self.count if self.count else None
-
-    def merge(self, other: AttributionSummary) -> AttributionSummary:
-        return AttributionSummary(self.count + other.count, self.abs_sum + other.abs_sum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,9 +148,9 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
     return Profile(
         layout_hash=layout.content_hash,
         rows=sum(p.rows for p in profiles),
-        numeric={name: _sum_numeric([p.numeric[name] for p in profiles]) for name in first.numeric},
+        numeric={name: sum_numeric([p.numeric[name] for p in profiles]) for name in first.numeric},
         categorical={
-            name: _sum_categorical([p.categorical[name] for p in profiles]) for name in first.categorical
+            name: sum_categorical([p.categorical[name] for p in profiles]) for name in first.categorical
         },
         prediction=_sum_summaries([p.prediction for p in profiles]),
         score=_sum_numeric_optional([p.score for p in profiles]),
@@ -273,106 +162,56 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
 _Summary = NumericSummary | CategoricalSummary
 
 
-def _sum_numeric(items: list[NumericSummary]) -> NumericSummary:
-    if any(i.center != items[0].center for i in items):
-        raise ValueError("cannot merge numeric summaries fitted with different centres")
-    lows = [i.minimum for i in items if i.minimum is not None]
-    highs = [i.maximum for i in items if i.maximum is not None]
-    return NumericSummary(
-        count=sum(i.count for i in items),
-        missing=sum(i.missing for i in items),
-        bins=stack_sum([i.bins for i in items]),
-        bin_sums=stack_sum([i.bin_sums for i in items]),
-        below=sum(i.below for i in items),
-        above=sum(i.above for i in items),
-        total=sum(i.total for i in items),
-        total_sq=sum(i.total_sq for i in items),
-        minimum=min(lows) if lows else None,
-        maximum=max(highs) if highs else None,
-        center=items[0].center,
-    )
-
-
-def _sum_categorical(items: list[CategoricalSummary]) -> CategoricalSummary:
-    return CategoricalSummary(
-        sum(i.count for i in items),
-        sum(i.missing for i in items),
-        stack_sum([i.counts for i in items]),
-        sum(i.unseen for i in items),
-    )
-
-
 def _sum_numeric_optional(items: list[NumericSummary | None]) -> NumericSummary | None:
     present = [i for i in items if i is not None]
     if len(present) not in (0, len(items)):
         raise ValueError("cannot merge a present summary with an absent one")
-    return _sum_numeric(present) if present else None
+    return sum_numeric(present) if present else None
 
 
 def _sum_summaries(items: list[_Summary | None]) -> _Summary | None:
     numeric = [i for i in items if isinstance(i, NumericSummary)]
     categorical = [i for i in items if isinstance(i, CategoricalSummary)]
     if numeric and len(numeric) == len(items):
-        return _sum_numeric(numeric)
+        return sum_numeric(numeric)
     if categorical and len(categorical) == len(items):
-        return _sum_categorical(categorical)
+        return sum_categorical(categorical)
     if numeric or categorical:
         raise ValueError("cannot merge profiles with different prediction summaries")
     return None
 
 
-def summarize_numeric(bins: NumericBins, values: FloatArray | None, *, rows: int) -> NumericSummary:
-    """Summarise one numeric column (NaN and ±inf count as missing)."""
+def _capped(values: Labels | FloatArray | None) -> FloatArray | None:
+    """A float column with NaN where a value is unrepresentable (±inf, |x| > 1e50)."""
     if values is None:
-        return NumericSummary.empty(bins, missing=rows)
+        return None
     column = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(column)
-    x = column if finite.all() else column[finite]
-    if x.size == 0:
-        return NumericSummary.empty(bins, missing=rows)
-    index = bins.index(x)
-    counts = np.bincount(index, minlength=bins.bins)
-    sums = np.bincount(index, weights=x, minlength=bins.bins)
-    shifted = x - bins.center
-    return NumericSummary(
-        count=int(x.size),
-        missing=rows - int(x.size),
-        bins=tuple(counts.tolist()),
-        bin_sums=tuple(sums.tolist()),
-        below=int(np.count_nonzero(x < bins.edges[0])),
-        above=int(np.count_nonzero(x > bins.edges[-1])),
-        total=float(x.sum()),
-        total_sq=float(np.dot(shifted, shifted)),
-        minimum=float(x.min()),
-        maximum=float(x.max()),
-        center=bins.center,
+    keep = representable(column)
+    return column if keep.all() else np.where(keep, column, np.nan)
+
+
+def _representable_outputs(layout: Layout, batch: Batch) -> Batch:
+    """The batch with unrepresentable scores (and regression predictions and labels) missing,
+    so that no outcome sum can overflow (the outcome builders skip NaN)."""
+    if layout.task != "regression":
+        return replace(batch, scores=_capped(batch.scores))
+    return replace(
+        batch,
+        scores=_capped(batch.scores),
+        predictions=_capped(batch.predictions),
+        labels=_capped(batch.labels),
     )
-
-
-def summarize_categorical(vocabulary: Vocabulary, values: Labels | None, *, rows: int) -> CategoricalSummary:
-    """Summarise one string column (None is missing; other and unseen share the last count)."""
-    if values is None:
-        return CategoricalSummary.empty(vocabulary, missing=rows)
-    k = len(vocabulary.values)
-    counts = np.bincount(vocabulary.codes(values), minlength=k + 3)
-    present = counts[: k + 2]
-    merged = (*present[:k].tolist(), int(present[k] + present[k + 1]))
-    return CategoricalSummary(int(present.sum()), int(counts[k + 2]), merged, int(counts[k + 1]))
-
-
-def summarize_attribution(values: FloatArray) -> AttributionSummary:
-    column = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(column)
-    return AttributionSummary(int(finite.sum()), float(np.abs(column[finite]).sum()))
 
 
 def build_profile(layout: Layout, batch: Batch) -> Profile:
     """Profile one batch against ``layout`` (vectorised: a few numpy passes per column).
 
     Columns the layout does not know are ignored; a layout column absent from the batch
-    counts every row as missing.
+    counts every row as missing. Numbers that are NaN, ±inf or beyond ``MAX_MAGNITUDE``
+    (1e50) are missing everywhere (features, outputs, labels, attributions).
     """
     rows = batch.rows
+    batch = _representable_outputs(layout, batch)
     predicted = predicted_labels(layout, batch)
     prediction: NumericSummary | CategoricalSummary | None = None
     if isinstance(layout.prediction, NumericBins):

@@ -2,7 +2,10 @@
 
 Figures, not decisions (alert rules decide, with hysteresis). Per column:
 
-- missing rate = missing / rows (NaN, ±inf or None), beside the reference's rate;
+- missing rate = missing / rows (NaN, ±inf, |x| > 1e50, None), beside the reference's
+  rate; the counts behind both rates are returned too (``missing`` of ``rows`` in the
+  window, ``reference_missing`` of ``reference_rows``), which is what a two-proportion test
+  of the change needs;
 - out-of-range share (numeric) = values outside [reference min, reference max] / non-missing;
 - unseen share (categorical) = values never seen in the reference / non-missing.
 
@@ -23,7 +26,11 @@ QualityStatus = Literal["ok", "insufficient_data"]
 
 @dataclass(frozen=True, slots=True)
 class FeatureQuality:
-    """Quality figures of one column in one window; shares are in [0, 1]."""
+    """Quality figures of one column in one window; shares are in [0, 1].
+
+    ``rows`` / ``missing``: the window's rows and missing values of the column;
+    ``reference_rows`` / ``reference_missing``: the same in the reference.
+    """
 
     feature: str
     kind: Literal["numeric", "categorical"]
@@ -36,6 +43,8 @@ class FeatureQuality:
     unseen: int | None
     unseen_share: float | None
     status: QualityStatus
+    reference_rows: int = 0
+    reference_missing: int = 0
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -57,6 +66,8 @@ def _numeric(name: str, reference: NumericSummary, window: NumericSummary, *, en
         unseen=None,
         unseen_share=None,
         status="ok" if enough else "insufficient_data",
+        reference_rows=reference.count + reference.missing,
+        reference_missing=reference.missing,
     )
 
 
@@ -76,6 +87,8 @@ def _categorical(
         unseen=window.unseen,
         unseen_share=_ratio(window.unseen, window.count) if enough else None,
         status="ok" if enough else "insufficient_data",
+        reference_rows=reference.count + reference.missing,
+        reference_missing=reference.missing,
     )
 
 

@@ -5,12 +5,32 @@ the bytes form compresses it. Measured on the credit-scoring layout (15 numeric 
 with 100 bins, 5 categorical, two protected attributes and one intersection, 18 groups):
 ≈ 58-65 kB of JSON, 25-29 kB as bytes; most of it is the per-bin float sums. Floats are
 written with Python's shortest round-trip repr, so a round trip is exact.
+
+Only finite floats are written: JSON has no NaN or infinity (orjson would write them as
+null), so ``profile_to_dict`` raises ``ValueError`` naming the field instead. Profiles
+built since values are capped at ``MAX_MAGNITUDE`` (1e50) never hold one.
+
+Profiles stored before that cap may hold null sums (a window with two values of 1e308
+overflowed Σx to inf). Reading never fails on them; what the null sum covered is dropped
+and the rest kept, so every later figure is computed from representable data or is None:
+
+- numeric summary: its counts are kept, its float sums set to 0 and ``lost_sums`` set
+  (mean, variance and Wasserstein are then None, the column's drift ``insufficient_data``);
+- attribution: the feature's summary is dropped;
+- ``BinaryCounts.brier_sum``: the rows leave the Brier score (``scored_labelled`` = 0);
+- ``RegressionSums``: a null label sum drops the labelled part (``labelled`` = ``pct_rows``
+  = 0 and every label sum 0); a null prediction sum zeroes both prediction sums;
+- ``ScoreHistogram`` sums (scores are probabilities, so never written null by modelmon):
+  count × bin midpoint, within half a bin width per row.
+
+The merged result is finite, so a read-modify-write of such a bucket stores it again.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -19,19 +39,35 @@ import orjson
 from service.stats.aggregates import BinaryCounts, MulticlassCounts, RegressionSums, ScoreHistogram
 from service.stats.outcomes import GroupKey, Outcomes
 from service.stats.profile import AttributionSummary, CategoricalSummary, NumericSummary, Profile
+from service.stats.repair import lost, repaired_binary, repaired_histogram, repaired_regression
 
 FORMAT = 1
 
 
+def _require_finite(where: str, values: Iterable[Any]) -> None:
+    if not all(map(math.isfinite, values)):
+        raise ValueError(f"profile field {where} holds a non-finite number; JSON cannot store it")
+
+
 def _numeric_to_dict(summary: NumericSummary) -> dict[str, Any]:
-    out = {f.name: getattr(summary, f.name) for f in fields(summary)}
+    extremes = [v for v in (summary.minimum, summary.maximum) if v is not None]
+    _require_finite("numeric sums", (summary.total, summary.total_sq, summary.center, *extremes))
+    _require_finite("numeric bin_sums", summary.bin_sums)
+    out = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name != "lost_sums"}
     out["bins"] = list(summary.bins)
     out["bin_sums"] = list(summary.bin_sums)
+    if summary.lost_sums:
+        out["lost_sums"] = True
     return out
 
 
 def _numeric_from_dict(data: Mapping[str, Any]) -> NumericSummary:
-    return NumericSummary(**{**data, "bins": tuple(data["bins"]), "bin_sums": tuple(data["bin_sums"])})
+    sums = [data["total"], data["total_sq"], *data["bin_sums"]]
+    body = {**data, "bins": tuple(data["bins"]), "bin_sums": tuple(data["bin_sums"])}
+    if any(map(lost, sums)):
+        zeros = (0.0,) * len(data["bin_sums"])
+        body.update(bin_sums=zeros, total=0.0, total_sq=0.0, lost_sums=True)
+    return NumericSummary(**body)
 
 
 def _categorical_to_dict(summary: CategoricalSummary) -> dict[str, Any]:
@@ -68,16 +104,21 @@ def _outcomes_to_dict(key: GroupKey, outcomes: Outcomes) -> dict[str, Any]:
         aggregate = getattr(outcomes, name)
         if aggregate is not None:
             out[name] = aggregate.to_dict()
+            for field, value in out[name].items():
+                if field != "classes":
+                    _require_finite(f"{name}.{field}", value if isinstance(value, list) else [value])
     return out
 
 
 def _outcomes_from_dict(data: Mapping[str, Any]) -> tuple[GroupKey, Outcomes]:
     key: GroupKey = tuple((str(a), str(v)) for a, v in data["group"])
     return key, Outcomes(
-        binary=BinaryCounts.from_dict(data["binary"]) if "binary" in data else None,
-        scores=ScoreHistogram.from_dict(data["scores"]) if "scores" in data else None,
+        binary=BinaryCounts.from_dict(repaired_binary(data["binary"])) if "binary" in data else None,
+        scores=ScoreHistogram.from_dict(repaired_histogram(data["scores"])) if "scores" in data else None,
         multiclass=MulticlassCounts.from_dict(data["multiclass"]) if "multiclass" in data else None,
-        regression=RegressionSums.from_dict(data["regression"]) if "regression" in data else None,
+        regression=RegressionSums.from_dict(repaired_regression(data["regression"]))
+        if "regression" in data
+        else None,
     )
 
 
@@ -92,8 +133,13 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
         "prediction": _summary_to_dict(profile.prediction),
         "score": _summary_to_dict(profile.score),
         "outcomes": [_outcomes_to_dict(key, value) for key, value in profile.outcomes.items()],
-        "attributions": {name: [s.count, s.abs_sum] for name, s in profile.attributions.items()},
+        "attributions": {name: _attribution_to_list(s) for name, s in profile.attributions.items()},
     }
+
+
+def _attribution_to_list(summary: AttributionSummary) -> list[Any]:
+    _require_finite("attributions.abs_sum", [summary.abs_sum])
+    return [summary.count, summary.abs_sum]
 
 
 def profile_from_dict(data: Mapping[str, Any]) -> Profile:
@@ -113,6 +159,7 @@ def profile_from_dict(data: Mapping[str, Any]) -> Profile:
         attributions={
             name: AttributionSummary(int(count), float(total))
             for name, (count, total) in data["attributions"].items()
+            if not lost(total)
         },
     )
 

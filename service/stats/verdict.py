@@ -10,7 +10,15 @@ Wasserstein between two draws of one law is ≈ 0.2). A column with fewer than
 ``min_window_rows`` (or ``min_reference_rows``) values is ``insufficient_data``: no
 figure is reported for it.
 
-Tests: KS for numeric columns, two-sample chi-square contingency for categorical ones.
+Tests and effect sizes per column kind:
+
+- continuous numeric: KS, normed Wasserstein;
+- discrete numeric (``NumericBins.discrete``: ≤ 100 distinct reference values): chi-square
+  contingency over the value cells (``discrete.py``), normed Wasserstein — exact from the
+  value masses; a column constant in the reference has std 0, so its effect is W / 0.001
+  (Evidently's floor) and any real change of value is a large effect;
+- categorical: two-sample chi-square contingency, Jensen-Shannon distance.
+
 The headline ``method`` follows Evidently's switch: for windows of at most
 ``small_sample_rows`` (1,000) values it is the test (``ks`` / ``chi2``), above it the effect
 size (``wasserstein_norm`` / ``jensen_shannon``). Evidently switches on the reference size;
@@ -23,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from service.stats.discrete import discrete_statistics
 from service.stats.drift import DriftStatistics, categorical_statistics, numeric_statistics
 from service.stats.exact import categorical_statistics_exact, numeric_statistics_exact
 from service.stats.fdr import benjamini_hochberg
@@ -57,8 +66,11 @@ class FeatureDrift:
     ``test`` and ``q_value`` its BH-adjusted value (equal to p when FDR control is off);
     ``effect_size`` is the value of ``effect`` compared with ``threshold``. ``n_reference``
     / ``n_window`` count non-missing values. ``reason`` says why the status was chosen:
-    ``drift``, ``not_significant``, ``small_effect`` or ``below_min_n``. ``statistics``
-    holds every statistic computed (None when insufficient).
+    ``drift``, ``not_significant``, ``small_effect``, ``below_min_n``, or ``lost_sums`` (a
+    profile stored before values were capped at 1e50 lost its sums: the effect size is
+    unknown, the status ``insufficient_data``). ``statistics`` holds every statistic
+    computed (None when below the minimum n). ``discrete`` marks a discrete numeric column
+    (test ``chi2``, effect ``wasserstein_norm``).
     """
 
     feature: str
@@ -79,6 +91,7 @@ class FeatureDrift:
     status: Status
     reason: str
     statistics: DriftStatistics | None
+    discrete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +146,8 @@ def _statistics(
     if isinstance(spec, NumericBins) and isinstance(ref, NumericSummary) and isinstance(win, NumericSummary):
         if exact:
             return numeric_statistics_exact(spec, raw_ref, raw_win), True  # type: ignore[arg-type]
+        if spec.discrete:
+            return discrete_statistics(spec, ref, win), False
         return numeric_statistics(spec, ref, win), False
     if isinstance(ref, CategoricalSummary) and isinstance(win, CategoricalSummary):
         if exact:
@@ -145,28 +160,52 @@ def _count(summary: _Summary | None) -> int:
     return 0 if summary is None else summary.count
 
 
+_TEST_EFFECT = {
+    "numeric": ("ks", "wasserstein_norm"),
+    "discrete": ("chi2", "wasserstein_norm"),
+    "categorical": ("chi2", "jensen_shannon"),
+}
+
+
+def _kind(spec: NumericBins | Vocabulary) -> str:
+    if isinstance(spec, NumericBins):
+        return "discrete" if spec.discrete else "numeric"
+    return "categorical"
+
+
+def _figures(
+    stats: DriftStatistics | None, kind: str, test: str, method: str
+) -> tuple[float | None, float | None, float | None]:
+    """(p-value of the test, effect size, headline statistic); all None when the effect size
+    is (its sums were lost: no decision, so out of the BH family too)."""
+    if stats is None:
+        return None, None, None
+    size = stats.jensen_shannon if kind == "categorical" else stats.wasserstein_norm
+    if size is None:
+        return None, None, None
+    p = stats.ks_p_value if test == "ks" else stats.chi2_p_value
+    return p, size, {"ks": stats.ks, "chi2": stats.chi2}.get(method, size)
+
+
 def _judge(
     name: str,
     role: ColumnRole,
     stats: DriftStatistics | None,
-    n_ref: int,
-    n_win: int,
+    n: tuple[int, int],
     exact: bool,
-    numeric: bool,
+    spec: NumericBins | Vocabulary,
     config: DriftConfig,
 ) -> FeatureDrift:
     """Verdict before FDR (``q_value`` = ``p_value`` here; ``evaluate_drift`` adjusts it)."""
-    test, effect = ("ks", "wasserstein_norm") if numeric else ("chi2", "jensen_shannon")
-    method = test if n_win <= config.small_sample_rows else effect
-    p = size = statistic = None
-    if stats is not None:
-        p = stats.ks_p_value if numeric else stats.chi2_p_value
-        size = stats.wasserstein_norm if numeric else stats.jensen_shannon
-        statistic = {"ks": stats.ks, "chi2": stats.chi2}.get(method, size)
+    kind = _kind(spec)
+    test, effect = _TEST_EFFECT[kind]
+    method = test if n[1] <= config.small_sample_rows else effect
+    p, size, statistic = _figures(stats, kind, test, method)
+    lost = stats is not None and size is None
     return FeatureDrift(
         feature=name,
         role=role,
-        kind="numeric" if numeric else "categorical",
+        kind="categorical" if kind == "categorical" else "numeric",
         method=method,
         statistic=statistic,
         test=test,
@@ -175,13 +214,16 @@ def _judge(
         alpha=config.alpha,
         effect=effect,
         effect_size=size,
-        threshold=config.numeric_effect_threshold if numeric else config.categorical_effect_threshold,
-        n_reference=n_ref,
-        n_window=n_win,
+        threshold=config.categorical_effect_threshold
+        if kind == "categorical"
+        else config.numeric_effect_threshold,
+        n_reference=n[0],
+        n_window=n[1],
         exact=exact,
-        status="ok" if stats is not None else "insufficient_data",
-        reason="" if stats is not None else "below_min_n",
+        status="ok" if stats is not None and not lost else "insufficient_data",
+        reason="lost_sums" if lost else "" if stats is not None else "below_min_n",
         statistics=stats,
+        discrete=kind == "discrete",
     )
 
 
@@ -223,7 +265,7 @@ def evaluate_drift(
             raw_ref = _raw(reference_sample, name, role) if use_raw else None
             raw_win = _raw(window_sample, name, role) if use_raw else None
             stats, exact = _statistics(spec, ref, win, raw_ref, raw_win)
-        results.append(_judge(name, role, stats, n_ref, n_win, exact, isinstance(spec, NumericBins), config))
+        results.append(_judge(name, role, stats, (n_ref, n_win), exact, spec, config))
     p_values = [r.p_value for r in results]
     q_values = benjamini_hochberg(p_values) if config.fdr else p_values
     return DriftReport(

@@ -143,3 +143,19 @@ def test_metadata_that_cannot_be_stored_is_422_not_500(client: AppClient) -> Non
     response = client.post("/v1/models", json=with_nul)
     assert response.status_code == 422
     assert "metadata.owner holds a NUL character" in response.json()["errors"][0]["message"]
+
+
+def test_feature_and_attribute_names_not_in_nfc_are_refused(client: AppClient) -> None:
+    """Names are refused rather than rewritten: the client must send the name it registered."""
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    features = [{"name": decomposed, "type": "numeric"}]
+    response = client.post("/v1/models", json=registration(features=features))
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "features[0].name"
+    assert f"use its NFC spelling {composed!r}" in error["message"]
+    response = client.post("/v1/models", json=registration(protected_attributes=["sex", decomposed]))
+    assert {e["field"] for e in response.json()["errors"]} == {"protected_attributes[1]"}
+    assert client.get("/v1/models").json() == {"models": []}
+    ok = registration(features=[{"name": composed, "type": "numeric"}], protected_attributes=[composed])
+    assert client.post("/v1/models", json=ok).status_code == 201

@@ -4,7 +4,9 @@ Seeded credit-scoring-like data, 15 numeric + 5 categorical features, shift inje
 ``income``, ``debt_to_income``, ``utilization`` and ``purpose``. Evidently picks KS / chi²
 p-values (threshold 0.05) for a reference of ≤ 1,000 rows and normed Wasserstein /
 Jensen-Shannon distances (threshold 0.1) above. Where the verdicts differ, the test states
-the exact difference and checks its reason independently with scipy.
+the exact difference and checks its reason independently with scipy. A third comparison
+uses numeric columns with few values (discrete), where modelmon's test and effect differ
+from Evidently's by design (``test_discrete_columns_where_modelmon_decides_differently``).
 
 Evidently is imported inside the fixture only (≈ 5 s); the module takes ≈ 20 s.
 """
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.spatial import distance
 
 from service.stats.layout import Batch, fit_layout
 from service.stats.profile import build_profile
@@ -162,3 +165,82 @@ def test_100k_rows_effect_sizes_match_evidentlys_distances(large: Comparison) ->
             assert error is not None
             assert result.effect_size <= value + 1e-9 <= result.effect_size + error + 2e-9
             assert abs(result.effect_size - value) < 0.002  # in practice, 100 bins with bin sums
+
+
+@dataclass(frozen=True)
+class DiscreteComparison:
+    evidently: dict[str, tuple[str, float, bool]]
+    ours: DriftReport
+    reference: dict[str, np.ndarray]
+    window: dict[str, np.ndarray]
+
+
+def _discrete_columns(
+    rng: np.random.Generator, flag: float, levels: list[float], changed: int
+) -> dict[str, Any]:
+    return {
+        "flag": (rng.random(2_000) < flag).astype(float),
+        "level": rng.choice(5, 2_000, p=levels).astype(float),
+        "constant": np.where(np.arange(2_000) < changed, 6.0, 5.0),
+    }
+
+
+def _run_evidently_numeric(
+    reference: dict[str, Any], window: dict[str, Any]
+) -> dict[str, tuple[str, float, bool]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pandas as pd
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
+
+        definition = DataDefinition(numerical_columns=list(reference))
+        ref = Dataset.from_pandas(pd.DataFrame(reference), data_definition=definition)
+        cur = Dataset.from_pandas(pd.DataFrame(window), data_definition=definition)
+        snapshot: dict[str, Any] = (
+            Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref).dict()
+        )
+    out: dict[str, tuple[str, float, bool]] = {}
+    for metric in snapshot["metrics"]:
+        config = metric["config"]
+        if config["type"] == "evidently:metric_v2:ValueDrift":
+            value = float(metric["value"])
+            out[config["column"]] = (config["method"], value, value >= config["threshold"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def discrete() -> DiscreteComparison:
+    """Three numeric columns with few values, 2,000 rows each side: a 0/1 flag 30 % → 40 %,
+    an integer 0–4 whose mass moves from 3 to 4, a column constant at 5 that becomes 6 in
+    30 % of the window."""
+    rng = np.random.default_rng(11)
+    reference = _discrete_columns(rng, 0.3, [0.1, 0.2, 0.3, 0.3, 0.1], 0)
+    window = _discrete_columns(rng, 0.4, [0.1, 0.2, 0.3, 0.15, 0.25], 600)
+    ref, win = Batch(rows=2_000, numeric=reference), Batch(rows=2_000, numeric=window)
+    layout = fit_layout(task="regression", reference=ref)
+    ours = evaluate_drift(
+        layout=layout, reference=build_profile(layout, ref), window=build_profile(layout, win)
+    )
+    return DiscreteComparison(_run_evidently_numeric(reference, window), ours, reference, window)
+
+
+def test_discrete_columns_where_modelmon_decides_differently(discrete: DiscreteComparison) -> None:
+    """Evidently treats a numeric column with ≤ 5 values as categorical and, above 1,000
+    reference rows, decides on the Jensen-Shannon distance ≥ 0.1. Between Bernoulli(0.3) and
+    Bernoulli(0.4) that distance is ≈ 0.07, so a flag would have to move to ≈ 0.45 before
+    Evidently flags it. modelmon decides a discrete column on the chi-square over its values
+    (here the two-proportion test: 31 % → 40 % in this draw, p ≈ 3e-9) and the normed
+    Wasserstein, W / std ≈ 0.09 / 0.46 ≈ 0.19 ≥ 0.1: a 10-point move of a 30 % flag is drift."""
+    ours = {f.feature: f for f in discrete.ours.features}
+    assert all(f.discrete and f.test == "chi2" for f in ours.values())
+    method, js, evidently_drift = discrete.evidently["flag"]
+    assert method == "Jensen-Shannon distance" and not evidently_drift
+    p = np.bincount(discrete.reference["flag"].astype(int), minlength=2) / 2_000
+    q = np.bincount(discrete.window["flag"].astype(int), minlength=2) / 2_000
+    assert js == pytest.approx(float(distance.jensenshannon(p, q)), rel=1e-9) and js < 0.1
+    flag = ours["flag"]
+    assert flag.status == "drift" and flag.effect_size is not None and flag.effect_size > 0.15
+    # The other two columns: same verdict, drift.
+    assert {c for c, (_, _, d) in discrete.evidently.items() if d} == {"level", "constant"}
+    assert ours["level"].status == ours["constant"].status == "drift"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -65,17 +66,22 @@ def test_coarse_edges_are_deciles_and_a_subset_of_fine_edges() -> None:
 
 
 def test_ties_collapse_duplicate_edges() -> None:
-    x = np.repeat([1.0, 2.0, 3.0], [500, 300, 200])
+    """A continuous column with a point mass (half the values at 0): quantile edges, deduplicated."""
+    rng = np.random.default_rng(12)
+    x = np.concatenate([np.zeros(500), rng.normal(size=500)])
     bins = fit_numeric("x", x)
-    assert bins.edges == tuple(sorted(set(bins.edges)))
-    assert {1.0, 2.0, 3.0} <= set(bins.edges)
+    assert not bins.discrete
+    assert bins.edges == tuple(sorted(set(bins.edges))) and 0.0 in bins.edges
+    assert len(bins.edges) < 101  # the edges inside the point mass collapsed into one
     assert bins.coarse[0] == 0 and bins.coarse[-1] == len(bins.edges) - 1
 
 
-def test_constant_and_empty_columns_get_a_single_bin() -> None:
-    assert fit_numeric("c", np.full(10, 7.0)).edges == (7.0, 7.0)
-    empty = fit_numeric("e", np.array([np.nan, np.inf]))
-    assert empty.bins == 1 and empty.edges == (0.0, 0.0)
+def test_constant_column_is_one_discrete_value_and_empty_column_one_bin() -> None:
+    constant = fit_numeric("c", np.full(10, 7.0))
+    assert constant.discrete and constant.edges == (7.0,) and constant.bins == 3  # below, 7, above
+    assert constant.index(np.array([6.0, 7.0, 8.0])).tolist() == [0, 1, 2]
+    empty = fit_numeric("e", np.array([np.nan, np.inf, 1e60]))
+    assert empty.bins == 1 and empty.edges == (0.0, 0.0) and not empty.discrete
 
 
 def test_index_sends_out_of_range_values_to_edge_bins() -> None:
@@ -179,3 +185,74 @@ def test_regression_layout_bins_predictions() -> None:
     assert isinstance(layout.prediction, NumericBins)
     assert layout.prediction.edges[0] == preds.min()
     assert Layout.from_json(layout.to_json()) == layout
+
+
+# A layout as stored before discrete columns existed (every stored layout has this shape).
+STORED_LAYOUT: dict[str, object] = {
+    "version": 1,
+    "task": "regression",
+    "numeric": [
+        {"name": "x", "edges": [0.0, 0.5, 1.0, 2.0], "coarse": [0, 3], "center": 0.75},
+        {"name": "k", "edges": [1.0, 2.0, 3.0], "coarse": [0, 2], "center": 2.0},
+        {"name": "c", "edges": [7.0, 7.0], "coarse": [0, 1], "center": 7.0},
+    ],
+    "categorical": [{"name": "g", "values": ["a", "b"], "known": ["z"], "known_complete": True}],
+    "attributes": [],
+    "intersections": [],
+    "classes": [],
+    "positive_label": None,
+    "threshold": 0.5,
+    "score_edges": [0.0, 0.5, 1.0],
+    "prediction": {
+        "kind": "numeric",
+        "name": "prediction",
+        "edges": [-1.0, 1.0],
+        "coarse": [0, 1],
+        "center": 0.0,
+    },
+    "score": None,
+}
+
+
+def test_stored_layouts_keep_their_hash() -> None:
+    """New fields of a layout part are left out of its JSON at their default value."""
+    canonical = json.dumps(STORED_LAYOUT, sort_keys=True, separators=(",", ":"))
+    layout = Layout.from_dict(STORED_LAYOUT)
+    assert layout.to_json() == canonical
+    assert layout.content_hash == hashlib.sha256(canonical.encode()).hexdigest()
+    assert not any(bins.discrete for bins in layout.numeric)
+
+
+def test_discrete_rule_and_serialisation() -> None:
+    rng = np.random.default_rng(13)
+    flag = fit_numeric("flag", (rng.random(500) < 0.3).astype(float))
+    assert flag.discrete and flag.edges == (0.0, 1.0) and flag.bins == 4
+    assert flag.to_dict()["discrete"] is True and NumericBins.from_dict(flag.to_dict()) == flag
+    assert flag.index(np.array([-1.0, 0.0, 0.5, 1.0, 1.5])).tolist() == [0, 1, 1, 2, 3]
+    # A continuous sample never qualifies (every value a singleton), however small.
+    assert not fit_numeric("small", rng.normal(size=40)).discrete
+    # More than 100 values (the fine bins) is continuous, even with repeats.
+    assert not fit_numeric("many", rng.integers(0, 150, 20_000).astype(float)).discrete
+    # Up to 1 % singletons (the Good-Turing unseen mass) is still discrete.
+    tail = np.concatenate([rng.integers(0, 5, 990).astype(float), np.arange(10.0, 20.0)])
+    assert fit_numeric("tail", tail).discrete
+    assert not fit_numeric("tail", np.concatenate([tail, [30.0]])).discrete
+    assert "discrete" not in fit_numeric("x", rng.normal(size=1_000)).to_dict()
+
+
+def test_discrete_coarse_cells_group_values_by_reference_mass() -> None:
+    x = np.repeat(np.arange(40.0), 25)  # 40 equally frequent values
+    bins = fit_numeric("x", x)
+    assert bins.discrete and bins.coarse[:2] == (0, 1) and bins.coarse[-2:] == (41, 42)
+    inner = np.diff(bins.coarse[1:-1])
+    assert len(inner) == 10 and set(inner.tolist()) == {4}  # deciles of 40 values: 4 each
+
+
+def test_vocabulary_treats_nan_as_missing_and_compares_in_nfc() -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    column: list[str | float | None] = [composed, decomposed, float("nan"), np.nan, None, "tea"]
+    vocab = fit_vocabulary("drink", column)
+    assert vocab.values == (composed, "tea")  # the two spellings are one NFC value; NaN is missing
+    codes = vocab.codes([decomposed, np.float64("nan"), float("nan"), "tea", "zzz", None])
+    assert codes.tolist() == [0, vocab.missing, vocab.missing, 1, vocab.unseen, vocab.missing]
+    assert vocab.group_codes([float("nan")]).tolist() == [len(vocab.group_names) - 1]  # "(missing)"

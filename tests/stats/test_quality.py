@@ -41,6 +41,9 @@ def test_rates_match_direct_counts(credit_data: Callable[..., CreditData]) -> No
         ref_x = ref.batch.numeric[bins.name]
         assert q.missing_rate == pytest.approx(np.mean(~np.isfinite(x)))
         assert q.reference_missing_rate == pytest.approx(np.mean(~np.isfinite(ref_x)))
+        # The counts behind both rates, for a two-proportion test of the change.
+        assert (q.rows, q.missing) == (x.size, int(np.sum(~np.isfinite(x))))
+        assert (q.reference_rows, q.reference_missing) == (ref_x.size, int(np.sum(~np.isfinite(ref_x))))
         lo, hi = np.nanmin(ref_x), np.nanmax(ref_x)
         assert q.out_of_range_share == pytest.approx(np.mean((finite < lo) | (finite > hi)))
         assert q.unseen is None and q.status == "ok"
@@ -49,6 +52,9 @@ def test_rates_match_direct_counts(credit_data: Callable[..., CreditData]) -> No
     present = housing[housing != None]  # noqa: E711 - elementwise on an object array
     assert q.unseen_share == pytest.approx(np.mean(present == "houseboat"))
     assert q.missing_rate == pytest.approx(np.mean(housing == None))  # noqa: E711
+    ref_housing = np.asarray(ref.batch.categorical["housing"], dtype=object)
+    assert q.reference_rows == ref_housing.size
+    assert q.reference_missing == int(np.sum(ref_housing == None))  # noqa: E711
     assert quality["region"].unseen == 0
 
 
