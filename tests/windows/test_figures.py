@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from service.stats.estimated import calibrate, estimate_performance
 from service.stats.explanation import explanation_drift
 from service.stats.fairness import fairness_report, representation_shift
 from service.stats.fdr import benjamini_hochberg
+from service.stats.intervals import newcombe_difference, wilson
 from service.stats.layout import Batch, Layout, Task, fit_layout
 from service.stats.performance import binary_performance
 from service.stats.profile import Profile, build_profile, group_outcomes
@@ -254,6 +255,43 @@ def test_quality_spikes_alert_against_their_thresholds(binary: Setup) -> None:
     assert pick(result, "data_quality", "out_of_range_share", feature="x4").status == "ok"
     small = Setup(binary.layout, build_profile(binary.layout, make_batch(Spec(50, seed=3))))
     assert {f.status for f in family(small.evaluate(window), "data_quality")} == {"insufficient_data"}
+
+
+def _with_missing(setup: Setup, rows: int, missing: int) -> Profile:
+    """A window of ``rows`` rows in which exactly ``missing`` values of x1 are missing."""
+    batch = make_batch(Spec(rows, seed=40 + rows))
+    x1 = np.array(batch.numeric["x1"], dtype=np.float64)
+    x1[:missing] = np.nan
+    return build_profile(setup.layout, replace(batch, numeric={**batch.numeric, "x1": x1}))
+
+
+@pytest.mark.parametrize(
+    ("rows", "missing", "expected"),
+    [(2_000, 600, "alert"), (150, 27, "watch"), (150, 12, "ok"), (2_000, 380, "alert"), (400, 60, "watch")],
+)
+def test_a_missing_rate_increase_is_a_two_proportion_decision(
+    binary: Setup, rows: int, missing: int, expected: str
+) -> None:
+    """The missing rate alerts when Newcombe's interval for window − reference lies above the
+    allowed increase (0.1): 2 % → 30 % at 2,000 rows is evidence; 2 % → 18 % in 150 rows is past
+    the threshold (≈ 0.12) but not evidence, so it is ``watch``."""
+    level = simultaneous(2 * 7)  # the family: missing rate and one share for each of 7 features
+    window = _with_missing(binary, rows, missing)
+    figure = pick(binary.evaluate(window), "data_quality", "missing_rate", feature="x1")
+    ref = {
+        q.feature: q
+        for q in evaluate_quality(layout=binary.layout, reference=binary.reference, window=window)
+    }
+    low, _ = newcombe_difference(
+        successes_a=missing,
+        trials_a=rows,
+        successes_b=ref["x1"].reference_missing,
+        trials_b=ref["x1"].reference_rows,
+        confidence=level,
+    )
+    assert figure.status == expected, figure
+    assert (figure.status == "alert") == (low > 0.1)
+    assert (figure.ci_low, figure.ci_high) == wilson(successes=missing, trials=rows, confidence=level)
 
 
 # ---------------------------------------------------------------- performance
