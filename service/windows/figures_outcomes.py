@@ -32,10 +32,10 @@ from service.windows.figures_base import (
 
 # Worse means higher for these (schemas.PerformanceSettings); every other metric is
 # higher-is-better except the signed mean error, which gets no default threshold.
-ERROR_METRICS = frozenset({"brier", "ece", "mae", "rmse", "mape"})
+ERROR_METRICS = frozenset({"brier", "log_loss", "ece", "mae", "rmse", "mape"})
 SIGNED_METRICS = frozenset({"mean_error"})
-# Brier, the AUCs and ECE need scores: a binary model without them never has these figures.
-SCORE_METRICS = frozenset({"brier", "roc_auc", "pr_auc", "ece"})
+# Brier, log loss, the AUCs and ECE need scores: a binary model without them never has these figures.
+SCORE_METRICS = frozenset({"brier", "log_loss", "roc_auc", "pr_auc", "ece"})
 # Figures that need labels (and so follow the provisional rule); selection rate, statistical
 # parity and disparate impact read predictions only.
 LABEL_RATES = frozenset({"tpr", "fpr", "ppv"})
