@@ -3,8 +3,8 @@
 Every interval is computed with the service's own functions on simulated windows whose
 population value is known exactly (``score_populations``; regression errors from scipy
 laws with analytic or quadrature truths). Rows are (metric, scenario); ``python -m
-benchmarks.coverage`` prints them. Which rows are claimed ≥ 0.93 at nominal 0.95 is
-``CLAIMED``: the others are documented misses (docs/statistics-outcomes.md says why).
+benchmarks.coverage`` prints them. ``claimed`` says which rows promise ≥ 0.93 at nominal
+0.95 (≥ 0.99 at 0.999); the others are documented misses (docs/statistics-outcomes.md).
 """
 
 from __future__ import annotations
@@ -182,11 +182,11 @@ BINARY_SCENARIOS: tuple[tuple[str, int], ...] = (
 
 
 def binary_rows(
-    reps: int, seed: int, scenarios: Sequence[tuple[str, int]] = BINARY_SCENARIOS
+    reps: int, seed: int, scenarios: Sequence[tuple[str, int]] = BINARY_SCENARIOS, nominal: float = NOMINAL
 ) -> list[CoverageRow]:
     rng = np.random.default_rng(seed)
     populations = binary_populations()
-    return [row for name, n in scenarios for row in binary_scenario(populations[name], n, reps, rng)]
+    return [row for name, n in scenarios for row in binary_scenario(populations[name], n, reps, rng, nominal)]
 
 
 # ---------------------------------------------------------------- multiclass
@@ -283,7 +283,11 @@ def _regression_sums(errors: FloatArray) -> Iterator[RegressionSums]:
 
 
 def regression_rows(
-    reps: int, seed: int, laws: Sequence[ErrorLaw] = ERROR_LAWS, sizes: Sequence[int] = REGRESSION_SIZES
+    reps: int,
+    seed: int,
+    laws: Sequence[ErrorLaw] = ERROR_LAWS,
+    sizes: Sequence[int] = REGRESSION_SIZES,
+    nominal: float = NOMINAL,
 ) -> list[CoverageRow]:
     rng = np.random.default_rng(seed)
     out: list[CoverageRow] = []
@@ -291,13 +295,13 @@ def regression_rows(
         truth = law.truths()
         for n in sizes:
             tally = _Tally()
-            chunk = max(1, 2_000_000 // n)
+            chunk = max(1, 2_000_000 // n)  # rows drawn at once: ≤ 16 MB of errors
             for start in range(0, reps, chunk):
                 for sums in _regression_sums(law.draw(rng, (min(chunk, reps - start), n))):
-                    for value in regression_performance(sums=sums, confidence=NOMINAL).metrics:
+                    for value in regression_performance(sums=sums, confidence=nominal).metrics:
                         if value.metric in truth:
                             tally.add(value, truth[value.metric])
-            out += tally.rows("", f"{law.name} errors, n = {n}", NOMINAL)
+            out += tally.rows("", f"{law.name} errors, n = {n}", nominal)
     return out
 
 
@@ -357,14 +361,37 @@ def cbpe_populations() -> list[tuple[Population, Population]]:
 CBPE_SIZES = (1_000, 10_000, 100_000)
 
 
-def cbpe_rows(reps: int, seed: int, sizes: Sequence[int] = CBPE_SIZES) -> list[CoverageRow]:
+def cbpe_rows(
+    reps: int,
+    seed: int,
+    sizes: Sequence[int] = CBPE_SIZES,
+    pairs: Sequence[int] = (0, 1, 2),
+    nominal: float = NOMINAL,
+) -> list[CoverageRow]:
+    """CBPE rows for the (reference, window) ``pairs`` of ``cbpe_populations`` at each window size."""
     rng = np.random.default_rng(seed)
+    populations = cbpe_populations()
     return [
-        row for ref, win in cbpe_populations() for n in sizes for row in cbpe_scenario(ref, win, n, reps, rng)
+        row
+        for i in pairs
+        for n in sizes
+        for row in cbpe_scenario(populations[i][0], populations[i][1], n, reps, rng, nominal)
     ]
 
 
 # ---------------------------------------------------------------- the table
+
+
+STRICT = 0.999  # the decision layer asks for up to ~0.999 (Bonferroni over a window's decisions)
+
+
+def strict_rows(reps: int, seed: int) -> list[CoverageRow]:
+    """A few scenarios again at nominal 0.999: small samples, rare events, heavy tails."""
+    return [
+        *binary_rows(reps, seed, (("beta", 150), ("rare_calibrated", 300), ("strong", 400)), STRICT),
+        *regression_rows(reps, seed + 1, ERROR_LAWS[:3], (30, 1_000), STRICT),
+        *cbpe_rows(reps, seed + 2, (10_000,), (1, 2), STRICT),
+    ]
 
 
 FAMILIES: dict[str, Callable[[int, int], list[CoverageRow]]] = {
@@ -372,7 +399,31 @@ FAMILIES: dict[str, Callable[[int, int], list[CoverageRow]]] = {
     "multiclass": multiclass_rows,
     "regression": regression_rows,
     "cbpe": cbpe_rows,
+    "strict": strict_rows,
 }
+
+# (interval, scenario prefix) rows that do not reach the claim, each explained in
+# docs/statistics-outcomes.md ("Heavy tails"): Var(e²) is infinite for t₃; for t₅ (E e⁶ = ∞)
+# and lognormal errors the sample skewness of e² cannot be estimated from 30-100 rows.
+UNCLAIMED: tuple[tuple[str, str], ...] = (
+    ("rmse", "t3 errors"),
+    ("rmse", "lognormal sigma 1 errors"),
+    ("rmse", "t5 errors, n = 30,"),
+    ("rmse", "t5 errors, n = 100,"),
+    ("rmse", "lognormal sigma 0.5 errors, n = 30,"),
+    ("mae", "lognormal sigma 1 errors, n = 30,"),
+)
+
+
+def claimed(row: CoverageRow) -> bool:
+    """Whether the row promises ≥ 0.93 (nominal 0.95) or ≥ 0.99 (nominal 0.999)."""
+    scenario = row.scenario + ","
+    return not any(row.interval == metric and scenario.startswith(prefix) for metric, prefix in UNCLAIMED)
+
+
+def floor(row: CoverageRow) -> float:
+    """The coverage a claimed row must reach."""
+    return 0.99 if row.nominal >= STRICT else 0.93
 
 
 def rows(reps: int, seed: int) -> list[CoverageRow]:
