@@ -335,10 +335,9 @@ def fit_vocabulary(name: str, column: Labels, *, top_k: int = 20, max_known: int
     return Vocabulary(name, tuple(ranked[:top_k]), tuple(sorted(rest[:max_known])), len(rest) <= max_known)
 
 
-# Score histogram bins. 50 keep the ROC AUC binning bound ½ Σ p⁺ᵢp⁻ᵢ/(PN) at most ~1/(2·50) = 0.01
-# (a useless model, each class 1/50 per bin) and ≈ 0.003-0.009 for real ones, where 20 bins
-# give 0.016-0.022; each bin costs 6 numbers per group of a stored profile (≈ +7 kB compressed
-# per 1,000-row bucket of the 18-group credit layout against 20 bins: 34 kB instead of 27 kB).
+# 50 score bins: the ROC AUC binning bound is 0.003-0.008 (0.008-0.020 with 20, 0.002-0.004
+# with 100), and a stored 1,000-row bucket of the 18-group credit layout is 36 kB (29 kB with
+# 20, 44 kB with 100): benchmarks/coverage/performance_design.py, docs/statistics-outcomes.md.
 SCORE_BINS = 50
 
 
@@ -352,15 +351,14 @@ def score_edges(
 ) -> tuple[float, ...]:
     """``ScoreHistogram`` edges on [0, 1]: 0, 1, ``threshold`` and the reference's score quantiles.
 
-    The inner edges are the quantiles j/bins (j = 1 … bins − 1, inverse empirical CDF, ties
-    collapsed) of the finite reference ``scores`` clipped to [0, 1]. When ``labels`` hold at
-    least ``bins`` rows of each class (positive = ``positive_label``), each class carries half
-    the weight (the quantiles of ½F₊ + ½F₋), so both classes get bins where they are dense:
-    on a 3 %-prevalence model with scores crowded near 0 this keeps the AUC binning bound at
-    0.003 and the average-precision binning range at −0.009/+0.036, where plain score
-    quantiles leave −0.10/+0.22 (all positives share the top bins with many negatives) and
-    k/20 equal-width bins put 90 % of rows in the first bin. Without any finite reference
-    score the edges are k/bins (exact decimals). ``threshold`` is always an edge.
+    Inner edges: the quantiles j/bins (j = 1 … bins − 1, inverse empirical CDF, ties collapsed)
+    of the finite reference ``scores`` clipped to [0, 1]; when ``labels`` hold ≥ ``bins`` rows
+    of each class (positive = ``positive_label``), of ½F₊ + ½F₋, so both classes get bins
+    where they are dense. On a 3 %-prevalence model with scores crowded near 0 (AUC 0.96) the
+    AUC binning bound is then 0.003 and the average-precision binning range −0.007/+0.034;
+    plain score quantiles leave −0.11/+0.21 (the positives share the top bins with many
+    negatives), and k/20 equal-width bins put ~90 % of rows in the first bin (AUC off by 0.04).
+    Without a finite reference score the edges are k/bins (exact decimals).
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError("the decision threshold must lie strictly between 0 and 1")

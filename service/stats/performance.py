@@ -10,10 +10,15 @@ minimum size. Sizes, by default:
   interval at n = 30, p = 0.8 is already ±0.14 wide).
 - ``min_denominator`` = 10 for a conditional rate (precision: predicted positives;
   recall: actual positives; specificity: actual negatives; F1: TP + FP + FN) and for each
-  class of ROC/PR AUC.
+  class of ROC/PR AUC and of log loss.
 
-Units: every binary/multiclass figure is a fraction in [0, 1]; MAE, RMSE and mean error
-are in the target's unit; MAPE is a fraction (0.05 = 5 %), as in scikit-learn.
+Every interval is checked by its simulated coverage (benchmarks/coverage/performance.py;
+the table and the documented misses are in docs/statistics-outcomes.md). The score-histogram
+figures live in ``ranking`` (ROC/PR AUC) and ``calibration`` (ECE).
+
+Units: every binary/multiclass figure is a fraction in [0, 1], log loss is in nats; MAE,
+RMSE and mean error are in the target's unit; MAPE is a fraction (0.05 = 5 %), as in
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -324,7 +329,8 @@ def _rmse_interval(s: RegressionSums, skew_known: bool, confidence: float) -> In
     return math.sqrt(max(0.0, low)), math.sqrt(high)
 
 
-def _regression_ok(s: RegressionSums, confidence: float) -> tuple[MetricValue, ...]:
+def _error_figures(s: RegressionSums, confidence: float) -> tuple[MetricValue, ...]:
+    """MAE, RMSE and mean error with their intervals (see ``regression_performance``)."""
     n = s.labelled
     skew_known = s.moment_rows == n
     mean_method, rmse_method = ("skew_t", "skew_t_log_mse") if skew_known else ("t", "log_t_mse")
@@ -337,42 +343,29 @@ def _regression_ok(s: RegressionSums, confidence: float) -> tuple[MetricValue, .
     errors = Moments.from_sums(
         total=s.sum_error, total_sq=s.sum_sq_error, total_cube=s.sum_cubic_error if skew_known else None, n=n
     )
-    sums_ok = _finite(s.sum_sq_error, s.sum_quartic_error, s.sum_sextic_error, s.sum_cubic_error)
+    ok = _finite(s.sum_sq_error, s.sum_quartic_error, s.sum_sextic_error, s.sum_cubic_error)
     mae_low, mae_high = skewed_mean_interval(abs_errors, confidence=confidence)
-    out = [
+    mae_ci = (max(0.0, mae_low), mae_high) if ok else None
+    rmse_ci = _rmse_interval(s, skew_known, confidence) if ok else None
+    error_ci = skewed_mean_interval(errors, confidence=confidence) if ok else None
+    return (
+        MetricValue.ok("mae", value=abs_errors.mean, n=n, interval=mae_ci, method=mean_method),
         MetricValue.ok(
-            "mae",
-            value=abs_errors.mean,
-            n=n,
-            interval=(max(0.0, mae_low), mae_high) if sums_ok else None,
-            method=mean_method,
+            "rmse", value=math.sqrt(s.sum_sq_error / n), n=n, interval=rmse_ci, method=rmse_method
         ),
-        MetricValue.ok(
-            "rmse",
-            value=math.sqrt(s.sum_sq_error / n),
-            n=n,
-            interval=_rmse_interval(s, skew_known, confidence) if sums_ok else None,
-            method=rmse_method,
-        ),
-        MetricValue.ok(
-            "mean_error",
-            value=errors.mean,
-            n=n,
-            interval=skewed_mean_interval(errors, confidence=confidence) if sums_ok else None,
-            method=mean_method,
-        ),
-    ]
-    # Σ(y − c)² and Σ(y − c) are about the shift c (the reference median prediction), so this
-    # difference keeps its digits when mean(y) ≫ sd(y); ss_tot ≤ 1e-12·Σ(y − c)² is rounding
-    # noise around a constant target, where R² is undefined.
-    ss_tot = s.sum_y_sq - s.sum_y * s.sum_y / n
-    r2_ok = ss_tot > 1e-12 * max(s.sum_y_sq, 1e-300) and _finite(ss_tot, s.sum_sq_error)
-    out.append(
-        MetricValue.ok("r2", value=1.0 - s.sum_sq_error / ss_tot, n=n, interval=None, method="none")
-        if r2_ok
-        else MetricValue.insufficient("r2", n=n, method="none")
+        MetricValue.ok("mean_error", value=errors.mean, n=n, interval=error_ci, method=mean_method),
     )
-    return tuple(out)
+
+
+def _r2(s: RegressionSums) -> MetricValue:
+    """R² = 1 − SSE/SS_tot. Σ(y − c)² and Σ(y − c) are about the shift c (the reference median
+    prediction), so SS_tot keeps its digits when mean(y) ≫ sd(y); SS_tot ≤ 1e-12·Σ(y − c)² is
+    rounding noise around a constant target, where R² is undefined."""
+    n = s.labelled
+    ss_tot = s.sum_y_sq - s.sum_y * s.sum_y / n
+    if ss_tot > 1e-12 * max(s.sum_y_sq, 1e-300) and _finite(ss_tot, s.sum_sq_error):
+        return MetricValue.ok("r2", value=1.0 - s.sum_sq_error / ss_tot, n=n, interval=None, method="none")
+    return MetricValue.insufficient("r2", n=n, method="none")
 
 
 def regression_performance(
@@ -405,7 +398,7 @@ def regression_performance(
             )
         )
     else:
-        metrics = _regression_ok(sums, confidence)
+        metrics = (*_error_figures(sums, confidence), _r2(sums))
     mape = MetricValue.insufficient("mape", n=sums.pct_rows, method="none")
     if sums.pct_rows >= max(min_n, 1):
         mape = MetricValue.ok(
