@@ -176,7 +176,7 @@ def _variance(cal: Calibration, win: _Window, grad: FloatArray, z: float) -> flo
     labelled reference rows of the part and c̃_P its block's rate. A block that straddles the
     threshold estimates the rate of predicted positives partly from rows below the threshold;
     counting only the rows on each side keeps that pooled rate from looking more certain than
-    the rows behind the figure (rare-event precision covers 0.928 → 0.932 at a 10k window).
+    the rows behind the figure (it mattered for rare-event precision and F1).
     c̃ = (c W + z²/2)/(W + z²) is the Agresti–Coull centre: a block of W reference rows without
     a positive (c = 0, common with 3 % positives) would otherwise claim zero variance; this
     gives it the rule-of-three width z·√(c̃/(W + z²)) ≈ 2.7/W.

@@ -263,7 +263,7 @@ def skewed_mean_interval(moments: Moments, *, confidence: float = 0.95) -> Inter
     increasing, and T((x̄ − μ)√n/s) is close to symmetric; the limits are x̄ − T⁻¹(±q)·s/√n,
     T⁻¹(w) = 3(∛(1 + a(w − a/6)) − 1)/a, q = t_{n−1} quantile. Right-skewed data (a > 0)
     lengthen the upper side. The union keeps the t interval where g₁ is noise (symmetric
-    laws, where Hall alone undercovers at n = 30: 0.927 for Laplace errors).
+    laws, where Hall alone undercovers at n = 30, e.g. for Laplace errors).
     """
     n, mean = moments.n, moments.mean
     q = t_value(confidence, n - 1)

@@ -148,8 +148,8 @@ def log_loss(
     """Mean log loss Σℓ/n in nats over labelled scored rows (scikit-learn's ``log_loss``), n = rows.
 
     Interval: skew-corrected t on the mean loss from Σℓ, Σℓ², Σℓ³ (a rare confident miss
-    makes ℓ very right-skewed: with 3 % positives the plain normal interval covers 0.87 at
-    150 rows, this one 0.97). Not served when the window merges profiles stored before log
+    makes ℓ very right-skewed, and a window without one has a small mean and a small
+    variance together). Not served when the window merges profiles stored before log
     loss existed (``log_loss_rows`` < ``scored_labelled``: the sum would be of fewer rows),
     nor with fewer than ``min_denominator`` labelled rows of either class, whose loss the
     window then barely samples.
@@ -245,8 +245,8 @@ def _f1_parts(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, npt.ND
 def _delta_interval(value: float, grad: FloatArray, p: FloatArray, n: int, confidence: float) -> Interval:
     """Delta method on the logit: logit v ± z·se/(v(1 − v)), se² = (Σ g² p − (Σ g p)²)/n (the
     multinomial covariance diag(p) − ppᵀ). On the logit the interval stays in (0, 1) and its
-    skew follows F1's: 3 classes at n = 150 cover 0.951 where v ± z·se covers 0.938. At an F1
-    of exactly 0 or 1 the linear interval v ± z·se (clipped) is used."""
+    skew follows F1's; v ± z·se undercovered at n = 150. At an F1 of exactly 0 or 1 the
+    linear interval v ± z·se (clipped) is used."""
     se = math.sqrt(max(0.0, float(np.sum(grad**2 * p) - np.sum(grad * p) ** 2)) / n)
     if 0.0 < value < 1.0 and se > 0.0:
         return logit_normal(value=value, se=se, confidence=confidence)

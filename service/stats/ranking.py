@@ -95,17 +95,15 @@ def ap_binning_range(positive: FloatArray, negative: FloatArray) -> tuple[float,
     return precision_sum(above_pos, above_all + neg) / total, precision_sum(above_pos, above_all) / total
 
 
-def roc_auc_value(
-    positive: FloatArray, negative: FloatArray, *, confidence: float = 0.95, method: str = "delong_newcombe"
-) -> MetricValue:
+def roc_auc_value(positive: FloatArray, negative: FloatArray, *, confidence: float = 0.95) -> MetricValue:
     """Binned ROC AUC with an interval for the population AUC of the unbinned scores.
 
     The hull of DeLong on the logit scale (no assumption on the score law; exact for ties)
     and Newcombe's method 5 (Hanley–McNeil shaped, but never degenerate), widened by
-    ``auc_binning_bound`` on each side and clipped to [0, 1]. DeLong alone covers 0.86-0.93
-    with 12 positives at AUC 0.96, Newcombe alone relies on the exponential score law at
-    large n; the hull covers ≥ 0.95 in every scenario of docs/statistics-outcomes.md.
-    ``n`` = P + N. Needs P, N ≥ 2 (callers require more).
+    ``auc_binning_bound`` on each side and clipped to [0, 1]. DeLong's estimated variance is
+    too small with ~12 positives and an AUC near 1 (0 at an AUC of 1); Newcombe leans on an
+    exponential score law; the hull covers ≥ 0.967 in every scenario of
+    docs/statistics-outcomes.md. ``n`` = P + N. Needs P, N ≥ 2 (callers require more).
     """
     pos, neg = np.asarray(positive, np.float64), np.asarray(negative, np.float64)
     n_pos, n_neg = float(pos.sum()), float(neg.sum())
@@ -114,15 +112,17 @@ def roc_auc_value(
     n_low, n_high = newcombe_auc(auc=auc, n_positive=n_pos, n_negative=n_neg, confidence=confidence)
     slack = auc_binning_bound(pos, neg)
     interval = (max(0.0, min(d_low, n_low) - slack), min(1.0, max(d_high, n_high) + slack))
-    return MetricValue.ok("roc_auc", value=auc, n=round(n_pos + n_neg), interval=interval, method=method)
+    return MetricValue.ok(
+        "roc_auc", value=auc, n=round(n_pos + n_neg), interval=interval, method="delong_newcombe"
+    )
 
 
 def pr_auc_value(positive: FloatArray, negative: FloatArray, *, confidence: float = 0.95) -> MetricValue:
     """Binned average precision with an interval for the population AP of the unbinned scores.
 
     Boyd, Eng & Page's (2013) logit interval logit θ ± q/√(P θ(1 − θ)) (n = P positives),
-    with q the t quantile on P − 1 degrees of freedom rather than z: with ~12 positives the
-    z version covers 0.927, the t version 0.954 (docs/statistics-outcomes.md). θ is clamped
+    with q the t quantile on P − 1 degrees of freedom rather than z, which undercovers with
+    ~12 positives (calibrated rare-event model, 300 rows). θ is clamped
     to [1/(2P), 1 − 1/(2P)] so an AP of exactly 1 still gets a lower limit; the interval is
     then stretched to the binning range: low − (AP − lowest), high + (highest − AP).
     ``n`` = P.
