@@ -66,14 +66,14 @@ class _Tally:
 
 
 @dataclass(frozen=True)
-class _Binned:
+class Binned:
     """Maps support-level counts to the layout's score bins."""
 
     edges: tuple[float, ...]
     onehot: FloatArray  # (S, bins)
 
     @classmethod
-    def of(cls, population: Population, edges: tuple[float, ...]) -> _Binned:
+    def of(cls, population: Population, edges: tuple[float, ...]) -> Binned:
         index = ScoreHistogram.bin_index(edges, population.support)
         return cls(edges, np.eye(len(edges) - 1)[index])
 
@@ -94,7 +94,7 @@ class _Binned:
         return tuple(per_bin.tolist()), tuple(((counts * support) @ self.onehot).tolist())
 
 
-def _binary_counts(population: Population, pos: IntArray, neg: IntArray) -> Iterator[BinaryCounts]:
+def binary_counts(population: Population, pos: IntArray, neg: IntArray) -> Iterator[BinaryCounts]:
     hit = population.support >= population.threshold
     loss_pos, loss_neg = population.losses()
     s = population.support
@@ -120,7 +120,7 @@ def _binary_counts(population: Population, pos: IntArray, neg: IntArray) -> Iter
         )
 
 
-def _binary_truths(population: Population, edges: tuple[float, ...]) -> dict[str, float]:
+def binary_truths(population: Population, edges: tuple[float, ...]) -> dict[str, float]:
     return {
         **population.confusion(),
         "brier": population.brier(),
@@ -141,10 +141,10 @@ def binary_scenario(
 ) -> list[CoverageRow]:
     """Every binary figure's coverage on ``reps`` windows of ``n`` labelled rows."""
     edges = _edges(population, rng)
-    truths, binned = _binary_truths(population, edges), _Binned.of(population, edges)
+    truths, binned = binary_truths(population, edges), Binned.of(population, edges)
     pos, neg = population.sample(rng, n, reps)
     tally = _Tally()
-    for r, counts in enumerate(_binary_counts(population, pos, neg)):
+    for r, counts in enumerate(binary_counts(population, pos, neg)):
         hist = binned.labelled(pos[r], neg[r], population.support)
         for value in binary_performance(counts=counts, histogram=hist, confidence=nominal).metrics:
             tally.add(value, truths[value.metric])
@@ -333,7 +333,7 @@ def cbpe_scenario(
     """CBPE's coverage of the window's REALISED figures; the reference (5,000 labelled rows)
     is redrawn for every window, so its calibration error is part of what is covered."""
     edges = _edges(reference, rng)
-    binned = _Binned.of(reference, edges)
+    binned = Binned.of(reference, edges)
     ref_pos, ref_neg = reference.sample(rng, REFERENCE_ROWS, reps)
     rows = rng.multinomial(n, (window.positive + window.negative), size=reps)
     win_pos = rng.binomial(rows, window.posterior)

@@ -11,6 +11,7 @@ import argparse
 import numpy as np
 
 from benchmarks.common import progress
+from benchmarks.coverage.performance import Binned, binary_counts, binary_truths
 from benchmarks.coverage.score_populations import (
     Population,
     binormal,
@@ -21,6 +22,7 @@ from benchmarks.coverage.score_populations import (
 from service.stats.aggregates import ScoreHistogram
 from service.stats.calibration import ece_value, group_bounds
 from service.stats.layout import score_edges
+from service.stats.performance import binary_performance
 from service.stats.ranking import ap_binning_range, auc_binning_bound, average_precision_from_masses
 from service.stats.ranking import roc_auc_from_masses as auc
 
@@ -147,6 +149,59 @@ def _ece(
     return value.value, value.ci_low, value.ci_high
 
 
+ERRORS = frozenset({"brier", "log_loss", "ece"})
+
+
+def quiet_table(reps: int, seed: int, tolerance: float = 0.05) -> str:
+    """Share of windows whose interval puts a figure beyond its reference ± tolerance (what an
+    interval-based rule would page on), for a model that did not change and for one that did.
+
+    The reference value is the figure of the (calibrated Beta(2,3)) population itself, as a
+    large reference would give; "worse" means below it for rates and AUCs, above it for
+    Brier, log loss and ECE.
+    """
+    rng = np.random.default_rng(seed)
+    beta = calibrated_beta("calibrated Beta(2,3)", 2.0, 3.0)
+    edges = score_edges(threshold=0.5, scores=reference_scores(beta, rng, 5_000)[0])
+    reference = binary_truths(beta, edges)
+    lines = [
+        "| window model | n | " + " | ".join(reference) + " | any |",
+        "|---|---|" + "---|" * (len(reference) + 1),
+    ]
+    over = recalibrated("overconfident (logit x2)", beta, 2.0)
+    for model, n in ((beta, 150), (beta, 2_000), (over, 150), (over, 2_000)):
+        flagged = _flagged(model, edges, n, reps, rng, reference, tolerance)
+        cells = " | ".join(f"{np.mean(flagged[m]):.3f}" for m in reference)
+        lines.append(
+            f"| {model.name} | {n:,} | {cells} | {np.mean(np.any(list(flagged.values()), axis=0)):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _flagged(
+    model: Population,
+    edges: tuple[float, ...],
+    n: int,
+    reps: int,
+    rng: np.random.Generator,
+    reference: dict[str, float],
+    tolerance: float,
+) -> dict[str, list[bool]]:
+    binned = Binned.of(model, edges)
+    pos, neg = model.sample(rng, n, reps)
+    flagged: dict[str, list[bool]] = {m: [] for m in reference}
+    for r, counts in enumerate(binary_counts(model, pos, neg)):
+        report = binary_performance(counts=counts, histogram=binned.labelled(pos[r], neg[r], model.support))
+        for value in report.metrics:
+            worse = (
+                value.ci_low is not None and value.ci_low > reference[value.metric] + tolerance
+                if value.metric in ERRORS
+                else value.ci_high is not None and value.ci_high < reference[value.metric] - tolerance
+            )
+            flagged[value.metric].append(bool(worse))
+    return flagged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=2000)
@@ -157,7 +212,9 @@ def main() -> None:
     progress("score bins: profile sizes")
     print(profile_size_table(), end="\n\n")
     progress(f"ECE groups ({args.reps} samples per row)")
-    print(ece_group_table(args.reps, args.seed))
+    print(ece_group_table(args.reps, args.seed), end="\n\n")
+    progress(f"windows beyond reference ± 0.05 ({args.reps} samples per row)")
+    print(quiet_table(args.reps, args.seed))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from scipy import special as _special
 from scipy import stats as _st
 
 Status = Literal["ok", "insufficient_data"]
@@ -193,7 +194,7 @@ def logit_normal(*, value: float, se: float, confidence: float = 0.95) -> Interv
         return value, value
     centre = math.log(value / (1.0 - value))
     half = z_value(confidence) * se / (value * (1.0 - value))
-    return 1.0 / (1.0 + math.exp(-(centre - half))), 1.0 / (1.0 + math.exp(-(centre + half)))
+    return float(_special.expit(centre - half)), float(_special.expit(centre + half))  # no exp overflow
 
 
 def newcombe_auc(*, auc: float, n_positive: float, n_negative: float, confidence: float = 0.95) -> Interval:

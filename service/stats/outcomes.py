@@ -216,17 +216,18 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
         if batch.scores is None
         else np.asarray(batch.scores, dtype=np.float64)[keep]
     )
+    scored = labelled & ~np.isnan(scores)
+    loss = log_loss_terms(scores[scored], actual[scored])  # once per batch, not per grouping
+    loss_powers = (loss, loss**2, loss**3)
 
     def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
         cells = np.bincount(((group * 2 + labelled) * 2 + positive) * 2 + actual, minlength=groups * 8)
         # Per group, 8 cells indexed labelled * 4 + predicted positive * 2 + actual positive.
         cube = cells.reshape(groups, 8)
         rows = cube.sum(axis=1)
-        scored = labelled & ~np.isnan(scores)
         scored_n = np.bincount(group[scored], minlength=groups).tolist()
         brier = np.bincount(group[scored], weights=(scores[scored] - actual[scored]) ** 2, minlength=groups)
-        loss = log_loss_terms(scores[scored], actual[scored])
-        losses = [np.bincount(group[scored], weights=loss**k, minlength=groups).tolist() for k in (1, 2, 3)]
+        losses = [np.bincount(group[scored], weights=w, minlength=groups).tolist() for w in loss_powers]
         hist, sums = _score_histograms(layout.score_edges, group, groups, scores, labelled, actual)
         out: dict[int, Outcomes] = {}
         for i in np.flatnonzero(rows).tolist():
@@ -323,6 +324,12 @@ def _regression_kernel(
     nonzero = percentage_error_rows(err, y_known)
     centred = y_known - shift
     moment = moment_rows(err)
+    cubic = err[moment] ** 3
+    moments = {
+        "sum_cubic_error": cubic,
+        "sum_abs_cubic_error": np.abs(cubic),
+        "sum_sextic_error": cubic * cubic,
+    }
 
     def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
         def total(
@@ -346,9 +353,7 @@ def _regression_kernel(
             "sum_y": total(centred),
             "sum_y_sq": total(centred * centred),
             "moment_rows": total(where=moment),
-            "sum_cubic_error": total(err[moment] ** 3, moment),
-            "sum_abs_cubic_error": total(np.abs(err[moment]) ** 3, moment),
-            "sum_sextic_error": total(err[moment] ** 6, moment),
+            **{name: total(values, moment) for name, values in moments.items()},
         }
         ints = {"n", "labelled", "pct_rows", "moment_rows"}
         lists = {name: values.tolist() for name, values in columns.items()}

@@ -133,7 +133,7 @@ def pr_auc_value(positive: FloatArray, negative: FloatArray, *, confidence: floa
     centre = min(max(ap, 0.5 / n_pos), 1.0 - 0.5 / n_pos)
     logit = math.log(centre / (1.0 - centre))
     half = t_value(confidence, round(n_pos) - 1) / math.sqrt(n_pos * centre * (1.0 - centre))
-    low, high = 1.0 / (1.0 + math.exp(-(logit - half))), 1.0 / (1.0 + math.exp(-(logit + half)))
+    low, high = float(special.expit(logit - half)), float(special.expit(logit + half))
     lowest, highest = ap_binning_range(pos, neg)
     interval = (
         max(0.0, min(low, ap) - max(0.0, ap - lowest)),

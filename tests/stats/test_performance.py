@@ -247,6 +247,9 @@ def _finite_or_none(values: tuple[MetricValue, ...]) -> None:
         for field in (v.value, v.ci_low, v.ci_high):
             assert field is None or math.isfinite(field), v
         assert (v.value is None) == (v.status == "insufficient_data"), v
+        if v.value is not None and v.ci_low is not None and v.ci_high is not None:
+            assert v.ci_low <= v.value + 1e-12, v
+            assert v.value <= v.ci_high + 1e-12, v
 
 
 @settings(max_examples=80, deadline=None)
@@ -256,25 +259,27 @@ def _finite_or_none(values: tuple[MetricValue, ...]) -> None:
     min_n=st.integers(0, 3),
     min_den=st.integers(0, 2),
     share=st.floats(0, 1),
+    conf=st.sampled_from([0.8, 0.95, 0.999]),
 )
 def test_tiny_and_degenerate_inputs_never_crash_or_serve_nan(
-    seed: int, n: int, min_n: int, min_den: int, share: float
+    seed: int, n: int, min_n: int, min_den: int, share: float, conf: float
 ) -> None:
     rng = np.random.default_rng(seed)
-    scores = rng.random(n)
+    scores = np.where(rng.random(n) < 0.1, np.round(rng.random(n)), rng.random(n))  # some exactly 0 or 1
     y, labelled = rng.random(n) < share, rng.random(n) < share
     counts = BinaryCounts.from_arrays(
         predicted_positive=scores > 0.5, actual_positive=y, labelled=labelled, scores=scores
     )
     hist = ScoreHistogram.from_arrays(UNIFORM_EDGES, scores=scores, actual_positive=y, labelled=labelled)
-    _finite_or_none(
-        binary_performance(counts=counts, histogram=hist, min_n=min_n, min_denominator=min_den).metrics
+    report = binary_performance(
+        counts=counts, histogram=hist, min_n=min_n, min_denominator=min_den, confidence=conf
     )
+    _finite_or_none(report.metrics)
     predicted, actual = rng.integers(0, 3, n), np.where(labelled, rng.integers(0, 3, n), -1)
     mc = MulticlassCounts.from_arrays(("a", "b", "c"), predicted=predicted, actual=actual)
-    _finite_or_none(multiclass_performance(counts=mc, min_n=min_n).metrics)
+    _finite_or_none(multiclass_performance(counts=mc, min_n=min_n, confidence=conf).metrics)
     sums = RegressionSums.from_arrays(predictions=scores, actual=np.where(labelled, y * 1.0, np.nan))
-    _finite_or_none(regression_performance(sums=sums, min_n=min_n).metrics)
+    _finite_or_none(regression_performance(sums=sums, min_n=min_n, confidence=conf).metrics)
 
 
 def test_mape_skips_zero_like_truths_instead_of_overflowing() -> None:
