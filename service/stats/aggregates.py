@@ -13,7 +13,7 @@ per group) and the metric functions (which read them); neither side owns the oth
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Self
 
 import numpy as np
@@ -49,7 +49,22 @@ class _Additive:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+        """Fields missing from ``data`` (stored before they existed) take their defaults; each
+        such field is paired with a row count that tells the metric the sum is incomplete."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
+
+
+def log_loss_terms(scores: FloatArray, actual: npt.NDArray[np.bool_]) -> FloatArray:
+    """Per-row log loss −[y ln p + (1 − y) ln(1 − p)] in nats, clipped as scikit-learn does.
+
+    scikit-learn (1.5+) forms the two columns (1 − p, p) and clips both to [ε, 1 − ε] with
+    ε = 2.2e-16 (float64 machine epsilon), so a confident miss costs at most −ln ε ≈ 36.0.
+    """
+    eps = float(np.finfo(np.float64).eps)
+    p = np.asarray(scores, dtype=np.float64)
+    chosen = np.where(np.asarray(actual, dtype=bool), p, 1.0 - p)
+    loss: FloatArray = -np.log(np.clip(chosen, eps, 1.0 - eps))
+    return loss
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,10 @@ class BinaryCounts(_Additive):
     ``tp, fp, tn, fn`` cover only the ``labelled`` rows (tp + fp + tn + fn = labelled).
     ``brier_sum`` = Σ (score − y)² over labelled rows that carry a score, and
     ``scored_labelled`` counts those rows (Brier score = brier_sum / scored_labelled).
+    ``log_loss_sum`` / ``_sq_sum`` / ``_cube_sum`` = Σℓ, Σℓ², Σℓ³ of the per-row log loss ℓ
+    (:func:`log_loss_terms`) over the ``log_loss_rows`` rows behind them: the same rows as
+    ``scored_labelled`` in profiles built since log loss exists, fewer when a window merges
+    older stored profiles (which lack the sums), and then log loss is not served.
     """
 
     n: int = 0
@@ -72,6 +91,10 @@ class BinaryCounts(_Additive):
     fn: int = 0
     scored_labelled: int = 0
     brier_sum: float = 0.0
+    log_loss_rows: int = 0
+    log_loss_sum: float = 0.0
+    log_loss_sq_sum: float = 0.0
+    log_loss_cube_sum: float = 0.0
 
     @classmethod
     def empty(cls) -> BinaryCounts:
@@ -97,12 +120,13 @@ class BinaryCounts(_Additive):
             return cls(n=n, predicted_positive=int(pred.sum()))
         has_label = np.ones(n, dtype=bool) if labelled is None else np.asarray(labelled, dtype=bool)
         actual = np.asarray(actual_positive, dtype=bool) & has_label
-        brier_sum, scored = 0.0, 0
+        brier_sum, scored, loss = 0.0, 0, np.zeros(0)
         if scores is not None:
             score_arr = np.asarray(scores, dtype=np.float64)
             usable = has_label & ~np.isnan(score_arr)
             scored = int(usable.sum())
             brier_sum = float(np.sum((score_arr[usable] - actual[usable]) ** 2))
+            loss = log_loss_terms(score_arr[usable], actual[usable])
         return cls(
             n=n,
             predicted_positive=int(pred.sum()),
@@ -113,6 +137,10 @@ class BinaryCounts(_Additive):
             fn=int(np.sum(~pred & actual)),
             scored_labelled=scored,
             brier_sum=brier_sum,
+            log_loss_rows=scored,
+            log_loss_sum=float(loss.sum()),
+            log_loss_sq_sum=float(np.sum(loss**2)),
+            log_loss_cube_sum=float(np.sum(loss**3)),
         )
 
 
@@ -279,6 +307,14 @@ def percentage_error_rows(errors: FloatArray, actual: FloatArray) -> npt.NDArray
     return rows
 
 
+def moment_rows(errors: FloatArray) -> npt.NDArray[np.bool_]:
+    """Rows with |e| < 1e49, whose e⁶ < 1e294 keeps a sum over 10¹² rows finite. Larger errors
+    stay out of Σe³, Σ|e|³, Σe⁶, which then count fewer than the labelled rows (``moment_rows``),
+    and the intervals skip their skewness correction."""
+    rows: npt.NDArray[np.bool_] = np.abs(errors) < 1e49
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class RegressionSums(_Additive):
     """Sufficient statistics of regression errors, e = prediction − y, over labelled rows.
@@ -286,7 +322,13 @@ class RegressionSums(_Additive):
     ``n`` counts all rows; the sums cover the ``labelled`` rows. ``sum_abs_pct_error`` =
     Σ |e| / |y| over the ``pct_rows`` labelled rows with y ≠ 0 and a finite ratio
     (MAPE skips y = 0; see :func:`percentage_error_rows`).
-    ``sum_quartic_error`` = Σ e⁴ gives the variance of e² for an RMSE interval.
+    ``sum_quartic_error`` = Σ e⁴ gives the variance of e² for an RMSE interval; Σe³, Σ|e|³
+    and Σe⁶ give the skewness of e, |e| and e² (the skew-corrected intervals), over the
+    ``moment_rows`` rows behind them (fewer than ``labelled`` when older stored profiles,
+    which lack these sums, are merged in: the intervals then fall back to no correction).
+    ``sum_y`` / ``sum_y_sq`` are Σ(y − c) and Σ(y − c)² about the ``shift`` c (the layout's
+    reference median prediction; 0 in profiles stored before the shift existed): at
+    mean(y) = 1e7 and sd 1, raw Σy² − (Σy)²/n would cancel all 16 digits of R²'s denominator.
     ``sum_prediction`` / ``sum_prediction_sq`` cover all ``n`` rows (label-free).
     """
 
@@ -302,19 +344,27 @@ class RegressionSums(_Additive):
     sum_y_sq: float = 0.0
     sum_prediction: float = 0.0
     sum_prediction_sq: float = 0.0
+    shift: float = 0.0
+    moment_rows: int = 0
+    sum_cubic_error: float = 0.0
+    sum_abs_cubic_error: float = 0.0
+    sum_sextic_error: float = 0.0
 
     @classmethod
-    def empty(cls) -> RegressionSums:
-        return cls()
+    def empty(cls, shift: float = 0.0) -> RegressionSums:
+        return cls(shift=float(shift))
 
     @classmethod
-    def from_arrays(cls, *, predictions: FloatArray, actual: FloatArray | None = None) -> RegressionSums:
-        """``actual`` may hold NaN for rows without a label yet."""
+    def from_arrays(
+        cls, *, predictions: FloatArray, actual: FloatArray | None = None, shift: float = 0.0
+    ) -> RegressionSums:
+        """``actual`` may hold NaN for rows without a label yet; y sums are about ``shift``."""
         pred = np.asarray(predictions, dtype=np.float64)
         base = {
             "n": int(pred.size),
             "sum_prediction": float(pred.sum()),
             "sum_prediction_sq": float(np.sum(pred * pred)),
+            "shift": float(shift),
         }
         if actual is None:
             return cls(**base)  # type: ignore[arg-type]
@@ -322,6 +372,8 @@ class RegressionSums(_Additive):
         known = ~np.isnan(y_all)
         y, err = y_all[known], pred[known] - y_all[known]
         nonzero = percentage_error_rows(err, y)
+        centred = y - shift
+        moment = moment_rows(err)
         return cls(
             **base,  # type: ignore[arg-type]
             labelled=int(known.sum()),
@@ -331,6 +383,49 @@ class RegressionSums(_Additive):
             sum_quartic_error=float(np.sum(err**4)),
             sum_abs_pct_error=float(np.sum(np.abs(err[nonzero]) / np.abs(y[nonzero]))),
             pct_rows=int(nonzero.sum()),
-            sum_y=float(y.sum()),
-            sum_y_sq=float(np.sum(y * y)),
+            sum_y=float(centred.sum()),
+            sum_y_sq=float(np.sum(centred * centred)),
+            moment_rows=int(moment.sum()),
+            sum_cubic_error=float(np.sum(err[moment] ** 3)),
+            sum_abs_cubic_error=float(np.sum(np.abs(err[moment]) ** 3)),
+            sum_sextic_error=float(np.sum(err[moment] ** 6)),
         )
+
+    def shifted(self, shift: float) -> RegressionSums:
+        """The same sums about another shift c′ (exact algebra, δ = c − c′):
+        Σ(y − c′) = Σ(y − c) + n δ,  Σ(y − c′)² = Σ(y − c)² + 2δ Σ(y − c) + n δ²."""
+        if shift == self.shift:
+            return self
+        delta, n = self.shift - shift, self.labelled
+        return replace(
+            self,
+            shift=float(shift),
+            sum_y=self.sum_y + n * delta,
+            sum_y_sq=self.sum_y_sq + 2.0 * delta * self.sum_y + n * delta * delta,
+        )
+
+    def merge(self, other: RegressionSums) -> RegressionSums:
+        return sum_regression([self, other])
+
+
+def common_shift(items: Sequence[RegressionSums]) -> float:
+    """The shift to merge at: of the shifts of the items with labelled rows (of all items when
+    none has any), the one nearest the pooled mean of y, ties to the smaller; so merging old
+    (c = 0) and new profiles keeps the new precision."""
+    shifts = sorted({item.shift for item in items if item.labelled} or {item.shift for item in items})
+    if len(shifts) == 1:
+        return shifts[0]
+    labelled = sum(item.labelled for item in items)
+    mean = sum(item.sum_y + item.labelled * item.shift for item in items) / labelled if labelled else 0.0
+    return min(shifts, key=lambda c: abs(c - mean))
+
+
+def sum_regression(items: Sequence[RegressionSums]) -> RegressionSums:
+    """Field-wise sum after re-shifting every item to :func:`common_shift` (any order, same result
+    up to float rounding; a single shift, the usual case, is plain addition)."""
+    if any(type(item) is not RegressionSums for item in items):
+        raise TypeError("can only merge RegressionSums with RegressionSums")
+    shift = common_shift(items)
+    aligned = [item.shifted(shift) for item in items]
+    names = [f.name for f in fields(RegressionSums) if f.name != "shift"]
+    return RegressionSums(**{name: sum(getattr(a, name) for a in aligned) for name in names}, shift=shift)

@@ -12,7 +12,14 @@ normal quantile z = Φ⁻¹(1 − α/2) (1.95996 for 95 %). Methods, with why th
   with variance 1/x₁ − 1/n₁ + 1/x₂ − 1/n₂; when a numerator is 0 we add ½ to every x
   and n (the "log-adjusted" variant), otherwise the log is −∞.
 - **Hanley–McNeil (1982)** for ROC AUC, from the AUC and the two class sizes.
+- **Newcombe (2006) method 5** for ROC AUC: the Hanley–McNeil variance with both class
+  sizes replaced by N* = (n₊ + n₋)/2 − 1, inverted as a score interval (never degenerate at
+  an AUC of 0 or 1, where DeLong's estimated variance is 0).
+- **Logit normal** for a figure in (0, 1) with a known standard error (DeLong's AUC).
 - **Normal approximation** for a mean, from the sample mean and variance (ddof = 1).
+- **Skew-corrected t** for a mean of a skewed variable (errors, log loss): the union of the
+  Student t interval and Hall's (1992) cubic transformation of the studentised mean, which
+  removes the first-order skewness term; from Σx, Σx², Σx³.
 
 Pure: numpy/scipy/stdlib only; no state, no clock.
 """
@@ -21,9 +28,11 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from scipy import special as _special
 from scipy import stats as _st
 
 Status = Literal["ok", "insufficient_data"]
@@ -71,6 +80,15 @@ def z_value(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     return float(_st.norm.ppf(0.5 + confidence / 2.0))
+
+
+@functools.lru_cache(maxsize=4096)
+def t_value(confidence: float, df: int) -> float:
+    """Two-sided Student t quantile t_{df}(1 − (1 − confidence)/2); the normal's beyond 10⁶ df."""
+    if df >= 1_000_000:
+        return z_value(confidence)
+    z_value(confidence)  # validates confidence
+    return float(_st.t.ppf(0.5 + confidence / 2.0, max(int(df), 1)))
 
 
 def wilson(*, successes: int, trials: int, confidence: float = 0.95) -> Interval:
@@ -167,3 +185,96 @@ def sample_variance(*, total: float, total_sq: float, n: int) -> float:
     if n < 2:
         return 0.0
     return max(0.0, (total_sq - total * total / n) / (n - 1))
+
+
+def logit_normal(*, value: float, se: float, confidence: float = 0.95) -> Interval:
+    """logit θ ± z·se/(θ(1 − θ)) mapped back (delta method on the logit); (θ, θ) when θ is 0
+    or 1 or se is 0, so callers that need an interval there combine it with a score interval."""
+    if not 0.0 < value < 1.0 or se <= 0.0:
+        return value, value
+    centre = math.log(value / (1.0 - value))
+    half = z_value(confidence) * se / (value * (1.0 - value))
+    return float(_special.expit(centre - half)), float(_special.expit(centre + half))  # no exp overflow
+
+
+def newcombe_auc(*, auc: float, n_positive: float, n_negative: float, confidence: float = 0.95) -> Interval:
+    """Newcombe's (2006) method 5 for ROC AUC: all θ with (Â − θ)² ≤ z² V(θ), where
+
+    V(θ) = θ(1 − θ)[1 + N*(1 − θ)/(2 − θ) + N*·θ/(1 + θ)] / (n₊ n₋),  N* = (n₊ + n₋)/2 − 1
+
+    (Hanley–McNeil's variance at θ, with both class sizes replaced by N*). Each limit is the
+    root of the quadratic-minus-quartic on its side of Â, found by bisection to 1e-12.
+    """
+    z2 = z_value(confidence) ** 2
+    n_star = max((n_positive + n_negative) / 2.0 - 1.0, 0.0)
+
+    def excess(theta: float) -> float:
+        spread = 1.0 + n_star * (1.0 - theta) / (2.0 - theta) + n_star * theta / (1.0 + theta)
+        return (auc - theta) ** 2 - z2 * theta * (1.0 - theta) * spread / (n_positive * n_negative)
+
+    return _bisect(excess, 0.0, auc), _bisect(excess, 1.0, auc)
+
+
+def _bisect(excess: Callable[[float], float], outside: float, inside: float) -> float:
+    """The root of ``excess`` between ``outside`` (excess ≥ 0) and ``inside`` (excess ≤ 0)."""
+    if excess(outside) <= 0.0:
+        return outside
+    for _ in range(45):  # |outside − inside| ≤ 1 halves to < 3e-14
+        middle = (outside + inside) / 2.0
+        if excess(middle) > 0.0:
+            outside = middle
+        else:
+            inside = middle
+    return inside
+
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """Sample mean, standard deviation (ddof = 1) and skewness g₁ = m₃/m₂^{3/2} of n values."""
+
+    n: int
+    mean: float
+    sd: float
+    skewness: float
+
+    @classmethod
+    def from_sums(cls, *, total: float, total_sq: float, total_cube: float | None, n: int) -> Moments:
+        """From Σx, Σx², Σx³ (None: skewness unknown, taken as 0). The central third moment
+        m₃ = Σx³/n − 3x̄Σx²/n + 2x̄³ cancels when |x̄| ≫ sd; a skewness lost in that rounding
+        (|m₃| below 1e-12 of its largest term) is taken as 0, and |g₁| is capped at its
+        sample maximum (n − 2)/√(n − 1)."""
+        mean = total / n
+        sd = math.sqrt(sample_variance(total=total, total_sq=total_sq, n=n))
+        if total_cube is None:
+            return cls(n, mean, sd, 0.0)
+        m2 = max(total_sq / n - mean * mean, 0.0)
+        terms = (total_cube / n, 3.0 * mean * total_sq / n, 2.0 * mean**3)
+        m3 = terms[0] - terms[1] + terms[2]
+        skew = 0.0
+        if m2 > 0.0 and n > 2 and abs(m3) > 1e-12 * max(abs(t) for t in terms):
+            cap = (n - 2) / math.sqrt(n - 1)
+            skew = max(-cap, min(cap, m3 / m2**1.5))
+        return cls(n, mean, sd, skew if math.isfinite(skew) else 0.0)
+
+
+def skewed_mean_interval(moments: Moments, *, confidence: float = 0.95) -> Interval:
+    """Union of the t interval x̄ ± t·s/√n and Hall's (1992) transformation interval.
+
+    Hall: with a = g₁/√n, T(t) = t + a t²/3 + a² t³/27 + a/6 = ((1 + a t/3)³ − 1)/a + a/6 is
+    increasing, and T((x̄ − μ)√n/s) is close to symmetric; the limits are x̄ − T⁻¹(±q)·s/√n,
+    T⁻¹(w) = 3(∛(1 + a(w − a/6)) − 1)/a, q = t_{n−1} quantile. Right-skewed data (a > 0)
+    lengthen the upper side. The union keeps the t interval where g₁ is noise (symmetric
+    laws, where Hall alone undercovers at n = 30, e.g. for Laplace errors).
+    """
+    n, mean = moments.n, moments.mean
+    q = t_value(confidence, n - 1)
+    se = moments.sd / math.sqrt(n)
+    low, high = mean - q * se, mean + q * se
+    a = moments.skewness / math.sqrt(n)
+    if abs(a) < 1e-12 or se == 0.0:
+        return low, high
+
+    def inverse(w: float) -> float:
+        return 3.0 * (math.cbrt(1.0 + a * (w - a / 6.0)) - 1.0) / a
+
+    return min(low, mean - inverse(q) * se), max(high, mean - inverse(-q) * se)

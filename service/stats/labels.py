@@ -21,8 +21,8 @@ from service.stats.outcomes import Outcomes, build_outcomes
 from service.stats.profile import Profile, predicted_labels
 
 _A = TypeVar("_A")
-# Fields that name the aggregate's shape rather than sum over rows.
-_SHAPE_FIELDS = frozenset({"edges", "classes"})
+# Fields that name the aggregate's shape (or, for "shift", the origin of its sums) rather than sum over rows.
+_SHAPE_FIELDS = frozenset({"edges", "classes", "shift"})
 
 
 def _difference(left: _A, right: _A) -> _A:

@@ -23,9 +23,12 @@ from service.stats.aggregates import (
     MulticlassCounts,
     RegressionSums,
     ScoreHistogram,
+    log_loss_terms,
+    moment_rows,
     percentage_error_rows,
+    sum_regression,
 )
-from service.stats.layout import Batch, FloatArray, IntArray, Labels, Layout
+from service.stats.layout import Batch, FloatArray, IntArray, Labels, Layout, NumericBins
 
 BoolArray = npt.NDArray[np.bool_]
 GroupKey = tuple[tuple[str, str], ...]
@@ -66,7 +69,7 @@ class Outcomes:
             return cls(binary=BinaryCounts.empty(), scores=ScoreHistogram.empty(layout.score_edges))
         if layout.task == "multiclass_classification":
             return cls(multiclass=MulticlassCounts.empty(layout.classes))
-        return cls(regression=RegressionSums.empty())
+        return cls(regression=RegressionSums.empty(regression_shift(layout)))
 
     @property
     def rows(self) -> int:
@@ -84,6 +87,11 @@ class Outcomes:
         )
 
 
+def regression_shift(layout: Layout) -> float:
+    """The shift c of a regression layout's y sums: the reference median prediction, else 0."""
+    return layout.prediction.center if isinstance(layout.prediction, NumericBins) else 0.0
+
+
 def stack_sum(rows: Sequence[Sequence[_N]]) -> tuple[_N, ...]:
     """Element-wise sum of equal-length tuples, left to right (as folding ``merge`` would).
 
@@ -98,10 +106,6 @@ def stack_sum(rows: Sequence[Sequence[_N]]) -> tuple[_N, ...]:
 
 def _sum_binary(items: list[BinaryCounts]) -> BinaryCounts:
     return BinaryCounts(**{f.name: sum(getattr(i, f.name) for i in items) for f in fields(BinaryCounts)})
-
-
-def _sum_regression(items: list[RegressionSums]) -> RegressionSums:
-    return RegressionSums(**{f.name: sum(getattr(i, f.name) for i in items) for f in fields(RegressionSums)})
 
 
 def _sum_histograms(items: list[ScoreHistogram]) -> ScoreHistogram:
@@ -136,7 +140,7 @@ def sum_outcomes(items: Sequence[Outcomes]) -> Outcomes:
         None if binary is None else _sum_binary(binary),
         None if scores is None else _sum_histograms(scores),
         None if multiclass is None else _sum_multiclass(multiclass),
-        None if regression is None else _sum_regression(regression),
+        None if regression is None else sum_regression(regression),
     )
 
 
@@ -175,7 +179,7 @@ def build_outcomes(
     elif layout.task == "multiclass_classification":
         keep, kernel = _multiclass_kernel(layout, batch, predicted)
     else:
-        keep, kernel = _regression_kernel(batch, predicted)
+        keep, kernel = _regression_kernel(layout, batch, predicted)
     out: dict[GroupKey, Outcomes] = {OVERALL: Outcomes.empty(layout)}
     for keys, codes in _groupings(layout, batch, keep):
         out.update((keys[index], outcome) for index, outcome in kernel(codes, len(keys)).items())
@@ -223,15 +227,18 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
         if batch.scores is None
         else np.asarray(batch.scores, dtype=np.float64)[keep]
     )
+    scored = labelled & ~np.isnan(scores)
+    loss = log_loss_terms(scores[scored], actual[scored])  # once per batch, not per grouping
+    loss_powers = (loss, loss**2, loss**3)
 
     def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
         cells = np.bincount(((group * 2 + labelled) * 2 + positive) * 2 + actual, minlength=groups * 8)
         # Per group, 8 cells indexed labelled * 4 + predicted positive * 2 + actual positive.
         cube = cells.reshape(groups, 8)
         rows = cube.sum(axis=1)
-        scored = labelled & ~np.isnan(scores)
         scored_n = np.bincount(group[scored], minlength=groups).tolist()
         brier = np.bincount(group[scored], weights=(scores[scored] - actual[scored]) ** 2, minlength=groups)
+        losses = [np.bincount(group[scored], weights=w, minlength=groups).tolist() for w in loss_powers]
         hist, sums = _score_histograms(layout.score_edges, group, groups, scores, labelled, actual)
         out: dict[int, Outcomes] = {}
         for i in np.flatnonzero(rows).tolist():
@@ -246,6 +253,10 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
                 fn=c[5],
                 scored_labelled=scored_n[i],
                 brier_sum=float(brier[i]),
+                log_loss_rows=scored_n[i],
+                log_loss_sum=losses[0][i],
+                log_loss_sq_sum=losses[1][i],
+                log_loss_cube_sum=losses[2][i],
             )
             h, w = hist[i].tolist(), sums[i].tolist()
             histogram = ScoreHistogram(layout.score_edges, *map(tuple, h), *map(tuple, w))
@@ -309,8 +320,12 @@ def _multiclass_kernel(
     return keep, kernel
 
 
-def _regression_kernel(batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
-    """Rows with a NaN prediction are left out; a NaN label means not labelled yet."""
+def _regression_kernel(
+    layout: Layout, batch: Batch, predicted: Labels | FloatArray
+) -> tuple[BoolArray, _Kernel]:
+    """Rows with a NaN prediction are left out; a NaN label means not labelled yet. The y sums
+    are about the reference median prediction (``RegressionSums.shift``), 0 without one."""
+    shift = regression_shift(layout)
     all_pred = np.asarray(predicted, dtype=np.float64)
     keep = np.isfinite(all_pred)
     pred = all_pred[keep]
@@ -318,6 +333,14 @@ def _regression_kernel(batch: Batch, predicted: Labels | FloatArray) -> tuple[Bo
     known = ~np.isnan(y)
     err, y_known = pred[known] - y[known], y[known]
     nonzero = percentage_error_rows(err, y_known)
+    centred = y_known - shift
+    moment = moment_rows(err)
+    cubic = err[moment] ** 3
+    moments = {
+        "sum_cubic_error": cubic,
+        "sum_abs_cubic_error": np.abs(cubic),
+        "sum_sextic_error": cubic * cubic,
+    }
 
     def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
         def total(
@@ -338,10 +361,12 @@ def _regression_kernel(batch: Batch, predicted: Labels | FloatArray) -> tuple[Bo
             "sum_quartic_error": total(err**4),
             "sum_abs_pct_error": total(np.abs(err[nonzero]) / np.abs(y_known[nonzero]), nonzero),
             "pct_rows": total(where=nonzero),
-            "sum_y": total(y_known),
-            "sum_y_sq": total(y_known * y_known),
+            "sum_y": total(centred),
+            "sum_y_sq": total(centred * centred),
+            "moment_rows": total(where=moment),
+            **{name: total(values, moment) for name, values in moments.items()},
         }
-        ints = {"n", "labelled", "pct_rows"}
+        ints = {"n", "labelled", "pct_rows", "moment_rows"}
         lists = {name: values.tolist() for name, values in columns.items()}
         return {
             i: Outcomes(
@@ -349,7 +374,8 @@ def _regression_kernel(batch: Batch, predicted: Labels | FloatArray) -> tuple[Bo
                     **{  # type: ignore[arg-type]
                         name: int(values[i]) if name in ints else float(values[i])
                         for name, values in lists.items()
-                    }
+                    },
+                    shift=shift,
                 )
             )
             for i in np.flatnonzero(columns["n"]).tolist()

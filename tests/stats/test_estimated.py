@@ -12,7 +12,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from service.stats.aggregates import ScoreHistogram
-from service.stats.estimated import calibrate, estimate_performance
+from service.stats.estimated import auc_gradient, calibrate, estimate_performance
+from service.stats.ranking import roc_auc_from_masses
 from tests.stats.outcome_data import UNIFORM_EDGES, calibrated_binary
 
 REALISED = {
@@ -80,20 +81,15 @@ def test_estimate_on_the_reference_itself_is_exact_at_a_block_boundary() -> None
 
 @pytest.mark.parametrize(("a", "b"), [(2.0, 3.0), (3.0, 2.0), (1.2, 4.0)])
 def test_estimate_tracks_realised_metric_under_covariate_shift(a: float, b: float) -> None:
-    # 200 seeded windows of 2000 rows; the realised metric must fall inside the estimate's
-    # 95 % interval in ≥ 88 % of runs (SE of a 95 % coverage at 200 runs ≈ 1.5 %, so 88 %
-    # leaves ~4.5 SE for simulation noise plus the small binning bias of 20 bins), and the
-    # mean estimate must match the mean realised value within 0.015: the one reference
-    # (20k rows) fixes a calibration error of SE ≈ 0.005 shared by all 200 runs.
-    # Realised confusion metrics are counted directly (sklearn's are checked above; here
-    # they would cost ~4 s for 3000 calls).
+    # 200 seeded windows of 2000 rows: the mean estimate must match the mean realised value
+    # within 0.015 (the one 20k-row reference fixes a calibration error of SE ≈ 0.005 shared
+    # by all runs). Interval coverage, with the reference redrawn per window, is measured in
+    # benchmarks/coverage/performance.py (test_performance_coverage.py asserts it).
     rng = np.random.default_rng(6)
     cal = calibrate(_reference(7))
     metrics = (*REALISED, "roc_auc")
-    hits = dict.fromkeys(metrics, 0)
     errors: dict[str, list[float]] = {m: [] for m in metrics}
-    runs = 200
-    for _ in range(runs):
+    for _ in range(200):
         rows = calibrated_binary(rng, 2000, a=a, b=b)
         window = ScoreHistogram.from_arrays(UNIFORM_EDGES, scores=rows.scores)  # no labels at all
         est = estimate_performance(calibration=cal, window=window, threshold=0.5)
@@ -104,12 +100,47 @@ def test_estimate_tracks_realised_metric_under_covariate_shift(a: float, b: floa
             assert got.value is not None
             assert got.ci_low is not None
             assert got.ci_high is not None
-            hits[m] += got.ci_low <= truth[m] <= got.ci_high
+            assert got.ci_low <= got.value <= got.ci_high
             errors[m].append(got.value - truth[m])
     for m in metrics:
-        assert hits[m] / runs >= 0.88, (m, hits[m] / runs)
-        assert hits[m] / runs <= 0.995, (m, hits[m] / runs)  # not uselessly wide either
         assert abs(float(np.mean(errors[m]))) < 0.015, (m, np.mean(errors[m]))
+
+
+def test_auc_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(13)
+    mass = rng.integers(5, 50, 12).astype(float)
+    expected = mass * np.sort(rng.random(12))
+    grad = auc_gradient(expected, mass - expected)
+    step = 1e-6
+    for k in range(12):
+        up = expected.copy()
+        up[k] += step
+        numeric = (roc_auc_from_masses(up, mass - up) - roc_auc_from_masses(expected, mass - expected)) / step
+        assert grad[k] == pytest.approx(numeric, abs=1e-6)
+
+
+def test_a_reference_block_without_positives_still_has_calibration_error() -> None:
+    # 3 % positives: the lowest PAV block often holds none (rate 0). Its rate is still uncertain,
+    # so the estimate's interval must not collapse to the label noise of the window alone.
+    edges = (0.0, 0.1, 0.5, 1.0)
+    reference = ScoreHistogram(
+        edges, (0, 5, 40), (2000, 300, 40), (0, 0, 0), (0.0, 1.0, 30.0), (100.0, 60.0, 25.0), (0.0, 0.0, 0.0)
+    )
+    cal = calibrate(reference)
+    assert cal.probability[0] == 0.0
+    window = ScoreHistogram(
+        edges,
+        (0, 0, 0),
+        (0, 0, 0),
+        (50_000, 3000, 500),
+        (0.0, 0.0, 0.0),
+        (0.0, 0.0, 0.0),
+        (1000.0, 600.0, 400.0),
+    )
+    recall = estimate_performance(calibration=cal, window=window, threshold=0.1).get("recall")
+    assert recall.value == 1.0  # no positive expected below the threshold...
+    assert recall.ci_low is not None
+    assert recall.ci_low < 0.9  # ...but 2,000 rows without a positive do not prove a rate of 0
 
 
 def test_threshold_must_be_an_edge_and_small_inputs_are_insufficient() -> None:

@@ -17,12 +17,16 @@ from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
 
 from service.stats.intervals import (
     MetricValue,
+    Moments,
     hanley_mcneil,
     katz_ratio,
     logit_interval,
+    logit_normal,
     newcombe_difference,
     normal_mean,
     sample_variance,
+    skewed_mean_interval,
+    t_value,
     wilson,
     z_value,
 )
@@ -174,3 +178,53 @@ def test_metric_value_never_serves_nan() -> None:
     assert good.method == "none"
     assert good.ci_low is None
     assert good.status == "ok"
+
+
+@pytest.mark.parametrize(("confidence", "df"), [(0.95, 1), (0.95, 29), (0.999, 99), (0.9, 5000)])
+def test_t_value_equals_scipy(confidence: float, df: int) -> None:
+    assert t_value(confidence, df) == pytest.approx(stats.t.ppf(0.5 + confidence / 2, df), rel=1e-12)
+    assert t_value(confidence, 10**7) == z_value(confidence)
+
+
+def _moments(x: np.ndarray) -> Moments:
+    return Moments.from_sums(
+        total=float(x.sum()), total_sq=float(np.sum(x**2)), total_cube=float(np.sum(x**3)), n=x.size
+    )
+
+
+def test_moments_from_sums_equal_numpy_and_scipy() -> None:
+    x = np.random.default_rng(17).lognormal(0.0, 0.7, 400)
+    m = _moments(x)
+    assert m.mean == pytest.approx(x.mean(), rel=1e-12)
+    assert m.sd == pytest.approx(x.std(ddof=1), rel=1e-9)
+    assert m.skewness == pytest.approx(stats.skew(x, bias=True), rel=1e-8)
+    # at mean 1e9 and sd 1 the third central moment is lost to rounding: taken as 0, not noise
+    assert _moments(1e9 + np.random.default_rng(18).standard_normal(1000)).skewness == 0.0
+    assert Moments.from_sums(total=6.0, total_sq=14.0, total_cube=None, n=3).skewness == 0.0
+
+
+def test_skewed_mean_interval_is_t_without_skew_and_stretches_the_long_tail() -> None:
+    symmetric = Moments(n=30, mean=2.0, sd=1.5, skewness=0.0)
+    t_low, t_high = stats.t.interval(0.95, 29, loc=2.0, scale=1.5 / math.sqrt(30))
+    assert skewed_mean_interval(symmetric) == pytest.approx((t_low, t_high), rel=1e-12)
+    skewed = Moments(n=30, mean=2.0, sd=1.5, skewness=2.0)
+    low, high = skewed_mean_interval(skewed)
+    assert low == pytest.approx(t_low, rel=1e-12)  # the union keeps the t side where it is wider
+    assert high - 2.0 > t_high - 2.0  # right skew: the upper side is longer
+    # Hall's limit solves T(t) = −q with T(t) = t + a t²/3 + a² t³/27 + a/6, a = g₁/√n
+    a, se, q = 2.0 / math.sqrt(30), 1.5 / math.sqrt(30), t_value(0.95, 29)
+    t = (2.0 - high) / se
+    assert t + a * t * t / 3 + a * a * t**3 / 27 + a / 6 == pytest.approx(-q, abs=1e-9)
+    mirrored = skewed_mean_interval(Moments(n=30, mean=-2.0, sd=1.5, skewness=-2.0))
+    assert mirrored == pytest.approx((-high, -low), rel=1e-12)
+
+
+def test_logit_normal_is_symmetric_on_the_logit_and_degenerate_at_the_edges() -> None:
+    low, high = logit_normal(value=0.8, se=0.05)
+    centre = math.log(0.8 / 0.2)
+    half = 1.959963984540054 * 0.05 / (0.8 * 0.2)
+    assert (low, high) == pytest.approx(
+        (1 / (1 + math.exp(-(centre - half))), 1 / (1 + math.exp(-(centre + half))))
+    )
+    assert logit_normal(value=1.0, se=0.1) == (1.0, 1.0)
+    assert logit_normal(value=0.3, se=0.0) == (0.3, 0.3)

@@ -13,7 +13,7 @@ import pytest
 
 from service.stats.aggregates import BinaryCounts, MulticlassCounts, RegressionSums, ScoreHistogram
 from service.stats.layout import Batch, Layout, fit_layout
-from service.stats.outcomes import Outcomes
+from service.stats.outcomes import Outcomes, regression_shift
 from service.stats.profile import (
     CategoricalSummary,
     NumericSummary,
@@ -168,7 +168,9 @@ def test_regression_outcomes_match_from_arrays() -> None:
     profile = build_profile(layout, batch)
     for key, outcomes in profile.outcomes.items():
         m = _mask_for(key, layout, batch) & np.isfinite(pred)
-        expected = RegressionSums.from_arrays(predictions=pred[m], actual=y[m])
+        expected = RegressionSums.from_arrays(
+            predictions=pred[m], actual=y[m], shift=regression_shift(layout)
+        )
         assert outcomes.regression is not None
         assert _close(outcomes.regression.to_dict(), expected.to_dict())
     assert isinstance(profile.prediction, NumericSummary) and profile.prediction.missing == 5

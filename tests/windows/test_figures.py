@@ -41,7 +41,18 @@ NUMERIC = ("x0", "x1", "x2", "x3", "x4")
 CATEGORICAL = {"c0": ("a", "b", "c", "d"), "c1": ("p", "q", "r")}
 BANDS = ("young", "mid", "old")
 IMPORTANCE = (5.0, 4.0, 3.0, 2.0, 1.0)
-BINARY_METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "brier", "roc_auc", "pr_auc", "ece")
+BINARY_METRICS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "brier",
+    "log_loss",
+    "roc_auc",
+    "pr_auc",
+    "ece",
+)
 STATUSES = {"ok", "alert", "watch", "insufficient_data", "provisional"}
 DEFAULT = MonitorConfig()
 
