@@ -55,6 +55,7 @@ def finished(database_url: str) -> Iterator[Finished]:
     try:
         with app_client(app) as client:
             scenario.run(client, clock, lambda: _round(jobs))
+            _resume_traffic(client, clock, jobs)
             yield Finished(client, app, clock)
     finally:
         app.state.context.engine.dispose()
@@ -62,6 +63,23 @@ def finished(database_url: str) -> Iterator[Finished]:
 
 def _round(jobs: Jobs) -> None:
     jobs.run_round()
+
+
+def _resume_traffic(client: AppClient, clock: scenario.MutableClock, jobs: Jobs) -> None:
+    """One more prediction after the scenario's 18 silent hours: the no-data alert that the
+    silence fired resolves, so the card has a resolved alert to list (every alert the scenario's
+    injected problems raise is still firing at its end)."""
+    record = {
+        "id": "after-the-silence",
+        "timestamp": clock.at.isoformat(),
+        "features": {"income": 50.0, "debt": 20.0, "age": 40.0, "purpose": "car", "housing": "own"},
+        "score": 0.4,
+        "prediction": 0,
+        "attributes": {"sex": "F", "age_band": "18-34"},
+    }
+    response = client.post("/v1/models/credit/predictions", json={"predictions": [record]})
+    assert response.status_code == 200, response.text
+    _round(jobs)
 
 
 def _get(client: AppClient, url: str, **params: Any) -> Any:
@@ -164,7 +182,11 @@ def check_markdown_holds_the_same_figures(f: Finished, card: dict[str, Any]) -> 
     for alert in card["alerts"]["open"] + card["alerts"]["resolved"]:
         assert f"| {alert['id']} | {alert['state']} | " in text
     for request in card["retrain_requests"]:
-        assert f"| {request['id']} | " in text and "drift drift\\_score income = " in text
+        assert f"| {request['id']} | " in text and request["reasons"]
+        for reason in request["reasons"]:
+            subject = reason["feature"] or reason["attribute"]
+            named = " ".join(_escaped(p) for p in (reason["family"], reason["metric"], subject) if p)
+            assert f"{named} = " in text
     assert card["reference"]["active"]["content_hash"] in text
     assert f.client.get(CARD, params={"format": "json"}, headers={"Accept": "text/markdown"}).json() == card
     assert f.client.get(CARD, params={"format": "markdown"}).text == text
