@@ -123,7 +123,7 @@ class PerformanceSettings(_Strict):
 
     A metric alerts when it crosses its explicit bound in ``thresholds`` or, without one,
     when it is worse than the reference's value by more than ``max_drop`` (absolute, in
-    the metric's units; for error metrics — brier, ece, mae, rmse, mape — worse means higher).
+    the metric's units; for error metrics — brier, log_loss, ece, mae, rmse, mape — worse means higher).
     """
 
     enabled: StrictBool = True

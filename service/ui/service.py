@@ -52,6 +52,7 @@ PERFORMANCE_ORDER = (
     "precision",
     "pr_auc",
     "brier",
+    "log_loss",
     "f1_weighted",
     "specificity",
     "ece",

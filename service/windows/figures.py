@@ -4,39 +4,48 @@ Pure (no database, no HTTP, no clock, no I/O): ``evaluate_window`` turns a windo
 profile, the reference profile, the layout and the monitor configuration into flat
 ``Figure`` rows, in family order drift, data_quality, performance, estimated_performance,
 fairness, explanation (within a family, in the order below). Statuses: "ok", "alert",
-"insufficient_data" (value None, never 0) or "provisional". No NaN or ±inf is ever
-returned: a non-finite value becomes None and its figure ``insufficient_data``. Alerts
-are strict: a value equal to its threshold is ok.
+"watch", "insufficient_data" (value None, never 0) or "provisional". No NaN or ±inf is
+ever returned: a non-finite value becomes None and its figure ``insufficient_data``.
 
-Label coverage = labelled / rows of the overall outcomes (rows with a prediction); None
+**Decisions** (``figures_base``): with ``decision: interval`` (the default) a figure past
+its threshold is "alert" only when its interval lies wholly past it, else "watch"; the
+intervals of one family in one window are simultaneous over the family's thresholded
+figures (Bonferroni at the monitor's ``confidence``); a threshold relative to the
+reference is decided on the difference with the reference's interval (MOVER). With
+``decision: point`` the point estimate past the threshold is "alert" and intervals are
+per figure at ``confidence``. A value equal to its threshold is not past it.
+
+Label coverage = labelled / rows with a prediction (``stats.labels.label_coverage``); None
 without rows. A window is *early* while coverage < ``config.label_coverage`` and its label
-wait is not over (``final`` False): its computed (ok or alert) label-based figures are then
-"provisional" instead; insufficient ones stay insufficient.
+wait is not over (``final`` False): its computed (ok, watch or alert) label-based figures
+are then "provisional" instead; insufficient ones stay insufficient.
 
 1. **drift** (``config.drift.enabled``): ``evaluate_drift`` with α = ``drift.alpha``, the
    numeric / categorical effect thresholds, ``min_rows`` for window and reference, and the
    prediction / score columns when ``drift.outputs`` (figures named "prediction", "score").
    Per column: ``drift_score`` = effect size (Wasserstein / reference std, or Jensen-Shannon
    distance) against its effect threshold, and ``p_value`` = the BH-adjusted q-value against
-   α; both "alert" when q < α and effect ≥ threshold; n = the window's non-missing values.
-   With ``drift.features`` the evaluation runs on the layout and profiles restricted to those
-   features (names the layout lacks are ignored), so BH's family is exactly the columns
-   reported: q_(i) = min_{j≥i} min(1, m p_(j)/j) over those m tests only.
+   α; both share one status: "alert" when q < α and the effect reaches its threshold on
+   evidence (rule in ``figures_drift``), "watch" when the point effect reaches it without
+   that; n = the window's non-missing values. With ``drift.features`` the evaluation runs on
+   the layout and profiles restricted to those features (names the layout lacks are
+   ignored), so BH's family is exactly the columns reported.
 2. **data_quality** (``data_quality.enabled``), every layout feature, needing ``min_rows``
-   rows in the window and in the reference: ``missing_rate`` = missing / rows, alert above
-   min(1, reference missing rate + ``max_missing_rate_increase``) (no threshold when the
-   reference has no rows); ``out_of_range_share`` (numeric) = values outside [reference min,
-   reference max] / non-missing, alert above ``max_out_of_range_share``; ``unseen_share``
-   (categorical) = values never seen in the reference / non-missing, alert above
-   ``max_unseen_share``.
+   rows in the window and in the reference: ``missing_rate`` = missing / rows (Wilson
+   interval), alert above min(1, reference rate + ``max_missing_rate_increase``) decided on
+   Newcombe's interval for window − reference (no threshold when the reference has no rows);
+   ``out_of_range_share`` (numeric) = values outside [reference min, reference max] /
+   non-missing, alert above ``max_out_of_range_share``; ``unseen_share`` (categorical) =
+   values never seen in the reference / non-missing, alert above ``max_unseen_share``
+   (Wilson intervals). The family is the 2 × features figures.
 3. **performance** (``performance.enabled``), realised, from labelled rows, with
    ``min_n = min_labelled``: binary accuracy, precision, recall, specificity, f1 and, when
-   the model has scores, brier, roc_auc, pr_auc, ece; multiclass accuracy, f1_macro,
-   f1_weighted; regression mae, rmse, mean_error, r2, mape. Threshold: the explicit bound
-   ``performance.thresholds[metric]`` (alert when value < min or > max; the figure reports
-   the bound nearest the value), else relative to the reference's realised value R of the
-   same metric computed the same way: R − ``max_drop`` (alert below), or R + ``max_drop``
-   (alert above) for the error metrics brier, ece, mae, rmse, mape. The signed mean_error
+   the model has scores, brier, log_loss, roc_auc, pr_auc, ece; multiclass accuracy,
+   f1_macro, f1_weighted; regression mae, rmse, mean_error, r2, mape. Threshold: the
+   explicit bound ``performance.thresholds[metric]`` (the figure reports the bound nearest
+   the value), else relative to the reference's realised value R of the same metric
+   computed the same way: R − ``max_drop`` (alert below), or R + ``max_drop`` (alert above)
+   for the error metrics brier, log_loss, ece, mae, rmse, mape. The signed mean_error
    (prediction − y) has no relative threshold: either sign is worse, which one threshold
    cannot express; a bias also raises mae and rmse, and an explicit bound can set both
    sides. No reference value: no threshold, status ok. Early windows: provisional.
@@ -47,32 +56,28 @@ wait is not over (``final`` False): its computed (ok or alert) label-based figur
    window's rows, labelled or not: the estimate needs none) and the realised rule's
    thresholds (explicit bound, else relative to the reference's *realised* value). Never
    provisional: it needs no labels.
-5. **fairness** (``fairness.enabled`` and the layout has attributes), for each attribute
-   then each intersection ("sex×age_band", groups "F|18-25"); binary task only, with
-   ``min_group_n = min_group_size`` and the groups seen in the reference as expected groups:
-   per group ``selection_rate`` P(ŷ=1), ``tpr`` P(ŷ=1|y=1), ``fpr`` P(ŷ=1|y=0), ``ppv``
-   P(y=1|ŷ=1), no threshold; per attribute ``statistical_parity_difference`` = max − min
-   selection rate (alert above ``max_parity_difference``), ``disparate_impact_ratio`` =
-   min / max selection rate (alert below ``min_impact_ratio``),
-   ``equal_opportunity_difference`` = max − min TPR, ``equalized_odds_difference`` =
-   max(TPR diff, FPR diff), ``predictive_parity_difference`` = max − min PPV (each alert
-   above its maximum; all differences are ≥ 0, so |value| = value). tpr, fpr, ppv and the
-   last three disparities need labels: provisional in early windows. Every task: per
-   attribute ``representation_shift`` = Cramér's V = √(χ²/N) of the 2 × k table of group
-   counts (reference, window), n = the window's rows, needing ``min_rows`` rows on each side;
-   alert when q < ``drift.alpha`` and V ≥ 0.1 (threshold 0.1: a "small" association by
-   Cohen's convention), q being p BH-adjusted across the window's attributes and
-   intersections.
+5. **fairness** (``figures_fairness``; ``fairness.enabled`` and the layout has attributes),
+   for each attribute then each intersection ("sex×age_band", groups "F|18-25"); binary
+   task only, with ``min_group_n = min_group_size`` and the groups seen in the reference as
+   expected groups: per group ``selection_rate``, ``tpr``, ``fpr``, ``ppv`` and, with
+   scores, ``calibration_in_the_large`` and ``ece`` (no thresholds); per attribute the
+   disparities ``statistical_parity_difference``, ``disparate_impact_ratio``,
+   ``equal_opportunity_difference``, ``equalized_odds_difference``,
+   ``predictive_parity_difference`` and, with scores, ``calibration_difference``, one family
+   across every attribute and intersection; tpr, fpr, ppv, the calibration figures and the
+   label-based disparities are provisional in early windows. Every task: per attribute
+   ``representation_shift`` = Cramér's V of the 2 × k table of group counts, alert when its
+   BH-adjusted q < ``drift.alpha`` and V ≥ 0.1 ("watch" when V ≥ 0.1 without significance).
 6. **explanation** (``explanation.enabled`` and the window carries attributions):
    ``ndcg`` of the window's importance ranking with the reference importances as gains
-   (cut at ``top_k``), alert below ``min_ndcg``; then per feature ``mean_abs_attribution`` =
-   Σ|a| / the window's rows carrying an attribution for it (feature set; no threshold). Both
-   need 30 attributed rows (``explanation.MIN_N``; nDCG in the reference too).
+   (cut at ``top_k``), alert below ``min_ndcg`` (no interval: decided on its point); then per
+   feature ``mean_abs_attribution`` = Σ|a| / the window's rows carrying an attribution for it
+   (no threshold). Both need 30 attributed rows (``explanation.MIN_N``; nDCG in the
+   reference too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from service.monitors.schemas import MonitorConfig
@@ -83,15 +88,9 @@ from service.stats.layout import Layout
 from service.stats.outcomes import OVERALL, Outcomes
 from service.stats.profile import Profile
 from service.stats.quality import FeatureQuality, evaluate_quality
-from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
 from service.windows.figures_base import (
-    ALERT,
     DATA_QUALITY,
-    DRIFT,
     EXPLANATION,
-    INSUFFICIENT,
-    OK,
-    WATCH,
     Decider,
     Estimate,
     Figure,
@@ -99,6 +98,7 @@ from service.windows.figures_base import (
     finite,
     judged,
 )
+from service.windows.figures_drift import drift_figures
 from service.windows.figures_fairness import fairness_figures
 from service.windows.figures_outcomes import estimated_figures, performance_figures
 
@@ -114,79 +114,6 @@ class WindowFigures:
     labelled: int
     label_coverage: float | None
     figures: tuple[Figure, ...]
-
-
-# ---------------------------------------------------------------- drift
-
-
-def _restricted(
-    layout: Layout, profiles: tuple[Profile, Profile], features: Collection[str]
-) -> tuple[Layout, Profile, Profile]:
-    """Layout and profiles projected on ``features`` (outputs and attributes kept)."""
-    keep = set(features)
-    sub = replace(
-        layout,
-        numeric=tuple(c for c in layout.numeric if c.name in keep),
-        categorical=tuple(c for c in layout.categorical if c.name in keep),
-    )
-    reference, window = (
-        replace(
-            p,
-            layout_hash=sub.content_hash,
-            numeric={k: v for k, v in p.numeric.items() if k in keep},
-            categorical={k: v for k, v in p.categorical.items() if k in keep},
-        )
-        for p in profiles
-    )
-    return sub, reference, window
-
-
-def _drift_status(result: FeatureDrift) -> str:
-    """alert on the drift verdict (q < α and effect ≥ threshold); watch when the effect size is
-    past its threshold without significance (a large shift the window's rows cannot confirm)."""
-    if result.status == "drift":
-        return ALERT
-    if result.status == "insufficient_data":
-        return INSUFFICIENT
-    large = result.effect_size is not None and result.effect_size >= result.threshold
-    return WATCH if large else OK
-
-
-def _drift_pair(result: FeatureDrift) -> list[Figure]:
-    """drift_score (effect size vs its threshold) and p_value (q-value vs α), one status."""
-    status = _drift_status(result)
-    pairs = (("drift_score", result.effect_size, result.threshold), ("p_value", result.q_value, result.alpha))
-    return [
-        Figure(
-            DRIFT,
-            metric,
-            feature=result.feature,
-            value=value,
-            n=result.n_window,
-            threshold=limit,
-            status=status,
-        )
-        for metric, value, limit in pairs
-    ]
-
-
-def drift_figures(layout: Layout, reference: Profile, window: Profile, config: MonitorConfig) -> list[Figure]:
-    """drift_score and p_value of every tested column (rule 1 of the module docstring)."""
-    settings = config.drift
-    drift_config = DriftConfig(
-        alpha=settings.alpha,
-        numeric_effect_threshold=settings.numeric_threshold,
-        categorical_effect_threshold=settings.categorical_threshold,
-        min_window_rows=config.min_rows,
-        min_reference_rows=config.min_rows,
-        outputs=settings.outputs,
-    )
-    if settings.features is not None:
-        # Evaluate on the projection rather than filter a full evaluation afterwards: BH's
-        # q-values depend on the whole family, and the family must be what is reported.
-        layout, reference, window = _restricted(layout, (reference, window), settings.features)
-    report = evaluate_drift(layout=layout, reference=reference, window=window, config=drift_config)
-    return [figure for result in report.features for figure in _drift_pair(result)]
 
 
 # ---------------------------------------------------------------- data quality
