@@ -49,7 +49,30 @@ def markdown(rows: Iterable[CoverageRow]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.interval} | {r.scenario} | {r.nominal:.2f} | {r.reps - r.skipped} "
+            f"| {r.interval} | {r.scenario} | {r.nominal:g} | {r.reps - r.skipped} "
             f"| {r.coverage:.3f} ± {r.standard_error:.3f} | {r.mean_width:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(rows: Iterable[CoverageRow]) -> str:
+    """One line per (interval, nominal level): scenarios, lowest and median coverage, the
+    scenario of the lowest, and how many scenarios sit below 0.93 (0.99 at a nominal ≥ 0.99)."""
+    groups: dict[tuple[str, float], list[CoverageRow]] = {}
+    for r in rows:
+        if not math.isnan(r.coverage):
+            groups.setdefault((r.interval, r.nominal), []).append(r)
+    lines = [
+        "| interval | nominal | scenarios | lowest coverage (its scenario) | median | below the floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (interval, nominal), found in groups.items():
+        ordered = sorted(found, key=lambda r: r.coverage)
+        floor = 0.99 if nominal >= 0.99 else 0.93
+        low, median = ordered[0], ordered[len(ordered) // 2].coverage
+        below = sum(r.coverage < floor for r in ordered)
+        lines.append(
+            f"| {interval} | {nominal:g} | {len(ordered)} | {low.coverage:.3f} ({low.scenario}) "
+            f"| {median:.3f} | {below} |"
         )
     return "\n".join(lines)
