@@ -45,10 +45,12 @@ are then "provisional" instead; insufficient ones stay insufficient.
    explicit bound ``performance.thresholds[metric]`` (the figure reports the bound nearest
    the value), else relative to the reference's realised value R of the same metric
    computed the same way: R − ``max_drop`` (alert below), or R + ``max_drop`` (alert above)
-   for the error metrics brier, log_loss, ece, mae, rmse, mape. The signed mean_error
-   (prediction − y) has no relative threshold: either sign is worse, which one threshold
-   cannot express; a bias also raises mae and rmse, and an explicit bound can set both
-   sides. No reference value: no threshold, status ok. Early windows: provisional.
+   for the error metrics brier, log_loss, ece, mae, rmse. mean_error, r2 and mape have no
+   relative threshold, only explicit bounds: the signed mean error (prediction − y) because
+   either sign is worse (a bias also raises mae and rmse); R² because it moves with RMSE,
+   whose interval decides; MAPE because its variance is not stored, so an explicit bound on
+   either is decided on the point. No reference value: no threshold, status ok. Early
+   windows: provisional.
 4. **estimated_performance** (``performance.enabled`` and ``.estimated``; binary models
    with scores; only when the reference has ≥ ``MIN_REFERENCE`` labelled scored rows):
    ``estimate_performance(calibrate(reference scores), window scores)`` — accuracy,

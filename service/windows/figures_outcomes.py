@@ -35,7 +35,11 @@ from service.windows.figures_base import (
 # Worse means higher for these (schemas.PerformanceSettings); every other metric is
 # higher-is-better except the signed mean error, which gets no default threshold.
 ERROR_METRICS = frozenset({"brier", "log_loss", "ece", "mae", "rmse", "mape"})
-SIGNED_METRICS = frozenset({"mean_error"})
+# No threshold relative to the reference, only explicit bounds: the signed mean error (either
+# sign is worse, which one threshold cannot express); R² (= 1 − MSE / Var y, it moves with
+# RMSE, whose interval decides); MAPE (its variance is not stored, so a relative threshold
+# would be decided on a noisy point). An explicit bound on R² or MAPE is decided on the point.
+NO_RELATIVE_THRESHOLD = frozenset({"mean_error", "r2", "mape"})
 # Brier, log loss, the AUCs and ECE need scores: a binary model without them never has these.
 SCORE_METRICS = frozenset({"brier", "log_loss", "roc_auc", "pr_auc", "ece"})
 References = Mapping[str, MetricValue]
@@ -69,12 +73,12 @@ def computed(metrics: Sequence[MetricValue]) -> dict[str, MetricValue]:
 def performance_limit(metric: str, reference: References, settings: PerformanceSettings) -> Limit | None:
     """Explicit bound, else ref − max_drop (alert below) or, for error metrics, ref + max_drop
     (alert above), carrying the reference's interval; None without a reference value, and for
-    the signed mean error."""
+    ``NO_RELATIVE_THRESHOLD``."""
     bound = settings.thresholds.get(metric)
     if bound is not None:
         return Limit(bound.min, bound.max)
     ref = reference.get(metric)
-    if ref is None or ref.value is None or metric in SIGNED_METRICS:
+    if ref is None or ref.value is None or metric in NO_RELATIVE_THRESHOLD:
         return None
     estimate = Estimate(ref.value, ref.ci_low, ref.ci_high)
     if metric in ERROR_METRICS:
