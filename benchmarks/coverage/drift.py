@@ -231,7 +231,8 @@ def coverage_rows(
                 hits = draws.lower(z)[served] <= draws.truth[served]
                 widths = z * draws.se[served]
                 skipped = int(reps - served.sum())
-                label = _label(pair.name, n_win, n_ref)
+                # the shared table prints nominal levels with two decimals: say which one
+                label = _label(pair.name, n_win, n_ref) + f" [at {nominal:g}]"
                 out.append(summarise(interval, label, nominal, hits.tolist(), widths.tolist(), skipped))
     return out
 

@@ -240,6 +240,18 @@ def effective_edges(bins: NumericBins, reference: NumericSummary, window: Numeri
     return edges
 
 
+def _wasserstein(
+    bins: NumericBins, reference: NumericSummary, window: NumericSummary, norm: float
+) -> tuple[tuple[float, float], float | None]:
+    """((W_b, error bound), se of W_b / norm) from two profiles with their sums."""
+    edge_list = effective_edges(bins, reference, window)
+    edges = np.asarray(edge_list, dtype=np.float64)
+    w = wasserstein_binned(edge_list, reference.bins, window.bins, reference.bin_sums, window.bin_sums)
+    integrals = bin_integrals(edges, reference.bins, window.bins, reference.bin_sums, window.bin_sums)
+    ref, win = side_of(reference), side_of(window)
+    return w, wasserstein_se(edges, integrals, ref, win, effect=w[0] / norm, norm=norm)
+
+
 def numeric_statistics(
     bins: NumericBins, reference: NumericSummary, window: NumericSummary
 ) -> DriftStatistics:
@@ -254,17 +266,10 @@ def numeric_statistics(
     ks, ks_error = ks_binned(reference.bins, window.bins)
     variance = reference.variance
     std = None if variance is None else math.sqrt(variance)
-    w: tuple[float, float] | None = None
     norm = max(std or 0.0, STD_FLOOR)
-    se = None
+    w, se = None, None
     if std is not None and not window.lost_sums and window.count:
-        edge_list = effective_edges(bins, reference, window)
-        edges = np.asarray(edge_list, dtype=np.float64)
-        w = wasserstein_binned(edge_list, reference.bins, window.bins, reference.bin_sums, window.bin_sums)
-        integrals = bin_integrals(edges, reference.bins, window.bins, reference.bin_sums, window.bin_sums)
-        se = wasserstein_se(
-            edges, integrals, side_of(reference), side_of(window), effect=w[0] / norm, norm=norm
-        )
+        w, se = _wasserstein(bins, reference, window, norm)
     usable = reference.count > 0 and window.count > 0
     return DriftStatistics(
         kind="numeric",
