@@ -237,12 +237,18 @@ def js_se(reference: Counts, window: Counts, *, z: float = Z_REFERENCE) -> float
     n, m = float(r.sum()), float(w.sum())
     if n <= 0 or m <= 0:
         return None
-    p, q = r / n, w / m
-    mix = (p + q) / 2.0
-    jsd = max(0.5 * _kl(p, mix) + 0.5 * _kl(q, mix), 0.0)
-    spread = math.sqrt(_gradient_variance(p, mix) / n + _gradient_variance(q, mix) / m)
+    jsd, spread = jsd_linear(r, w)
     lower = math.sqrt(max(jsd - jsd_bias_bound(r, w) - z * spread, 0.0))
     return (math.sqrt(jsd) - lower) / z
+
+
+def jsd_linear(reference: FloatArray, window: FloatArray) -> tuple[float, float]:
+    """(JSD̂, its delta-method standard error) from two non-empty count vectors."""
+    n, m = float(reference.sum()), float(window.sum())
+    p, q = reference / n, window / m
+    mix = (p + q) / 2.0
+    jsd = max(0.5 * _kl(p, mix) + 0.5 * _kl(q, mix), 0.0)
+    return jsd, math.sqrt(_gradient_variance(p, mix) / n + _gradient_variance(q, mix) / m)
 
 
 def _kl(shares: FloatArray, mix: FloatArray) -> float:

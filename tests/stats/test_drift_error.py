@@ -26,7 +26,7 @@ from service.stats.drift import (
     js_distance,
     numeric_statistics,
 )
-from service.stats.drift_error import Z_REFERENCE, influence_se, js_se, noise_bias, side_of
+from service.stats.drift_error import Z_REFERENCE, influence_se, js_se, jsd_linear, noise_bias, side_of
 from service.stats.layout import Batch, fit_layout, fit_numeric
 from service.stats.profile import build_profile, summarize_categorical, summarize_numeric
 from service.stats.verdict import evaluate_drift
@@ -123,8 +123,12 @@ def test_js_se_matches_the_spread_of_js_at_large_n() -> None:
     a, b = rng.multinomial(20_000, p, size=REPS), rng.multinomial(5_000, q, size=REPS)
     js = np.asarray([js_distance(x, y) for x, y in zip(a, b, strict=True)])
     se = np.asarray([js_se(x, y) for x, y in zip(a, b, strict=True)], dtype=np.float64)
-    # the linear part dominates here; the bias allowance adds b / (2 JS z₀) ≈ 3 % of it
-    assert np.std(js) * 0.9 <= np.mean(se) <= np.std(js) * 1.2
+    linear = [jsd_linear(x.astype(float), y.astype(float)) for x, y in zip(a, b, strict=True)]
+    delta = np.asarray([spread / (2 * math.sqrt(jsd)) for jsd, spread in linear])
+    # the delta method on the JS scale, se(JSD)/(2 JS), is the spread of JS at this size
+    assert np.std(js) * 0.9 <= np.mean(delta) <= np.std(js) * 1.1
+    # effect_se adds the bias allowance and the curvature of √ at z₀: larger, not far
+    assert np.all(se >= delta) and np.mean(se) <= 1.3 * np.mean(delta)
 
 
 def test_js_se_is_zero_width_free_and_none_without_rows() -> None:
