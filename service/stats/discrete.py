@@ -46,6 +46,7 @@ from service.stats.drift import (
     js_distance,
     psi,
 )
+from service.stats.drift_error import side_of, wasserstein_se
 from service.stats.layout import IntArray, NumericBins
 from service.stats.summaries import NumericSummary
 
@@ -136,6 +137,26 @@ def grid_wasserstein(
     return abs(below) + grid + abs(above), crossing + snap
 
 
+def grid_wasserstein_se(
+    bins: NumericBins, reference: NumericSummary, window: NumericSummary, *, effect: float, norm: float
+) -> float | None:
+    """se of W / norm (``drift_error.wasserstein_se``) over the cells as bins: [lo, v_0),
+    [v_i, v_{i+1}), {v_{k−1}}, (v_{k−1}, hi], the CDF difference constant d_{i+1} on a gap."""
+    if reference.lost_sums or window.lost_sums or not reference.count or not window.count:
+        return None
+    v = np.asarray(bins.edges, dtype=np.float64)
+    k = v.size
+    lo = min(x for x in (reference.minimum, window.minimum, v[0]) if x is not None)
+    hi = max(x for x in (reference.maximum, window.maximum, v[-1]) if x is not None)
+    edges = np.concatenate([[lo], v, [v[-1], hi]])
+    d = np.cumsum(np.asarray(reference.bins) / reference.count - np.asarray(window.bins) / window.count)
+    below = _excess(window, 0) - _excess(reference, 0)
+    above = _excess(window, k + 1) - _excess(reference, k + 1)
+    integrals = np.concatenate([[below], d[1:k] * np.diff(v), [0.0, above]])
+    ref, win = side_of(reference, bins.anchors), side_of(window, bins.anchors)
+    return wasserstein_se(edges, integrals, ref, win, effect=effect, norm=norm)
+
+
 def discrete_statistics(
     bins: NumericBins, reference: NumericSummary, window: NumericSummary
 ) -> DriftStatistics:
@@ -147,6 +168,7 @@ def discrete_statistics(
     std = None if variance is None else math.sqrt(variance)
     w = grid_wasserstein(bins, reference, window)
     norm = max(std or 0.0, STD_FLOOR)
+    se = None if w is None else grid_wasserstein_se(bins, reference, window, effect=w[0] / norm, norm=norm)
     return DriftStatistics(
         kind="discrete",
         n_reference=reference.count,
@@ -163,6 +185,7 @@ def discrete_statistics(
         wasserstein_norm=None if w is None or std is None else w[0] / norm,
         wasserstein_error=None if w is None or std is None else w[1] / norm,
         reference_std=std,
+        effect_se=None if std is None else se,
     )
 
 

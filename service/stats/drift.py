@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special, stats
 
+from service.stats.drift_error import js_se, side_of, wasserstein_se
 from service.stats.layout import NumericBins
 from service.stats.summaries import CategoricalSummary, NumericSummary
 
@@ -161,19 +162,33 @@ def wasserstein_binned(
     L_i = d_i − q_i < 0 < U_i = d_i + p_i; there ∫|·| − |∫·| ≤ 2 (b − a) min(U_i, −L_i),
     whose sum is the returned bound. ``edges`` must span the observed extremes.
     """
-    e = np.asarray(edges, dtype=np.float64)
-    width, upper_edge = np.diff(e), e[1:]
-    p, q, d_start = _cdf_gaps(reference, window)
     n_ref, n_win = float(np.sum(reference)), float(np.sum(window))
     if n_ref == 0 or n_win == 0:
         return 0.0, 0.0
-    ref_sums, win_sums = np.asarray(reference_sums, np.float64), np.asarray(window_sums, np.float64)
-    mean_part = ref_sums / n_ref - win_sums / n_win
-    integral = width * d_start + (p - q) * upper_edge - mean_part
+    e = np.asarray(edges, dtype=np.float64)
+    integral = bin_integrals(e, reference, window, reference_sums, window_sums)
+    p, q, d_start = _cdf_gaps(reference, window)
     low, high = d_start - q, d_start + p
     crossing = (low < 0) & (high > 0)
-    bound = np.sum(np.where(crossing, 2.0 * width * np.minimum(high, -low), 0.0))
+    bound = np.sum(np.where(crossing, 2.0 * np.diff(e) * np.minimum(high, -low), 0.0))
     return float(np.sum(np.abs(integral))), float(bound)
+
+
+def bin_integrals(
+    edges: FloatArray,
+    reference: Counts,
+    window: Counts,
+    reference_sums: Sequence[float],
+    window_sums: Sequence[float],
+) -> FloatArray:
+    """I_i = ∫_bin (F_ref − F_win) dx per bin, exact from counts and value sums (both sides
+    non-empty; ``wasserstein_binned``)."""
+    p, q, d_start = _cdf_gaps(reference, window)
+    n_ref, n_win = float(np.sum(reference)), float(np.sum(window))
+    ref_sums, win_sums = np.asarray(reference_sums, np.float64), np.asarray(window_sums, np.float64)
+    mean_part = ref_sums / n_ref - win_sums / n_win
+    out: FloatArray = np.diff(edges) * d_start + (p - q) * edges[1:] - mean_part
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +200,9 @@ class DriftStatistics:
 
     ``n_reference`` / ``n_window`` count non-missing values. ``ks_error`` and
     ``wasserstein_error`` bound the distance between the binned and the exact statistic.
+    ``effect_se`` is the standard error of the effect size in its units (``wasserstein_norm``
+    for numeric and discrete columns, ``jensen_shannon`` for categorical ones; see
+    ``drift_error.py``), None when it cannot be computed (e.g. lost sums).
     """
 
     kind: str
@@ -203,6 +221,7 @@ class DriftStatistics:
     wasserstein_norm: float | None = None
     wasserstein_error: float | None = None
     reference_std: float | None = None
+    effect_se: float | None = None
 
 
 def coarse_counts(bins: NumericBins, counts: Sequence[int]) -> npt.NDArray[np.int64]:
@@ -221,6 +240,18 @@ def effective_edges(bins: NumericBins, reference: NumericSummary, window: Numeri
     return edges
 
 
+def _wasserstein(
+    bins: NumericBins, reference: NumericSummary, window: NumericSummary, norm: float
+) -> tuple[tuple[float, float], float | None]:
+    """((W_b, error bound), se of W_b / norm) from two profiles with their sums."""
+    edge_list = effective_edges(bins, reference, window)
+    edges = np.asarray(edge_list, dtype=np.float64)
+    w = wasserstein_binned(edge_list, reference.bins, window.bins, reference.bin_sums, window.bin_sums)
+    integrals = bin_integrals(edges, reference.bins, window.bins, reference.bin_sums, window.bin_sums)
+    ref, win = side_of(reference), side_of(window)
+    return w, wasserstein_se(edges, integrals, ref, win, effect=w[0] / norm, norm=norm)
+
+
 def numeric_statistics(
     bins: NumericBins, reference: NumericSummary, window: NumericSummary
 ) -> DriftStatistics:
@@ -235,16 +266,10 @@ def numeric_statistics(
     ks, ks_error = ks_binned(reference.bins, window.bins)
     variance = reference.variance
     std = None if variance is None else math.sqrt(variance)
-    w: tuple[float, float] | None = None
-    if std is not None and not window.lost_sums and window.count:
-        w = wasserstein_binned(
-            effective_edges(bins, reference, window),
-            reference.bins,
-            window.bins,
-            reference.bin_sums,
-            window.bin_sums,
-        )
     norm = max(std or 0.0, STD_FLOOR)
+    w, se = None, None
+    if std is not None and not window.lost_sums and window.count:
+        w, se = _wasserstein(bins, reference, window, norm)
     usable = reference.count > 0 and window.count > 0
     return DriftStatistics(
         kind="numeric",
@@ -260,6 +285,7 @@ def numeric_statistics(
         wasserstein_norm=None if w is None else w[0] / norm,
         wasserstein_error=None if w is None else w[1] / norm,
         reference_std=std,
+        effect_se=se,
     )
 
 
@@ -276,4 +302,5 @@ def categorical_statistics(reference: CategoricalSummary, window: CategoricalSum
         chi2=chi.statistic,
         chi2_p_value=chi.p_value,
         chi2_dof=chi.dof,
+        effect_se=js_se(reference.counts, window.counts),
     )

@@ -33,6 +33,7 @@ from typing import Literal
 
 from service.stats.discrete import discrete_statistics
 from service.stats.drift import DriftStatistics, categorical_statistics, numeric_statistics
+from service.stats.drift_error import js_se
 from service.stats.exact import categorical_statistics_exact, numeric_statistics_exact
 from service.stats.fdr import benjamini_hochberg
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
@@ -70,7 +71,9 @@ class FeatureDrift:
     profile stored before values were capped at 1e50 lost its sums: the effect size is
     unknown, the status ``insufficient_data``). ``statistics`` holds every statistic
     computed (None when below the minimum n). ``discrete`` marks a discrete numeric column
-    (test ``chi2``, effect ``wasserstein_norm``).
+    (test ``chi2``, effect ``wasserstein_norm``). ``effect_se`` is the standard error of
+    ``effect_size`` in its units (``DriftStatistics.effect_se``; None when insufficient or
+    not computable): the decision layer asks effect_size − z·effect_se ≥ threshold.
     """
 
     feature: str
@@ -92,6 +95,7 @@ class FeatureDrift:
     reason: str
     statistics: DriftStatistics | None
     discrete: bool = False
+    effect_se: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +146,20 @@ def _raw(sample: Batch | None, name: str, role: ColumnRole) -> FloatArray | Labe
 def _statistics(
     spec: NumericBins | Vocabulary, ref: _Summary, win: _Summary, raw_ref: object, raw_win: object
 ) -> tuple[DriftStatistics, bool]:
+    """The column's statistics; on the exact path (raw rows) ``effect_se`` comes from the
+    profiles of the same rows (their bins and counts; the binned and exact effects differ by
+    at most ``wasserstein_error``, and categories by the pooling of the top-K vocabulary)."""
     exact = raw_ref is not None and raw_win is not None
     if isinstance(spec, NumericBins) and isinstance(ref, NumericSummary) and isinstance(win, NumericSummary):
+        binned = discrete_statistics(spec, ref, win) if spec.discrete else numeric_statistics(spec, ref, win)
         if exact:
-            return numeric_statistics_exact(spec, raw_ref, raw_win), True  # type: ignore[arg-type]
-        if spec.discrete:
-            return discrete_statistics(spec, ref, win), False
-        return numeric_statistics(spec, ref, win), False
+            raw = numeric_statistics_exact(spec, raw_ref, raw_win)  # type: ignore[arg-type]
+            return replace(raw, effect_se=binned.effect_se), True
+        return binned, False
     if isinstance(ref, CategoricalSummary) and isinstance(win, CategoricalSummary):
         if exact:
-            return categorical_statistics_exact(raw_ref, raw_win), True  # type: ignore[arg-type]
+            raw = categorical_statistics_exact(raw_ref, raw_win)  # type: ignore[arg-type]
+            return replace(raw, effect_se=js_se(ref.counts, win.counts)), True
         return categorical_statistics(ref, win), False
     raise TypeError("profile summary does not match the layout column")
 
@@ -224,6 +232,7 @@ def _judge(
         reason="lost_sums" if lost else "" if stats is not None else "below_min_n",
         statistics=stats,
         discrete=kind == "discrete",
+        effect_se=None if stats is None or lost else stats.effect_se,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,13 +107,16 @@ def test_small_windows_with_raw_rows_use_exact_statistics() -> None:
     layout, ref, win = _one_feature(rng.normal(size=3_000), rng.normal(0.5, 1.0, 300))
     report = _report(layout, ref, win, reference_sample=ref, window_sample=win)
     (result,) = report.features
-    assert result.exact and result.statistics == numeric_statistics_exact(
+    assert result.exact and result.statistics is not None
+    # every statistic is the exact one; the effect's se comes from the same rows' profiles
+    assert replace(result.statistics, effect_se=None) == numeric_statistics_exact(
         layout.numeric[0], ref.numeric["x"], win.numeric["x"]
     )
     expected = stats.ks_2samp(ref.numeric["x"], win.numeric["x"])
     assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
     (binned,) = _report(layout, ref, win).features
     assert not binned.exact and binned.status == result.status == "drift"
+    assert result.effect_se is not None and result.effect_se == binned.effect_se
 
 
 @pytest.mark.parametrize(("rows", "method"), [(1_000, "ks"), (1_001, "wasserstein_norm")])
