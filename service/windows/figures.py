@@ -224,7 +224,7 @@ def evaluate_window(
     decider = decider_of(config)
     figures: list[Figure] = []
     if config.drift.enabled:
-        figures += drift_figures(layout, reference, window, config)
+        figures += drift_figures(layout, reference, window, config, decider)
     if config.data_quality.enabled:
         figures += quality_figures(layout, reference, window, config, decider)
     performance = config.performance

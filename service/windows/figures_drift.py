@@ -1,19 +1,27 @@
 """The drift family of ``figures``: drift_score and p_value of every tested column.
 
-The rule is in the docstring of ``service.windows.figures`` (rule 1); the statistics in
-``service.stats.verdict``.
+The statistics are ``service.stats.verdict``'s: BH-adjusted q-values of the tests and the
+effect sizes with their standard error ``effect_se`` (``service.stats.drift_error``, which
+folds in a bound on the effect's upward bias from noise). The decision, with ``decision:
+interval``: "alert" when q < α **and** the effect's lower limit effect − z·se reaches the
+threshold, z = Φ⁻¹(1 − (1 − level)/2) at the family's level over the window's tested columns
+(``Decider.level``); "watch" when the point effect reaches the threshold without that (or
+without significance); with ``decision: point``, q < α and the point effect (the rule before
+decisions on intervals). drift_score carries the interval [max(0, effect − z·se),
+effect + z·se]; p_value shares its status.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from service.monitors.schemas import MonitorConfig
+from service.monitors.schemas import DecisionMode, MonitorConfig
+from service.stats.intervals import z_value
 from service.stats.layout import Layout
 from service.stats.profile import Profile
 from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
-from service.windows.figures_base import ALERT, DRIFT, INSUFFICIENT, OK, WATCH, Figure
+from service.windows.figures_base import ALERT, DRIFT, INSUFFICIENT, OK, WATCH, Decider, Figure
 
 
 def _restricted(
@@ -38,37 +46,68 @@ def _restricted(
     return sub, reference, window
 
 
-def _drift_status(result: FeatureDrift) -> str:
-    """alert on the drift verdict (q < α and effect ≥ threshold); watch when the effect size is
-    past its threshold without significance (a large shift the window's rows cannot confirm)."""
-    if result.status == "drift":
-        return ALERT
+@dataclass(frozen=True, slots=True)
+class _Effect:
+    """The effect size's interval at the family's level: effect ∓ z·se (no se: none)."""
+
+    low: float | None
+    high: float | None
+
+
+def _interval(result: FeatureDrift, z: float) -> _Effect:
+    if result.effect_size is None or result.effect_se is None:
+        return _Effect(None, None)
+    half = z * result.effect_se
+    return _Effect(max(0.0, result.effect_size - half), result.effect_size + half)
+
+
+def _drift_status(result: FeatureDrift, effect: _Effect, decider: Decider) -> str:
+    """alert when q < α and the effect reaches its threshold on evidence (its lower limit; on
+    the point when no standard error exists); watch when the point effect reaches it without
+    that evidence (a large shift the window's rows cannot confirm)."""
     if result.status == "insufficient_data":
         return INSUFFICIENT
     large = result.effect_size is not None and result.effect_size >= result.threshold
-    return WATCH if large else OK
+    if result.status != "drift":
+        return WATCH if large else OK
+    if decider.mode is DecisionMode.POINT or effect.low is None:
+        return ALERT
+    return ALERT if effect.low >= result.threshold else WATCH
 
 
-def _drift_pair(result: FeatureDrift) -> list[Figure]:
-    """drift_score (effect size vs its threshold) and p_value (q-value vs α), one status."""
-    status = _drift_status(result)
-    pairs = (("drift_score", result.effect_size, result.threshold), ("p_value", result.q_value, result.alpha))
-    return [
-        Figure(
-            DRIFT,
-            metric,
-            feature=result.feature,
-            value=value,
-            n=result.n_window,
-            threshold=limit,
-            status=status,
-        )
-        for metric, value, limit in pairs
-    ]
+def _drift_pair(result: FeatureDrift, decider: Decider, z: float) -> list[Figure]:
+    """drift_score (effect size vs its threshold, with its interval) and p_value (q-value vs
+    α), one status."""
+    effect = _interval(result, z)
+    status = _drift_status(result, effect, decider)
+    score = Figure(
+        DRIFT,
+        "drift_score",
+        feature=result.feature,
+        value=result.effect_size,
+        ci_low=effect.low,
+        ci_high=effect.high,
+        n=result.n_window,
+        threshold=result.threshold,
+        status=status,
+    )
+    q_value = Figure(
+        DRIFT,
+        "p_value",
+        feature=result.feature,
+        value=result.q_value,
+        n=result.n_window,
+        threshold=result.alpha,
+        status=status,
+    )
+    return [score, q_value]
 
 
-def drift_figures(layout: Layout, reference: Profile, window: Profile, config: MonitorConfig) -> list[Figure]:
-    """drift_score and p_value of every tested column (rule 1 of the module docstring)."""
+def drift_figures(
+    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+) -> list[Figure]:
+    """drift_score and p_value of every tested column (rule 1 of the module docstring); the
+    effect intervals are simultaneous over the tested columns (``Decider.level``)."""
     settings = config.drift
     drift_config = DriftConfig(
         alpha=settings.alpha,
@@ -83,4 +122,5 @@ def drift_figures(layout: Layout, reference: Profile, window: Profile, config: M
         # q-values depend on the whole family, and the family must be what is reported.
         layout, reference, window = _restricted(layout, (reference, window), settings.features)
     report = evaluate_drift(layout=layout, reference=reference, window=window, config=drift_config)
-    return [figure for result in report.features for figure in _drift_pair(result)]
+    z = z_value(decider.level(len(report.features)))
+    return [figure for result in report.features for figure in _drift_pair(result, decider, z)]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from service.monitors.schemas import (
     Bound,
@@ -227,6 +228,29 @@ def test_only_drifted_features_alert_and_p_value_is_the_bh_q_value(binary: Setup
         assert score.n == p_value.n == verdict.n_window
         assert (p_value.value, p_value.threshold) == (verdict.q_value, 0.05)
         assert score.status == p_value.status == ("alert" if verdict.status == "drift" else "ok")
+
+
+def test_drift_alerts_only_when_the_effect_is_past_its_threshold_on_evidence(binary: Setup) -> None:
+    """Small windows with moderate shifts: a significant test and a point effect past 0.1 are not
+    enough; the effect's lower limit effect − z·se must reach 0.1, z at the level simultaneous
+    over the 9 tested columns. Else watch. ``decision: point`` keeps the old rule."""
+    z = float(scipy_stats.norm.ppf(1 - (1 - simultaneous(9)) / 2))
+    seen = set()
+    for seed, shift in enumerate((0.3, 0.4, 0.5, 0.6, 0.8, 1.2)):
+        window = binary.window(rows=150, shift={"x3": shift}, seed=60 + seed)
+        result, point = binary.evaluate(window), binary.evaluate(window, MonitorConfig(decision="point"))
+        for verdict in drift(binary, window).features:
+            score = pick(result, "drift", "drift_score", feature=verdict.feature)
+            old = pick(point, "drift", "drift_score", feature=verdict.feature)
+            assert old.status == ("alert" if verdict.status == "drift" else score.status)
+            if verdict.status != "drift":
+                continue
+            assert verdict.effect_size is not None and verdict.effect_se is not None
+            low = verdict.effect_size - z * verdict.effect_se
+            assert score.ci_low == pytest.approx(max(0.0, low), rel=1e-9)
+            assert score.status == ("alert" if low >= verdict.threshold else "watch")
+            seen.add(score.status)
+    assert seen == {"alert", "watch"}  # both outcomes occur among these windows
 
 
 def test_feature_filter_runs_bh_over_the_selected_columns_only(binary: Setup) -> None:
