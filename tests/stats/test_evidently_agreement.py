@@ -6,7 +6,9 @@ p-values (threshold 0.05) for a reference of ≤ 1,000 rows and normed Wasserste
 Jensen-Shannon distances (threshold 0.1) above. Where the verdicts differ, the test states
 the exact difference and checks its reason independently with scipy. A third comparison
 uses numeric columns with few values (discrete), where modelmon's test and effect differ
-from Evidently's by design (``test_discrete_columns_where_modelmon_decides_differently``).
+from Evidently's by design (``test_discrete_columns_where_modelmon_decides_differently``). A
+fourth: small windows, where Evidently's KS p-value flags shifts whose effect modelmon's
+interval cannot place past the tolerance (``test_small_windows_where_evidently_flags…``).
 
 Evidently is imported inside the fixture only (≈ 5 s); the module takes ≈ 20 s.
 """
@@ -244,3 +246,33 @@ def test_discrete_columns_where_modelmon_decides_differently(discrete: DiscreteC
     # The other two columns: same verdict, drift.
     assert {c for c, (_, _, d) in discrete.evidently.items() if d} == {"level", "constant"}
     assert ours["level"].status == ours["constant"].status == "drift"
+
+
+def test_small_windows_where_evidently_flags_drift_without_evidence_of_a_large_effect() -> None:
+    """Evidently decides a reference of ≤ 1,000 rows on the KS p-value alone. At 150-row
+    windows of a 0.3 σ shift the KS test is often significant, and the normed Wasserstein's
+    point estimate (≈ 0.3 plus noise) is past 0.1 too, but its lower limit effect − 1.96·se
+    (``effect_se``, which carries the effect's upward noise bias) is not: the evidence does
+    not place the true shift past the tolerance. modelmon's decision layer answers ``watch``
+    for those windows (``service/windows/figures_drift.py``), Evidently ``drift``."""
+    rng = np.random.default_rng(23)
+    reference = {"x": rng.normal(0.0, 1.0, 1_000)}
+    layout = fit_layout(task="regression", reference=Batch(rows=1_000, numeric=reference))
+    ref_profile = build_profile(layout, Batch(rows=1_000, numeric=reference))
+    disagreements = 0
+    for _ in range(12):
+        window = {"x": rng.normal(0.3, 1.0, 150)}
+        (verdict,) = evaluate_drift(
+            layout=layout,
+            reference=ref_profile,
+            window=build_profile(layout, Batch(rows=150, numeric=window)),
+        ).features
+        method, p_value, _ = _run_evidently_numeric(reference, window)["x"]
+        assert "p_value" in method  # a p-value method: drift when p < 0.05
+        assert p_value == pytest.approx(stats.ks_2samp(reference["x"], window["x"]).pvalue, rel=1e-6)
+        evidently_drift = p_value < 0.05
+        assert verdict.effect_size is not None and verdict.effect_se is not None
+        lower = verdict.effect_size - 1.96 * verdict.effect_se
+        if evidently_drift and lower < verdict.threshold:
+            disagreements += 1
+    assert disagreements >= 3
