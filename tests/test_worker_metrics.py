@@ -61,7 +61,10 @@ def _listening_ports(pid: int) -> set[int]:
     """TCP ports the process listens on, from /proc: its socket inodes in LISTEN state (0A)."""
     inodes = set()
     for link in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(link)
+        try:
+            target = os.readlink(link)
+        except FileNotFoundError:  # the descriptor closed between listing and reading it
+            continue
         if target.startswith("socket:["):
             inodes.add(target[len("socket:[") : -1])
     ports = set()
