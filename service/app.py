@@ -15,7 +15,7 @@ from service import __version__
 from service.alerting.endpoints import router as alerting_router
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
-from service.auth.guard import Gate, Need, guard, requirement
+from service.auth.guard import Gate, Need, requirement
 from service.auth.login import router as login_router
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
@@ -23,6 +23,8 @@ from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
+from service.edge.limits import BodyLimits
+from service.edge.middleware import Edge
 from service.errors import ErrorBody, install_error_handlers, refuse_unstorable_query
 from service.export.endpoints import router as export_router
 from service.export.setup import install_metrics
@@ -80,11 +82,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(context),
-        dependencies=[Depends(guard), Depends(refuse_unstorable_query)],
+        dependencies=[Depends(refuse_unstorable_query)],
     )
     app.state.context = context
     app.state.gate = _gate(context)
     install_error_handlers(app, settings.max_errors_listed)
+    # Inside the metrics middleware (added next, so outermost), which then counts its answers.
+    app.add_middleware(
+        Edge, application=app, limits=BodyLimits.of(settings), max_errors_listed=settings.max_errors_listed
+    )
     install_metrics(app, context)
     app.include_router(health_router)
     app.include_router(registry_router)

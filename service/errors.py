@@ -138,29 +138,32 @@ def find_invalid_text(value: Any, path: str = "") -> str | None:
 
     Two things JSON allows and Python's parser accepts are refused up front, with the field
     named: a lone UTF-16 surrogate (``"\\ud800"``), which is not Unicode text, and NUL
-    (``"\\u0000"``), which Postgres text and JSONB columns cannot hold.
+    (``"\\u0000"``), which Postgres text and JSONB columns cannot hold. Iterative: a document
+    nested 1,000 levels deep (orjson reads up to 1,024) would pass Python's recursion limit.
     """
-    if isinstance(value, str):
-        if "\x00" in value:
-            return path or "body"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "body"
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = find_invalid_text(key, path) or find_invalid_text(
-                item, f"{path}.{key}" if path else str(key)
-            )
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_invalid_text(item, f"{path}[{index}]")
-            if found:
-                return found
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if not _storable(item):
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                pending.append((child, f"{where}.{key}" if where else str(key)))
+                pending.append((key, where))
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}[{index}]") for index, child in reversed(list(enumerate(item))))
     return None
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def error_body(detail: str, errors: Sequence[FieldError], cap: int) -> dict[str, Any]:
