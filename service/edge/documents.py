@@ -46,8 +46,12 @@ def strict_loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        text = body if isinstance(body, bytes) else bytes(body)
-        raise malformed(f"malformed JSON at {_position(text, error.pos)}: {_orjson_reason(error)}") from None
+        if "UTF-8" in error.msg:  # orjson reports it at byte 0; the stdlib decoder finds the byte
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise malformed(f"the body is not UTF-8 (byte {bad.start})") from None
+        raise malformed(f"malformed JSON at {_position(body, error.pos)}: {_orjson_reason(error)}") from None
 
 
 def lenient_loads(body: bytes, offset: int = 0, whole: bytes | None = None) -> Any:

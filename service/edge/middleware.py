@@ -114,7 +114,7 @@ def _parsed_as_json(route: APIRoute, scope: Scope) -> bool:
         return False
     for name, value in scope["headers"]:
         if name == b"content-type":
-            kind = value.split(b";")[0].strip().lower()
+            kind: bytes = value.split(b";")[0].strip().lower()
             return kind.startswith(b"application/") and (kind.endswith(b"/json") or kind.endswith(b"+json"))
     return False
 
@@ -136,7 +136,8 @@ class Edge:
             await self.app(scope, receive, send)
             return
         route, params = self._route(scope)
-        bounded = _Bounded(receive, self.limits.for_route(scope["method"], route and route.path))
+        template = None if route is None else route.path
+        bounded = _Bounded(receive, self.limits.for_route(scope["method"], template))
         declared = _declared_length(scope)
         try:
             if route is not None:
