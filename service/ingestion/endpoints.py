@@ -2,11 +2,13 @@
 
 Each request is one transaction: every record is validated before anything is written, and
 a 200 is sent only after the commit. Bodies are read here (not by FastAPI's body parsing)
-to enforce the byte limit while streaming and to accept NDJSON.
+to enforce the byte limit while streaming and to accept NDJSON; they are parsed (in pieces,
+``pieces.py``) and validated in a worker thread, so the event loop keeps answering.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -57,8 +59,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store_predictions(context: AppContext, name: str, records: list[Any]) -> IngestResult:
+def _store_predictions(context: AppContext, name: str, body: bytes, content_type: str) -> IngestResult:
     settings = context.settings
+    records, _ = parse_records(body, content_type, "predictions")
     check_batch_size(records, "predictions", settings.max_batch_size)
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
@@ -91,12 +94,12 @@ async def ingest_predictions(name: ModelNamePath, request: Request, context: Con
     prediction per line. A resent id with the same content counts as a duplicate.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
-    records, _ = parse_records(body, media_type(request), "predictions")
-    return await run_in_threadpool(_store_predictions, context, name, records)
+    return await run_in_threadpool(_store_predictions, context, name, body, media_type(request))
 
 
-def _store_outcomes(context: AppContext, name: str, records: list[Any]) -> OutcomeResult:
+def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: str) -> OutcomeResult:
     settings = context.settings
+    records, _ = parse_records(body, content_type, "outcomes")
     check_batch_size(records, "outcomes", settings.max_batch_size)
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
@@ -125,13 +128,20 @@ async def ingest_outcomes(name: ModelNamePath, request: Request, context: Contex
     An outcome whose prediction has not arrived is kept (`waiting`) and joins it when it does.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
-    records, _ = parse_records(body, media_type(request), "outcomes")
-    return await run_in_threadpool(_store_outcomes, context, name, records)
+    return await run_in_threadpool(_store_outcomes, context, name, body, media_type(request))
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceQuery:
+    version: str | None
+    replace: bool
 
 
 def _store_reference(
-    context: AppContext, actor: Principal, name: str, records: list[Any], version: Any, replace: bool
+    context: AppContext, actor: Principal, name: str, body: bytes, content_type: str, query: ReferenceQuery
 ) -> ReferenceResult:
+    records, extra = parse_records(body, content_type, "rows", frozenset({"version"}))
+    version = extra.get("version", query.version)
     check_batch_size(records, "rows", context.settings.max_reference_rows)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
@@ -149,7 +159,7 @@ def _store_reference(
                 [FieldError(None, "version", f"{version!r} is not registered (known: {known})")],
             )
         valid = validate_all(records, lambda c, i, r: reference_record(c, i, r, spec))
-        result = service.store_reference(session, spec, valid, replace=replace, now=context.clock())
+        result = service.store_reference(session, spec, valid, replace=query.replace, now=context.clock())
         target = ("model", f"{model.name}@{spec.version}")
         after = result.model_dump(mode="json")
         record(session, actor, Action.REFERENCE_UPLOADED, target, context.clock(), after=after)
@@ -177,6 +187,5 @@ async def upload_reference(
     a different reference replaces the current one only with `?replace=true`.
     """
     body = await read_limited_body(request, context.settings.max_reference_body_bytes)
-    records, extra = parse_records(body, media_type(request), "rows", frozenset({"version"}))
-    chosen = extra.get("version", version)
-    return await run_in_threadpool(_store_reference, context, actor, name, records, chosen, replace)
+    query = ReferenceQuery(version, replace)
+    return await run_in_threadpool(_store_reference, context, actor, name, body, media_type(request), query)
