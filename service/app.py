@@ -23,6 +23,7 @@ from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
+from service.edge.collector import freeze_startup_objects
 from service.edge.limits import BodyLimits
 from service.edge.middleware import Edge
 from service.errors import ErrorBody, install_error_handlers, refuse_unstorable_query
@@ -166,4 +167,6 @@ def _document_auth(schema: dict[str, Any]) -> None:
 
 def create_app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): settings from MODELMON_*."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    freeze_startup_objects()
+    return app

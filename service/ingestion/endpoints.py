@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from service.audit.service import Action, record
 from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
+from service.edge.collector import collection_deferred
 from service.errors import ErrorBody, FieldError, Invalid
 from service.export.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.ingestion import service
@@ -94,7 +95,8 @@ async def ingest_predictions(name: ModelNamePath, request: Request, context: Con
     prediction per line. A resent id with the same content counts as a duplicate.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
-    return await run_in_threadpool(_store_predictions, context, name, body, media_type(request))
+    with collection_deferred():
+        return await run_in_threadpool(_store_predictions, context, name, body, media_type(request))
 
 
 def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: str) -> OutcomeResult:
@@ -128,7 +130,8 @@ async def ingest_outcomes(name: ModelNamePath, request: Request, context: Contex
     An outcome whose prediction has not arrived is kept (`waiting`) and joins it when it does.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
-    return await run_in_threadpool(_store_outcomes, context, name, body, media_type(request))
+    with collection_deferred():
+        return await run_in_threadpool(_store_outcomes, context, name, body, media_type(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,4 +191,7 @@ async def upload_reference(
     """
     body = await read_limited_body(request, context.settings.max_reference_body_bytes)
     query = ReferenceQuery(version, replace)
-    return await run_in_threadpool(_store_reference, context, actor, name, body, media_type(request), query)
+    with collection_deferred():
+        return await run_in_threadpool(
+            _store_reference, context, actor, name, body, media_type(request), query
+        )

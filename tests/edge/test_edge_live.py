@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.auth import AUTH_HEADERS
-from tests.factories import registration
+from tests.factories import CATEGORICAL_FEATURES, prediction, registration
 from tests.live import free_port, process, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -32,6 +36,7 @@ def live(database_url: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
         "MODELMON_PORT": str(port),
         "MODELMON_LOG_LEVEL": "warning",
         "MODELMON_RUN_JOBS": "false",
+        "MODELMON_MAX_BATCH_SIZE": "100000",
     }
     log = tmp_path / "serve.log"
     with process([sys.executable, "-m", "service", "serve"], env, log, tmp_path) as child:
@@ -122,3 +127,41 @@ def test_hostile_bodies_on_every_json_route_are_never_a_5xx(live: tuple[str, int
                         failures.append((method, path, kind, name, response.status_code, response.text[:200]))
         assert http.get("/healthz").status_code == 200
     assert not failures, "\n".join(" ".join(str(part) for part in failure) for failure in failures)
+
+
+def _thirty_mib_batch() -> bytes:
+    """~22,000 predictions of ~1.4 KiB (200-character categories), dated in the last day."""
+    start = datetime.now(UTC) - timedelta(days=1)
+    records = []
+    for i in range(22_000):
+        record = prediction(i, timestamp=(start + timedelta(seconds=i)).isoformat())
+        record["features"].update({name: f"c{i % 4}".ljust(200, "x") for name in CATEGORICAL_FEATURES})
+        records.append(record)
+    body = orjson.dumps({"predictions": records})
+    assert 28 * MIB < len(body) < 32 * MIB
+    return body
+
+
+def test_healthz_answers_within_100_ms_while_a_30_mib_batch_is_handled(live: tuple[str, int]) -> None:
+    base, _ = live
+    body = _thirty_mib_batch()
+    answers: list[httpx.Response] = []
+    with httpx.Client(base_url=base, timeout=120, headers=AUTH_HEADERS) as http:
+        assert http.post("/v1/models", json=registration()).status_code == 201
+        sender = threading.Thread(
+            target=lambda: answers.append(http.post("/v1/models/credit/predictions", content=body, headers=JSON))
+        )
+        latencies = []
+        with httpx.Client(base_url=base, timeout=10) as probe:
+            assert probe.get("/healthz").status_code == 200
+            sender.start()
+            while sender.is_alive():
+                started = time.perf_counter()
+                assert probe.get("/healthz").status_code == 200
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.02)
+        sender.join()
+    assert answers[0].status_code == 200, answers[0].text[:500]
+    assert answers[0].json()["accepted"] == 22_000
+    assert len(latencies) >= 20, "the batch was handled too fast to measure anything"
+    assert max(latencies) < 0.1, f"/healthz took {[round(t * 1000) for t in latencies]} ms"
