@@ -43,11 +43,20 @@ class ApiError(Exception):
 
     status_code = 400
 
-    def __init__(self, detail: str, errors: Sequence[FieldError] = (), headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        detail: str,
+        errors: Sequence[FieldError] = (),
+        headers: dict[str, str] | None = None,
+        *,
+        error_count: int | None = None,
+    ):
+        """``error_count``: all errors found, when ``errors`` holds only the first of them."""
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors)
         self.headers = headers
+        self.error_count = len(self.errors) if error_count is None else error_count
 
 
 class BadRequest(ApiError):
@@ -166,11 +175,13 @@ def _storable(text: str) -> bool:
     return True
 
 
-def error_body(detail: str, errors: Sequence[FieldError], cap: int) -> dict[str, Any]:
+def error_body(
+    detail: str, errors: Sequence[FieldError], cap: int, total: int | None = None
+) -> dict[str, Any]:
     return {
         "detail": detail,
         "errors": [error.as_dict() for error in errors[:cap]],
-        "error_count": len(errors),
+        "error_count": len(errors) if total is None else total,
     }
 
 
@@ -184,7 +195,7 @@ def _location(loc: Sequence[int | str]) -> tuple[int | None, str]:
 def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
     async def on_api_error(_request: Request, exc: Exception) -> JsonResponse:
         assert isinstance(exc, ApiError)
-        body = error_body(exc.detail, exc.errors, max_errors_listed)
+        body = error_body(exc.detail, exc.errors, max_errors_listed, exc.error_count)
         return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def on_validation_error(_request: Request, exc: Exception) -> JsonResponse:

@@ -172,7 +172,7 @@ class Edge:
         return None, {}
 
     async def _answer(self, refused: ApiError, scope: Scope, send: Send) -> None:
-        body = error_body(refused.detail, refused.errors, self.max_errors_listed)
+        body = error_body(refused.detail, refused.errors, self.max_errors_listed, refused.error_count)
         response = JsonResponse(body, status_code=refused.status_code, headers=refused.headers)
         await response(scope, _unread, send)
 

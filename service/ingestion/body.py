@@ -91,11 +91,17 @@ def _ndjson_records(body: bytes) -> list[Any]:
 
 
 def parse_records(
-    body: bytes, content_type: str, key: str, extra_keys: frozenset[str] = frozenset()
+    body: bytes,
+    content_type: str,
+    key: str,
+    extra_keys: frozenset[str] = frozenset(),
+    *,
+    max_errors_listed: int,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The records of a batch and the other top-level fields of a JSON body.
 
-    JSON: ``{key: [records], **extra}``; NDJSON: one record per line.
+    JSON: ``{key: [records], **extra}``; NDJSON: one record per line. Unknown top-level
+    fields are all counted and the first ``max_errors_listed`` named.
     """
     if content_type in NDJSON_TYPES:
         return _ndjson_records(body), {}
@@ -108,13 +114,14 @@ def parse_records(
         raise Invalid(
             "the body must be a JSON object", [FieldError(None, "body", f'expected {{"{key}": [...]}}')]
         )
-    unknown = sorted(set(document) - {key} - extra_keys)
-    errors = [FieldError(None, name, "unknown field") for name in unknown]
+    unknown = [name for name in document if name != key and name not in extra_keys]
+    errors = [FieldError(None, name, "unknown field") for name in sorted(unknown[:max_errors_listed])]
     records = document.get(key)
     if not isinstance(records, list):
-        errors.append(FieldError(None, key, "required: a list of records"))
+        errors.insert(0, FieldError(None, key, "required: a list of records"))
     if errors:
-        raise Invalid("the request is invalid; nothing was stored", errors)
+        count = len(unknown) + (not isinstance(records, list))
+        raise Invalid("the request is invalid; nothing was stored", errors, error_count=count)
     assert isinstance(records, list)
     return records, {name: document[name] for name in extra_keys if name in document}
 

@@ -62,7 +62,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _store_predictions(context: AppContext, name: str, body: bytes, content_type: str) -> IngestResult:
     settings = context.settings
-    records, _ = parse_records(body, content_type, "predictions")
+    records, _ = parse_records(
+        body, content_type, "predictions", max_errors_listed=settings.max_errors_listed
+    )
     check_batch_size(records, "predictions", settings.max_batch_size)
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
@@ -72,7 +74,9 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
         model = load_model(session, name)
         with counting_refusals(model.name, "prediction", len(records)):
             valid = validate_all(
-                records, lambda c, i, r: prediction_record(c, i, r, model, latest, pseudonymise)
+                records,
+                lambda c, i, r: prediction_record(c, i, r, model, latest, pseudonymise),
+                settings.max_errors_listed,
             )
             result = service.ingest_predictions(session, model, valid, now, delays)
     record_stored_batch(
@@ -101,7 +105,7 @@ async def ingest_predictions(name: ModelNamePath, request: Request, context: Con
 
 def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: str) -> OutcomeResult:
     settings = context.settings
-    records, _ = parse_records(body, content_type, "outcomes")
+    records, _ = parse_records(body, content_type, "outcomes", max_errors_listed=settings.max_errors_listed)
     check_batch_size(records, "outcomes", settings.max_batch_size)
     now = context.clock()
     latest = latest_allowed(now, settings.max_future_skew_seconds)
@@ -109,7 +113,9 @@ def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: s
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         with counting_refusals(model.name, "outcome", len(records)):
-            valid = validate_all(records, lambda c, i, r: outcome_record(c, i, r, model, latest))
+            valid = validate_all(
+                records, lambda c, i, r: outcome_record(c, i, r, model, latest), settings.max_errors_listed
+            )
             result = service.ingest_outcomes(session, model, valid, now, delays)
     record_stored_batch(
         model.name, "outcome", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
@@ -143,7 +149,13 @@ class ReferenceQuery:
 def _store_reference(
     context: AppContext, actor: Principal, name: str, body: bytes, content_type: str, query: ReferenceQuery
 ) -> ReferenceResult:
-    records, extra = parse_records(body, content_type, "rows", frozenset({"version"}))
+    records, extra = parse_records(
+        body,
+        content_type,
+        "rows",
+        frozenset({"version"}),
+        max_errors_listed=context.settings.max_errors_listed,
+    )
     version = extra.get("version", query.version)
     check_batch_size(records, "rows", context.settings.max_reference_rows)
     with unit_of_work(context.sessions) as session:
@@ -161,7 +173,9 @@ def _store_reference(
                 "unknown version",
                 [FieldError(None, "version", f"{version!r} is not registered (known: {known})")],
             )
-        valid = validate_all(records, lambda c, i, r: reference_record(c, i, r, spec))
+        valid = validate_all(
+            records, lambda c, i, r: reference_record(c, i, r, spec), context.settings.max_errors_listed
+        )
         result = service.store_reference(session, spec, valid, replace=query.replace, now=context.clock())
         target = ("model", f"{model.name}@{spec.version}")
         after = result.model_dump(mode="json")
