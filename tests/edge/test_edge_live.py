@@ -149,7 +149,9 @@ def test_healthz_answers_within_100_ms_while_a_30_mib_batch_is_handled(live: tup
     with httpx.Client(base_url=base, timeout=120, headers=AUTH_HEADERS) as http:
         assert http.post("/v1/models", json=registration()).status_code == 201
         sender = threading.Thread(
-            target=lambda: answers.append(http.post("/v1/models/credit/predictions", content=body, headers=JSON))
+            target=lambda: answers.append(
+                http.post("/v1/models/credit/predictions", content=body, headers=JSON)
+            )
         )
         latencies = []
         with httpx.Client(base_url=base, timeout=10) as probe:
