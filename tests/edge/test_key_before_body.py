@@ -127,3 +127,15 @@ def test_the_limit_of_ingestion_is_its_setting(client_with: Callable[..., AppCli
     response = client.post("/v1/models/credit/predictions", json=factories.predictions(0, 1000))
     assert response.status_code == 413
     assert "the limit is 100000 bytes" in response.json()["detail"]
+
+
+def test_a_streamed_batch_over_the_ingestion_limit_is_413_in_the_usual_shape(
+    client_with: Callable[..., AppClient],
+) -> None:
+    client = client_with(max_body_bytes=100_000)
+    client.post("/v1/models", json=factories.registration())
+    body = CountingBody(chunks=100, chunk=b" " * 16 * 1024)  # 1.6 MiB, no Content-Length
+    response = client.post("/v1/models/credit/predictions", content=body, headers=JSON)
+    assert response.status_code == 413
+    assert "the limit is 100000 bytes" in response.json()["detail"]
+    assert body.pulled == 100_000 // (16 * 1024) + 1
