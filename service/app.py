@@ -149,6 +149,13 @@ _AUTH_ANSWERS = {
     "429": "Over the key's rate limit; retry after `Retry-After` seconds.",
 }
 
+# Answered by the edge middleware to any route with a body (docs/security.md, Before the body).
+_BODY_ANSWERS = {
+    "400": "Malformed or hostile JSON (too deep, a number beyond a 64-bit float, not UTF-8); "
+    "the message says which and where.",
+    "413": "Body over this route's limit.",
+}
+
 
 def _document_auth(schema: dict[str, Any]) -> None:
     """Bearer keys as the security scheme, and 401/403/429 on every route that needs a key."""
@@ -163,6 +170,11 @@ def _document_auth(schema: dict[str, Any]) -> None:
             operation["security"] = [{"apiKey": []}]
             for status, description in _AUTH_ANSWERS.items():
                 operation["responses"].setdefault(status, {"description": description, "content": error_ref})
+            if "requestBody" in operation:
+                for status, description in _BODY_ANSWERS.items():
+                    operation["responses"].setdefault(
+                        status, {"description": description, "content": error_ref}
+                    )
 
 
 def create_app_from_environment() -> FastAPI:
