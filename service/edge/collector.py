@@ -44,11 +44,12 @@ def collection_deferred() -> Iterator[None]:
     finally:
         with _lock:
             _holders -= 1
-            overdue = time.monotonic() - _since > LONGEST_DEFERRAL_SECONDS
             if _holders == 0 and _was_enabled:
                 gc.enable()
-        if overdue and _holders > 0:
-            _since = time.monotonic()
+            overdue = _holders > 0 and time.monotonic() - _since > LONGEST_DEFERRAL_SECONDS
+            if overdue:
+                _since = time.monotonic()
+        if overdue:
             gc.collect()
 
 
