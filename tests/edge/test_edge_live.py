@@ -129,28 +129,37 @@ def test_hostile_bodies_on_every_json_route_are_never_a_5xx(live: tuple[str, int
     assert not failures, "\n".join(" ".join(str(part) for part in failure) for failure in failures)
 
 
-def _thirty_mib_batch() -> bytes:
-    """~22,000 predictions of ~1.4 KiB (200-character categories), dated in the last day."""
+def _thirty_mib_batch(content_type: str) -> bytes:
+    """~22,000 predictions of ~1.4 KiB (200-character categories), dated in the last day, as
+    one JSON document or as NDJSON."""
     start = datetime.now(UTC) - timedelta(days=1)
     records = []
     for i in range(22_000):
         record = prediction(i, timestamp=(start + timedelta(seconds=i)).isoformat())
         record["features"].update({name: f"c{i % 4}".ljust(200, "x") for name in CATEGORICAL_FEATURES})
         records.append(record)
-    body = orjson.dumps({"predictions": records})
+    if content_type == "application/x-ndjson":
+        body = b"\n".join(orjson.dumps(record) for record in records)
+    else:
+        body = orjson.dumps({"predictions": records})
     assert 28 * MIB < len(body) < 32 * MIB
     return body
 
 
-def test_healthz_answers_within_100_ms_while_a_30_mib_batch_is_handled(live: tuple[str, int]) -> None:
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_healthz_answers_within_100_ms_while_a_30_mib_batch_is_handled(
+    live: tuple[str, int], content_type: str
+) -> None:
     base, _ = live
-    body = _thirty_mib_batch()
+    body = _thirty_mib_batch(content_type)
     answers: list[httpx.Response] = []
     with httpx.Client(base_url=base, timeout=120, headers=AUTH_HEADERS) as http:
         assert http.post("/v1/models", json=registration()).status_code == 201
         sender = threading.Thread(
             target=lambda: answers.append(
-                http.post("/v1/models/credit/predictions", content=body, headers=JSON)
+                http.post(
+                    "/v1/models/credit/predictions", content=body, headers={"content-type": content_type}
+                )
             )
         )
         latencies = []
