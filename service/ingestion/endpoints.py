@@ -35,7 +35,7 @@ from service.ingestion.schemas import (
     ReferenceUpload,
     request_body_doc,
 )
-from service.ingestion.validation import latest_allowed
+from service.ingestion.validation import latest_allowed, shown
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
@@ -171,7 +171,7 @@ def _store_reference(
             known = ", ".join(model.versions)
             raise Invalid(
                 "unknown version",
-                [FieldError(None, "version", f"{version!r} is not registered (known: {known})")],
+                [FieldError(None, "version", f"{shown(version)} is not registered (known: {known})")],
             )
         valid = validate_all(
             records, lambda c, i, r: reference_record(c, i, r, spec), context.settings.max_errors_listed

@@ -220,6 +220,16 @@ class Checker:
         return clean
 
 
+def shown(value: Any) -> str:
+    """A client's value for a message: a string quoted (its first 100 characters), anything else
+    by its kind: ``repr`` of a list 1,000 levels deep raises RecursionError, of 30 MiB is 30 MiB."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 100 else value[:100] + "…")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 10**18:
+        return repr(value)
+    return _kind(value)
+
+
 def _kind(value: Any) -> str:
     names = {bool: "a boolean", str: "a string", dict: "an object", list: "a list", type(None): "null"}
     return names.get(type(value), type(value).__name__)
@@ -232,7 +242,9 @@ def resolve_version(checker: Checker, index: int, value: Any, model: RegisteredM
     if spec is None:
         known = ", ".join(model.versions)
         checker.fail(
-            index, "version", f"version {value!r} of model {model.name!r} is not registered (known: {known})"
+            index,
+            "version",
+            f"version {shown(value)} of model {model.name!r} is not registered (known: {known})",
         )
     return spec
 

@@ -90,6 +90,16 @@ def _hostile_bodies() -> list[tuple[str, bytes]]:
         ("top-level string", b'"predictions"'),
         ("null", b"null"),
         ("deep records", b'{"predictions": [' + b"[" * 1000 + b"]" * 1000 + b"]}"),
+        (
+            "deep version",
+            b'{"version": ' + b"[" * 1000 + b"]" * 1000 + b', "rows": [{"version": [[[[1]]]]}]}',
+        ),
+        (
+            "deep version in a record",
+            b'{"predictions": [{"id": 1, "timestamp": "2026-11-01T00:00:00Z", "features": {}, '
+            b'"prediction": 1, '
+            b'"version": ' + b"[" * 1000 + b"]" * 1000 + b"}]}",
+        ),
         ("nested NUL", b'{"predictions": [' + b"[" * 900 + b'"\\u0000"' + b"]" * 900 + b"]}"),
         ("bidi and controls", '{"name": "a\u202eb\u0007", "role": "read"}'.encode()),
     ]
