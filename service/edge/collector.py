@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 LONGEST_DEFERRAL_SECONDS = 60.0
 
@@ -51,6 +52,14 @@ def collection_deferred() -> Iterator[None]:
                 _since = time.monotonic()
         if overdue:
             gc.collect()
+
+
+def release_in_pieces(*batches: list[Any]) -> None:
+    """Empty each list 1,000 items at a time. Freeing 22,000 records at once frees ~1 million
+    objects in one go (~70 ms with the GIL held); in pieces, other threads run in between."""
+    for batch in batches:
+        while batch:
+            del batch[-1000:]
 
 
 def freeze_startup_objects() -> None:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from service.audit.service import Action, record
 from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
-from service.edge.collector import collection_deferred
+from service.edge.collector import collection_deferred, release_in_pieces
 from service.errors import ErrorBody, FieldError, Invalid
 from service.export.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.ingestion import service
@@ -82,6 +82,7 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
     record_stored_batch(
         model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
     )
+    release_in_pieces(valid, records)
     record_label_delays(model.name, delays)
     return result
 
@@ -120,6 +121,7 @@ def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: s
     record_stored_batch(
         model.name, "outcome", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
     )
+    release_in_pieces(valid, records)
     record_label_delays(model.name, delays)
     return result
 

@@ -27,7 +27,9 @@ _SIMPLE_FIELD = rb'\s*"[a-z_]+"\s*:\s*(?:"[^"\\]*"|null|true|false|-?[0-9]+)\s*'
 _HEAD = re.compile(rb"\s*\{(?P<fields>(?:" + _SIMPLE_FIELD + rb",)*)\s*\"(?P<key>[a-z_]+)\"\s*:\s*\[")
 _TAIL = re.compile(rb"\]\s*(?P<fields>(?:," + _SIMPLE_FIELD + rb")*)\}\s*\Z")
 _CUT = re.compile(rb"\}\s*,\s*\{")
-_TAIL_WINDOW = 4096
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+SEARCH_WINDOW = 1024 * 1024
+_HEAD_WINDOW = _TAIL_WINDOW = 4096
 
 
 def load_piece(text: bytes) -> list[Any] | None:
@@ -44,25 +46,52 @@ def load_piece(text: bytes) -> list[Any] | None:
     return loaded if isinstance(loaded, list) else None
 
 
-def _cut(body: bytes, at: int, end: int) -> tuple[int, int]:
-    """(end of this piece, start of the next) at the first boundary from ``at``; (end, end) if none."""
-    found = _CUT.search(body, at, end)
-    if found is None:
+def _quotes(body: bytes, start: int, stop: int) -> int:
+    """Unescaped ``"`` in ``body[start:stop]``: their parity says whether ``stop`` is inside a
+    string. Counted 1 MiB at a time (an escape split between two windows can make a cut
+    inside a string: its piece then fails to parse and is extended)."""
+    count = 0
+    for window in range(start, stop, SEARCH_WINDOW):
+        segment = body[window : min(stop, window + SEARCH_WINDOW)]
+        if b"\\" in segment:
+            segment = _ESCAPE.sub(b"", segment)
+        count += segment.count(b'"')
+    return count
+
+
+def _cut(body: bytes, cursor: int, at: int, end: int) -> tuple[int, int]:
+    """(end of this piece, start of the next) at the first boundary from ``at`` that is outside
+    a string (``cursor`` starts a record); (end, end) if none. Searched 1 MiB at a time, so
+    that no single call scans a whole batch."""
+    if at >= end:
         return end, end
-    return found.start() + 1, found.end() - 1
+    quotes = _quotes(body, cursor, at)
+    scanned = at
+    while scanned < end:
+        window_end = min(end, scanned + SEARCH_WINDOW)
+        found = _CUT.search(body, scanned, window_end)
+        if found is None:
+            quotes += _quotes(body, scanned, window_end)
+            scanned = window_end
+            continue
+        quotes += _quotes(body, scanned, found.start())
+        if quotes % 2 == 0:
+            return found.start() + 1, found.end() - 1
+        scanned = found.start() + 1  # past a `}`, which is no quote
+    return end, end
 
 
 def _records(body: bytes, start: int, end: int) -> list[Any] | None:
     records: list[Any] = []
     cursor = start
     while cursor < end:
-        piece_end, next_start = _cut(body, cursor + PIECE_BYTES, end)
+        piece_end, next_start = _cut(body, cursor, min(end, cursor + PIECE_BYTES), end)
         loaded = load_piece(body[cursor:piece_end])
         extensions = 0
         while loaded is None and piece_end < end:
             extensions += 1
             after = piece_end + 1 if extensions < EXTENSIONS else end
-            piece_end, next_start = _cut(body, after, end)
+            piece_end, next_start = _cut(body, cursor, after, end)
             loaded = load_piece(body[cursor:piece_end])
         if loaded is None:
             return None
@@ -75,7 +104,7 @@ def split_document(body: bytes, key: str) -> tuple[dict[str, Any], list[Any]] | 
     """(the other top-level fields, the records under ``key``) of a body shaped
     ``{[simple fields,] "key": [...] [, simple fields]}``; None for any other shape or a
     piece that does not parse."""
-    head = _HEAD.match(body)
+    head = _HEAD.match(body, 0, _HEAD_WINDOW)
     if head is None or head["key"] != key.encode():
         return None
     window = max(head.end(), len(body) - _TAIL_WINDOW)
