@@ -3,8 +3,10 @@ whether it is within its rate.
 
 What each route needs (``requirement``): health probes and ``/metrics`` are open (Prometheus
 and kubelets carry no key; both expose no personal data); ``POST …/predictions`` and
-``…/outcomes`` need an ``ingest`` key for that model or ``admin``; every other GET needs
-``read``, except keys and the audit log, which need ``admin`` like every change. The key
+``…/outcomes`` need an ``ingest`` key for that model or ``admin``; the export of raw labelled
+records (``GET …/export``: features, protected attributes, outcomes) needs ``export`` or
+``admin``; every other GET needs ``read`` (which ``export`` and ``admin`` include), except keys
+and the audit log, which need ``admin`` like every change. The key
 comes from ``Authorization: Bearer``, or, for GET pages of ``/ui`` only, from the
 ``modelmon_key`` cookie (never for a change, so a cross-site form cannot act with a
 browser's cookie).
@@ -29,6 +31,8 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/log
 # Reading keys or the audit log is an admin's business, although it is a GET.
 ADMIN_READ_PREFIXES = ("/v1/keys", "/v1/audit")
 INGEST_PATHS = frozenset({"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes"})
+# Raw labelled records, one row per person: more than a dashboard reader needs to see.
+EXPORT_PATHS = frozenset({"/v1/models/{name}/export"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="modelmon"'}
 
 
@@ -36,6 +40,7 @@ class Need(StrEnum):
     OPEN = "open"
     INGEST = "ingest"
     READ = "read"
+    EXPORT = "export"
     ADMIN = "admin"
 
 
@@ -45,6 +50,8 @@ def requirement(method: str, path: str) -> Need:
         return Need.OPEN
     if method == "POST" and path in INGEST_PATHS:
         return Need.INGEST
+    if method in ("GET", "HEAD") and path in EXPORT_PATHS:
+        return Need.EXPORT
     if method in ("GET", "HEAD") and not path.startswith(ADMIN_READ_PREFIXES):
         return Need.READ
     return Need.ADMIN
@@ -107,13 +114,17 @@ def _authorise(principal: Principal, need: Need, request: Request, path: str) ->
             "needs an ingest key for this model or admin"
         )
         raise Forbidden(reason, [FieldError(None, "authorization", reason)])
-    allowed = principal.may_read if need is Need.READ else principal.is_admin
+    allowed = {
+        Need.READ: principal.may_read,
+        Need.EXPORT: principal.may_export,
+        Need.ADMIN: principal.is_admin,
+    }[need]
     if not allowed:
         reason = (
             f"key {principal.name!r} ({principal.actor}) has role {principal.role.value}; "
             f"{route} needs {need.value}"
         )
-        if need is Need.READ:
+        if need is not Need.ADMIN:
             reason += " (or admin)"
         raise Forbidden(reason, [FieldError(None, "authorization", reason)])
 
