@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.alerting.endpoints import router as alerting_router
+from service.apidocs import install_api_docs
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
 from service.auth.guard import Gate, Need, guard, requirement
@@ -81,11 +82,14 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
         description=DESCRIPTION,
         lifespan=_lifespan(context),
         dependencies=[Depends(guard), Depends(refuse_unstorable_query)],
+        docs_url=None,  # served by install_api_docs, with no CDN
+        redoc_url=None,
     )
     app.state.context = context
     app.state.gate = _gate(context)
     install_error_handlers(app, settings.max_errors_listed)
     install_metrics(app, context)
+    install_api_docs(app)
     app.include_router(health_router)
     app.include_router(registry_router)
     app.include_router(ingestion_router)

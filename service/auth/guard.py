@@ -27,7 +27,9 @@ from service.auth.service import Authenticator
 from service.errors import FieldError, Forbidden, SeeOther, TooManyRequests, Unauthorized
 
 KEY_COOKIE = "modelmon_key"
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout"})
+# The API docs and their assets hold no data (the OpenAPI document is public anyway).
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/assets/{name}", "/openapi.json"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout", *DOCS_PATHS})
 # Reading keys or the audit log is an admin's business, although it is a GET.
 ADMIN_READ_PREFIXES = ("/v1/keys", "/v1/audit")
 INGEST_PATHS = frozenset({"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes"})

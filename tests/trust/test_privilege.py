@@ -1,10 +1,12 @@
 """Least privilege through a live `modelmon serve`: raw labelled records need the `export`
-permission; read keys see webhook URLs redacted."""
+permission; read keys see webhook URLs redacted; the API docs load nothing from elsewhere."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -80,3 +82,34 @@ def test_read_keys_see_webhook_urls_without_their_token(live: httpx.Client) -> N
 def test_only_the_export_route_needs_export() -> None:
     assert {path for path in EXPORT_PATHS if requirement("GET", path) is Need.EXPORT} == EXPORT_PATHS
     assert requirement("GET", "/v1/models/{name}/evaluations") is Need.READ
+
+
+def _references(html: str) -> list[str]:
+    return re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']|url: ?'([^']+)'""", html)
+
+
+def test_api_docs_load_nothing_from_another_host(live: httpx.Client) -> None:
+    base = str(live.base_url).rstrip("/")
+    loaded: set[str] = set()
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(f"{base}{page}").text  # no key: the docs are open
+        assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+        references = ["".join(pair) for pair in _references(html)]
+        assert len(references) >= 3, html
+        for reference in references:
+            assert reference.startswith("/") and not reference.startswith("//"), reference
+            loaded.add(reference)
+    assert loaded >= {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/openapi.json"}
+    for reference in sorted(loaded):
+        answer = httpx.get(f"{base}{reference}")
+        assert answer.status_code == 200, reference
+        if reference.endswith(".js"):
+            assert answer.headers["content-type"].startswith("text/javascript")
+            assert len(answer.content) > 1_000_000  # the whole bundle, not a loader
+    assert httpx.get(f"{base}/docs/assets/..%2Fcore.py").status_code == 404
+    assert "validatorUrl" in httpx.get(f"{base}/docs").text  # no badge from an online validator
+
+
+def test_the_docs_assets_package_is_pinned() -> None:
+    lock = (Path(__file__).resolve().parents[2] / "requirements.lock").read_text()
+    assert f"fastapi-offline=={version('fastapi-offline')}\n" in lock
