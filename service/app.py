@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -20,6 +21,7 @@ from service.auth.guard import Gate, Need, guard, requirement
 from service.auth.login import router as login_router
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
+from service.auth.sessions import SessionPolicy, SessionStore
 from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
@@ -112,10 +114,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
 def _gate(context: AppContext) -> Gate:
     settings = context.settings
     admin_key = None if settings.admin_key is None else settings.admin_key.get_secret_value()
+    policy = SessionPolicy(
+        idle=timedelta(seconds=settings.ui_session_idle_seconds),
+        absolute=timedelta(seconds=settings.ui_session_max_seconds),
+    )
     return Gate(
         enabled=settings.auth,
         authenticator=Authenticator(context.sessions, context.clock, admin_key),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        ui_sessions=SessionStore(context.sessions, context.clock, policy, admin_key),
     )
 
 

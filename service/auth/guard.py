@@ -7,9 +7,10 @@ and kubelets carry no key; both expose no personal data); ``POST …/predictions
 records (``GET …/export``: features, protected attributes, outcomes) needs ``export`` or
 ``admin``; every other GET needs ``read`` (which ``export`` and ``admin`` include), except keys
 and the audit log, which need ``admin`` like every change. The key
-comes from ``Authorization: Bearer``, or, for GET pages of ``/ui`` only, from the
-``modelmon_key`` cookie (never for a change, so a cross-site form cannot act with a
-browser's cookie).
+comes from ``Authorization: Bearer``. GET pages of ``/ui`` also take the ``modelmon_session``
+cookie of a status-page session (``service/auth/sessions.py``): it holds a random token, never
+a key, and stands for a read-only principal; no other route takes it, so a cross-site form
+cannot act with a browser's cookie.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from starlette.routing import Route
 from service.auth.principal import ANONYMOUS, Principal
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
+from service.auth.sessions import SESSION_COOKIE, SessionStore, csrf_token
 from service.errors import FieldError, Forbidden, SeeOther, TooManyRequests, Unauthorized
 
-KEY_COOKIE = "modelmon_key"
 # The API docs and their assets hold no data (the OpenAPI document is public anyway).
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/assets/{name}", "/openapi.json"})
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout", *DOCS_PATHS})
@@ -64,9 +65,10 @@ class Gate:
     enabled: bool
     authenticator: Authenticator
     limiter: RateLimiter
+    ui_sessions: SessionStore
 
 
-def _presented_key(request: Request, path: str) -> str | None:
+def _presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header:
         scheme, _, key = header.partition(" ")
@@ -77,13 +79,30 @@ def _presented_key(request: Request, path: str) -> str | None:
                 _CHALLENGE,
             )
         return key.strip()
-    if request.method == "GET" and path.startswith("/ui"):
-        return request.cookies.get(KEY_COOKIE)
     return None
 
 
+def _session_token(request: Request, path: str) -> str | None:
+    """The status-page session's token: for GET pages of ``/ui`` without a key header only."""
+    if request.method != "GET" or not path.startswith("/ui") or request.headers.get("authorization"):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+async def _session_principal(gate: Gate, request: Request, token: str) -> Principal:
+    principal = await run_in_threadpool(gate.ui_sessions.principal, token)
+    if principal is None:
+        problem = "the status-page session has ended (signed out, expired, or its key revoked)"
+        raise Unauthorized(problem, [FieldError(None, "session", problem)], _CHALLENGE)
+    request.state.csrf = csrf_token(token)  # for the pages' forms (sign-out)
+    return principal
+
+
 async def _authenticate(gate: Gate, request: Request, path: str) -> Principal:
-    key = _presented_key(request, path)
+    token = _session_token(request, path)
+    if token is not None:
+        return await _session_principal(gate, request, token)
+    key = _presented_key(request)
     if key is None:
         raise Unauthorized(
             "an API key is required: send `Authorization: Bearer <key>` "
