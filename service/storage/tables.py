@@ -314,4 +314,5 @@ class Evaluation(Base):
 # Alerting and delivery tables live beside these; importing them here puts every table in
 # Base.metadata for whoever imports this module (migrations, tests).
 from service.storage import notify_tables as _notify_tables  # noqa: E402, F401
+from service.storage import session_tables as _session_tables  # noqa: E402, F401
 from service.storage import trust_tables as _trust_tables  # noqa: E402, F401
