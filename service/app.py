@@ -26,7 +26,7 @@ from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
-from service.edge.collector import freeze_startup_objects
+from service.edge.collector import favour_the_event_loop, freeze_startup_objects
 from service.edge.limits import BodyLimits
 from service.edge.middleware import Edge
 from service.errors import ErrorBody, install_error_handlers, refuse_unstorable_query
@@ -192,4 +192,5 @@ def create_app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): settings from MODELMON_*."""
     app = create_app(Settings())
     freeze_startup_objects()
+    favour_the_event_loop()
     return app
