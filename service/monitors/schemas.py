@@ -24,6 +24,7 @@ from pydantic import (
 
 from service.alerting.policy import AlertingSettings, RetrainingSettings
 from service.monitors.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.ranges import GridMoment
 from service.registry.schemas import FieldName
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -63,8 +64,8 @@ class ReferenceConfig(_Strict):
     """
 
     kind: ReferenceKind = ReferenceKind.UPLOADED
-    start: datetime | None = None
-    end: datetime | None = None
+    start: GridMoment | None = None
+    end: GridMoment | None = None
 
     @model_validator(mode="after")
     def _range_needs_bounds(self) -> ReferenceConfig:
