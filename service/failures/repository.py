@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from service.storage.failure_tables import JobFailure
-from service.storage.tables import Model
+from service.storage.tables import Model, WindowTask
 
 
 def find(session: Session, job: str, model_id: int, unit: str) -> JobFailure | None:
@@ -58,3 +58,14 @@ def newest(session: Session, limit: int) -> list[tuple[JobFailure, str]]:
         .limit(limit)
     )
     return [(row[0], str(row[1])) for row in session.execute(query)]
+
+
+def retry_now(session: Session, model_id: int, now: datetime) -> int:
+    """Make every failed unit of the model due at ``now``; returns how many there were."""
+    result = session.execute(update(JobFailure).where(JobFailure.model_id == model_id).values(retry_at=now))
+    session.execute(
+        update(WindowTask)
+        .where(WindowTask.model_id == model_id, WindowTask.retry_at.is_not(None))
+        .values(retry_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

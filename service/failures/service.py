@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from service.export.instruments import count_unit_failure
 from service.failures import repository
+from service.failures.schemas import FailureView
 from service.storage.failure_tables import JobFailure
 
 log = logging.getLogger("modelmon.failures")
@@ -105,3 +106,19 @@ def settle(
 def window_unit(version_id: int, start: datetime, end: datetime) -> str:
     """The unit name of one window evaluation."""
     return f"version {version_id}, window {start:%Y-%m-%dT%H:%M:%SZ} to {end:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def views_of_model(session: Session, model_id: int) -> list[FailureView]:
+    return [_view(row) for row in repository.of_model(session, model_id)]
+
+
+def _view(row: JobFailure) -> FailureView:
+    return FailureView(
+        job=row.job,
+        unit=row.unit,
+        error=row.error,
+        attempts=row.attempts,
+        first_failed_at=row.first_failed_at,
+        last_failed_at=row.last_failed_at,
+        retry_at=row.retry_at,
+    )

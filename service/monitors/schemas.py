@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from service.alerting.policy import AlertingSettings, RetrainingSettings
+from service.failures.schemas import FailureView
 from service.monitors.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
 from service.ranges import GridMoment
 from service.registry.schemas import FieldName
@@ -314,6 +315,11 @@ class MonitorStatus(_Strict):
         "has been due (0 when none waits; null before the first window)."
     )
     layouts: list[LayoutView]
+    failures: list[FailureView] = Field(
+        default_factory=list,
+        description="Units of this model's work that raised and wait for their retry (the other models' "
+        "units go on): its aggregation, a window's evaluation, its alerting.",
+    )
 
 
 class LayoutView(_Strict):

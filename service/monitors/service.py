@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.aggregation.repository import active_layouts
 from service.errors import FieldError, Invalid
+from service.failures import service as failures
 from service.monitors import repository
 from service.monitors.schemas import LayoutView, MonitorConfig, MonitorStatus, MonitorView
 from service.registry.service import RegisteredModel
@@ -83,6 +84,7 @@ def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView
         pending_windows=pending_count(session, model.model_id, due_by=now),
         lag_seconds=lag,
         layouts=views,
+        failures=failures.views_of_model(session, model.model_id),
     )
     return MonitorView(
         model=model.name,
