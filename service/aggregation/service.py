@@ -226,8 +226,9 @@ def _prepare_versions(
         if model.id in waiting:
             continue
         part = result.part(model.id)
-        config = config_from_stored(configs.get(model.id))
-        _, error = isolated(session, _prepare_model, session, fitting, model, versions, config, part)
+        _, error = isolated(
+            session, _prepare_model, session, fitting, model, versions, configs.get(model.id), part
+        )
         if error is None:
             states.update(part.versions)
             result.absorb(part)
@@ -241,9 +242,10 @@ def _prepare_model(
     fitting: _Fitting,
     model: Any,
     versions: Sequence[Any],
-    config: MonitorConfig,
+    stored: dict[str, Any] | None,
     part: PassResult,
 ) -> None:
+    config = config_from_stored(stored)  # a stored configuration that no longer validates fails here
     for version in versions:
         spec = compile_version(version)
         key = layouts.VersionKey(model.id, version.id, version.spec_hash)

@@ -63,11 +63,12 @@ def alert_pass(
         return PassSummary(claimed=False)
     ctx = PassContext(session, now=now, base_url=base_url)
     ctx.load_silences()
-    configs = {m: config_from_stored(c) for m, c in all_configs(session).items()}
     outcome = PassSummary()
-    applied = apply_queue(ctx, configs, max_runs, held, outcome)
+    configs = _configs(session, outcome, skip=held)
+    waiting = set(held) | set(outcome.failed)
+    applied = apply_queue(ctx, configs, max_runs, waiting, outcome)
     repository.advance_activity(session, state)
-    check_no_data(ctx, configs)
+    check_no_data(ctx, configs, skip=waiting)
     # The alerts opened or changed in this pass are in memory only (no autoflush): without
     # the flush a data-quality alert firing now would not block a retraining request.
     session.flush()
@@ -79,7 +80,7 @@ def alert_pass(
     requested = sum(
         consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig(), alerts)
         for model_id, alerts in by_model.items()
-        if any(a.state == "firing" for a in alerts)
+        if any(a.state == "firing" for a in alerts) and model_id not in waiting
     )
     state.updated_at = now
     session.flush()
@@ -88,6 +89,20 @@ def alert_pass(
         True, applied, ctx.fired, ctx.resolved, ctx.notified, requested, remaining,
         outcome.applied_models, outcome.failed,
     )  # fmt: skip
+
+
+def _configs(session: Session, outcome: PassSummary, skip: Collection[int]) -> dict[int, MonitorConfig]:
+    """Every model's stored configuration but those of ``skip``; one that no longer validates
+    (e.g. stored before a stricter check) fails that model's alerting alone."""
+    configs: dict[int, MonitorConfig] = {}
+    for model_id, stored in all_configs(session).items():
+        if model_id in skip:
+            continue
+        try:
+            configs[model_id] = config_from_stored(stored)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            outcome.failed[model_id] = error
+    return configs
 
 
 def apply_queue(
@@ -284,10 +299,10 @@ def summary_of(ctx: PassContext, alert: Alert) -> str:
     return f"{who}: {what} is {value}{limit}{window}"[:1000]
 
 
-def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig]) -> None:
-    """The no-data rule of every model that has sent predictions."""
+def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig], skip: Collection[int] = ()) -> None:
+    """The no-data rule of every model that has sent predictions (but those in ``skip``)."""
     subject = Subject("no_data", NO_DATA_METRIC, "", "", "")
-    activities = repository.activity(ctx.session)
+    activities = [a for a in repository.activity(ctx.session) if a.model_id not in skip]
     keys = {a.model_id: fingerprint(a.model_id, None, subject) for a in activities}
     # Every model's no-data track and alert in two queries, not two per model per pass.
     tracks = repository.tracks_by_fingerprint(ctx.session, list(keys.values()))

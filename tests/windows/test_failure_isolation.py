@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.privacy.jobs import RetentionJob
-from service.storage.tables import Prediction
+from service.storage.tables import BucketProfile, Layout, ModelVersion, Monitor, Prediction
 from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient
 from tests.conftest import NOW
@@ -159,3 +159,66 @@ def test_retention_deletes_by_time_while_a_model_cannot_be_aggregated(
     later = NOW + timedelta(days=91)  # every event is past the 90 days of retention
     assert RetentionJob(sessions, MutableClock(later), 90).run(later) == (121, 0)
     assert _scalar(engine, "SELECT count(*) FROM predictions") == 0
+
+
+def _model_id(engine: Engine, model: str) -> int:
+    return int(_scalar(engine, "SELECT id FROM models WHERE name = :m", m=model))
+
+
+def test_a_window_whose_evaluation_raises_waits_for_its_retry_while_others_are_evaluated(
+    app: FastAPI, client: AppClient, settings: Settings, engine: Engine
+) -> None:
+    _model(client, "credit", missing=False)
+    _model(client, "healthy", missing=True)
+    jobs, clock = _jobs(app, settings, NOW - timedelta(hours=3))
+    jobs.catch_up()  # folded, before any window with data has ended
+    sessions: sessionmaker[Session] = app.state.context.sessions
+    with sessions.begin() as session:  # a stored profile that no longer decodes
+        session.execute(
+            update(BucketProfile)
+            .where(BucketProfile.layout_id.in_(select(Layout.id).join(ModelVersion).where(
+                ModelVersion.model_id == _model_id(engine, "credit"))))
+            .values(body=b"\x00")
+        )  # fmt: skip
+    counted = _counted("evaluation", "credit")
+    clock.at = NOW
+    summary = jobs.run_round()
+    failures = _failures(client, "credit")
+    assert failures and {f["job"] for f in failures} == {"evaluation"}
+    assert all(f["unit"].startswith("version ") and " window " in f["unit"] for f in failures)
+    assert _counted("evaluation", "credit") == counted + len(failures)
+    waiting = "SELECT count(*) FROM window_tasks WHERE model_id = :m AND retry_at IS NOT NULL"
+    assert _scalar(engine, waiting, m=_model_id(engine, "credit")) == len(failures)
+    assert _runs(engine, "credit") == 0 and _runs(engine, "healthy") > 0
+    assert summary.windows == len(failures) + _runs(engine, "healthy")  # each claimed once, then waits
+    assert jobs.evaluate_once() == 0  # nothing due again before 12:01
+
+
+def test_a_model_whose_alerting_raises_keeps_its_runs_queued_while_others_alert(
+    app: FastAPI, client: AppClient, settings: Settings, engine: Engine
+) -> None:
+    _model(client, "credit", missing=True)
+    _model(client, "healthy", missing=True)
+    jobs, _ = _jobs(app, settings, NOW)
+    jobs.catch_up()
+    while jobs.evaluate_once():
+        pass
+    # A configuration stored before a stricter check (a range reference in year 1) no longer loads.
+    poisoned = {
+        "reference": {"kind": "range", "start": "0001-01-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    }
+    sessions: sessionmaker[Session] = app.state.context.sessions
+    with sessions.begin() as session:
+        session.add(Monitor(model_id=_model_id(engine, "credit"), config=poisoned, updated_at=NOW))
+    counted = _counted("alerting", "credit")
+    jobs.alerting.drain()
+    with engine.connect() as connection:  # (the monitor's own view cannot load that configuration)
+        [(job, attempts, error)] = connection.execute(text("SELECT job, attempts, error FROM job_failures"))
+    assert (job, attempts) == ("alerting", 1) and "window grid" in error
+    assert _counted("alerting", "credit") == counted + 1
+    queued = "SELECT count(*) FROM alert_queue WHERE model_id = :m"
+    assert _scalar(engine, queued, m=_model_id(engine, "credit")) > 0
+    assert _scalar(engine, queued, m=_model_id(engine, "healthy")) == 0
+    firing = client.get("/v1/alerts", params={"model": "healthy"}).json()["items"]
+    assert any(a["state"] == "firing" for a in firing)
+    assert client.get("/v1/alerts", params={"model": "credit"}).json()["items"] == []
