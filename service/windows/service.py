@@ -30,6 +30,8 @@ from service.storage.tables import WindowRun, WindowTask
 from service.windows import grid, repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 
+JOB = "evaluation"  # the job name of a window evaluation in job_failures and the metric
+
 
 class ProfileCache:
     """Deserialised stored profiles by (id, generation), least recently used out.
@@ -257,9 +259,6 @@ def evaluate_due(
             task.done = task.wanted  # the layout is gone (refit): the refit re-schedules
     session.flush()
     return len(tasks)
-
-
-JOB = "evaluation"
 
 
 def _unit(task: WindowTask) -> str:

@@ -101,6 +101,9 @@ def test_time_parameters_off_the_grid_are_422(registered: AppClient, moment: str
     reference = {"reference": {"kind": "range", "start": moment, "end": "2026-11-22T00:00:00Z"}}
     response = registered.put("/v1/models/credit/monitor", json=reference)
     assert response.status_code == 422 and "window grid" in response.text
+    silence = {"matchers": [{"name": "model", "value": "credit"}], "starts_at": moment, "duration": "1h"}
+    response = registered.post("/v1/silences", json=silence | {"created_by": "a", "comment": "c"})
+    assert response.status_code == 422 and "window grid" in response.text
 
 
 def _days_apart(count: int, prefix: str = "p") -> list[dict[str, Any]]:
