@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -13,12 +14,14 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.alerting.endpoints import router as alerting_router
+from service.apidocs import install_api_docs
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
 from service.auth.guard import Gate, Need, guard, requirement
 from service.auth.login import router as login_router
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
+from service.auth.sessions import SessionPolicy, SessionStore
 from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety
 from service.context import AppContext
@@ -81,11 +84,14 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
         description=DESCRIPTION,
         lifespan=_lifespan(context),
         dependencies=[Depends(guard), Depends(refuse_unstorable_query)],
+        docs_url=None,  # served by install_api_docs, with no CDN
+        redoc_url=None,
     )
     app.state.context = context
     app.state.gate = _gate(context)
     install_error_handlers(app, settings.max_errors_listed)
     install_metrics(app, context)
+    install_api_docs(app)
     app.include_router(health_router)
     app.include_router(registry_router)
     app.include_router(ingestion_router)
@@ -108,10 +114,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
 def _gate(context: AppContext) -> Gate:
     settings = context.settings
     admin_key = None if settings.admin_key is None else settings.admin_key.get_secret_value()
+    policy = SessionPolicy(
+        idle=timedelta(seconds=settings.ui_session_idle_seconds),
+        absolute=timedelta(seconds=settings.ui_session_max_seconds),
+    )
     return Gate(
         enabled=settings.auth,
         authenticator=Authenticator(context.sessions, context.clock, admin_key),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        ui_sessions=SessionStore(context.sessions, context.clock, policy, admin_key),
     )
 
 

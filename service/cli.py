@@ -89,6 +89,7 @@ def serve(settings: Settings) -> None:
         workers=settings.workers,
         log_level=settings.log_level.value,
         timeout_graceful_shutdown=30,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -173,6 +173,19 @@ class Settings(BaseSettings):
     rate_limit_burst: Annotated[int, Field(ge=1)] = Field(
         200, description="Requests one API key may make at once before the rate limit applies."
     )
+    # A working day idle, a day at most: a browser left signed in on a shared screen is
+    # signed out by the next morning, and a stolen cookie is worth a day at most.
+    ui_session_idle_seconds: Annotated[int, Field(ge=60, le=7 * 86_400)] = Field(
+        28_800, description="A status-page session ends after this many seconds without a page view."
+    )
+    ui_session_max_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = Field(
+        86_400, description="A status-page session ends this many seconds after sign-in, however used."
+    )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Comma-separated addresses (or `*`) of proxies whose X-Forwarded-For/-Proto headers "
+        "`modelmon serve` trusts (uvicorn's `forwarded_allow_ips`). Default: uvicorn's, 127.0.0.1.",
+    )
     pseudonym_key: SecretStr | None = Field(
         None,
         description="Secret of the keyed hash (HMAC-SHA256) that pseudonymises `subject_id` before it is "

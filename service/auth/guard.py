@@ -3,11 +3,14 @@ whether it is within its rate.
 
 What each route needs (``requirement``): health probes and ``/metrics`` are open (Prometheus
 and kubelets carry no key; both expose no personal data); ``POST …/predictions`` and
-``…/outcomes`` need an ``ingest`` key for that model or ``admin``; every other GET needs
-``read``, except keys and the audit log, which need ``admin`` like every change. The key
-comes from ``Authorization: Bearer``, or, for GET pages of ``/ui`` only, from the
-``modelmon_key`` cookie (never for a change, so a cross-site form cannot act with a
-browser's cookie).
+``…/outcomes`` need an ``ingest`` key for that model or ``admin``; the export of raw labelled
+records (``GET …/export``: features, protected attributes, outcomes) needs ``export`` or
+``admin``; every other GET needs ``read`` (which ``export`` and ``admin`` include), except keys
+and the audit log, which need ``admin`` like every change. The key
+comes from ``Authorization: Bearer``. GET pages of ``/ui`` also take the ``modelmon_session``
+cookie of a status-page session (``service/auth/sessions.py``): it holds a random token, never
+a key, and stands for a read-only principal; no other route takes it, so a cross-site form
+cannot act with a browser's cookie.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from starlette.routing import Route
 from service.auth.principal import ANONYMOUS, Principal
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
+from service.auth.sessions import SESSION_COOKIE, SessionStore, csrf_token
 from service.errors import FieldError, Forbidden, SeeOther, TooManyRequests, Unauthorized
 
-KEY_COOKIE = "modelmon_key"
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout"})
+# The API docs and their assets hold no data (the OpenAPI document is public anyway).
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/assets/{name}", "/openapi.json"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout", *DOCS_PATHS})
 # Reading keys or the audit log is an admin's business, although it is a GET.
 ADMIN_READ_PREFIXES = ("/v1/keys", "/v1/audit")
 INGEST_PATHS = frozenset({"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes"})
+# Raw labelled records, one row per person: more than a dashboard reader needs to see.
+EXPORT_PATHS = frozenset({"/v1/models/{name}/export"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="modelmon"'}
 
 
@@ -36,6 +43,7 @@ class Need(StrEnum):
     OPEN = "open"
     INGEST = "ingest"
     READ = "read"
+    EXPORT = "export"
     ADMIN = "admin"
 
 
@@ -45,6 +53,8 @@ def requirement(method: str, path: str) -> Need:
         return Need.OPEN
     if method == "POST" and path in INGEST_PATHS:
         return Need.INGEST
+    if method in ("GET", "HEAD") and path in EXPORT_PATHS:
+        return Need.EXPORT
     if method in ("GET", "HEAD") and not path.startswith(ADMIN_READ_PREFIXES):
         return Need.READ
     return Need.ADMIN
@@ -55,9 +65,10 @@ class Gate:
     enabled: bool
     authenticator: Authenticator
     limiter: RateLimiter
+    ui_sessions: SessionStore
 
 
-def _presented_key(request: Request, path: str) -> str | None:
+def _presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header:
         scheme, _, key = header.partition(" ")
@@ -68,13 +79,30 @@ def _presented_key(request: Request, path: str) -> str | None:
                 _CHALLENGE,
             )
         return key.strip()
-    if request.method == "GET" and path.startswith("/ui"):
-        return request.cookies.get(KEY_COOKIE)
     return None
 
 
+def _session_token(request: Request, path: str) -> str | None:
+    """The status-page session's token: for GET pages of ``/ui`` without a key header only."""
+    if request.method != "GET" or not path.startswith("/ui") or request.headers.get("authorization"):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+async def _session_principal(gate: Gate, request: Request, token: str) -> Principal:
+    principal = await run_in_threadpool(gate.ui_sessions.principal, token)
+    if principal is None:
+        problem = "the status-page session has ended (signed out, expired, or its key revoked)"
+        raise Unauthorized(problem, [FieldError(None, "session", problem)], _CHALLENGE)
+    request.state.csrf = csrf_token(token)  # for the pages' forms (sign-out)
+    return principal
+
+
 async def _authenticate(gate: Gate, request: Request, path: str) -> Principal:
-    key = _presented_key(request, path)
+    token = _session_token(request, path)
+    if token is not None:
+        return await _session_principal(gate, request, token)
+    key = _presented_key(request)
     if key is None:
         raise Unauthorized(
             "an API key is required: send `Authorization: Bearer <key>` "
@@ -107,13 +135,17 @@ def _authorise(principal: Principal, need: Need, request: Request, path: str) ->
             "needs an ingest key for this model or admin"
         )
         raise Forbidden(reason, [FieldError(None, "authorization", reason)])
-    allowed = principal.may_read if need is Need.READ else principal.is_admin
+    allowed = {
+        Need.READ: principal.may_read,
+        Need.EXPORT: principal.may_export,
+        Need.ADMIN: principal.is_admin,
+    }[need]
     if not allowed:
         reason = (
             f"key {principal.name!r} ({principal.actor}) has role {principal.role.value}; "
             f"{route} needs {need.value}"
         )
-        if need is Need.READ:
+        if need is not Need.ADMIN:
             reason += " (or admin)"
         raise Forbidden(reason, [FieldError(None, "authorization", reason)])
 

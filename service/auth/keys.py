@@ -21,11 +21,14 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 class Role(StrEnum):
-    """``ingest`` writes predictions and outcomes of named models; ``read`` reads everything;
-    ``admin`` does everything (configuration, keys, erasure) and reads and ingests too."""
+    """``ingest`` writes predictions and outcomes of named models; ``read`` reads aggregates,
+    evaluations, alerts and configuration, not raw records; ``export`` reads as ``read`` does
+    and also the raw labelled records (features, protected attributes); ``admin`` does
+    everything (configuration, keys, erasure) and reads, exports and ingests too."""
 
     INGEST = "ingest"
     READ = "read"
+    EXPORT = "export"
     ADMIN = "admin"
 
 

@@ -30,7 +30,12 @@ class Principal:
 
     @property
     def may_read(self) -> bool:
-        return self.role in (Role.READ, Role.ADMIN)
+        return self.role in (Role.READ, Role.EXPORT, Role.ADMIN)
+
+    @property
+    def may_export(self) -> bool:
+        """Raw labelled records (features, protected attributes, outcomes) leave the service."""
+        return self.role in (Role.EXPORT, Role.ADMIN)
 
     @property
     def is_admin(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,12 @@ import orjson
 
 from service.datasets.repository import ExportRow
 from service.datasets.schemas import Columns, ExportFormat
+
+# A spreadsheet opening the CSV runs a cell starting with one of these as a formula
+# (`=HYPERLINK(...)` sends whoever clicks to any site, with other cells in the URL).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# ... but a signed number ("-1.5", "+3e-2", a class label "-1") is data, not a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -66,7 +73,15 @@ def encode(fmt: ExportFormat, rows: Sequence[ExportRow], versions: dict[int, str
     return _csv_text([_flat(record, columns) for record in records])
 
 
+def neutralised(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'`` (shown as
+    text, never evaluated); every other value as it is, numbers included."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv_text(lines: list[list[Any]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(lines)
+    csv.writer(buffer, lineterminator="\r\n").writerows([neutralised(v) for v in line] for line in lines)
     return buffer.getvalue().encode()

@@ -317,4 +317,5 @@ class Evaluation(Base):
 # Base.metadata for whoever imports this module (migrations, tests).
 from service.storage import failure_tables as _failure_tables  # noqa: E402, F401
 from service.storage import notify_tables as _notify_tables  # noqa: E402, F401
+from service.storage import session_tables as _session_tables  # noqa: E402, F401
 from service.storage import trust_tables as _trust_tables  # noqa: E402, F401

@@ -33,6 +33,12 @@ def _root(request: Request) -> str:
     return root.rstrip("/")
 
 
+def _csrf(request: Request) -> str | None:
+    """The form token of the session the page is seen through (set by the guard), if any."""
+    csrf = getattr(request.state, "csrf", None)
+    return csrf if isinstance(csrf, str) else None
+
+
 def _html(body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status_code, headers=HEADERS)
 
@@ -42,7 +48,7 @@ def overview(request: Request, context: Context) -> HTMLResponse:
     """Every model with its newest window and status, the firing alerts, the engine's backlog."""
     with unit_of_work(context.sessions) as session:
         data = service.overview(session, context.clock())
-    return _html(pages.overview_page(data, _root(request)))
+    return _html(pages.overview_page(data, _root(request), _csrf(request)))
 
 
 # ``path``: a name with an encoded "/" (which the API's names never hold) still gets the HTML 404.
@@ -60,5 +66,5 @@ def model(
     root = _root(request)
     if page is None:
         subject = f"model {name!r}" if version is None else f"version {version!r} of model {name!r}"
-        return _html(pages.not_found_page(f"There is no {subject}.", root), status_code=404)
-    return _html(pages.model_page(page, root))
+        return _html(pages.not_found_page(f"There is no {subject}.", root, _csrf(request)), status_code=404)
+    return _html(pages.model_page(page, root, _csrf(request)))

@@ -52,14 +52,26 @@ def model_href(root: str, name: str, version: str | None = None) -> str:
     return path if version is None else f"{path}?version={quote(version, safe='')}"
 
 
-def layout(title: str, body: str, root: str) -> str:
-    """A whole page: the inline stylesheet, the top bar, ``body`` (already escaped)."""
+def sign_out(root: str, csrf: str | None) -> str:
+    """The sign-out form of a page seen through a session (``csrf`` given), else nothing."""
+    if csrf is None:
+        return ""
+    return (
+        f'<form class="signout" method="post" action="{e(root)}/ui/logout">'
+        f'<input type="hidden" name="csrf" value="{e(csrf)}"><button type="submit">Sign out</button></form>'
+    )
+
+
+def layout(title: str, body: str, root: str, csrf: str | None = None) -> str:
+    """A whole page: the inline stylesheet, the top bar (with a sign-out form when ``csrf``,
+    the session's form token, is given), ``body`` (already escaped)."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} · modelmon</title><style>{CSS}</style></head><body>"
         f'<header class="top"><a class="brand" href="{e(root)}/ui">modelmon</a>'
-        f'<nav><a href="{e(root)}/ui">Models</a><a href="{e(root)}/docs">API</a></nav></header>'
+        f'<nav><a href="{e(root)}/ui">Models</a><a href="{e(root)}/docs">API</a></nav>'
+        f"{sign_out(root, csrf)}</header>"
         f"<main>{body}</main></body></html>"
     )
 
@@ -158,7 +170,7 @@ def _failures(data: Overview, root: str) -> str:
     return f"<h2>Failing work ({len(data.failures)})</h2>{rows}"
 
 
-def overview_page(data: Overview, root: str) -> str:
+def overview_page(data: Overview, root: str, csrf: str | None = None) -> str:
     models = (
         table(
             ("Model", "Versions", "Last evaluated window", "Status"),
@@ -182,7 +194,7 @@ def overview_page(data: Overview, root: str) -> str:
         f"<h2>Models ({len(data.models)})</h2>{models}"
         f"<h2>Firing alerts ({len(data.firing)})</h2>{firing}"
     )
-    return layout("Status", body, root)
+    return layout("Status", body, root, csrf)
 
 
 # ---------------------------------------------------------------- one model
@@ -262,7 +274,7 @@ def _fairness(blocks: Sequence[FairnessBlock]) -> str:
     return "".join(parts)
 
 
-def model_page(page: ModelPage, root: str) -> str:
+def model_page(page: ModelPage, root: str, csrf: str | None = None) -> str:
     several = len(page.versions) > 1
     open_ = (
         _alerts_table(page.open_alerts, page.now, resolved=False, versions=several)
@@ -290,12 +302,12 @@ def model_page(page: ModelPage, root: str) -> str:
         f"<h2>Fairness</h2>{_fairness(page.fairness)}"
         f"<h2>Recently resolved alerts</h2>{recent}"
     )
-    return layout(page.name, body, root)
+    return layout(page.name, body, root, csrf)
 
 
-def not_found_page(message: str, root: str) -> str:
+def not_found_page(message: str, root: str, csrf: str | None = None) -> str:
     body = (
         f'<h1>Not found</h1><p class="lead" data-not-found>{e(message)}</p>'
         f'<p><a href="{e(root)}/ui">Back to all models</a></p>'
     )
-    return layout("Not found", body, root)
+    return layout("Not found", body, root, csrf)

@@ -14,6 +14,9 @@ header.top { background: #24292f; color: #fff; padding: 10px 24px; display: flex
   gap: 18px; }
 header.top .brand { font-weight: 700; font-size: 16px; color: #fff; letter-spacing: .3px; }
 header.top nav a { color: #c9d1d9; margin-right: 14px; }
+header.top form.signout { margin-left: auto; }
+header.top form.signout button { background: none; border: 1px solid #57606a; color: #c9d1d9;
+  border-radius: 4px; padding: 2px 10px; cursor: pointer; font: inherit; }
 main { max-width: 1180px; margin: 0 auto; padding: 18px 24px 40px; }
 h1 { font-size: 22px; margin: 4px 0 4px; }
 h2 { font-size: 16px; margin: 26px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }

@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, status
 
 from service.audit.service import Action, record
-from service.auth.principal import Actor
+from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
 from service.errors import ErrorBody
 from service.storage.database import unit_of_work
 from service.webhooks import service
 from service.webhooks.netguard import Guard
+from service.webhooks.redact import redacted_url
 from service.webhooks.schemas import (
     DeliveryList,
     DeliveryView,
@@ -68,21 +69,32 @@ def create_endpoint(body: EndpointCreate, actor: Actor, context: Context) -> End
 
 
 def _public(view: EndpointView) -> dict[str, object]:
-    """What the audit log keeps of an endpoint: never its secret."""
-    return view.model_dump(mode="json", exclude={"secret"})
+    """What the audit log keeps of an endpoint: never its secret, the URL redacted (the log
+    is kept for good, and read by admins who may not need the receiver's token)."""
+    public = view.model_dump(mode="json", exclude={"secret"})
+    public["url"] = redacted_url(view.url)
+    return public
+
+
+def _shown(view: EndpointView, actor: Principal) -> EndpointView:
+    """The URL whole for an admin, redacted for any other reader."""
+    return view if actor.is_admin else view.model_copy(update={"url": redacted_url(view.url)})
 
 
 @router.get("", summary="List webhook endpoints")
-def list_endpoints(context: Context) -> EndpointList:
-    """Every endpoint, oldest first; secrets are never shown."""
+def list_endpoints(actor: Actor, context: Context) -> EndpointList:
+    """Every endpoint, oldest first; secrets are never shown. Keys other than admin see each
+    URL without credentials and with every query value replaced by `REDACTED`."""
     with unit_of_work(context.sessions) as session:
-        return service.list_all(session)
+        listed = service.list_all(session)
+    return EndpointList(endpoints=[_shown(view, actor) for view in listed.endpoints])
 
 
 @router.get("/{endpoint_id}", summary="Show a webhook endpoint", responses=_UNKNOWN)
-def get_endpoint(endpoint_id: EndpointId, context: Context) -> EndpointView:
+def get_endpoint(endpoint_id: EndpointId, actor: Actor, context: Context) -> EndpointView:
+    """The endpoint; its URL redacted as in the list for keys other than admin."""
     with unit_of_work(context.sessions) as session:
-        return service.view(service.load(session, endpoint_id))
+        return _shown(service.view(service.load(session, endpoint_id)), actor)
 
 
 @router.patch(
@@ -133,15 +145,18 @@ def send_test(endpoint_id: EndpointId, actor: Actor, context: Context) -> Delive
 @router.get("/{endpoint_id}/deliveries", summary="List deliveries and their attempts", responses=_UNKNOWN)
 def list_deliveries(
     endpoint_id: EndpointId,
+    actor: Actor,
     context: Context,
     state: Annotated[Literal["pending", "delivered", "dead", "disabled"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A delivery id (paging).")] = None,
 ) -> DeliveryList:
     """Newest first, each with every attempt: time, status, error, the first 1 kB of the
-    answer and its duration."""
+    answer (admin keys only: a receiver's answer may echo what it was sent or its own
+    secrets; other keys get `null`) and its duration."""
     with unit_of_work(context.sessions) as session:
-        return service.deliveries(session, endpoint_id, state=state, before=before, limit=limit)
+        listed = service.deliveries(session, endpoint_id, state=state, before=before, limit=limit)
+    return listed if actor.is_admin else service.without_excerpts(listed)
 
 
 @router.post(

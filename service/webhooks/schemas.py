@@ -82,7 +82,10 @@ class EndpointView(_Strict):
     )
 
     id: int
-    url: str
+    url: str = Field(
+        description="Whole for admin keys; for other keys without `user:password@` and with every query "
+        "value replaced by `REDACTED`."
+    )
     events: list[str]
     description: str
     enabled: bool
@@ -120,7 +123,9 @@ class AttemptView(_Strict):
     attempted_at: datetime
     status_code: int | None = Field(description="null when no answer came (network error, timeout, refused).")
     error: str | None
-    response_excerpt: str | None = Field(description="The first 1,024 bytes of the answer, as text.")
+    response_excerpt: str | None = Field(
+        description="The first 1,024 bytes of the answer, as text; null for keys other than admin."
+    )
     duration_ms: float
 
 

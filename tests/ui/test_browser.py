@@ -66,9 +66,21 @@ def browser(site: Site) -> Iterator[Browser]:
     driver = require_binary("chromedriver")
     binary = require_binary("chromium", "chromium-browser", "google-chrome")
     with chromium(driver, binary) as started:
-        started.get(f"{site.url}/healthz")  # a cookie can only be set on the site's own origin
-        started.add_cookie("modelmon_key", TEST_ADMIN_KEY)
+        # Signed in as a person would: the form, the key typed, the button.
+        started.get(f"{site.url}/ui/login")
+        started.type_into(started.find('input[name="key"]'), TEST_ADMIN_KEY)
+        started.click(started.find('button[type="submit"]'))
+        assert started.title() == "Status · modelmon"
         yield started
+
+
+def test_the_browser_holds_a_session_token_not_the_key(site: Site, browser: Browser) -> None:
+    browser.get(f"{site.url}/ui")
+    cookies = {cookie["name"]: cookie for cookie in browser.cookies()}
+    session = cookies["modelmon_session"]
+    assert session["httpOnly"] is True and session["sameSite"] == "Lax" and session["path"] == "/ui"
+    assert all(TEST_ADMIN_KEY not in str(cookie["value"]) for cookie in cookies.values())
+    assert browser.find_all("form.signout")
 
 
 def screenshot(browser: Browser, name: str) -> None:
@@ -161,3 +173,15 @@ def test_unknown_model_gets_the_not_found_page(site: Site, browser: Browser) -> 
     assert browser.text(browser.find("h1")) == "Not found"
     assert "no-such-model" in browser.text(browser.find("[data-not-found]"))
     screenshot(browser, "not-found")
+
+
+def test_signing_out_ends_the_session(site: Site, browser: Browser) -> None:
+    # Last in the module: the browser is signed out afterwards.
+    browser.get(f"{site.url}/ui")
+    token = {c["name"]: c["value"] for c in browser.cookies()}["modelmon_session"]
+    browser.click(browser.find("form.signout button"))
+    assert browser.title() == "Sign in · modelmon"
+    browser.get(f"{site.url}/ui")
+    assert browser.title() == "Sign in · modelmon"
+    ended = httpx.get(f"{site.url}/ui", headers={"Cookie": f"modelmon_session={token}"})
+    assert ended.status_code == 303

@@ -65,6 +65,17 @@ class Browser:
     def add_cookie(self, name: str, value: str) -> None:
         self._call("POST", "/cookie", {"cookie": {"name": name, "value": value, "path": "/"}})
 
+    def cookies(self) -> list[dict[str, Any]]:
+        """The cookies of the current page's site, as WebDriver reports them."""
+        found: list[dict[str, Any]] = self._call("GET", "/cookie")
+        return found
+
+    def type_into(self, element: str, text: str) -> None:
+        self._call("POST", f"/element/{element}/value", {"text": text})
+
+    def click(self, element: str) -> None:
+        self._call("POST", f"/element/{element}/click", {})
+
     def title(self) -> str:
         title: str = self._call("GET", "/title")
         return title
