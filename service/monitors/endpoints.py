@@ -11,7 +11,7 @@ from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
 from service.failures import repository as failures_repository
-from service.monitors import service
+from service.monitors import repository, service
 from service.monitors.schemas import MonitorConfig, MonitorView
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
@@ -46,8 +46,8 @@ def put_monitor(name: ModelNamePath, config: MonitorConfig, actor: Actor, contex
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         now = context.clock()
-        stored, updated_at = service.load_config(session, model.model_id)
-        before = stored.model_dump(mode="json") if updated_at is not None else None
+        stored = repository.stored_config(session, model.model_id)  # as stored, valid or not
+        before = None if stored is None else stored[0]
         service.save(session, model, config, now)
         after = service.view(session, model, now)
         target = ("model", model.name)

@@ -22,6 +22,7 @@ from tests.conftest import NOW
 from tests.factories import prediction, reference_row, registration
 from tests.windows.scenario import MutableClock
 
+PREDICTIONS_OF_CREDIT = "/v1/models/credit/predictions"
 POISON_TIME = "0001-01-01 05:00:00"  # what the client got stored before 422s existed
 
 
@@ -222,3 +223,10 @@ def test_a_model_whose_alerting_raises_keeps_its_runs_queued_while_others_alert(
     firing = client.get("/v1/alerts", params={"model": "healthy"}).json()["items"]
     assert any(a["state"] == "firing" for a in firing)
     assert client.get("/v1/alerts", params={"model": "credit"}).json()["items"] == []
+    shown = client.get("/v1/models/credit/monitor")  # a clear 409, not a 500
+    assert shown.status_code == 409 and shown.json()["errors"][0]["field"] == "config"
+    assert "window grid" in shown.json()["errors"][0]["message"]
+    late = {"predictions": [prediction(999, prefix="credit")]}
+    assert client.post(PREDICTIONS_OF_CREDIT, json=late).status_code == 200  # ingestion goes on
+    fixed = client.put("/v1/models/credit/monitor", json={})
+    assert fixed.status_code == 200 and fixed.json()["status"]["failures"][0]["job"] == "alerting"
