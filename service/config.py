@@ -196,6 +196,18 @@ class Settings(BaseSettings):
         description="Days raw predictions and outcomes are kept; bucket profiles (anonymous counts) are kept "
         "for good.",
     )
+    event_horizon_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        None,
+        description="Oldest event time accepted, in days before now (older predictions and outcomes get "
+        "a 422). Default: `MODELMON_RETENTION_DAYS`, so nothing is accepted that retention would delete.",
+    )
+    # A window takes 34-62 ms to evaluate (docs/scaling.md), so 1,000 hold one worker ~1 min;
+    # 200 records on 200 days (4,800 windows of 24 h stepping hourly) held it ~4 min.
+    max_batch_windows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        1_000,
+        description="Most window evaluations one predictions or outcomes batch may schedule per version, "
+        "beyond the windows a single bucket lies in (422 above).",
+    )
     database_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
         30.0,
         description="Longest a database statement may run and longest a connection attempt may take "
@@ -260,6 +272,11 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             return []
         return ["127.0.0.0/8", "::1/128"]
+
+    @property
+    def horizon_days(self) -> int:
+        """Days back an event time may lie: ``event_horizon_days``, else ``retention_days``."""
+        return self.retention_days if self.event_horizon_days is None else self.event_horizon_days
 
     @property
     def migrate_on_start(self) -> bool:

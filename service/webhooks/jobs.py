@@ -173,7 +173,7 @@ class Deliverer:
         try:
             step()
         except Exception:
-            JOB_FAILURES.labels(job=JOB).inc()
+            JOB_FAILURES.labels(job=JOB, model="").inc()
             log.exception("webhooks: a transaction failed; continuing")
             time.sleep(POLL_SECONDS)
 
