@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from service.config import Settings, UnsafeConfigurationError, check_production_safety
+from service.config import Settings, UnsafeConfigurationError, check_production_safety, environment_problems
 
 if TYPE_CHECKING:
     from service.runner import Runner
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("modelmon")
 
 
-def _load_settings() -> Settings:
+def _load_settings() -> tuple[Settings, list[str]]:
+    """The settings, and the warnings about them to log (unknown variables in development)."""
     try:
         settings = Settings()
+        warnings = environment_problems(settings, os.environ)
         check_production_safety(settings)
     except ValidationError as error:
         problems = "\n".join(
@@ -33,7 +36,7 @@ def _load_settings() -> Settings:
         raise SystemExit(f"modelmon: invalid configuration:\n{problems}") from None
     except UnsafeConfigurationError as error:
         raise SystemExit(f"modelmon: {error}") from None
-    return settings
+    return settings, warnings
 
 
 def _safe_url(url: str) -> str:
@@ -218,10 +221,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         from service.demo import command as demo_command
 
         raise SystemExit(demo_command.run(args))
-    settings = _load_settings()
+    settings, warnings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    for warning in warnings:
+        log.warning("%s (production refuses to start with it)", warning)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "migrate":
         migrate(settings)
