@@ -44,11 +44,28 @@ def _safe_url(url: str) -> str:
 
 
 def migrate(settings: Settings) -> None:
+    """Upgrade the schema as the tables' owner, then encrypt webhook secrets stored in plaintext."""
     from service.storage.migrations import upgrade
 
-    log.info("migrating %s to the newest schema", _safe_url(settings.database_url))
-    upgrade(settings.database_url)
+    log.info("migrating %s to the newest schema", _safe_url(settings.owner_database_url))
+    upgrade(settings.owner_database_url)
     log.info("schema is at head")
+    _seal_webhook_secrets(settings)
+
+
+def _seal_webhook_secrets(settings: Settings) -> None:
+    from service.storage.database import create_database_engine, create_session_factory, unit_of_work
+    from service.webhooks.sealing import sealer_for
+    from service.webhooks.service import seal_plaintext_secrets
+
+    engine = create_database_engine(settings.model_copy(update={"database_url": settings.owner_database_url}))
+    try:
+        with unit_of_work(create_session_factory(engine)) as session:
+            sealed = seal_plaintext_secrets(session, sealer_for(settings))
+    finally:
+        engine.dispose()
+    if sealed:
+        log.info("encrypted the signing secrets of %d webhook endpoints stored in plaintext", sealed)
 
 
 def _check_schema(settings: Settings) -> None:

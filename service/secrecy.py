@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 # Used only outside production (production refuses it). It is public — it is in this file —
 # so development pseudonyms protect nothing; they only behave like real ones.
 DEVELOPMENT_PSEUDONYM_KEY = "modelmon-development-pseudonym-key-not-secret"
+# The same for the key that encrypts webhook signing secrets (service/webhooks/sealing.py).
+DEVELOPMENT_SECRET_KEY = "modelmon-development-secret-key-not-secret"
 
 # Passwords printed in docker-compose.yml, docker/postgres-init/, the chart's values and the docs,
 # and the usual defaults: anyone who has read them knows them.
@@ -55,8 +57,8 @@ def estimated_bits(secret: str) -> float:
 
 def weak_key_reason(secret: str) -> str | None:
     """Why ``secret`` is too weak for a key (pseudonym, admin, secret key); None when it is not."""
-    if secret == DEVELOPMENT_PSEUDONYM_KEY:
-        return "is the public development pseudonym key"
+    if secret in (DEVELOPMENT_PSEUDONYM_KEY, DEVELOPMENT_SECRET_KEY):
+        return "is a public development key (it is in modelmon's source)"
     return _weak(secret, MIN_KEY_BITS)
 
 

@@ -92,7 +92,7 @@ def test_production_accepts_a_real_database() -> None:
     [
         ({"pseudonym_key": "x" * 40}, "MODELMON_PSEUDONYM_KEY is too weak: 1 distinct characters in 40"),
         ({"pseudonym_key": "ab" * 20}, "MODELMON_PSEUDONYM_KEY is too weak: 2 distinct characters in 40"),
-        ({"pseudonym_key": DEVELOPMENT_PSEUDONYM_KEY}, "MODELMON_PSEUDONYM_KEY is the public development"),
+        ({"pseudonym_key": DEVELOPMENT_PSEUDONYM_KEY}, "MODELMON_PSEUDONYM_KEY is a public development key"),
         ({"admin_key": "0" * 32}, "MODELMON_ADMIN_KEY is too weak"),
         ({"secret_key": None}, "MODELMON_SECRET_KEY is not set"),
         ({"secret_key": "secret" * 6}, "MODELMON_SECRET_KEY is too weak"),
