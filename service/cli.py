@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from service.config import Settings, UnsafeConfigurationError, check_production_safety, environment_problems
+from service.config import (
+    Environment,
+    Settings,
+    UnsafeConfigurationError,
+    check_production_safety,
+    environment_problems,
+)
 
 if TYPE_CHECKING:
     from service.runner import Runner
@@ -50,7 +56,51 @@ def migrate(settings: Settings) -> None:
     log.info("migrating %s to the newest schema", _safe_url(settings.owner_database_url))
     upgrade(settings.owner_database_url)
     log.info("schema is at head")
+    _grant_service_role(settings)
     _seal_webhook_secrets(settings)
+
+
+def _grant_service_role(settings: Settings, role: str | None = None) -> None:
+    """With two URLs (or ``role`` given), grant the service's role its privileges as the owner."""
+    from sqlalchemy import create_engine
+
+    from service.storage.roles import grant_service_role
+
+    if settings.is_sqlite:
+        return
+    role = role or make_url(settings.database_url).username
+    owner = make_url(settings.owner_database_url).username
+    if role is None or role == owner:
+        return
+    engine = create_engine(settings.owner_database_url)
+    try:
+        grant_service_role(engine, role)
+    finally:
+        engine.dispose()
+    log.info("granted %r read and write on every table, and only SELECT and INSERT on audit_events", role)
+
+
+def _check_service_role(settings: Settings) -> None:
+    """Production refuses to serve as a role that can rewrite the audit log; development warns."""
+    from service.storage.database import create_database_engine
+    from service.storage.roles import audit_privilege_problems
+
+    engine = create_database_engine(settings)
+    try:
+        problems = audit_privilege_problems(engine)
+    finally:
+        engine.dispose()
+    if not problems:
+        return
+    advice = (
+        "connect MODELMON_DATABASE_URL as a role made for the service and let the owner migrate "
+        "(MODELMON_MIGRATION_DATABASE_URL; `modelmon db grant --role NAME`; docs/security.md)"
+    )
+    if settings.env is Environment.PRODUCTION:
+        refused = "; ".join(problems)
+        raise SystemExit(f"modelmon: refusing to start in production mode: {refused}; {advice}")
+    for problem in problems:
+        log.warning("%s; production refuses this: %s", problem, advice)
 
 
 def _seal_webhook_secrets(settings: Settings) -> None:
@@ -92,6 +142,7 @@ def serve(settings: Settings) -> None:
         migrate(settings)
     else:
         _check_schema(settings)
+    _check_service_role(settings)
     from service.auth.commands import bootstrap_admin
 
     bootstrap_admin(settings)
@@ -121,6 +172,7 @@ def _runner(settings: Settings, *, pool_gauges: bool = False) -> Runner:
         migrate(settings)
     else:
         _check_schema(settings)
+    _check_service_role(settings)
     engine = create_database_engine(settings)
     if pool_gauges:
         from service.export.setup import watch_pool
@@ -223,10 +275,18 @@ def _parser() -> argparse.ArgumentParser:
     fill.add_argument("--model", required=True, help="model name")
     fill.add_argument("--from", dest="start", required=True, type=_timestamp, help="windows ending after")
     fill.add_argument("--to", dest="end", required=True, type=_timestamp, help="windows ending at or before")
+    database = commands.add_parser("db", help="database roles")
+    roles = database.add_subparsers(dest="db_command", required=True)
+    grant = roles.add_parser(
+        "grant", help="as the owner (MODELMON_MIGRATION_DATABASE_URL), grant the role serve and worker use"
+    )
+    grant.add_argument("--role", required=True, help="the role serve and worker connect as")
+    from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
     from service.demo import command as demo_command
 
     register_keys(commands)
+    register_audit(commands)
     demo_command.register(commands)
     return parser
 
@@ -251,6 +311,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         worker(settings, once=args.once)
     elif args.command == "backfill":
         backfill(settings, args.model, args.start, args.end)
+    elif args.command == "db":
+        _grant_service_role(settings, args.role)
+    elif args.command == "audit":
+        from service.audit.commands import run as run_audit
+
+        raise SystemExit(run_audit(settings, args))
     elif args.command == "keys":
         from service.auth.commands import run as run_keys
 

@@ -1,21 +1,68 @@
-"""SQL of the audit log: append and page through it; there is no update or delete."""
+"""SQL of the audit log: append (to the hash chain) and read it; there is no update or delete."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from service.audit.chain import ChainedRow, link
 from service.storage.trust_tables import AuditEvent
+
+# The key of the Postgres advisory lock that serialises appends, so that two transactions
+# never link to the same predecessor and fork the chain: "mmaudit" in ASCII.
+CHAIN_LOCK_KEY = 0x6D6D6175646974
+# Rows read per query while verifying: ~1 MB of rows at a time.
+VERIFY_PAGE_ROWS = 1000
 
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:
+    """Insert ``event`` linked to the newest row. On Postgres the transaction first takes an
+    advisory lock held until it ends (other appenders wait for its commit, so they read its
+    row as their predecessor); SQLite has one writer at a time already (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    previous = session.scalar(select(AuditEvent.chain_hash).order_by(AuditEvent.id.desc()).limit(1))
+    event.chain_hash = link(previous, chained(event))
     session.add(event)
     session.flush()
     return event
+
+
+def chained(event: AuditEvent) -> ChainedRow:
+    return ChainedRow(
+        id=event.id,
+        at=event.at,
+        actor=event.actor,
+        actor_name=event.actor_name,
+        action=event.action,
+        target_type=event.target_type,
+        target=event.target,
+        before=event.before,
+        after=event.after,
+        chain_hash=event.chain_hash,
+    )
+
+
+def in_order(session: Session) -> Iterator[ChainedRow]:
+    """Every row, oldest first, read in pages by id."""
+    after_id = 0
+    while True:
+        query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id)
+        rows = session.scalars(query.limit(VERIFY_PAGE_ROWS)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield chained(row)
+        after_id = rows[-1].id
+        session.expunge_all()
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
 @dataclass(frozen=True, slots=True)
