@@ -60,24 +60,35 @@ def migrate(settings: Settings) -> None:
     _seal_webhook_secrets(settings)
 
 
-def _grant_service_role(settings: Settings, role: str | None = None) -> None:
-    """With two URLs (or ``role`` given), grant the service's role its privileges as the owner."""
+def _grant_service_role(settings: Settings) -> None:
+    """With two URLs naming different users, grant the service's user its privileges."""
+    role = make_url(settings.database_url).username
+    if settings.is_sqlite or role is None or role == make_url(settings.owner_database_url).username:
+        return
+    _grant(settings, role)
+    log.info("granted %r read and write on every table, and only SELECT and INSERT on audit_events", role)
+
+
+def _grant(settings: Settings, role: str) -> list[str]:
     from sqlalchemy import create_engine
 
     from service.storage.roles import grant_service_role
 
-    if settings.is_sqlite:
-        return
-    role = role or make_url(settings.database_url).username
-    owner = make_url(settings.owner_database_url).username
-    if role is None or role == owner:
-        return
     engine = create_engine(settings.owner_database_url)
     try:
-        grant_service_role(engine, role)
+        return grant_service_role(engine, role)
     finally:
         engine.dispose()
-    log.info("granted %r read and write on every table, and only SELECT and INSERT on audit_events", role)
+
+
+def grant_command(settings: Settings, role: str) -> None:
+    """``modelmon db grant --role NAME``: print the statements run as the owner."""
+    if settings.is_sqlite:
+        raise SystemExit("modelmon: SQLite has no roles; `db grant` is for Postgres")
+    if role == make_url(settings.owner_database_url).username:
+        raise SystemExit(f"modelmon: {role!r} owns the tables (MODELMON_MIGRATION_DATABASE_URL)")
+    for statement in _grant(settings, role):
+        print(statement)
 
 
 def _check_service_role(settings: Settings) -> None:
@@ -312,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "backfill":
         backfill(settings, args.model, args.start, args.end)
     elif args.command == "db":
-        _grant_service_role(settings, args.role)
+        grant_command(settings, args.role)
     elif args.command == "audit":
         from service.audit.commands import run as run_audit
 

@@ -130,3 +130,21 @@ def test_production_refuses_to_run_as_the_owner_of_the_audit_log(roles: Roles) -
     assert as_service.returncode == 0, as_service.stderr
     verified = _modelmon(roles, roles.service_url, "audit", "verify", MODELMON_ENV="production")
     assert verified.returncode == 0 and "audit chain OK" in verified.stdout
+
+
+def test_db_grant_gives_a_named_role_its_privileges_and_prints_them(roles: Roles) -> None:
+    role = make_url(roles.service_url).username or ""
+    engine = create_engine(roles.service_url)
+    with engine.connect() as connection, pytest.raises(ProgrammingError):
+        connection.execute(text("SELECT count(*) FROM api_keys"))  # nothing granted yet
+    granted = _modelmon(roles, roles.owner_url, "db", "grant", "--role", role)
+    assert granted.returncode == 0, granted.stderr
+    assert f"GRANT SELECT, INSERT ON public.audit_events TO {role}\n" in granted.stdout
+    assert audit_privilege_problems(engine) == []
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM api_keys"))
+        connection.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+    engine.dispose()
+    owner = make_url(roles.owner_url).username or ""
+    refused = _modelmon(roles, roles.owner_url, "db", "grant", "--role", owner)
+    assert refused.returncode != 0 and "owns the tables" in refused.stderr
