@@ -90,3 +90,28 @@ def test_migrate_seals_secrets_stored_in_plaintext(client: AppClient, database_u
     assert is_sealed(stored)
     sealer = sealer_for(Settings(database_url=database_url, secret_key=KEY))
     assert sealer.open(stored, endpoint["id"]) == endpoint["secret"]
+
+
+def test_an_endpoint_whose_secret_does_not_decrypt_does_not_stop_the_others(
+    client: AppClient,
+    database_url: str,
+    sessions: sessionmaker[Session],
+    clock: MutableClock,
+    receivers: Callable[..., Receiver],
+    deliverer: Callable[..., Deliverer],
+) -> None:
+    healthy, orphaned = receivers(), receivers()
+    create(client, healthy.url)
+    lost = create(client, orphaned.url)
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # sealed under a key this service does not have
+        foreign = Sealer(KEY).seal(lost["secret"], lost["id"])
+        connection.execute(
+            text("UPDATE webhook_endpoints SET secret = :s WHERE id = :id"), {"s": foreign, "id": lost["id"]}
+        )
+    engine.dispose()
+    fire(sessions, clock, alert_id=2)
+    assert deliverer().run_once() == 1
+    assert len(healthy.delivered) == 1 and orphaned.received == []
+    waiting = client.get(f"/v1/webhooks/{lost['id']}/deliveries").json()["deliveries"]
+    assert [delivery["state"] for delivery in waiting] == ["pending"]
