@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -23,13 +25,27 @@ def append(session: Session, event: AuditEvent) -> AuditEvent:
     """Insert ``event`` linked to the newest row. On Postgres the transaction first takes an
     advisory lock held until it ends (other appenders wait for its commit, so they read its
     row as their predecessor); SQLite has one writer at a time already (BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     previous = session.scalar(select(AuditEvent.chain_hash).order_by(AuditEvent.id.desc()).limit(1))
-    event.chain_hash = link(previous, chained(event))
+    row = chained(event)
+    if postgres:
+        row = _as_jsonb_returns_it(session, row)
+    event.chain_hash = link(previous, row)
     session.add(event)
     session.flush()
     return event
+
+
+def _as_jsonb_returns_it(session: Session, row: ChainedRow) -> ChainedRow:
+    """``row`` with ``before`` and ``after`` as Postgres will read them back: jsonb normalises
+    numbers (-0.0 is stored as 0), so the hash must cover the stored form to verify later."""
+    stored = session.execute(
+        text("SELECT CAST(:before AS jsonb), CAST(:after AS jsonb)"),
+        {"before": orjson.dumps(row.before).decode(), "after": orjson.dumps(row.after).decode()},
+    ).one()
+    return dataclasses.replace(row, before=stored[0], after=stored[1])
 
 
 def chained(event: AuditEvent) -> ChainedRow:

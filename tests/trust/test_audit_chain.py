@@ -127,3 +127,17 @@ def test_concurrent_writers_do_not_fork_the_chain(
     engine.dispose()
     status, out = _verify(postgres_url, capsys)
     assert status == 0 and "audit chain OK: 100 rows" in out
+
+
+@pytest.mark.parametrize("value", [-0.0, 1e300, 1e-7, 12345678901234567890, {"b": 1, "a": [2.5]}, "cafe\u0301"])
+def test_documents_verify_as_the_database_stores_them(
+    database_url: str, capsys: pytest.CaptureFixture[str], value: object
+) -> None:
+    """Postgres's jsonb stores -0.0 as 0 and reorders keys: the hash covers the stored form."""
+    engine = create_database_engine(Settings(database_url=database_url))
+    actor = Principal(actor="cli:alice", name="alice", role=Role.ADMIN)
+    with unit_of_work(create_session_factory(engine)) as session:
+        record(session, actor, Action.MONITOR_CHANGED, ("model", "m"), NOW, after={"value": value})
+    engine.dispose()
+    status, out = _verify(database_url, capsys)
+    assert status == 0, out
