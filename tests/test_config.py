@@ -165,6 +165,35 @@ def test_cli_warns_of_a_mistyped_variable_and_production_refuses_it(tmp_path: Pa
     assert "MODELMON_ENVIRONMENT is not a setting of modelmon; did you mean MODELMON_ENV?" in refused.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("MODELMON_PSEUDONYM_KEY", "k" * 40, "is too weak: 1 distinct characters in 40"),
+        ("MODELMON_PSEUDONYM_KEY", DEVELOPMENT_PSEUDONYM_KEY, "is a public development key"),
+        (
+            "MODELMON_DATABASE_URL",
+            "postgresql+psycopg://modelmon:dev-only-insecure@postgres:5432/modelmon",
+            "has no password or a public one",
+        ),
+    ],
+)
+def test_serve_refuses_to_start_in_production_with_a_weak_or_public_secret(
+    variable: str, value: str, problem: str
+) -> None:
+    environment = {
+        "PATH": "",
+        "MODELMON_ENV": "production",
+        "MODELMON_DATABASE_URL": PRODUCTION_URL,
+        "MODELMON_PSEUDONYM_KEY": STRONG_KEY,
+        "MODELMON_SECRET_KEY": STRONG_KEY[::-1],
+        variable: value,
+    }
+    result = _modelmon(environment, "serve")
+    assert result.returncode != 0
+    assert "refusing to start in production mode" in result.stderr
+    assert f"{variable} {problem}" in result.stderr
+
+
 def test_cli_names_an_invalid_variable(tmp_path: Path) -> None:
     result = _modelmon({"MODELMON_PORT": "eighty", "PATH": ""}, "migrate")
     assert result.returncode != 0
