@@ -28,7 +28,7 @@ GENESIS = "0" * 64
 class ChainedRow:
     """The fields of an audit row the chain covers, and its stored hash."""
 
-    id: int
+    id: int | None  # None while the row is being appended (the id is not hashed)
     at: datetime
     actor: str
     actor_name: str

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.audit.chain import ChainedRow, link
@@ -75,10 +75,6 @@ def in_order(session: Session) -> Iterator[ChainedRow]:
             yield chained(row)
         after_id = rows[-1].id
         session.expunge_all()
-
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
 @dataclass(frozen=True, slots=True)
