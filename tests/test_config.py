@@ -127,6 +127,22 @@ def test_production_refuses_every_sample_password_of_compose(password: str) -> N
         check_production_safety(_production(database_url=url))
 
 
+def _documented_passwords() -> set[str]:
+    """Every password written in a database URL of the README, the docs and the chart."""
+    paths = [README, *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "helm").rglob("*.y*ml"))]
+    pattern = r"postgresql\+psycopg://[^:/\s]+:([^@\s]+)@"
+    found = {password for path in paths for password in re.findall(pattern, path.read_text())}
+    assert found, "no database URL with a password found in the docs: has the pattern changed?"
+    return found
+
+
+@pytest.mark.parametrize("password", sorted(_documented_passwords()))
+def test_production_refuses_every_password_the_docs_show(password: str) -> None:
+    url = f"postgresql+psycopg://modelmon:{password}@db:5432/modelmon"
+    with pytest.raises(UnsafeConfigurationError, match="MODELMON_DATABASE_URL"):
+        check_production_safety(_production(database_url=url))
+
+
 def test_unknown_variables_warn_in_development_and_are_refused_in_production() -> None:
     environ = {"MODELMON_ENVIRONMENT": "production", "MODELMON_KEY": "mmk_client", "MODELMON_PORT": "1"}
     warnings = environment_problems(Settings(), environ)
