@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,7 +24,7 @@ from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
 from service.auth.sessions import SessionPolicy, SessionStore
 from service.clock import Clock, system_clock
-from service.config import Settings, check_production_safety
+from service.config import Settings, check_production_safety, environment_problems
 from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
 from service.edge.collector import favour_the_event_loop, freeze_startup_objects
@@ -189,8 +190,11 @@ def _document_auth(schema: dict[str, Any]) -> None:
 
 
 def create_app_from_environment() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (several worker processes): settings from MODELMON_*."""
-    app = create_app(Settings())
+    """Factory for ``uvicorn --factory`` (several worker processes): settings from MODELMON_*.
+    Production refuses unknown MODELMON_* variables here too, for uvicorn started by hand."""
+    settings = Settings()
+    environment_problems(settings, os.environ)
+    app = create_app(settings)
     freeze_startup_objects()
     favour_the_event_loop()
     return app

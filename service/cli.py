@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,7 +15,13 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from service.config import Settings, UnsafeConfigurationError, check_production_safety
+from service.config import (
+    Environment,
+    Settings,
+    UnsafeConfigurationError,
+    check_production_safety,
+    environment_problems,
+)
 
 if TYPE_CHECKING:
     from service.runner import Runner
@@ -22,9 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("modelmon")
 
 
-def _load_settings() -> Settings:
+def _load_settings() -> tuple[Settings, list[str]]:
+    """The settings, and the warnings about them to log (unknown variables in development)."""
     try:
         settings = Settings()
+        warnings = environment_problems(settings, os.environ)
         check_production_safety(settings)
     except ValidationError as error:
         problems = "\n".join(
@@ -33,7 +42,7 @@ def _load_settings() -> Settings:
         raise SystemExit(f"modelmon: invalid configuration:\n{problems}") from None
     except UnsafeConfigurationError as error:
         raise SystemExit(f"modelmon: {error}") from None
-    return settings
+    return settings, warnings
 
 
 def _safe_url(url: str) -> str:
@@ -41,11 +50,83 @@ def _safe_url(url: str) -> str:
 
 
 def migrate(settings: Settings) -> None:
+    """Upgrade the schema as the tables' owner, then encrypt webhook secrets stored in plaintext."""
     from service.storage.migrations import upgrade
 
-    log.info("migrating %s to the newest schema", _safe_url(settings.database_url))
-    upgrade(settings.database_url)
+    log.info("migrating %s to the newest schema", _safe_url(settings.owner_database_url))
+    upgrade(settings.owner_database_url)
     log.info("schema is at head")
+    _grant_service_role(settings)
+    _seal_webhook_secrets(settings)
+
+
+def _grant_service_role(settings: Settings) -> None:
+    """With two URLs naming different users, grant the service's user its privileges."""
+    role = make_url(settings.database_url).username
+    if settings.is_sqlite or role is None or role == make_url(settings.owner_database_url).username:
+        return
+    _grant(settings, role)
+    log.info("granted %r read and write on every table, and only SELECT and INSERT on audit_events", role)
+
+
+def _grant(settings: Settings, role: str) -> list[str]:
+    from sqlalchemy import create_engine
+
+    from service.storage.roles import grant_service_role
+
+    engine = create_engine(settings.owner_database_url)
+    try:
+        return grant_service_role(engine, role)
+    finally:
+        engine.dispose()
+
+
+def grant_command(settings: Settings, role: str) -> None:
+    """``modelmon db grant --role NAME``: print the statements run as the owner."""
+    if settings.is_sqlite:
+        raise SystemExit("modelmon: SQLite has no roles; `db grant` is for Postgres")
+    if role == make_url(settings.owner_database_url).username:
+        raise SystemExit(f"modelmon: {role!r} owns the tables (MODELMON_MIGRATION_DATABASE_URL)")
+    for statement in _grant(settings, role):
+        print(statement)
+
+
+def _check_service_role(settings: Settings) -> None:
+    """Production refuses to serve as a role that can rewrite the audit log; development warns."""
+    from service.storage.database import create_database_engine
+    from service.storage.roles import audit_privilege_problems
+
+    engine = create_database_engine(settings)
+    try:
+        problems = audit_privilege_problems(engine)
+    finally:
+        engine.dispose()
+    if not problems:
+        return
+    advice = (
+        "connect MODELMON_DATABASE_URL as a role made for the service and let the owner migrate "
+        "(MODELMON_MIGRATION_DATABASE_URL; `modelmon db grant --role NAME`; docs/security.md)"
+    )
+    if settings.env is Environment.PRODUCTION:
+        refused = "; ".join(problems)
+        raise SystemExit(f"modelmon: refusing to start in production mode: {refused}; {advice}")
+    for problem in problems:
+        log.warning("%s; production refuses this: %s", problem, advice)
+
+
+def _seal_webhook_secrets(settings: Settings) -> None:
+    from service.storage.database import create_database_engine, create_session_factory, unit_of_work
+    from service.webhooks.sealing import sealer_for
+    from service.webhooks.service import seal_plaintext_secrets
+
+    engine = create_database_engine(settings.model_copy(update={"database_url": settings.owner_database_url}))
+    try:
+        with unit_of_work(create_session_factory(engine)) as session:
+            sealed = seal_plaintext_secrets(session, sealer_for(settings))
+    finally:
+        engine.dispose()
+    if sealed:
+        log.info("encrypted the signing secrets of %d webhook endpoints stored in plaintext", sealed)
 
 
 def _check_schema(settings: Settings) -> None:
@@ -72,6 +153,7 @@ def serve(settings: Settings) -> None:
         migrate(settings)
     else:
         _check_schema(settings)
+    _check_service_role(settings)
     from service.auth.commands import bootstrap_admin
 
     bootstrap_admin(settings)
@@ -102,6 +184,7 @@ def _runner(settings: Settings, *, pool_gauges: bool = False) -> Runner:
         migrate(settings)
     else:
         _check_schema(settings)
+    _check_service_role(settings)
     engine = create_database_engine(settings)
     if pool_gauges:
         from service.export.setup import watch_pool
@@ -172,6 +255,11 @@ def _timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     if moment.utcoffset() is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a timezone, e.g. 2026-11-01T00:00:00Z")
+    from service.windows import grid
+
+    if not grid.on_grid(moment):
+        years = f"{grid.FIRST:%Y} to {grid.LAST:%Y}"
+        raise argparse.ArgumentTypeError(f"{text!r} is outside the years {years} UTC")
     return moment
 
 
@@ -204,10 +292,18 @@ def _parser() -> argparse.ArgumentParser:
     fill.add_argument("--model", required=True, help="model name")
     fill.add_argument("--from", dest="start", required=True, type=_timestamp, help="windows ending after")
     fill.add_argument("--to", dest="end", required=True, type=_timestamp, help="windows ending at or before")
+    database = commands.add_parser("db", help="database roles")
+    roles = database.add_subparsers(dest="db_command", required=True)
+    grant = roles.add_parser(
+        "grant", help="as the owner (MODELMON_MIGRATION_DATABASE_URL), grant the role serve and worker use"
+    )
+    grant.add_argument("--role", required=True, help="the role serve and worker connect as")
+    from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
     from service.demo import command as demo_command
 
     register_keys(commands)
+    register_audit(commands)
     demo_command.register(commands)
     return parser
 
@@ -219,10 +315,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         from service.demo import command as demo_command
 
         raise SystemExit(demo_command.run(args))
-    settings = _load_settings()
+    settings, warnings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    for warning in warnings:
+        log.warning("%s (production refuses to start with it)", warning)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "migrate":
         migrate(settings)
@@ -230,6 +328,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         worker(settings, once=args.once)
     elif args.command == "backfill":
         backfill(settings, args.model, args.start, args.end)
+    elif args.command == "db":
+        grant_command(settings, args.role)
+    elif args.command == "audit":
+        from service.audit.commands import run as run_audit
+
+        raise SystemExit(run_audit(settings, args))
     elif args.command == "keys":
         from service.auth.commands import run as run_keys
 

@@ -7,11 +7,14 @@ module reads the environment on its own.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.secrecy import unknown_variables, weak_key_reason, weak_password_reason
 
 EMBEDDED_DATABASE_URL = "sqlite:///./modelmon.db"
 # 32 characters of a random key carry >= 160 bits; a shorter secret can be guessed offline
@@ -48,6 +51,12 @@ class Settings(BaseSettings):
         EMBEDDED_DATABASE_URL,
         description="SQLAlchemy URL. Default: an SQLite file in the working directory. "
         "Postgres: `postgresql+psycopg://user:password@host:5432/modelmon`.",
+    )
+    migration_database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL `modelmon migrate` uses: the role that owns the tables. Default: "
+        "`MODELMON_DATABASE_URL`. With it set, `serve` and `worker` connect as a role that may not "
+        "change the audit log (`modelmon db grant`, docs/security.md).",
     )
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
         10, description="Connections kept open per process (Postgres)."
@@ -191,10 +200,28 @@ class Settings(BaseSettings):
         description="Secret of the keyed hash (HMAC-SHA256) that pseudonymises `subject_id` before it is "
         "stored; at least 32 characters. Required in production; changing it orphans stored subjects.",
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that encrypts webhook signing secrets at rest (AES-256-GCM, derived with "
+        "HKDF-SHA256); at least 32 characters. Required in production; changing it makes the stored "
+        "webhook secrets unreadable (rotate them).",
+    )
     retention_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
         90,
         description="Days raw predictions and outcomes are kept; bucket profiles (anonymous counts) are kept "
         "for good.",
+    )
+    event_horizon_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        None,
+        description="Oldest event time accepted, in days before now (older predictions and outcomes get "
+        "a 422). Default: `MODELMON_RETENTION_DAYS`, so nothing is accepted that retention would delete.",
+    )
+    # A window takes 34-62 ms to evaluate (docs/scaling.md), so 1,000 hold one worker ~1 min;
+    # 200 records on 200 days (4,800 windows of 24 h stepping hourly) held it ~4 min.
+    max_batch_windows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        1_000,
+        description="Most window evaluations one predictions or outcomes batch may schedule per version, "
+        "beyond the windows a single bucket lies in (422 above).",
     )
     database_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
         30.0,
@@ -202,20 +229,20 @@ class Settings(BaseSettings):
         "(Postgres), in seconds.",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _known_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
         return value
 
-    @field_validator("admin_key", "pseudonym_key", mode="before")
+    @field_validator("admin_key", "pseudonym_key", "secret_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # Compose and Helm pass an unset secret as an empty variable.
         return None if value == "" else value
 
-    @field_validator("admin_key", "pseudonym_key")
+    @field_validator("admin_key", "pseudonym_key", "secret_key")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
@@ -262,11 +289,18 @@ class Settings(BaseSettings):
         return ["127.0.0.0/8", "::1/128"]
 
     @property
+    def horizon_days(self) -> int:
+        """Days back an event time may lie: ``event_horizon_days``, else ``retention_days``."""
+        return self.retention_days if self.event_horizon_days is None else self.event_horizon_days
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL migrations run with: the tables' owner."""
+        return self.migration_database_url or self.database_url
+
+    @property
     def migrate_on_start(self) -> bool:
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
-
-
-_WEAK_PASSWORDS = frozenset({"", "postgres", "password", "modelmon", "changeme", "secret"})
 
 
 def production_problems(settings: Settings) -> list[str]:
@@ -280,12 +314,24 @@ def production_problems(settings: Settings) -> list[str]:
             "production needs Postgres: postgresql+psycopg://user:password@host/db"
         )
     else:
-        from sqlalchemy.engine import make_url
-
-        password = make_url(settings.database_url).password
-        if password is None or str(password) in _WEAK_PASSWORDS:
-            problems.append("MODELMON_DATABASE_URL has no password or a well-known default one")
+        problems.extend(_password_problems(settings))
     problems.extend(_trust_problems(settings))
+    problems.extend(_key_problems(settings))
+    return problems
+
+
+def _password_problems(settings: Settings) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    urls = {"MODELMON_DATABASE_URL": settings.database_url}
+    if settings.migration_database_url is not None:
+        urls["MODELMON_MIGRATION_DATABASE_URL"] = settings.migration_database_url
+    problems = []
+    for variable, url in urls.items():
+        password = make_url(url).password
+        reason = weak_password_reason(None if password is None else str(password))
+        if reason is not None:
+            problems.append(f"{variable} {reason}")
     return problems
 
 
@@ -297,6 +343,40 @@ def _trust_problems(settings: Settings) -> list[str]:
         problems.append(
             "MODELMON_PSEUDONYM_KEY is not set; production needs its own secret "
             "(e.g. `openssl rand -hex 32`) so subject ids are not hashed with the public development key"
+        )
+    if settings.secret_key is None:
+        problems.append(
+            "MODELMON_SECRET_KEY is not set; production needs it to encrypt webhook signing secrets "
+            "at rest (e.g. `openssl rand -hex 32`)"
+        )
+    return problems
+
+
+def _key_problems(settings: Settings) -> list[str]:
+    keys = {
+        "MODELMON_PSEUDONYM_KEY": settings.pseudonym_key,
+        "MODELMON_ADMIN_KEY": settings.admin_key,
+        "MODELMON_SECRET_KEY": settings.secret_key,
+    }
+    problems = []
+    for variable, key in keys.items():
+        reason = None if key is None else weak_key_reason(key.get_secret_value())
+        if reason is not None:
+            problems.append(f"{variable} {reason}")
+    return problems
+
+
+def environment_problems(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """``MODELMON_*`` variables of ``environ`` that no setting reads (a typo such as
+    MODELMON_ENVIRONMENT=production would otherwise leave the service in development).
+
+    Production refuses them (:class:`UnsafeConfigurationError`); development returns them,
+    for the caller to log as warnings.
+    """
+    problems = unknown_variables(environ, Settings.model_fields)
+    if problems and settings.env is Environment.PRODUCTION:
+        raise UnsafeConfigurationError(
+            "refusing to start in production mode (MODELMON_ENV=production):\n  - " + "\n  - ".join(problems)
         )
     return problems
 

@@ -1,6 +1,6 @@
-"""Everything a worker runs: the jobs loop (aggregation → evaluation → alerting → Alertmanager
-→ retention)
-and, in a thread beside it, webhook delivery, so a slow receiver never delays evaluation.
+"""Everything a worker runs: the jobs loop (aggregation → evaluation → alerting → Alertmanager)
+and, in threads beside it, webhook delivery, so a slow receiver never delays evaluation, and
+retention, so a failing or slow round never keeps raw events past their retention period.
 
 ``modelmon worker`` runs one; so does ``modelmon serve`` when the jobs run in the API
 process (the embedded SQLite default).
@@ -33,27 +33,34 @@ class Runner:
 
     def _after_round(self) -> None:
         self.alertmanager.run_once()
-        self.retention.run_if_due()
 
     def once(self, max_seconds: float = 3600) -> tuple[RoundSummary, int]:
         """One round of jobs, then every due webhook delivery; (round summary, deliveries attempted)."""
         summary = self.jobs.run_round(max_seconds=max_seconds)
+        self.retention.run_if_due()
         attempted = 0
         while (batch := self.deliverer.run_once()) > 0:
             attempted += batch
         return summary, attempted
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Until ``stop``: the jobs loop here, deliveries in a second thread."""
-        delivery = threading.Thread(
-            target=self.deliverer.run_forever, args=(stop,), name="modelmon-webhooks", daemon=True
-        )
-        delivery.start()
+        """Until ``stop``: the jobs loop here, deliveries and retention in threads of their own."""
+        threads = [
+            threading.Thread(
+                target=self.deliverer.run_forever, args=(stop,), name="modelmon-webhooks", daemon=True
+            ),
+            threading.Thread(
+                target=self.retention.run_forever, args=(stop,), name="modelmon-retention", daemon=True
+            ),
+        ]
+        for thread in threads:
+            thread.start()
         try:
             self.jobs.run_forever(stop)
         finally:
             stop.set()
-            delivery.join(timeout=30)
+            for thread in threads:
+                thread.join(timeout=30)
 
     def close(self) -> None:
         self.deliverer.close()

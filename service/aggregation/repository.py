@@ -238,6 +238,11 @@ def replace_layout(session: Session, layout: Layout) -> Layout:
 ProfileKey = tuple[int, datetime]  # (level, start)
 
 
+def delete_profiles(session: Session, layout_id: int) -> None:
+    """Every stored profile of a layout (before rebuilding them from the raw events)."""
+    session.execute(delete(BucketProfile).where(BucketProfile.layout_id == layout_id))
+
+
 def stored_profiles(session: Session, layout_id: int, keys: Iterable[ProfileKey]) -> dict[ProfileKey, Any]:
     """The stored rows (id, level, start, rows, labelled, generation, body) for ``keys``."""
     by_level: dict[int, list[datetime]] = {}

@@ -11,20 +11,28 @@ prediction's time, however late it comes. Re-running a pass reads nothing twice.
 
 Profiles are stored at three levels — the configured bucket, the hour and the UTC day —
 so a 7-day window merges at most ~52 stored profiles instead of 2,016 buckets.
+
+Each model is its own unit of work (a savepoint, ``service/failures``): a model whose
+preparation or fold raises is rolled back alone and reported in ``failed``; the watermarks
+still advance for everyone. A *held* model (its aggregation failed before) has its new
+events passed over until its retry is due; the retry rebuilds its profiles from every
+stored event up to the new watermarks, so nothing it passed over is lost.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from service.aggregation import layouts, repository
 from service.aggregation.frames import to_batch
 from service.aggregation.repository import Event, ProfileKey
+from service.failures.service import isolated
 from service.monitors.durations import DAY, HOUR
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
@@ -73,6 +81,18 @@ class PassResult:
     caught_up: bool = True
     touched: dict[int, set[datetime]] = field(default_factory=dict)
     versions: dict[int, VersionState] = field(default_factory=dict)
+    failed: dict[int, Exception] = field(default_factory=dict)  # model id → what it raised
+    recovered: set[int] = field(default_factory=set)  # held models rebuilt in this pass
+
+    def part(self, model_id: int) -> PassResult:
+        """An empty result for one model's unit of work (its versions only)."""
+        versions = {v: state for v, state in self.versions.items() if state.model_id == model_id}
+        return PassResult(claimed=True, generation=self.generation, versions=versions)
+
+    def absorb(self, part: PassResult) -> None:
+        for version_id, buckets in part.touched.items():
+            self.touched.setdefault(version_id, set()).update(buckets)
+        self.rebuilt_versions += part.rebuilt_versions
 
 
 def aggregate_pass(
@@ -84,26 +104,38 @@ def aggregate_pass(
     max_reference_rows: int = 100_000,
     parsed: dict[int, Layout] | None = None,
     high_water_at: datetime | None = None,
+    held: Collection[int] = (),
+    retry: Collection[int] = (),
 ) -> PassResult:
     """Fold events with ids up to ``high_water`` (from ``committed_high_water``), at most
     ``max_rows`` predictions and ``max_rows`` outcomes per pass. ``parsed`` keeps parsed
     layouts by layout id across passes (a stored layout never changes; a refit is a new id).
     ``high_water_at``: when ``high_water`` was read; a pass that catches up with it records
-    that every event committed before then is folded (``folded_through``)."""
+    that every event committed before then is folded (``folded_through``). ``held``: models
+    whose new events are passed over; ``retry``: those of them rebuilt in this pass."""
     state = repository.claim_state(session, now)
     if state is None:
         return PassResult(claimed=False)
     repository.plan_for_id_ranges(session)
     result = PassResult(claimed=True, generation=state.generation + 1)
     watermarks = (state.prediction_watermark, state.outcome_watermark)
+    waiting = set(held) - set(retry)
     result.versions = _prepare_versions(
-        session, now, watermarks, high_water, result, max_reference_rows, {} if parsed is None else parsed
+        session,
+        now,
+        watermarks,
+        high_water,
+        result,
+        max_reference_rows,
+        {} if parsed is None else parsed,
+        waiting,
     )
     p_new = repository.nth_id_after(session, Prediction, watermarks[0], high_water[0], max_rows)
     o_new = repository.nth_id_after(session, Outcome, watermarks[1], high_water[1], max_rows)
     events = repository.new_predictions(session, watermarks[0], p_new, o_new)
     late = repository.new_outcomes_of_folded(session, watermarks[1], o_new, watermarks[0])
-    _fold(session, result, events, late)
+    _fold_by_model(session, result, events, late, passed_over=set(held))
+    _rebuild_held(session, result, set(retry) - set(result.failed), (p_new, o_new))
     result.predictions, result.late_labels = len(events), len(late)
     result.caught_up = (p_new, o_new) == high_water
     if result.caught_up and high_water_at is not None:
@@ -114,6 +146,61 @@ def aggregate_pass(
     return result
 
 
+def _fold_by_model(
+    session: Session,
+    result: PassResult,
+    events: Sequence[Event],
+    late: Sequence[Event],
+    passed_over: set[int],
+) -> None:
+    """Fold each model's events in a unit of its own; held models' events are passed over."""
+    model_of = {version_id: state.model_id for version_id, state in result.versions.items()}
+    by_model: dict[int, tuple[list[Event], list[Event]]] = defaultdict(lambda: ([], []))
+    for slot, group in ((0, events), (1, late)):
+        for event in group:
+            model_id = model_of.get(event[repository.EVENT_VERSION])
+            if model_id is not None and model_id not in passed_over:
+                by_model[model_id][slot].append(event)
+    for model_id, (model_events, model_late) in by_model.items():
+        part = result.part(model_id)
+        _, error = isolated(session, _fold, session, part, model_events, model_late)
+        if error is None:
+            result.absorb(part)
+        else:
+            result.failed[model_id] = error
+
+
+def _rebuild_held(session: Session, result: PassResult, models: set[int], upto: tuple[int, int]) -> None:
+    """Rebuild each model's profiles from every stored event with ids up to ``upto``."""
+    for model_id in sorted(models):
+        part = result.part(model_id)
+        _, error = isolated(session, _rebuild_model, session, part, upto)
+        if error is None:
+            result.absorb(part)
+            result.recovered.add(model_id)
+        else:
+            result.failed[model_id] = error
+
+
+def _rebuild_model(session: Session, part: PassResult, upto: tuple[int, int]) -> None:
+    for state in list(part.versions.values()):
+        repository.delete_profiles(session, state.row.id)
+        _rebuild(session, state, upto, part)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fitting:
+    """What preparing a version's layout reads, loaded once per pass."""
+
+    now: datetime
+    high_water: tuple[int, int]
+    watermarks: tuple[int, int]
+    current: dict[int, LayoutRow]
+    references: dict[int, Any]
+    max_reference_rows: int
+    parsed: dict[int, Layout]
+
+
 def _prepare_versions(
     session: Session,
     now: datetime,
@@ -122,37 +209,61 @@ def _prepare_versions(
     result: PassResult,
     max_reference_rows: int,
     parsed: dict[int, Layout],
+    waiting: set[int],
 ) -> dict[int, VersionState]:
     """Every version with a usable layout; refits (and re-aggregates) those whose inputs changed.
 
     Bins may be fitted on any committed row (up to ``high_water``); the re-aggregation of a
     refitted version covers what earlier passes folded (up to ``watermarks``), and this pass
-    folds the rest.
+    folds the rest. Each model is prepared in a unit of its own; models in ``waiting`` (held,
+    retry not due) are left out.
     """
     configs = all_configs(session)
-    references = repository.active_references(session)
-    current = repository.active_layouts(session)
+    current, references = repository.active_layouts(session), repository.active_references(session)
+    fitting = _Fitting(now, high_water, watermarks, current, references, max_reference_rows, parsed)
     states: dict[int, VersionState] = {}
     for model, versions in all_models_with_versions(session):
-        config = config_from_stored(configs.get(model.id))
-        for version in versions:
-            spec = compile_version(version)
-            key = layouts.VersionKey(model.id, version.id, version.spec_hash)
-            row = current.get(version.id)
-            plan = layouts.plan_layout(
-                session, key, config, references.get(version.id), now=now, watermarks=high_water,
-                current_hash=None if row is None else row.inputs_hash, max_rows=max_reference_rows,
-            )  # fmt: skip
-            if plan.rows is not None:
-                row = repository.replace_layout(session, layouts.fit(plan, spec, config, version.id, now))
-                state = VersionState(model.id, model.name, spec, config, row, _parsed(row, parsed))
-                _rebuild(session, state, watermarks, result)
-            elif row is None or row.inputs_hash != plan.inputs_hash:
-                continue  # no usable layout yet; its events are folded when one is fitted
-            else:
-                state = VersionState(model.id, model.name, spec, config, row, _parsed(row, parsed))
-            states[version.id] = state
+        if model.id in waiting:
+            continue
+        part = result.part(model.id)
+        _, error = isolated(
+            session, _prepare_model, session, fitting, model, versions, configs.get(model.id), part
+        )
+        if error is None:
+            states.update(part.versions)
+            result.absorb(part)
+        else:
+            result.failed[model.id] = error
     return states
+
+
+def _prepare_model(
+    session: Session,
+    fitting: _Fitting,
+    model: Any,
+    versions: Sequence[Any],
+    stored: dict[str, Any] | None,
+    part: PassResult,
+) -> None:
+    config = config_from_stored(stored)  # a stored configuration that no longer validates fails here
+    for version in versions:
+        spec = compile_version(version)
+        key = layouts.VersionKey(model.id, version.id, version.spec_hash)
+        row = fitting.current.get(version.id)
+        plan = layouts.plan_layout(
+            session, key, config, fitting.references.get(version.id), now=fitting.now,
+            watermarks=fitting.high_water, current_hash=None if row is None else row.inputs_hash,
+            max_rows=fitting.max_reference_rows,
+        )  # fmt: skip
+        if plan.rows is not None:
+            row = repository.replace_layout(session, layouts.fit(plan, spec, config, version.id, fitting.now))
+            state = VersionState(model.id, model.name, spec, config, row, _parsed(row, fitting.parsed))
+            _rebuild(session, state, fitting.watermarks, part)
+        elif row is None or row.inputs_hash != plan.inputs_hash:
+            continue  # no usable layout yet; its events are folded when one is fitted
+        else:
+            state = VersionState(model.id, model.name, spec, config, row, _parsed(row, fitting.parsed))
+        part.versions[version.id] = state
 
 
 def _parsed(row: LayoutRow, parsed: dict[int, Layout]) -> Layout:

@@ -194,7 +194,7 @@ class AlertmanagerSync:
         with counting_failures(JOB_NAME):
             pushed = self._sync(url, self.clock())
         if pushed is None:  # the push failed (logged): a failed run like one that raised
-            JOB_FAILURES.labels(job=JOB_NAME).inc()
+            JOB_FAILURES.labels(job=JOB_NAME, model="").inc()
             return 0
         record_job(JOB_NAME, time.perf_counter() - started, time.time())
         return pushed

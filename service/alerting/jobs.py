@@ -12,9 +12,11 @@ from service.alerting.service import PassSummary, alert_pass
 from service.clock import Clock
 from service.config import Settings
 from service.export.instruments import counting_failures, record_job
+from service.failures import service as failures
 from service.storage.database import unit_of_work
 
 log = logging.getLogger("modelmon.alerting")
+JOB = "alerting"
 
 
 @dataclass
@@ -38,9 +40,13 @@ class AlertingJob:
     def run_once(self) -> PassSummary:
         started = time.monotonic()
         with counting_failures("alerting"), unit_of_work(self.sessions) as session:
-            summary = alert_pass(session, self.clock(), self.settings.base_url, self.max_runs)
+            now = self.clock()
+            failing, due = failures.model_units(session, JOB, now)
+            summary = alert_pass(session, now, self.settings.base_url, self.max_runs, held=failing - due)
+            recovered = failing & summary.applied_models
+            failures.settle(session, job=JOB, now=now, failed=summary.failed, recovered=recovered)
         if summary.claimed:
-            record_job("alerting", time.monotonic() - started, time.time())
+            record_job(JOB, time.monotonic() - started, time.time())
         return summary
 
     def drain(self, max_seconds: float = 60.0) -> AlertingTotals:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,8 +54,11 @@ def enqueue_run(session: Session, run: WindowRun) -> None:
     session.add(AlertQueue(run_id=run.id, model_id=run.model_id, window_end=run.window_end))
 
 
-def queued(session: Session, limit: int) -> list[AlertQueue]:
+def queued(session: Session, limit: int, excluding: Collection[int] = ()) -> list[AlertQueue]:
+    """The oldest ``limit`` queued runs, but those of the models in ``excluding``."""
     query = select(AlertQueue).order_by(AlertQueue.window_end, AlertQueue.run_id).limit(limit)
+    if excluding:
+        query = query.where(AlertQueue.model_id.not_in(list(excluding)))
     return list(session.scalars(query))
 
 

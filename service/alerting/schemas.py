@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from service.alerting.labels import LABEL_NAMES
 from service.monitors.durations import Duration
+from service.names import DisplayName
+from service.ranges import GridMoment
 
 
 class AlertState(StrEnum):
@@ -217,10 +219,10 @@ class SilenceCreate(_Strict):
     )
 
     matchers: Annotated[list[MatcherBody], Field(min_length=1, max_length=20)]
-    starts_at: datetime | None = Field(None, description="Default: now.")
-    ends_at: datetime | None = None
+    starts_at: GridMoment | None = Field(None, description="Default: now.")
+    ends_at: GridMoment | None = None
     duration: Duration | None = Field(None, description="Instead of ends_at: how long from starts_at.")
-    created_by: Annotated[str, Field(min_length=1, max_length=200)]
+    created_by: Annotated[DisplayName, Field(min_length=1, max_length=200)]
     comment: Annotated[str, Field(min_length=1, max_length=1000)]
 
     @field_validator("starts_at", "ends_at")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from service.alerting.policy import FamilyRule
 from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
 from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
+from service.failures.service import isolated
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
@@ -38,6 +40,8 @@ class PassSummary:
     notified: int = 0
     retrain_requests: int = 0
     remaining: int = 0
+    applied_models: set[int] = field(default_factory=set)  # models whose runs were applied
+    failed: dict[int, Exception] = field(default_factory=dict)  # model id → what its rules raised
 
 
 def fingerprint(model_id: int, version_id: int | None, subject: Subject) -> str:
@@ -47,18 +51,24 @@ def fingerprint(model_id: int, version_id: int | None, subject: Subject) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 200) -> PassSummary:
+def alert_pass(
+    session: Session, now: datetime, base_url: str, max_runs: int = 200, held: Collection[int] = ()
+) -> PassSummary:
     """Apply up to ``max_runs`` queued runs in window-end order, then the no-data rule, the
-    silences in force, and the retraining policy."""
+    silences in force, and the retraining policy. Each model's runs are applied in a unit of
+    their own (``service/failures``): a model whose rules raise keeps its runs queued and is
+    reported in ``failed``; the runs of models in ``held`` (failed, retry not due) wait."""
     state = repository.claim_state(session, now)
     if state is None:
         return PassSummary(claimed=False)
     ctx = PassContext(session, now=now, base_url=base_url)
     ctx.load_silences()
-    configs = {m: config_from_stored(c) for m, c in all_configs(session).items()}
-    applied = apply_queue(ctx, configs, max_runs)
+    outcome = PassSummary()
+    configs = _configs(session, outcome, skip=held)
+    waiting = set(held) | set(outcome.failed)
+    applied = apply_queue(ctx, configs, max_runs, waiting, outcome)
     repository.advance_activity(session, state)
-    check_no_data(ctx, configs)
+    check_no_data(ctx, configs, skip=waiting)
     # The alerts opened or changed in this pass are in memory only (no autoflush): without
     # the flush a data-quality alert firing now would not block a retraining request.
     session.flush()
@@ -70,15 +80,38 @@ def alert_pass(session: Session, now: datetime, base_url: str, max_runs: int = 2
     requested = sum(
         consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig(), alerts)
         for model_id, alerts in by_model.items()
-        if any(a.state == "firing" for a in alerts)
+        if any(a.state == "firing" for a in alerts) and model_id not in waiting
     )
     state.updated_at = now
     session.flush()
     remaining = repository.queued_count(session)
-    return PassSummary(True, applied, ctx.fired, ctx.resolved, ctx.notified, requested, remaining)
+    return PassSummary(
+        True, applied, ctx.fired, ctx.resolved, ctx.notified, requested, remaining,
+        outcome.applied_models, outcome.failed,
+    )  # fmt: skip
 
 
-def apply_queue(ctx: PassContext, configs: dict[int, MonitorConfig], max_runs: int) -> int:
+def _configs(session: Session, outcome: PassSummary, skip: Collection[int]) -> dict[int, MonitorConfig]:
+    """Every model's stored configuration but those of ``skip``; one that no longer validates
+    (e.g. stored before a stricter check) fails that model's alerting alone."""
+    configs: dict[int, MonitorConfig] = {}
+    for model_id, stored in all_configs(session).items():
+        if model_id in skip:
+            continue
+        try:
+            configs[model_id] = config_from_stored(stored)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            outcome.failed[model_id] = error
+    return configs
+
+
+def apply_queue(
+    ctx: PassContext,
+    configs: dict[int, MonitorConfig],
+    max_runs: int,
+    held: Collection[int] = (),
+    outcome: PassSummary | None = None,
+) -> int:
     """Apply the oldest ``max_runs`` queued runs that are ready; returns how many left the queue.
 
     A run waits while a window of its version ending no later than its own is due and not
@@ -86,9 +119,11 @@ def apply_queue(ctx: PassContext, configs: dict[int, MonitorConfig], max_runs: i
     streaks count *consecutive* windows, so they must arrive in window order whatever worker
     evaluated which), or its own window, re-opened because events landed in it after it was
     evaluated (its next revision is the one to judge). A run superseded by a newer revision
-    of its window leaves the queue unapplied.
+    of its window leaves the queue unapplied. The runs of a model in ``held``, or whose rules
+    raise here, stay queued.
     """
-    queue = repository.queued(ctx.session, max_runs)
+    outcome = PassSummary() if outcome is None else outcome
+    queue = repository.queued(ctx.session, max_runs, excluding=held)
     if not queue:
         return 0
     runs = repository.runs_by_id(ctx.session, [q.run_id for q in queue])
@@ -107,9 +142,27 @@ def apply_queue(ctx: PassContext, configs: dict[int, MonitorConfig], max_runs: i
     applied = [run.id for model_runs in by_model.values() for run in model_runs]
     figures = repository.figures_of(ctx.session, applied)
     for model_id, model_runs in by_model.items():
-        ModelRules(ctx, model_id, configs.get(model_id) or MonitorConfig()).apply(model_runs, figures)
-    repository.drop_queued(ctx.session, [q.run_id for q in ready])
-    return len(ready)
+        config = configs.get(model_id) or MonitorConfig()
+        counts = (ctx.fired, ctx.resolved, ctx.notified)
+        _, error = isolated(ctx.session, _apply_model, ctx, model_id, config, model_runs, figures)
+        if error is None:
+            outcome.applied_models.add(model_id)
+        else:
+            ctx.fired, ctx.resolved, ctx.notified = counts  # rolled back with the savepoint
+            outcome.failed[model_id] = error
+    left = [q.run_id for q in ready if q.model_id not in outcome.failed]
+    repository.drop_queued(ctx.session, left)
+    return len(left)
+
+
+def _apply_model(
+    ctx: PassContext,
+    model_id: int,
+    config: MonitorConfig,
+    runs: list[WindowRun],
+    figures: dict[int, list[Evaluation]],
+) -> None:
+    ModelRules(ctx, model_id, config).apply(runs, figures)
 
 
 class ModelRules:
@@ -246,10 +299,10 @@ def summary_of(ctx: PassContext, alert: Alert) -> str:
     return f"{who}: {what} is {value}{limit}{window}"[:1000]
 
 
-def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig]) -> None:
-    """The no-data rule of every model that has sent predictions."""
+def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig], skip: Collection[int] = ()) -> None:
+    """The no-data rule of every model that has sent predictions (but those in ``skip``)."""
     subject = Subject("no_data", NO_DATA_METRIC, "", "", "")
-    activities = repository.activity(ctx.session)
+    activities = [a for a in repository.activity(ctx.session) if a.model_id not in skip]
     keys = {a.model_id: fingerprint(a.model_id, None, subject) for a in activities}
     # Every model's no-data track and alert in two queries, not two per model per pass.
     tracks = repository.tracks_by_fingerprint(ctx.session, list(keys.values()))

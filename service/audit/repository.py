@@ -1,21 +1,80 @@
-"""SQL of the audit log: append and page through it; there is no update or delete."""
+"""SQL of the audit log: append (to the hash chain) and read it; there is no update or delete."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from service.audit.chain import ChainedRow, link
 from service.storage.trust_tables import AuditEvent
+
+# The key of the Postgres advisory lock that serialises appends, so that two transactions
+# never link to the same predecessor and fork the chain: "mmaudit" in ASCII.
+CHAIN_LOCK_KEY = 0x6D6D6175646974
+# Rows read per query while verifying: ~1 MB of rows at a time.
+VERIFY_PAGE_ROWS = 1000
 
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:
+    """Insert ``event`` linked to the newest row. On Postgres the transaction first takes an
+    advisory lock held until it ends (other appenders wait for its commit, so they read its
+    row as their predecessor); SQLite has one writer at a time already (BEGIN IMMEDIATE)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    previous = session.scalar(select(AuditEvent.chain_hash).order_by(AuditEvent.id.desc()).limit(1))
+    row = chained(event)
+    if postgres:
+        row = _as_jsonb_returns_it(session, row)
+    event.chain_hash = link(previous, row)
     session.add(event)
     session.flush()
     return event
+
+
+def _as_jsonb_returns_it(session: Session, row: ChainedRow) -> ChainedRow:
+    """``row`` with ``before`` and ``after`` as Postgres will read them back: jsonb normalises
+    numbers (-0.0 is stored as 0), so the hash must cover the stored form to verify later."""
+    stored = session.execute(
+        text("SELECT CAST(:before AS jsonb), CAST(:after AS jsonb)"),
+        {"before": orjson.dumps(row.before).decode(), "after": orjson.dumps(row.after).decode()},
+    ).one()
+    return dataclasses.replace(row, before=stored[0], after=stored[1])
+
+
+def chained(event: AuditEvent) -> ChainedRow:
+    return ChainedRow(
+        id=event.id,
+        at=event.at,
+        actor=event.actor,
+        actor_name=event.actor_name,
+        action=event.action,
+        target_type=event.target_type,
+        target=event.target,
+        before=event.before,
+        after=event.after,
+        chain_hash=event.chain_hash,
+    )
+
+
+def in_order(session: Session) -> Iterator[ChainedRow]:
+    """Every row, oldest first, read in pages by id."""
+    after_id = 0
+    while True:
+        query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id)
+        rows = session.scalars(query.limit(VERIFY_PAGE_ROWS)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield chained(row)
+        after_id = rows[-1].id
+        session.expunge_all()
 
 
 @dataclass(frozen=True, slots=True)

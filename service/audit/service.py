@@ -21,6 +21,7 @@ class Action(StrEnum):
     MODEL_REGISTERED = "model.registered"  # a model's first version or a new version
     REFERENCE_UPLOADED = "reference.uploaded"
     MONITOR_CHANGED = "monitor.changed"
+    MONITOR_RETRIED = "monitor.retried"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_CHANGED = "webhook.changed"
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from service.auth.keys import Role
+from service.names import DisplayName
 from service.registry.schemas import NAME_PATTERN
 from service.storage.trust_tables import ApiKey
 
@@ -24,7 +25,7 @@ class KeyCreate(BaseModel):
     )
 
     role: Role
-    name: str = Field(min_length=1, max_length=128, description="Who or what uses the key.")
+    name: DisplayName = Field(min_length=1, max_length=128, description="Who or what uses the key.")
     models: list[ModelName] | None = Field(
         None,
         max_length=1000,

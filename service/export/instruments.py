@@ -95,7 +95,12 @@ JOB_LAST_SUCCESS = Gauge(
     ["job"],
     multiprocess_mode="max",
 )
-JOB_FAILURES = Counter("modelmon_job_failures_total", "Job runs that raised and were retried.", ["job"])
+JOB_FAILURES = Counter(
+    "modelmon_job_failures_total",
+    "Job runs that raised and were retried (model empty), and units of one model's work that raised: "
+    "its aggregation, a window evaluation, its alerting (model set; the others went on).",
+    ["job", "model"],
+)
 WEBHOOK_DELIVERIES = Counter(
     "modelmon_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered, retry (failed, another attempt scheduled), "
@@ -116,8 +121,13 @@ def counting_failures(job: str) -> Iterator[None]:
     try:
         yield
     except Exception:
-        JOB_FAILURES.labels(job=job).inc()
+        JOB_FAILURES.labels(job=job, model="").inc()
         raise
+
+
+def count_unit_failure(job: str, model: str) -> None:
+    """One unit of ``job`` for ``model`` raised; the job went on with the other units."""
+    JOB_FAILURES.labels(job=job, model=model).inc()
 
 
 def record_job(job: str, seconds: float, finished_at: float) -> None:

@@ -35,7 +35,7 @@ from service.ingestion.schemas import (
     ReferenceUpload,
     request_body_doc,
 )
-from service.ingestion.validation import latest_allowed, shown
+from service.ingestion.validation import event_times, shown
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
@@ -67,7 +67,9 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
     )
     check_batch_size(records, "predictions", settings.max_batch_size)
     now = context.clock()
-    latest = latest_allowed(now, settings.max_future_skew_seconds)
+    times = event_times(
+        now, skew_seconds=settings.max_future_skew_seconds, horizon_days=settings.horizon_days
+    )
     delays: list[float] = []
     pseudonymise = settings_pseudonymiser(settings)
     with unit_of_work(context.sessions) as session:
@@ -75,10 +77,12 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
         with counting_refusals(model.name, "prediction", len(records)):
             valid = validate_all(
                 records,
-                lambda c, i, r: prediction_record(c, i, r, model, latest, pseudonymise),
+                lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
                 settings.max_errors_listed,
             )
-            result = service.ingest_predictions(session, model, valid, now, delays)
+            result = service.ingest_predictions(
+                session, model, valid, now, delays, max_windows=settings.max_batch_windows
+            )
     record_stored_batch(
         model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
     )
@@ -109,15 +113,19 @@ def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: s
     records, _ = parse_records(body, content_type, "outcomes", max_errors_listed=settings.max_errors_listed)
     check_batch_size(records, "outcomes", settings.max_batch_size)
     now = context.clock()
-    latest = latest_allowed(now, settings.max_future_skew_seconds)
+    times = event_times(
+        now, skew_seconds=settings.max_future_skew_seconds, horizon_days=settings.horizon_days
+    )
     delays: list[float] = []
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         with counting_refusals(model.name, "outcome", len(records)):
             valid = validate_all(
-                records, lambda c, i, r: outcome_record(c, i, r, model, latest), settings.max_errors_listed
+                records, lambda c, i, r: outcome_record(c, i, r, model, times), settings.max_errors_listed
             )
-            result = service.ingest_outcomes(session, model, valid, now, delays)
+            result = service.ingest_outcomes(
+                session, model, valid, now, delays, max_windows=settings.max_batch_windows
+            )
     record_stored_batch(
         model.name, "outcome", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
     )

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import orjson
 
 from service.errors import Invalid
-from service.ingestion.validation import Checker, Scalar, resolve_version, unknown_fields
+from service.ingestion.validation import Checker, EventTimes, Scalar, resolve_version, unknown_fields
 from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec
 
@@ -159,7 +159,7 @@ def prediction_record(
     index: int,
     record: Any,
     model: RegisteredModel,
-    latest: datetime,
+    times: EventTimes,
     pseudonymise: Callable[[str], str],
 ) -> PredictionRecord | None:
     """The record, validated; its ``subject_id`` is replaced by its pseudonym (never stored raw)."""
@@ -172,7 +172,7 @@ def prediction_record(
         return None
     spec = resolve_version(checker, index, record.get("version"), model)
     prediction_id = checker.identifier(index, "id", record["id"])
-    event_time = checker.timestamp(index, "timestamp", record["timestamp"], latest)
+    event_time = checker.timestamp(index, "timestamp", record["timestamp"], times)
     if spec is None:
         return None
     features = checker.features(index, record["features"], spec)
@@ -203,7 +203,7 @@ def prediction_record(
 
 
 def outcome_record(
-    checker: Checker, index: int, record: Any, model: RegisteredModel, latest: datetime
+    checker: Checker, index: int, record: Any, model: RegisteredModel, times: EventTimes
 ) -> OutcomeRecord | None:
     if not isinstance(record, dict):
         checker.fail(index, "", "each outcome must be a JSON object")
@@ -218,7 +218,7 @@ def outcome_record(
     if not _required(checker, index, record, ("prediction_id", truth, "timestamp")):
         return None
     prediction_id = checker.identifier(index, "prediction_id", record["prediction_id"])
-    outcome_time = checker.timestamp(index, "timestamp", record["timestamp"], latest)
+    outcome_time = checker.timestamp(index, "timestamp", record["timestamp"], times)
     label = value = None
     if truth == "value":
         value = checker.number(index, "value", record["value"])

@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, FieldError, Invalid
-from service.ingestion import repository
+from service.ingestion import repository, workload
 from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
 from service.ingestion.repository import Event
 from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
@@ -151,10 +151,15 @@ def ingest_predictions(
     records: Sequence[PredictionRecord],
     now: datetime,
     delays: list[float] | None = None,
+    max_windows: int | None = None,
 ) -> IngestResult:
     """Store new predictions; with ``delays``, append the label delay (seconds) of each one
-    that joined an outcome already stored (service/export/instruments.py)."""
+    that joined an outcome already stored (service/export/instruments.py); with
+    ``max_windows``, refuse a batch that would schedule more window evaluations (workload.py)."""
     unique, repeats = _dedupe_batch(records, "id")
+    if max_windows is not None:
+        spread = workload.by_version((f"version {r.version.version!r}", r.event_time) for _, r in unique)
+        workload.check_batch_windows(session, model, spread, max_windows, "predictions")
     rows = [repository.prediction_row(model.model_id, r, now) for _, r in unique]
     view = _stored_prediction_view(model)
     inserted, stored = _store_new(session, Prediction, model.model_id, unique, rows, view, "id")
@@ -175,14 +180,19 @@ def ingest_outcomes(
     records: Sequence[OutcomeRecord],
     now: datetime,
     delays: list[float] | None = None,
+    max_windows: int | None = None,
 ) -> OutcomeResult:
     """Store new outcomes; with ``delays``, append the label delay (seconds) of each one that
-    joined a stored prediction."""
+    joined a stored prediction; with ``max_windows``, refuse a batch whose joined predictions
+    would schedule more window evaluations (their labels revise those windows)."""
     unique, repeats = _dedupe_batch(records, "prediction_id")
     rows = [repository.outcome_row(model.model_id, r, now) for _, r in unique]
     view = _stored_outcome_view
     inserted, stored = _store_new(session, Outcome, model.model_id, unique, rows, view, "prediction_id")
     made = repository.matching_times(session, Prediction, model.model_id, list(inserted)) if inserted else {}
+    if max_windows is not None and made:
+        joined_times = workload.by_version(("the predictions they join", at) for at in made.values())
+        workload.check_batch_windows(session, model, joined_times, max_windows, "outcomes")
     if delays is not None:
         delays.extend((now - at).total_seconds() for at in made.values())
     joined = len(made)

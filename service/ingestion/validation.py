@@ -25,6 +25,7 @@ from service.registry.service import RegisteredModel, VersionSpec
 from service.stats.bins import MAX_MAGNITUDE
 from service.stats.layout import nfc
 from service.storage.tables import ID_LENGTH, LABEL_LENGTH
+from service.windows import grid
 
 Scalar = str | float | None
 # Integer ids and categories are kept as text; above 10^18 (beyond 64 bits, or past Python's
@@ -67,7 +68,7 @@ class Checker:
         )
         return None
 
-    def timestamp(self, index: int, field: str, value: Any, latest: datetime) -> datetime | None:
+    def timestamp(self, index: int, field: str, value: Any, times: EventTimes) -> datetime | None:
         if not isinstance(value, str):
             self.fail(index, field, "required: an ISO 8601 time with a timezone, e.g. 2026-11-22T10:00:00Z")
             return None
@@ -79,8 +80,9 @@ class Checker:
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.fail(index, field, f"{value!r} has no timezone; add Z or an offset such as +02:00")
             return None
-        if parsed > latest:
-            self.fail(index, field, f"{value!r} is in the future (more than the allowed clock skew past now)")
+        problem = times.problem(parsed)
+        if problem is not None:
+            self.fail(index, field, f"{value!r} {problem}")
             return None
         return parsed
 
@@ -255,5 +257,29 @@ def unknown_fields(checker: Checker, index: int, record: dict[str, Any], allowed
             checker.fail(index, name, f"unknown field (expected some of: {', '.join(sorted(allowed))})")
 
 
-def latest_allowed(now: datetime, skew_seconds: int) -> datetime:
-    return now + timedelta(seconds=skew_seconds)
+@dataclass(frozen=True, slots=True)
+class EventTimes:
+    """The event times a batch may carry: from ``earliest`` (now − the event horizon, which
+    defaults to the retention period) to ``latest`` (now + the allowed clock skew)."""
+
+    earliest: datetime
+    latest: datetime
+    horizon_days: int
+
+    def problem(self, moment: datetime) -> str | None:
+        """Why ``moment`` is refused, or None. Aware datetimes compare without conversion, so
+        ``0001-01-01T05:00:00+14:00`` (before year 1 in UTC) is judged, not an OverflowError."""
+        if not grid.on_grid(moment):
+            return f"is outside the years the window grid holds ({grid.FIRST:%Y} to {grid.LAST:%Y} UTC)"
+        if moment < self.earliest:
+            return (
+                f"is older than the {self.horizon_days}-day event horizon "
+                f"(earliest accepted: {self.earliest:%Y-%m-%dT%H:%M:%SZ})"
+            )
+        if moment > self.latest:
+            return "is in the future (more than the allowed clock skew past now)"
+        return None
+
+
+def event_times(now: datetime, *, skew_seconds: int, horizon_days: int) -> EventTimes:
+    return EventTimes(now - timedelta(days=horizon_days), now + timedelta(seconds=skew_seconds), horizon_days)

@@ -10,7 +10,8 @@ from service.audit.service import Action, record
 from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
-from service.monitors import service
+from service.failures import repository as failures_repository
+from service.monitors import repository, service
 from service.monitors.schemas import MonitorConfig, MonitorView
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
@@ -45,11 +46,24 @@ def put_monitor(name: ModelNamePath, config: MonitorConfig, actor: Actor, contex
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         now = context.clock()
-        stored, updated_at = service.load_config(session, model.model_id)
-        before = stored.model_dump(mode="json") if updated_at is not None else None
+        stored = repository.stored_config(session, model.model_id)  # as stored, valid or not
+        before = None if stored is None else stored[0]
         service.save(session, model, config, now)
         after = service.view(session, model, now)
         target = ("model", model.name)
         after_config = after.config.model_dump(mode="json")
         record(session, actor, Action.MONITOR_CHANGED, target, now, before=before, after=after_config)
         return after
+
+
+@router.post("/{name}/monitor/retry", summary="Retry the model's failed work now", responses=_ERRORS)
+def retry_monitor(name: ModelNamePath, actor: Actor, context: Context) -> MonitorView:
+    """Make every failed unit of the model's work (listed in `status.failures`) due now instead of
+    at its backoff time: after fixing or erasing the data that made it fail, the next round of
+    the jobs retries it. A unit that succeeds leaves the list."""
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        now = context.clock()
+        retried = failures_repository.retry_now(session, model.model_id, now)
+        record(session, actor, Action.MONITOR_RETRIED, ("model", model.name), now, after={"units": retried})
+        return service.view(session, model, now)

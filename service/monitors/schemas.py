@@ -23,7 +23,9 @@ from pydantic import (
 )
 
 from service.alerting.policy import AlertingSettings, RetrainingSettings
+from service.failures.schemas import FailureView
 from service.monitors.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.ranges import GridMoment
 from service.registry.schemas import FieldName
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -63,8 +65,8 @@ class ReferenceConfig(_Strict):
     """
 
     kind: ReferenceKind = ReferenceKind.UPLOADED
-    start: datetime | None = None
-    end: datetime | None = None
+    start: GridMoment | None = None
+    end: GridMoment | None = None
 
     @model_validator(mode="after")
     def _range_needs_bounds(self) -> ReferenceConfig:
@@ -313,6 +315,11 @@ class MonitorStatus(_Strict):
         "has been due (0 when none waits; null before the first window)."
     )
     layouts: list[LayoutView]
+    failures: list[FailureView] = Field(
+        default_factory=list,
+        description="Units of this model's work that raised and wait for their retry (the other models' "
+        "units go on): its aggregation, a window's evaluation, its alerting.",
+    )
 
 
 class LayoutView(_Strict):

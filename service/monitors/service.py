@@ -10,7 +10,8 @@ import orjson
 from sqlalchemy.orm import Session
 
 from service.aggregation.repository import active_layouts
-from service.errors import FieldError, Invalid
+from service.errors import Conflict, FieldError, Invalid
+from service.failures import service as failures
 from service.monitors import repository
 from service.monitors.schemas import LayoutView, MonitorConfig, MonitorStatus, MonitorView
 from service.registry.service import RegisteredModel
@@ -30,10 +31,20 @@ def config_hash(config: MonitorConfig) -> str:
 
 
 def load_config(session: Session, model_id: int) -> tuple[MonitorConfig, datetime | None]:
+    """The stored configuration (the defaults without one); 409 when it no longer validates
+    (stored before a stricter check): the fix is to PUT a valid one."""
     stored = repository.stored_config(session, model_id)
     if stored is None:
         return MonitorConfig(), None
-    return config_from_stored(stored[0]), stored[1]
+    try:
+        return config_from_stored(stored[0]), stored[1]
+    except ValueError as error:  # pydantic's ValidationError
+        problem = FieldError(None, "config", " ".join(str(error).split())[:500])
+        raise Conflict(
+            "the model's stored monitor configuration no longer validates; PUT a valid one to "
+            "/v1/models/{name}/monitor",
+            [problem],
+        ) from error
 
 
 def check_against_model(config: MonitorConfig, model: RegisteredModel) -> None:
@@ -83,6 +94,7 @@ def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView
         pending_windows=pending_count(session, model.model_id, due_by=now),
         lag_seconds=lag,
         layouts=views,
+        failures=failures.views_of_model(session, model.model_id),
     )
     return MonitorView(
         model=model.name,

@@ -1,8 +1,10 @@
-"""The retention job: run by every worker at most once per ``RETENTION_EVERY``."""
+"""The retention job: run by every worker at most once per ``RETENTION_EVERY``, in a thread of
+its own, so a jobs round that fails or runs long never holds deletion back."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -20,6 +22,8 @@ log = logging.getLogger("modelmon.retention")
 RETENTION_EVERY = timedelta(hours=1)
 # 5,000 predictions per transaction: each delete holds its row locks for well under a second.
 RETENTION_BATCH = 5_000
+# How often the thread asks whether a run is due; a database outage retries this often.
+RETENTION_POLL_SECONDS = 60.0
 
 
 class RetentionJob:
@@ -35,6 +39,17 @@ class RetentionJob:
             return 0, 0
         self._last_run = now
         return self.run(now)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Until ``stop``: a run whenever one is due; a failed run is logged (and counted) and
+        retried at the next poll."""
+        while not stop.is_set():
+            try:
+                self.run_if_due()
+            except Exception:
+                self._last_run = None
+                log.exception("retention: run failed; retrying in %.0f s", RETENTION_POLL_SECONDS)
+            stop.wait(RETENTION_POLL_SECONDS)
 
     def run(self, now: datetime) -> tuple[int, int]:
         """Delete every expired raw event, one transaction per batch; (predictions, outcomes)."""

@@ -13,11 +13,12 @@ import hmac
 from collections.abc import Callable
 
 from service.config import Environment, Settings
+from service.secrecy import DEVELOPMENT_PSEUDONYM_KEY
 
 PSEUDONYM_MARK = "sub_"
-# Used only outside production (production refuses to start without MODELMON_PSEUDONYM_KEY).
-# It is public, so development pseudonyms protect nothing; they only behave like real ones.
-DEVELOPMENT_KEY = "modelmon-development-pseudonym-key-not-secret"
+# Used only outside production (production refuses to start without MODELMON_PSEUDONYM_KEY,
+# and refuses this key as MODELMON_PSEUDONYM_KEY).
+DEVELOPMENT_KEY = DEVELOPMENT_PSEUDONYM_KEY
 
 
 def pseudonymiser(secret: str) -> Callable[[str], str]:

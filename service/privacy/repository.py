@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import read_state
 from service.storage.tables import Model, Outcome, Prediction
 
 # Rows deleted per statement: 1,000 keys keep each IN list within SQLite's 32,766 parameters
@@ -43,35 +42,25 @@ def _count(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def folded_watermarks(session: Session) -> tuple[int, int]:
-    """(prediction, outcome) ids up to which aggregation has folded events into profiles."""
-    state = read_state(session)
-    return (0, 0) if state is None else (state.prediction_watermark, state.outcome_watermark)
-
-
 def model_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Model.id).order_by(Model.id)))
 
 
 def expired_predictions(
-    session: Session, model_id: int, cutoff: datetime, folded_upto: int, limit: int
+    session: Session, model_id: int, cutoff: datetime, limit: int
 ) -> list[tuple[int, int, str]]:
-    """Predictions of a model with event time before ``cutoff`` that are already folded."""
+    """Predictions of a model with event time before ``cutoff``, folded or not."""
     query = (
         select(Prediction.id, Prediction.model_id, Prediction.prediction_id)
-        .where(Prediction.model_id == model_id, Prediction.event_time < cutoff, Prediction.id <= folded_upto)
+        .where(Prediction.model_id == model_id, Prediction.event_time < cutoff)
         .limit(limit)
     )
     return [(row.id, row.model_id, row.prediction_id) for row in session.execute(query)]
 
 
-def delete_expired_outcomes(session: Session, cutoff: datetime, folded_upto: int, limit: int) -> int:
-    """Outcomes received before ``cutoff`` whose prediction is gone or never came."""
-    ids = list(
-        session.scalars(
-            select(Outcome.id).where(Outcome.received_at < cutoff, Outcome.id <= folded_upto).limit(limit)
-        )
-    )
+def delete_expired_outcomes(session: Session, cutoff: datetime, limit: int) -> int:
+    """Outcomes received before ``cutoff`` (their predictions, older still, are gone or never came)."""
+    ids = list(session.scalars(select(Outcome.id).where(Outcome.received_at < cutoff).limit(limit)))
     if not ids:
         return 0
     deleted = _count(session.execute(delete(Outcome).where(Outcome.id.in_(ids))))

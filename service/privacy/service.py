@@ -48,11 +48,15 @@ class RetentionPass:
 
 
 def retention_pass(session: Session, now: datetime, retention_days: int, batch: int) -> RetentionPass:
-    """Delete up to ``batch`` expired predictions (with their outcomes) and ``batch`` orphan
-    outcomes. Only events already folded into profiles are deleted, so retention never takes
-    a row aggregation has not counted."""
+    """Delete up to ``batch`` predictions older than ``retention_days`` (with their outcomes)
+    and ``batch`` outcomes received before then.
+
+    By time alone: a row past retention is deleted whether or not aggregation folded it, so a
+    stuck or failing aggregation never keeps personal data past the period. An event sent
+    just inside the event horizon (default: the retention period) is folded seconds after it
+    arrives, normally well before the next hourly retention run deletes it.
+    """
     cutoff = now - timedelta(days=retention_days)
-    predictions_folded, outcomes_folded = repository.folded_watermarks(session)
     predictions = outcomes = 0
     full = False
     for model_id in repository.model_ids(session):
@@ -60,10 +64,10 @@ def retention_pass(session: Session, now: datetime, retention_days: int, batch: 
         if left <= 0:
             full = True
             break
-        rows = repository.expired_predictions(session, model_id, cutoff, predictions_folded, left)
+        rows = repository.expired_predictions(session, model_id, cutoff, left)
         deleted, joined = repository.delete_events(session, rows)
         predictions += deleted
         outcomes += joined
         full = full or len(rows) == left
-    orphans = repository.delete_expired_outcomes(session, cutoff, outcomes_folded, batch)
+    orphans = repository.delete_expired_outcomes(session, cutoff, batch)
     return RetentionPass(predictions, outcomes + orphans, full or orphans == batch)

@@ -22,10 +22,10 @@ from pydantic import (
 )
 
 from service.errors import INVALID_TEXT, find_invalid_text
+from service.names import refuse_invisible
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
-FEATURE_PATTERN = r"^[^\x00-\x1f]{1,128}$"
 MAX_FEATURES = 2_000
 MAX_METADATA_BYTES = 16_384
 
@@ -47,7 +47,10 @@ def _nfc_name(name: str) -> str:
     return name
 
 
-FieldName = Annotated[str, Field(pattern=FEATURE_PATTERN), AfterValidator(_nfc_name)]
+# Control and bidi characters are refused first (service/names.py), naming the code point.
+FieldName = Annotated[
+    str, Field(min_length=1, max_length=128), AfterValidator(refuse_invisible), AfterValidator(_nfc_name)
+]
 # A class label as sent: text, integer or boolean. Stored as canonical text (see canonical_label).
 Label = StrictStr | StrictInt | StrictBool
 

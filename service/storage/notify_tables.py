@@ -163,7 +163,8 @@ class RetrainRequest(Base):
 
 class WebhookEndpoint(Base):
     """A receiver of signed events. ``secret`` is the Standard Webhooks key ("whsec_" +
-    base64); after a rotation the previous key also signs until ``previous_expires_at``."""
+    base64) encrypted under MODELMON_SECRET_KEY ("enc1:…", service/webhooks/sealing.py);
+    after a rotation the previous key also signs until ``previous_expires_at``."""
 
     __tablename__ = "webhook_endpoints"
 

@@ -259,6 +259,8 @@ class WindowTask(Base):
     wanted: Mapped[int] = mapped_column(BigInteger)
     done: Mapped[int] = mapped_column(BigInteger)
     revision: Mapped[int] = mapped_column(Integer)
+    # Set while the window's evaluation fails: not claimed again before then (job_failures).
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class WindowRun(Base):
@@ -313,6 +315,7 @@ class Evaluation(Base):
 
 # Alerting and delivery tables live beside these; importing them here puts every table in
 # Base.metadata for whoever imports this module (migrations, tests).
+from service.storage import failure_tables as _failure_tables  # noqa: E402, F401
 from service.storage import notify_tables as _notify_tables  # noqa: E402, F401
 from service.storage import session_tables as _session_tables  # noqa: E402, F401
 from service.storage import trust_tables as _trust_tables  # noqa: E402, F401

@@ -37,7 +37,9 @@ class ApiKey(Base):
 
 class AuditEvent(Base):
     """One change of configuration or human action. Append-only: a trigger on both databases
-    refuses UPDATE and DELETE (migration 0004)."""
+    refuses UPDATE and DELETE (migration 0004), the service's role may not UPDATE, DELETE,
+    TRUNCATE or ALTER it (docs/security.md), and ``chain_hash`` links each row to the one
+    before (service/audit/chain.py; migration 0008)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -55,3 +57,4 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(512))
     before: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
     after: Mapped[Any] = mapped_column(JsonDocument, nullable=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -10,7 +10,16 @@ from urllib.parse import quote
 
 from service.ui import charts
 from service.ui.charts import fmt
-from service.ui.schemas import AlertRow, Chart, FairnessBlock, Health, ModelPage, ModelRow, Overview
+from service.ui.schemas import (
+    AlertRow,
+    Chart,
+    FailureRow,
+    FairnessBlock,
+    Health,
+    ModelPage,
+    ModelRow,
+    Overview,
+)
 from service.ui.service import TOP_FEATURES, WINDOWS_SHOWN
 from service.ui.style import CSS
 
@@ -140,6 +149,27 @@ def _firing_row(alert: AlertRow, root: str, now: datetime) -> str:
     )
 
 
+def _failure_row(failure: FailureRow, root: str) -> str:
+    return (
+        f'<tr class="failure" data-failure-job="{e(failure.job)}">'
+        f'<td><a href="{e(model_href(root, failure.model))}">{e(failure.model)}</a></td>'
+        f"<td>{e(failure.job)}</td><td>{e(failure.unit) or '—'}</td><td><code>{e(failure.error)}</code></td>"
+        f'<td class="num">{failure.attempts}</td><td class="time">{stamp(failure.retry_at)}</td></tr>'
+    )
+
+
+def _failures(data: Overview, root: str) -> str:
+    """Only when something fails: the units waiting for their retry (the others go on)."""
+    if not data.failures:
+        return ""
+    rows = table(
+        ("Model", "Job", "Unit", "Last error", "Attempts", "Next retry (UTC)"),
+        (_failure_row(f, root) for f in data.failures),
+        "failures",
+    )
+    return f"<h2>Failing work ({len(data.failures)})</h2>{rows}"
+
+
 def overview_page(data: Overview, root: str, csrf: str | None = None) -> str:
     models = (
         table(
@@ -160,7 +190,7 @@ def overview_page(data: Overview, root: str, csrf: str | None = None) -> str:
         else empty("No alert is firing.")
     )
     body = (
-        f"<h1>Status</h1>{health_line(data.health, data.now)}"
+        f"<h1>Status</h1>{health_line(data.health, data.now)}{_failures(data, root)}"
         f"<h2>Models ({len(data.models)})</h2>{models}"
         f"<h2>Firing alerts ({len(data.firing)})</h2>{firing}"
     )

@@ -101,11 +101,24 @@ class Health:
 
 
 @dataclass(frozen=True, slots=True)
+class FailureRow:
+    """A unit of one model's work that keeps failing (``job_failures``)."""
+
+    model: str
+    job: str
+    unit: str
+    error: str
+    attempts: int
+    retry_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     models: tuple[ModelRow, ...]
     firing: tuple[AlertRow, ...]
     health: Health
     now: datetime
+    failures: tuple[FailureRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from service.alerting.repository import OPEN_STATES
+from service.failures import repository as failures_repository
 from service.registry.repository import model_with_versions
 from service.storage.tables import WindowRun
 from service.ui import repository
@@ -24,6 +25,7 @@ from service.ui.repository import AlertRecord, FigureRecord
 from service.ui.schemas import (
     AlertRow,
     Chart,
+    FailureRow,
     FairnessBlock,
     Health,
     ModelPage,
@@ -39,6 +41,8 @@ TOP_FEATURES = 6
 PERFORMANCE_CHARTS = 4
 MAX_GROUPS = 8
 FIRING_LISTED = 200
+# Failing units shown on the overview, newest first; the API lists every one per model.
+FAILURES_LISTED = 50
 RECENT_ALERTS = 20
 PERFORMANCE_ORDER = (
     "roc_auc",
@@ -112,7 +116,11 @@ def overview(session: Session, now: datetime) -> Overview:
         for model_id, name, versions in repository.models(session)
     )
     firing = repository.alerts(session, states=("firing",), limit=FIRING_LISTED)
-    return Overview(rows, tuple(alert_row(r) for r in firing), health(session, now), now)
+    failing = tuple(
+        FailureRow(name, row.job, row.unit, row.error, row.attempts, row.retry_at)
+        for row, name in failures_repository.newest(session, FAILURES_LISTED)
+    )
+    return Overview(rows, tuple(alert_row(r) for r in firing), health(session, now), now, failing)
 
 
 # ---------------------------------------------------------------- one model

@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 
 from service import __version__
 from service.clock import Clock
+from service.webhooks.deadline import DeadlineBackend, deadline_after
 from service.webhooks.netguard import Guard, GuardedBackend, RefusedUrl
 
 log = logging.getLogger("modelmon.webhooks")
@@ -122,21 +123,27 @@ def _guarded_pool(guard: Guard, concurrency: int) -> httpcore.ConnectionPool:
         ssl_context=httpx.create_ssl_context(),
         max_connections=concurrency,
         max_keepalive_connections=concurrency,
-        network_backend=GuardedBackend(guard),
+        network_backend=DeadlineBackend(GuardedBackend(guard)),
     )
 
 
 def attempt(
     client: httpx.Client, claim: Claim, *, guard: Guard, timeout: float, clock: Clock, signing_clock: Clock
 ) -> AttemptResult:
-    """POST the claim's body once; never raises for network trouble (it becomes ``error``)."""
+    """POST the claim's body once; never raises for network trouble (it becomes ``error``).
+
+    The whole exchange — connect, send, status, headers, excerpt — ends within ``timeout``
+    seconds (:mod:`service.webhooks.deadline`), not only each of its socket operations."""
     attempted_at, started = clock(), time.monotonic()
     try:
         guard.vet_url(claim.url)
         headers = signed_headers(claim.message_id, claim.body, claim.secrets, signing_clock())
-        with client.stream(
-            "POST", claim.url, content=claim.body, headers=headers, timeout=timeout, follow_redirects=False
-        ) as response:
+        with (
+            deadline_after(timeout),
+            client.stream(
+                "POST", claim.url, content=claim.body, headers=headers, timeout=timeout
+            ) as response,
+        ):
             excerpt = _read_excerpt(response)
             status: int | None = response.status_code
             error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"

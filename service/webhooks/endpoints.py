@@ -23,6 +23,7 @@ from service.webhooks.schemas import (
     EndpointView,
     EndpointWithSecret,
 )
+from service.webhooks.sealing import sealer_for
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -62,7 +63,8 @@ def create_endpoint(body: EndpointCreate, actor: Actor, context: Context) -> End
     """Add a receiver for the listed events. The answer holds the signing `secret`: it is
     shown this once — store it where the receiver verifies signatures."""
     with unit_of_work(context.sessions) as session:
-        created = service.create(session, body, _guard(context), context.clock())
+        sealer = sealer_for(context.settings)
+        created = service.create(session, body, _guard(context), context.clock(), sealer)
         target = ("webhook", str(created.id))
         record(session, actor, Action.WEBHOOK_CREATED, target, context.clock(), after=_public(created))
         return created
@@ -122,7 +124,7 @@ def rotate_secret(endpoint_id: EndpointId, actor: Actor, context: Context) -> En
     """A new secret, shown once. For 24 h every message is signed with both the new and
     the previous secret (two space-separated signatures), so receivers can switch over."""
     with unit_of_work(context.sessions) as session:
-        rotated = service.rotate_secret(session, endpoint_id, context.clock())
+        rotated = service.rotate_secret(session, endpoint_id, context.clock(), sealer_for(context.settings))
         target = ("webhook", str(endpoint_id))
         record(session, actor, Action.WEBHOOK_SECRET_ROTATED, target, context.clock())
         return rotated

@@ -56,6 +56,7 @@ from service.webhooks.delivery import (
     retry_delay,
 )
 from service.webhooks.netguard import Guard, Resolver, system_resolver
+from service.webhooks.sealing import UnreadableSecret, sealer_for
 from service.webhooks.service import signing_secrets
 
 log = logging.getLogger("modelmon.webhooks")
@@ -100,6 +101,7 @@ class Deliverer:
         self.sessions, self.settings, self.clock = sessions, settings, clock
         self.signing_clock = signing_clock
         self.guard = Guard.from_cidrs(settings.webhook_networks, resolver)
+        self.sealer = sealer_for(settings)
         self.rng = rng or random.Random()
         self.slots = settings.webhook_concurrency
         self.per_endpoint = max(1, self.slots // ENDPOINT_SHARE)
@@ -173,7 +175,7 @@ class Deliverer:
         try:
             step()
         except Exception:
-            JOB_FAILURES.labels(job=JOB).inc()
+            JOB_FAILURES.labels(job=JOB, model="").inc()
             log.exception("webhooks: a transaction failed; continuing")
             time.sleep(POLL_SECONDS)
 
@@ -184,8 +186,9 @@ class Deliverer:
             rows = repository.lock_due(
                 session, now=now, limit=limit + self.per_endpoint, per_endpoint=self.per_endpoint
             )
-            kept = self._within_share(rows, limit)
-            repository.lease(session, [delivery for delivery, _, _ in kept], lease_until)
+            shared = self._within_share(rows, limit)
+            kept = [(row, secrets) for row in shared if (secrets := self._secrets(row, now))]
+            repository.lease(session, [delivery for (delivery, _, _), _ in kept], lease_until)
             claims = [
                 Claim(
                     delivery_id=delivery.id,
@@ -193,14 +196,23 @@ class Deliverer:
                     message_id=message.message_id,
                     url=endpoint.url,
                     body=orjson.dumps(message.payload),
-                    secrets=signing_secrets(endpoint, now),
+                    secrets=secrets,
                     attempts=delivery.attempts,
                     lease_until=lease_until,
                 )
-                for delivery, message, endpoint in kept
+                for (delivery, message, endpoint), secrets in kept
             ]
         self._busy.update(claim.endpoint_id for claim in claims)
         return claims
+
+    def _secrets(self, row: Row, now: datetime) -> tuple[str, ...]:
+        """The endpoint's signing secrets; none (the delivery waits, unclaimed) when they do
+        not decrypt, so one endpoint sealed under another key does not stop the others."""
+        try:
+            return signing_secrets(row[2], now, self.sealer)
+        except UnreadableSecret as error:
+            log.error("webhooks: %s", error)
+            return ()
 
     def _within_share(self, rows: Sequence[Row], limit: int) -> list[Row]:
         """The rows to claim: at most ``limit``, and no endpoint above its share of slots

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from service.names import DisplayName
+
 # What an endpoint may subscribe to; the `data` of each is described in docs/alerting.md.
 EVENT_TYPES = ("alert.firing", "alert.resolved", "model.retrain_requested")
 # Sent only by `POST /v1/webhooks/{id}/test`, to that endpoint, whatever it subscribed to.
@@ -18,7 +20,7 @@ TEST_EVENT = "webhook.test"
 
 EventName = Annotated[str, Field(max_length=64, json_schema_extra={"enum": list(EVENT_TYPES)})]
 Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/modelmon"])]
-Description = Annotated[str, Field(max_length=500)]
+Description = Annotated[DisplayName, Field(max_length=500)]
 
 
 class _Strict(BaseModel):

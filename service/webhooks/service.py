@@ -29,6 +29,7 @@ from service.webhooks.schemas import (
     EndpointView,
     EndpointWithSecret,
 )
+from service.webhooks.sealing import Sealer, is_sealed
 
 # 32 random bytes = 256 bits, the HMAC-SHA256 block's worth of key; Standard Webhooks
 # accepts 24 to 64.
@@ -106,14 +107,17 @@ def _distinct(events: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(events))
 
 
-def create(session: Session, body: EndpointCreate, guard: Guard, now: datetime) -> EndpointWithSecret:
+def create(
+    session: Session, body: EndpointCreate, guard: Guard, now: datetime, sealer: Sealer
+) -> EndpointWithSecret:
     check_events(body.events)
     check_url(body.url, guard)
+    secret = new_secret()
     endpoint = WebhookEndpoint(
         url=body.url,
         events=_distinct(body.events),
         description=body.description,
-        secret=new_secret(),
+        secret="",  # sealed below, once the id it is bound to exists
         previous_secret=None,
         previous_expires_at=None,
         enabled=True,
@@ -122,7 +126,9 @@ def create(session: Session, body: EndpointCreate, guard: Guard, now: datetime) 
         updated_at=now,
     )
     repository.add_endpoint(session, endpoint)
-    return EndpointWithSecret(**view(endpoint).model_dump(), secret=endpoint.secret)
+    endpoint.secret = sealer.seal(secret, endpoint.id)
+    session.flush()
+    return EndpointWithSecret(**view(endpoint).model_dump(), secret=secret)
 
 
 def load(session: Session, endpoint_id: int) -> WebhookEndpoint:
@@ -170,7 +176,7 @@ def patch(
     return view(endpoint)
 
 
-def rotate_secret(session: Session, endpoint_id: int, now: datetime) -> EndpointWithSecret:
+def rotate_secret(session: Session, endpoint_id: int, now: datetime, sealer: Sealer) -> EndpointWithSecret:
     """A new secret; the current one keeps signing alongside it for ``ROTATION_OVERLAP``.
 
     A second rotation within the overlap drops the oldest secret: only one previous
@@ -179,18 +185,34 @@ def rotate_secret(session: Session, endpoint_id: int, now: datetime) -> Endpoint
     endpoint = load(session, endpoint_id)
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_expires_at = now + ROTATION_OVERLAP
-    endpoint.secret = new_secret()
+    secret = new_secret()
+    endpoint.secret = sealer.seal(secret, endpoint.id)
     endpoint.updated_at = now
     session.flush()
-    return EndpointWithSecret(**view(endpoint).model_dump(), secret=endpoint.secret)
+    return EndpointWithSecret(**view(endpoint).model_dump(), secret=secret)
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    """The current secret, and the previous one while its overlap lasts."""
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime, sealer: Sealer) -> tuple[str, ...]:
+    """The current secret, and the previous one while its overlap lasts, decrypted."""
+    current = sealer.open(endpoint.secret, endpoint.id)
     previous, expires = endpoint.previous_secret, endpoint.previous_expires_at
     if previous is not None and expires is not None and expires > now:
-        return endpoint.secret, previous
-    return (endpoint.secret,)
+        return current, sealer.open(previous, endpoint.id)
+    return (current,)
+
+
+def seal_plaintext_secrets(session: Session, sealer: Sealer) -> int:
+    """Encrypt the secrets stored before encryption at rest (``modelmon migrate`` runs it);
+    how many endpoints it sealed."""
+    sealed = 0
+    for endpoint in repository.list_endpoints(session):
+        if not is_sealed(endpoint.secret):
+            endpoint.secret = sealer.seal(endpoint.secret, endpoint.id)
+            sealed += 1
+        if endpoint.previous_secret is not None and not is_sealed(endpoint.previous_secret):
+            endpoint.previous_secret = sealer.seal(endpoint.previous_secret, endpoint.id)
+    session.flush()
+    return sealed
 
 
 def _require_enabled(endpoint: WebhookEndpoint) -> None:

@@ -29,12 +29,13 @@ from service.alerting.jobs import AlertingJob
 from service.clock import Clock
 from service.config import Settings
 from service.export.instruments import counting_failures, record_job
+from service.failures import service as failures
 from service.monitors.service import load_config
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
 from service.windows import grid
 from service.windows import repository as window_repository
-from service.windows.service import ProfileCache, evaluate_due, schedule_touched
+from service.windows.service import ProfileCache, evaluate_due, schedule_each_model
 
 log = logging.getLogger("modelmon.jobs")
 
@@ -79,6 +80,7 @@ class Jobs:
             return True, 0, 0
         with counting_failures("aggregation"), unit_of_work(self.sessions) as session:
             now = self.clock()
+            held, due = failures.model_units(session, "aggregation", now)
             result = aggregate_pass(
                 session,
                 now=now,
@@ -87,10 +89,15 @@ class Jobs:
                 max_reference_rows=self.settings.max_reference_rows,
                 parsed=self.cache.layouts,
                 high_water_at=high_water_at,
+                held=held,
+                retry=due,
             )
             if not result.claimed:
                 return True, 0, 0  # another worker is aggregating
-            schedule_touched(session, result, now)
+            schedule_each_model(session, result, now)
+            failures.settle(
+                session, job="aggregation", now=now, failed=result.failed, recovered=result.recovered
+            )
         record_job("aggregation", time.monotonic() - started, time.time())
         return result.caught_up, result.predictions, result.late_labels
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, tuple_, update
+from sqlalchemy import Select, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import insert_or_update
@@ -67,11 +67,15 @@ def claim_due(
     limit: int,
     model_id: int | None = None,
     ends: tuple[datetime, datetime] | None = None,
+    retry_by: datetime | None = None,
 ) -> list[WindowTask]:
-    """Due tasks not yet done, oldest first, locked ``FOR UPDATE SKIP LOCKED`` for this transaction."""
+    """Due tasks not yet done, oldest first, locked ``FOR UPDATE SKIP LOCKED`` for this
+    transaction; a task whose evaluation failed waits until its ``retry_at`` (≤ ``retry_by``)."""
+    retry_by = now if retry_by is None else retry_by
     query = (
         select(WindowTask)
         .where(WindowTask.wanted > WindowTask.done, WindowTask.window_end <= now)
+        .where(or_(WindowTask.retry_at.is_(None), WindowTask.retry_at <= retry_by))
         .order_by(WindowTask.window_end, WindowTask.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.monitors.schemas import MonitorConfig
+from service.ranges import AwareGridMoment
 from service.registry.schemas import VersionName
 
 MAX_BACKTEST_WINDOWS = 2_000
@@ -103,8 +104,8 @@ class WindowRequest(BaseModel):
         },
     )
 
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: AwareGridMoment | None = None
+    window_end: AwareGridMoment | None = None
     version: VersionName | None = None
 
     @model_validator(mode="after")
@@ -163,8 +164,8 @@ class BacktestRequest(BaseModel):
     )
 
     config: MonitorConfig
-    start: AwareDatetime
-    end: AwareDatetime
+    start: AwareGridMoment
+    end: AwareGridMoment
     version: VersionName | None = None
 
     @model_validator(mode="after")

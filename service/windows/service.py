@@ -18,6 +18,8 @@ from service.aggregation import repository as aggregation_repository
 from service.aggregation.layouts import layout_of
 from service.aggregation.service import PassResult
 from service.alerting import repository as alert_queue
+from service.failures import service as failures
+from service.failures.service import isolated
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
@@ -27,6 +29,8 @@ from service.storage.tables import Layout as LayoutRow
 from service.storage.tables import WindowRun, WindowTask
 from service.windows import grid, repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
+
+JOB = "evaluation"  # the job name of a window evaluation in job_failures and the metric
 
 
 class ProfileCache:
@@ -65,11 +69,14 @@ class Target:
     config_hash: str
 
 
-def schedule_touched(session: Session, result: PassResult, now: datetime) -> int:
-    """Tasks for every window that holds a bucket the pass changed; returns how many."""
+def schedule_touched(session: Session, result: PassResult, now: datetime, model_id: int | None = None) -> int:
+    """Tasks for every window that holds a bucket the pass changed (of ``model_id`` only, when
+    given); returns how many."""
     count = 0
     for version_id, buckets in result.touched.items():
         state = result.versions[version_id]
+        if model_id is not None and state.model_id != model_id:
+            continue
         config = state.config
         windows: set[grid.Window] = set()
         for bucket in buckets:
@@ -86,6 +93,19 @@ def schedule_touched(session: Session, result: PassResult, now: datetime) -> int
             horizon=horizon,
         )
         count += len(windows)
+    return count
+
+
+def schedule_each_model(session: Session, result: PassResult, now: datetime) -> int:
+    """``schedule_touched`` per model, each in a unit of its own; a model whose scheduling
+    raises joins ``result.failed`` (its aggregation is retried, which schedules again)."""
+    count = 0
+    for model_id in sorted({result.versions[v].model_id for v in result.touched}):
+        scheduled, error = isolated(session, schedule_touched, session, result, now, model_id)
+        if error is not None:
+            result.failed[model_id] = error
+            result.recovered.discard(model_id)
+        count += scheduled or 0
     return count
 
 
@@ -219,14 +239,34 @@ def evaluate_due(
     (ends[0], ends[1]] when given) and evaluate them; returns how many ran.
 
     Due means ended, and ended before ``folded_through``: a window whose last events another
-    worker is still folding would be judged on part of its data.
+    worker is still folding would be judged on part of its data. Each window is a unit of its
+    own: one that raises is rolled back alone, recorded in ``job_failures`` and not claimed
+    again before its ``retry_at`` (``service/failures``).
     """
     state = aggregation_repository.read_state(session)
     folded = None if state is None else state.folded_through
     cutoff = now if folded is None else min(now, folded)
-    tasks = repository.claim_due(session, cutoff, limit, model_id, ends)
+    tasks = repository.claim_due(session, cutoff, limit, model_id, ends, retry_by=now)
     for task in tasks:
-        if evaluate_task(session, task, now, cache) is None:
+        run, error = isolated(session, evaluate_task, session, task, now, cache)
+        if error is not None:
+            _failed(session, task, error, now)
+            continue
+        if task.retry_at is not None:
+            task.retry_at = None
+            failures.resolve(session, job=JOB, model_id=task.model_id, unit=_unit(task))
+        if run is None:
             task.done = task.wanted  # the layout is gone (refit): the refit re-schedules
     session.flush()
     return len(tasks)
+
+
+def _unit(task: WindowTask) -> str:
+    return failures.window_unit(task.version_id, task.window_start, task.window_end)
+
+
+def _failed(session: Session, task: WindowTask, error: Exception, now: datetime) -> None:
+    failure = failures.record_failure(
+        session, job=JOB, model_id=task.model_id, unit=_unit(task), error=error, now=now
+    )
+    task.retry_at = failure.retry_at

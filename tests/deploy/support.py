@@ -30,7 +30,10 @@ YAMLLINT_CONFIG = REPO / ".yamllint"
 
 # A URL that production mode accepts: Postgres, with a password not on its list of weak ones.
 DATABASE_URL = "postgresql+psycopg://modelmon:Zq7-test-only-Vb2@db.example.com:5432/modelmon"
+# The tables' owner, for the migration Job only.
+OWNER_DATABASE_URL = "postgresql+psycopg://owner:Wd4-owner-only-Kp9@db.example.com:5432/modelmon"
 PSEUDONYM_KEY = "test-only-pseudonym-key-0123456789abcdef"
+SECRET_KEY = "test-only-secret-key-9876543210fedcba"
 RELEASE = "mm"
 # The chart renders no other kind of workload (tests/deploy/test_chart.py checks).
 WORKLOAD_KINDS = frozenset({"Deployment", "Job"})
@@ -38,11 +41,15 @@ NAMESPACE = "monitoring"
 
 # Value sets the chart is rendered with; every test over rendered manifests runs on each.
 VALUE_SETS: dict[str, dict[str, Any]] = {
-    "defaults": {"secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY}},
+    "defaults": {
+        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY, "secretKey": SECRET_KEY}
+    },
     "everything-on": {
         "secret": {
             "databaseUrl": DATABASE_URL,
             "pseudonymKey": PSEUDONYM_KEY,
+            "secretKey": SECRET_KEY,
+            "migrationDatabaseUrl": OWNER_DATABASE_URL,
             "extra": {"MODELMON_WEBHOOK_SECRET": "whsec-test"},
         },
         "config": {"logLevel": "warning", "extra": {"MODELMON_MAX_BATCH_SIZE": 5000}},
@@ -88,13 +95,13 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "existing-secret": {"secret": {"existingSecret": "modelmon-database"}},
     "hpa-off": {
-        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY},
+        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY, "secretKey": SECRET_KEY},
         "api": {"autoscaling": {"enabled": False}, "replicas": 4},
         "worker": {"metricsPort": 9500},
         "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
     },
     "minimal": {
-        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY},
+        "secret": {"databaseUrl": DATABASE_URL, "pseudonymKey": PSEUDONYM_KEY, "secretKey": SECRET_KEY},
         "image": {"digest": "sha256:" + "ab" * 32},
         "migrations": {"enabled": False},
         "serviceAccount": {"create": False},

@@ -361,7 +361,7 @@ def test_the_settings_rendered_are_real_and_production_accepts_them(monkeypatch:
     assert one(render(VALUE_SETS["defaults"]), "ConfigMap")["data"]["MODELMON_ENV"] == "production"
     for name in [name for name in os.environ if name.startswith("MODELMON_")]:
         monkeypatch.delenv(name)
-    for name in [*config, "MODELMON_DATABASE_URL", "MODELMON_PSEUDONYM_KEY"]:
+    for name in [*config, "MODELMON_DATABASE_URL", "MODELMON_PSEUDONYM_KEY", "MODELMON_SECRET_KEY"]:
         monkeypatch.setenv(name, {**config, **secret_values}[name])
     settings = Settings()
     check_production_safety(settings)

@@ -29,7 +29,13 @@ from tests.deploy.support import (
 
 VALUE_SET_IDS = list(VALUE_SETS)
 # The settings the ConfigMap does not carry: the database URL lives in the Secret.
-SECRET_SETTINGS = {"MODELMON_DATABASE_URL", "MODELMON_PSEUDONYM_KEY", "MODELMON_ADMIN_KEY"}
+SECRET_SETTINGS = {
+    "MODELMON_DATABASE_URL",
+    "MODELMON_MIGRATION_DATABASE_URL",
+    "MODELMON_PSEUDONYM_KEY",
+    "MODELMON_SECRET_KEY",
+    "MODELMON_ADMIN_KEY",
+}
 
 
 def _worker(objects: list[dict[str, Any]]) -> dict[str, Any]:

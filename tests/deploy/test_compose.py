@@ -91,8 +91,12 @@ def test_every_image_is_pinned() -> None:
         assert re.search(r"\d", tag), f"{name}: {tag} is not a version"
 
 
-def test_the_database_url_matches_the_postgres_service() -> None:
-    for environment in ({}, {"POSTGRES_PASSWORD": "an0ther-pw"}):
+def test_the_database_urls_match_the_postgres_service_and_its_two_roles() -> None:
+    """serve and worker connect as the service role the init script creates; only migrate
+    has the owner's URL."""
+    init = (REPO / "docker" / "postgres-init" / "10-service-role.sh").read_text()
+    (service_role,) = re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD :'service_password'", init)
+    for environment in ({}, {"POSTGRES_PASSWORD": "an0ther-pw", "POSTGRES_SERVICE_PASSWORD": "th1rd-pw"}):
         services = _compose(**environment)["services"]
         postgres = services["postgres"]["environment"]
         for name in MODELMON_SERVICES:
@@ -100,10 +104,19 @@ def test_the_database_url_matches_the_postgres_service() -> None:
             assert url.drivername == "postgresql+psycopg"
             assert (url.host, url.port) == ("postgres", 5432)
             assert (url.username, url.password, url.database) == (
-                postgres["POSTGRES_USER"],
-                postgres["POSTGRES_PASSWORD"],
+                service_role,
+                postgres["POSTGRES_SERVICE_PASSWORD"],
                 postgres["POSTGRES_DB"],
             )
+        owner = make_url(services["migrate"]["environment"]["MODELMON_MIGRATION_DATABASE_URL"])
+        assert (owner.username, owner.password, owner.database) == (
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+            postgres["POSTGRES_DB"],
+        )
+        for name in ("api", "worker"):
+            assert "MODELMON_MIGRATION_DATABASE_URL" not in services[name]["environment"], name
+    assert ("./docker/postgres-init", "/docker-entrypoint-initdb.d") in _bind_mounts(services["postgres"])
     default_password = _compose()["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
     assert "dev-only" in default_password
     assert _compose()["services"]["api"]["environment"]["MODELMON_ENV"] == "development"

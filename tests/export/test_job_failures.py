@@ -20,7 +20,7 @@ from tests.conftest import NOW
 
 
 def failures(job: str) -> float:
-    return REGISTRY.get_sample_value("modelmon_job_failures_total", {"job": job}) or 0.0
+    return REGISTRY.get_sample_value("modelmon_job_failures_total", {"job": job, "model": ""}) or 0.0
 
 
 def test_jobs_that_cannot_reach_their_database_are_counted_as_failures(tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ def test_erasure_deletes_the_subjects_events_only_and_is_audited(
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "subject_id"
 
 
-def test_retention_deletes_old_raw_events_once_folded_and_keeps_profiles(
+def test_retention_deletes_old_raw_events_by_time_and_keeps_profiles(
     model: AppClient, settings: Settings, engine: Engine
 ) -> None:
     # factories.START is 2026-11-01; NOW is 2026-11-22: 21 days of age.
@@ -130,7 +130,6 @@ def test_retention_deletes_old_raw_events_once_folded_and_keeps_profiles(
     later = NOW + timedelta(days=91 - 21 + 1)  # the events are now 92 days old
     try:
         job = RetentionJob(sessions, frozen_clock(later), retention_days=90)
-        assert job.run(later) == (0, 0), "nothing is deleted before aggregation folded it"
         Jobs(sessions, settings, frozen_clock(NOW)).catch_up()
         profiles = scalar(engine, "SELECT count(*) FROM bucket_profiles")
         assert profiles > 0
@@ -139,5 +138,7 @@ def test_retention_deletes_old_raw_events_once_folded_and_keeps_profiles(
         assert scalar(engine, "SELECT count(*) FROM predictions") == 0
         assert scalar(engine, "SELECT count(*) FROM bucket_profiles") == profiles
         assert job.run_if_due() == (0, 0)  # ran just now: not due for an hour
+        send(model, 10, 3, "dave")  # never folded: retention goes by time, not by aggregation
+        assert job.run(later) == (3, 3)
     finally:
         database.dispose()

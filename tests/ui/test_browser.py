@@ -70,7 +70,7 @@ def browser(site: Site) -> Iterator[Browser]:
         started.get(f"{site.url}/ui/login")
         started.type_into(started.find('input[name="key"]'), TEST_ADMIN_KEY)
         started.click(started.find('button[type="submit"]'))
-        assert started.title() == "Status · modelmon"
+        assert started.wait_for_title("Status · modelmon") == "Status · modelmon"
         yield started
 
 
@@ -180,7 +180,7 @@ def test_signing_out_ends_the_session(site: Site, browser: Browser) -> None:
     browser.get(f"{site.url}/ui")
     token = {c["name"]: c["value"] for c in browser.cookies()}["modelmon_session"]
     browser.click(browser.find("form.signout button"))
-    assert browser.title() == "Sign in · modelmon"
+    assert browser.wait_for_title("Sign in · modelmon") == "Sign in · modelmon"
     browser.get(f"{site.url}/ui")
     assert browser.title() == "Sign in · modelmon"
     ended = httpx.get(f"{site.url}/ui", headers={"Cookie": f"modelmon_session={token}"})

@@ -80,6 +80,19 @@ class Browser:
         title: str = self._call("GET", "/title")
         return title
 
+    def wait_for_title(self, expected: str, timeout: float = 10.0) -> str:
+        """The title once it is ``expected``, or the last one seen after ``timeout`` seconds.
+
+        A click that submits a form returns before the next page has loaded on a busy machine
+        (seen once under the parallel suite), so a test reading the title right away races it.
+        """
+        deadline = time.monotonic() + timeout
+        seen = self.title()
+        while seen != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen = self.title()
+        return seen
+
     def find_all(self, css: str, within: str | None = None) -> list[str]:
         """Ids of the elements matching ``css`` (inside element ``within`` if given)."""
         scope = f"/element/{within}" if within else ""

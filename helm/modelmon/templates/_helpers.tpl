@@ -58,11 +58,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "modelmon.secretData" -}}
 MODELMON_DATABASE_URL: {{ required "secret.databaseUrl is required (postgresql+psycopg://user:password@host:5432/modelmon), or name a Secret holding MODELMON_DATABASE_URL in secret.existingSecret" .Values.secret.databaseUrl | b64enc | quote }}
 MODELMON_PSEUDONYM_KEY: {{ required "secret.pseudonymKey is required (at least 32 random characters, e.g. `openssl rand -hex 32`), or put MODELMON_PSEUDONYM_KEY in the Secret named by secret.existingSecret" .Values.secret.pseudonymKey | b64enc | quote }}
+MODELMON_SECRET_KEY: {{ required "secret.secretKey is required (at least 32 random characters, e.g. `openssl rand -hex 32`), or put MODELMON_SECRET_KEY in the Secret named by secret.existingSecret" .Values.secret.secretKey | b64enc | quote }}
 {{- with .Values.secret.adminKey }}
 MODELMON_ADMIN_KEY: {{ . | b64enc | quote }}
 {{- end }}
 {{- range $key, $value := .Values.secret.extra }}
 {{ $key }}: {{ $value | toString | b64enc | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The migration Job's Secret: the chart's data and the owner's URL, which only it gets. */}}
+{{- define "modelmon.migrationSecretData" -}}
+{{ include "modelmon.secretData" . }}
+{{- with .Values.secret.migrationDatabaseUrl }}
+MODELMON_MIGRATION_DATABASE_URL: {{ . | b64enc | quote }}
 {{- end }}
 {{- end }}
 

@@ -1,0 +1,72 @@
+"""The evaluation work one batch may cause: every window holding one of its buckets is
+(re-)evaluated once the batch is folded, so a batch spread over many days is refused (422)
+before it is stored, instead of holding the workers for minutes.
+
+A version may get ``max_windows`` windows beyond those one bucket lies in
+(window / step of them: 24 for a 24 h window stepping hourly), so one record always passes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, FieldError, Invalid
+from service.monitors.schemas import MonitorConfig
+from service.monitors.service import load_config
+from service.registry.service import RegisteredModel
+from service.windows import grid
+
+
+def windows_of(times: Iterable[datetime], config: MonitorConfig) -> int:
+    """Distinct grid windows of ``config`` holding the buckets of these event times."""
+    buckets = {grid.floor(moment, config.bucket) for moment in times}
+    return grid.count_windows_containing(
+        buckets, bucket=config.bucket, step=config.step, window=config.window
+    )
+
+
+def allowance(config: MonitorConfig, max_windows: int) -> int:
+    """``max_windows`` plus the windows a single bucket lies in."""
+    one = grid.count_windows_containing(
+        [grid.EPOCH], bucket=config.bucket, step=config.step, window=config.window
+    )
+    return max_windows + one
+
+
+def check_batch_windows(
+    session: Session,
+    model: RegisteredModel,
+    times_by_version: dict[str, list[datetime]],
+    max_windows: int,
+    kind: str,
+) -> None:
+    """422 when the event times of one version (keys name it, e.g. "version '2'") fall in
+    more windows than allowed; ``kind`` names the records ("predictions")."""
+    try:
+        config, _ = load_config(session, model.model_id)
+    except Conflict:  # a stored configuration that no longer validates must not stop ingestion
+        config = MonitorConfig()
+    limit = allowance(config, max_windows)
+    errors = []
+    for version, times in times_by_version.items():
+        count = windows_of(times, config)
+        if count > limit:
+            message = (
+                f"the {kind} of {version} fall in {count} windows, more than the {limit} one batch "
+                f"may schedule (MODELMON_MAX_BATCH_WINDOWS={max_windows} plus the windows of one bucket); "
+                "send records spread over many days in several batches"
+            )
+            errors.append(FieldError(None, "timestamp", message))
+    if errors:
+        raise Invalid("the batch would schedule too many window evaluations; nothing was stored", errors)
+
+
+def by_version(pairs: Iterable[tuple[str, datetime]]) -> dict[str, list[datetime]]:
+    grouped: dict[str, list[datetime]] = defaultdict(list)
+    for version, moment in pairs:
+        grouped[version].append(moment)
+    return grouped
