@@ -18,7 +18,7 @@ from service.alerting.endpoints import router as alerting_router
 from service.apidocs import install_api_docs
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
-from service.auth.guard import Gate, Need, guard, requirement
+from service.auth.guard import Gate, Need, requirement
 from service.auth.login import router as login_router
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
@@ -27,6 +27,9 @@ from service.clock import Clock, system_clock
 from service.config import Settings, check_production_safety, environment_problems
 from service.context import AppContext
 from service.datasets.endpoints import router as datasets_router
+from service.edge.collector import favour_the_event_loop, freeze_startup_objects
+from service.edge.limits import BodyLimits
+from service.edge.middleware import Edge
 from service.errors import ErrorBody, install_error_handlers, refuse_unstorable_query
 from service.export.endpoints import router as export_router
 from service.export.setup import install_metrics
@@ -84,13 +87,17 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(context),
-        dependencies=[Depends(guard), Depends(refuse_unstorable_query)],
+        dependencies=[Depends(refuse_unstorable_query)],
         docs_url=None,  # served by install_api_docs, with no CDN
         redoc_url=None,
     )
     app.state.context = context
     app.state.gate = _gate(context)
     install_error_handlers(app, settings.max_errors_listed)
+    # Inside the metrics middleware (added next, so outermost), which then counts its answers.
+    app.add_middleware(
+        Edge, application=app, limits=BodyLimits.of(settings), max_errors_listed=settings.max_errors_listed
+    )
     install_metrics(app, context)
     install_api_docs(app)
     app.include_router(health_router)
@@ -154,6 +161,13 @@ _AUTH_ANSWERS = {
     "429": "Over the key's rate limit; retry after `Retry-After` seconds.",
 }
 
+# Answered by the edge middleware to any route with a body (docs/security.md, Before the body).
+_BODY_ANSWERS = {
+    "400": "Malformed or hostile JSON (too deep, a number beyond a 64-bit float, not UTF-8); "
+    "the message says which and where.",
+    "413": "Body over this route's limit.",
+}
+
 
 def _document_auth(schema: dict[str, Any]) -> None:
     """Bearer keys as the security scheme, and 401/403/429 on every route that needs a key."""
@@ -168,6 +182,11 @@ def _document_auth(schema: dict[str, Any]) -> None:
             operation["security"] = [{"apiKey": []}]
             for status, description in _AUTH_ANSWERS.items():
                 operation["responses"].setdefault(status, {"description": description, "content": error_ref})
+            if "requestBody" in operation:
+                for status, description in _BODY_ANSWERS.items():
+                    operation["responses"].setdefault(
+                        status, {"description": description, "content": error_ref}
+                    )
 
 
 def create_app_from_environment() -> FastAPI:
@@ -175,4 +194,7 @@ def create_app_from_environment() -> FastAPI:
     Production refuses unknown MODELMON_* variables here too, for uvicorn started by hand."""
     settings = Settings()
     environment_problems(settings, os.environ)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_objects()
+    favour_the_event_loop()
+    return app

@@ -151,7 +151,8 @@ def _authorise(principal: Principal, need: Need, request: Request, path: str) ->
 
 
 async def guard(request: Request) -> None:
-    """A dependency of every route (see the module docstring)."""
+    """Judged for every API route by the edge middleware (``service/edge/middleware.py``)
+    before the body is read (see the module docstring)."""
     gate: Gate = request.app.state.gate
     route = request.scope.get("route")
     path = route.path if isinstance(route, Route) else request.url.path

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
+from service.edge.documents import lenient_loads, unstorable_text
 from service.errors import (
     INVALID_TEXT,
     BadRequest,
@@ -15,8 +15,8 @@ from service.errors import (
     Invalid,
     PayloadTooLarge,
     UnsupportedMediaType,
-    find_invalid_text,
 )
+from service.ingestion.pieces import split_document
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 JSON_TYPES = frozenset({"application/json", ""})
@@ -45,36 +45,37 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _loads(text: bytes) -> Any:
-    """orjson first (fast); on failure the stdlib parser, which also reads NaN/Infinity.
+def load_document(text: bytes) -> Any:
+    """One JSON document, whole: orjson first (fast); on failure the stdlib parser, which also
+    reads NaN/Infinity and lone surrogates.
 
     A client's NaN is then reported by validation as a non-finite number in a named
-    field, which says more than "malformed JSON at byte 1234". The stdlib parser also
-    accepts lone UTF-16 surrogate escapes, which are refused here with their field.
+    field, which says more than "malformed JSON at byte 1234". Strings that cannot be stored
+    (NUL, lone surrogates) are refused here with their field.
     """
     try:
         document = orjson.loads(text)
     except orjson.JSONDecodeError:
-        document = _stdlib_loads(text)
-    else:
-        # orjson refuses lone surrogates itself; NUL escapes are rare, so look only when present.
-        if b"\\u0000" not in text:
-            return document
-    where = find_invalid_text(document)
-    if where is not None:
-        raise BadRequest(f"{where} {INVALID_TEXT}")
+        document = lenient_loads(text)
+    _refuse_unstorable(document, text)
     return document
 
 
-def _stdlib_loads(text: bytes) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadRequest(
-            f"malformed JSON at line {error.lineno}, column {error.colno} (byte {error.pos}): {error.msg}"
-        ) from None
-    except UnicodeDecodeError as error:
-        raise BadRequest(f"the body is not UTF-8 (byte {error.start})") from None
+def _refuse_unstorable(document: Any, text: bytes, path: str = "") -> None:
+    where = unstorable_text(document, text, path)
+    if where is not None:
+        raise BadRequest(f"{where} {INVALID_TEXT}", [FieldError(None, where, INVALID_TEXT)])
+
+
+def _document(body: bytes, key: str) -> Any:
+    """The body's document; a batch of the usual shape is read in pieces (``pieces``)."""
+    split = split_document(body, key)
+    if split is None:
+        return load_document(body)
+    outer, records = split
+    _refuse_unstorable(records, body, key)
+    outer[key] = records
+    return outer
 
 
 def _ndjson_records(body: bytes) -> list[Any]:
@@ -83,18 +84,24 @@ def _ndjson_records(body: bytes) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(_loads(line))
+            records.append(load_document(line))
         except BadRequest as error:
             raise BadRequest(f"NDJSON line {line_number}: {error.detail}") from None
     return records
 
 
 def parse_records(
-    body: bytes, content_type: str, key: str, extra_keys: frozenset[str] = frozenset()
+    body: bytes,
+    content_type: str,
+    key: str,
+    extra_keys: frozenset[str] = frozenset(),
+    *,
+    max_errors_listed: int,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The records of a batch and the other top-level fields of a JSON body.
 
-    JSON: ``{key: [records], **extra}``; NDJSON: one record per line.
+    JSON: ``{key: [records], **extra}``; NDJSON: one record per line. Unknown top-level
+    fields are all counted and the first ``max_errors_listed`` named.
     """
     if content_type in NDJSON_TYPES:
         return _ndjson_records(body), {}
@@ -102,18 +109,19 @@ def parse_records(
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not accepted; send application/json or application/x-ndjson"
         )
-    document = _loads(body)
+    document = _document(body, key)
     if not isinstance(document, dict):
         raise Invalid(
             "the body must be a JSON object", [FieldError(None, "body", f'expected {{"{key}": [...]}}')]
         )
-    unknown = sorted(set(document) - {key} - extra_keys)
-    errors = [FieldError(None, name, "unknown field") for name in unknown]
+    unknown = [name for name in document if name != key and name not in extra_keys]
+    errors = [FieldError(None, name, "unknown field") for name in sorted(unknown[:max_errors_listed])]
     records = document.get(key)
     if not isinstance(records, list):
-        errors.append(FieldError(None, key, "required: a list of records"))
+        errors.insert(0, FieldError(None, key, "required: a list of records"))
     if errors:
-        raise Invalid("the request is invalid; nothing was stored", errors)
+        count = len(unknown) + (not isinstance(records, list))
+        raise Invalid("the request is invalid; nothing was stored", errors, error_count=count)
     assert isinstance(records, list)
     return records, {name: document[name] for name in extra_keys if name in document}
 

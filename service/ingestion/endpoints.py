@@ -2,11 +2,13 @@
 
 Each request is one transaction: every record is validated before anything is written, and
 a 200 is sent only after the commit. Bodies are read here (not by FastAPI's body parsing)
-to enforce the byte limit while streaming and to accept NDJSON.
+to enforce the byte limit while streaming and to accept NDJSON; they are parsed (in pieces,
+``pieces.py``) and validated in a worker thread, so the event loop keeps answering.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -15,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from service.audit.service import Action, record
 from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
+from service.edge.collector import collection_deferred, release_in_pieces
 from service.errors import ErrorBody, FieldError, Invalid
 from service.export.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.ingestion import service
@@ -32,7 +35,7 @@ from service.ingestion.schemas import (
     ReferenceUpload,
     request_body_doc,
 )
-from service.ingestion.validation import event_times
+from service.ingestion.validation import event_times, shown
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
@@ -57,8 +60,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store_predictions(context: AppContext, name: str, records: list[Any]) -> IngestResult:
+def _store_predictions(context: AppContext, name: str, body: bytes, content_type: str) -> IngestResult:
     settings = context.settings
+    records, _ = parse_records(
+        body, content_type, "predictions", max_errors_listed=settings.max_errors_listed
+    )
     check_batch_size(records, "predictions", settings.max_batch_size)
     now = context.clock()
     times = event_times(
@@ -70,7 +76,9 @@ def _store_predictions(context: AppContext, name: str, records: list[Any]) -> In
         model = load_model(session, name)
         with counting_refusals(model.name, "prediction", len(records)):
             valid = validate_all(
-                records, lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise)
+                records,
+                lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
+                settings.max_errors_listed,
             )
             result = service.ingest_predictions(
                 session, model, valid, now, delays, max_windows=settings.max_batch_windows
@@ -78,6 +86,7 @@ def _store_predictions(context: AppContext, name: str, records: list[Any]) -> In
     record_stored_batch(
         model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
     )
+    release_in_pieces(valid, records)
     record_label_delays(model.name, delays)
     return result
 
@@ -95,12 +104,13 @@ async def ingest_predictions(name: ModelNamePath, request: Request, context: Con
     prediction per line. A resent id with the same content counts as a duplicate.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
-    records, _ = parse_records(body, media_type(request), "predictions")
-    return await run_in_threadpool(_store_predictions, context, name, records)
+    with collection_deferred():
+        return await run_in_threadpool(_store_predictions, context, name, body, media_type(request))
 
 
-def _store_outcomes(context: AppContext, name: str, records: list[Any]) -> OutcomeResult:
+def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: str) -> OutcomeResult:
     settings = context.settings
+    records, _ = parse_records(body, content_type, "outcomes", max_errors_listed=settings.max_errors_listed)
     check_batch_size(records, "outcomes", settings.max_batch_size)
     now = context.clock()
     times = event_times(
@@ -110,13 +120,16 @@ def _store_outcomes(context: AppContext, name: str, records: list[Any]) -> Outco
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         with counting_refusals(model.name, "outcome", len(records)):
-            valid = validate_all(records, lambda c, i, r: outcome_record(c, i, r, model, times))
+            valid = validate_all(
+                records, lambda c, i, r: outcome_record(c, i, r, model, times), settings.max_errors_listed
+            )
             result = service.ingest_outcomes(
                 session, model, valid, now, delays, max_windows=settings.max_batch_windows
             )
     record_stored_batch(
         model.name, "outcome", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
     )
+    release_in_pieces(valid, records)
     record_label_delays(model.name, delays)
     return result
 
@@ -133,13 +146,27 @@ async def ingest_outcomes(name: ModelNamePath, request: Request, context: Contex
     An outcome whose prediction has not arrived is kept (`waiting`) and joins it when it does.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
-    records, _ = parse_records(body, media_type(request), "outcomes")
-    return await run_in_threadpool(_store_outcomes, context, name, records)
+    with collection_deferred():
+        return await run_in_threadpool(_store_outcomes, context, name, body, media_type(request))
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceQuery:
+    version: str | None
+    replace: bool
 
 
 def _store_reference(
-    context: AppContext, actor: Principal, name: str, records: list[Any], version: Any, replace: bool
+    context: AppContext, actor: Principal, name: str, body: bytes, content_type: str, query: ReferenceQuery
 ) -> ReferenceResult:
+    records, extra = parse_records(
+        body,
+        content_type,
+        "rows",
+        frozenset({"version"}),
+        max_errors_listed=context.settings.max_errors_listed,
+    )
+    version = extra.get("version", query.version)
     check_batch_size(records, "rows", context.settings.max_reference_rows)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
@@ -154,10 +181,12 @@ def _store_reference(
             known = ", ".join(model.versions)
             raise Invalid(
                 "unknown version",
-                [FieldError(None, "version", f"{version!r} is not registered (known: {known})")],
+                [FieldError(None, "version", f"{shown(version)} is not registered (known: {known})")],
             )
-        valid = validate_all(records, lambda c, i, r: reference_record(c, i, r, spec))
-        result = service.store_reference(session, spec, valid, replace=replace, now=context.clock())
+        valid = validate_all(
+            records, lambda c, i, r: reference_record(c, i, r, spec), context.settings.max_errors_listed
+        )
+        result = service.store_reference(session, spec, valid, replace=query.replace, now=context.clock())
         target = ("model", f"{model.name}@{spec.version}")
         after = result.model_dump(mode="json")
         record(session, actor, Action.REFERENCE_UPLOADED, target, context.clock(), after=after)
@@ -185,6 +214,8 @@ async def upload_reference(
     a different reference replaces the current one only with `?replace=true`.
     """
     body = await read_limited_body(request, context.settings.max_reference_body_bytes)
-    records, extra = parse_records(body, media_type(request), "rows", frozenset({"version"}))
-    chosen = extra.get("version", version)
-    return await run_in_threadpool(_store_reference, context, actor, name, records, chosen, replace)
+    query = ReferenceQuery(version, replace)
+    with collection_deferred():
+        return await run_in_threadpool(
+            _store_reference, context, actor, name, body, media_type(request), query
+        )

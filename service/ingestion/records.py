@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from service.errors import FieldError, Invalid
+from service.errors import Invalid
 from service.ingestion.validation import Checker, EventTimes, Scalar, resolve_version, unknown_fields
 from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec
@@ -166,7 +166,7 @@ def prediction_record(
     if not isinstance(record, dict):
         checker.fail(index, "", "each prediction must be a JSON object")
         return None
-    before = len(checker.errors)
+    before = checker.count
     unknown_fields(checker, index, record, PREDICTION_FIELDS)
     if not _required(checker, index, record, ("id", "timestamp", "features", "prediction")):
         return None
@@ -183,7 +183,7 @@ def prediction_record(
     attributions = checker.attributions(index, record.get("attributions"), spec)
     subject = record.get("subject_id")
     subject_id = None if subject is None else checker.identifier(index, "subject_id", subject)
-    if len(checker.errors) > before:
+    if checker.count > before:
         return None
     subject_id = None if subject_id is None else pseudonymise(subject_id)
     assert prediction_id is not None and event_time is not None and features is not None
@@ -208,7 +208,7 @@ def outcome_record(
     if not isinstance(record, dict):
         checker.fail(index, "", "each outcome must be a JSON object")
         return None
-    before = len(checker.errors)
+    before = checker.count
     unknown_fields(checker, index, record, OUTCOME_FIELDS)
     task = model.latest.task
     truth = "value" if task is Task.REGRESSION else "label"
@@ -224,7 +224,7 @@ def outcome_record(
         value = checker.number(index, "value", record["value"])
     else:
         label = _label_in_any_version(checker, index, record["label"], model)
-    if len(checker.errors) > before:
+    if checker.count > before:
         return None
     assert prediction_id is not None and outcome_time is not None
     return OutcomeRecord(prediction_id, label, value, outcome_time)
@@ -244,7 +244,7 @@ def reference_record(checker: Checker, index: int, record: Any, spec: VersionSpe
     if not isinstance(record, dict):
         checker.fail(index, "", "each reference row must be a JSON object")
         return None
-    before = len(checker.errors)
+    before = checker.count
     unknown_fields(checker, index, record, REFERENCE_FIELDS)
     if not _required(checker, index, record, ("features", "prediction", "label")):
         return None
@@ -265,18 +265,20 @@ def reference_record(checker: Checker, index: int, record: Any, spec: VersionSpe
         checker.attributes(index, record.get("attributes"), spec),
         checker.attributions(index, record.get("attributions"), spec),
     )
-    return None if len(checker.errors) > before else row
+    return None if checker.count > before else row
 
 
-def validate_all(records: list[Any], build: Callable[[Checker, int, Any], T | None]) -> list[T]:
-    """Apply ``build(checker, index, record)`` to every record; 422 listing every error if any."""
-    checker = Checker([])
+def validate_all(
+    records: list[Any], build: Callable[[Checker, int, Any], T | None], max_errors_listed: int
+) -> list[T]:
+    """Apply ``build(checker, index, record)`` to every record; 422 listing the first
+    ``max_errors_listed`` errors and counting all of them, if any."""
+    checker = Checker([], max_errors_listed)
     valid = [build(checker, index, record) for index, record in enumerate(records)]
-    if checker.errors:
-        raise _invalid(checker.errors, len(records))
+    if checker.count:
+        raise Invalid(
+            f"{checker.bad_records} of {len(records)} records are invalid; nothing was stored",
+            checker.errors,
+            error_count=checker.count,
+        )
     return [record for record in valid if record is not None]
-
-
-def _invalid(errors: list[FieldError], total: int) -> Invalid:
-    bad = len({error.index for error in errors})
-    return Invalid(f"{bad} of {total} records are invalid; nothing was stored", errors)

@@ -37,12 +37,26 @@ _BEYOND = "the largest magnitude modelmon stores (its sums must stay finite)"
 
 @dataclass(slots=True)
 class Checker:
-    """Collects the errors of one batch; each method checks one field of record ``index``."""
+    """Collects the errors of one batch; each method checks one field of record ``index``.
+
+    Keeps the first ``limit`` errors (``MODELMON_MAX_ERRORS_LISTED``) and counts all of them
+    and the records they fall in, so a batch of 10,000 records × 2,000 bad features costs
+    ``limit`` error objects, not 20 million.
+    """
 
     errors: list[FieldError]
+    limit: int = 100
+    count: int = 0
+    bad_records: int = 0
+    last_bad: int | None = -1
 
     def fail(self, index: int | None, field: str, message: str) -> None:
-        self.errors.append(FieldError(index, field, message))
+        self.count += 1
+        if index != self.last_bad:  # records are checked in order, so each index comes once
+            self.bad_records += 1
+            self.last_bad = index
+        if len(self.errors) < self.limit:
+            self.errors.append(FieldError(index, field, message))
 
     def identifier(self, index: int, field: str, value: Any) -> str | None:
         if isinstance(value, str) and 0 < len(value) <= ID_LENGTH:
@@ -129,7 +143,7 @@ class Checker:
         if not isinstance(value, dict):
             self.fail(index, "features", f"required: an object of feature values, got {_kind(value)}")
             return None
-        before = len(self.errors)
+        before = self.count
         clean: dict[str, Scalar] = {}
         for name, numeric in spec.feature_kinds:
             raw = value.get(name, _MISSING)
@@ -149,11 +163,11 @@ class Checker:
                 clean[name] = self.number(index, f"features.{name}", raw)
             else:
                 clean[name] = self.category(index, f"features.{name}", raw)
-        if len(value) > len(clean) or len(self.errors) > before:
+        if len(value) > len(clean) or self.count > before:
             for name in value:
                 if name not in spec.feature_types:
                     self.fail(index, f"features.{name}", f"unknown feature of version {spec.version!r}")
-        return clean if len(self.errors) == before else None
+        return clean if self.count == before else None
 
     def attributes(self, index: int, value: Any, spec: VersionSpec) -> dict[str, str | None]:
         if value is None:
@@ -208,6 +222,16 @@ class Checker:
         return clean
 
 
+def shown(value: Any) -> str:
+    """A client's value for a message: a string quoted (its first 100 characters), anything else
+    by its kind: ``repr`` of a list 1,000 levels deep raises RecursionError, of 30 MiB is 30 MiB."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 100 else value[:100] + "…")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 10**18:
+        return repr(value)
+    return _kind(value)
+
+
 def _kind(value: Any) -> str:
     names = {bool: "a boolean", str: "a string", dict: "an object", list: "a list", type(None): "null"}
     return names.get(type(value), type(value).__name__)
@@ -220,7 +244,9 @@ def resolve_version(checker: Checker, index: int, value: Any, model: RegisteredM
     if spec is None:
         known = ", ".join(model.versions)
         checker.fail(
-            index, "version", f"version {value!r} of model {model.name!r} is not registered (known: {known})"
+            index,
+            "version",
+            f"version {shown(value)} of model {model.name!r} is not registered (known: {known})",
         )
     return spec
 

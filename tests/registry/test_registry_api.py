@@ -109,7 +109,7 @@ def test_malformed_bodies_and_unknown_routes_answer_in_the_standard_shape(client
         "/v1/models", content=b'{"name": 1,}', headers={"content-type": "application/json"}
     )
     assert malformed.status_code == 400
-    assert malformed.json()["detail"].startswith("malformed JSON at byte 11")
+    assert malformed.json()["detail"].startswith("malformed JSON at line 1, column 11 (byte 10)")
     not_utf8 = client.post("/v1/models", content=b"\xff", headers={"content-type": "application/json"})
     assert not_utf8.status_code == 400
     assert set(not_utf8.json()) == {"detail", "errors", "error_count"}
