@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from benchmarks.common import progress
 from benchmarks.verdict_world import QUIET, Change, draw, intersections, noise_for_auc_drop
 from service.alerting.replay import Replay
+from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import DecisionMode, MonitorConfig
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
@@ -98,9 +99,10 @@ def run(s: Setup, windows: list[Profile], mode: DecisionMode, target: Target | N
     """Evaluate ``windows`` as consecutive hourly windows and replay the alert rules over them."""
     config = MonitorConfig(decision=mode)
     replay, tally = Replay(config), Tally(len(windows))
+    policy = evaluation_policy(config)
     for i, profile in enumerate(windows):
         result = evaluate_window(
-            layout=s.layout, reference=s.reference, window=profile, config=config, final=True
+            layout=s.layout, reference=s.reference, window=profile, policy=policy, final=True
         )
         tally.verdicts.update({f.family for f in result.figures if f.status == "alert"})
         tally.target_hits += target is not None and any(

@@ -82,7 +82,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from service.monitors.schemas import MonitorConfig
+from service.monitors.policy import EvaluationPolicy
 from service.stats.explanation import explanation_drift
 from service.stats.intervals import MetricValue, wilson
 from service.stats.labels import label_coverage
@@ -146,16 +146,16 @@ def _missing_limit(q: FeatureQuality, increase: float, level: float) -> Limit | 
 
 
 def quality_figures(
-    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+    layout: Layout, reference: Profile, window: Profile, policy: EvaluationPolicy, decider: Decider
 ) -> list[Figure]:
     """missing_rate, then out_of_range_share or unseen_share, of every feature (rule 2).
 
     Decisions are simultaneous over the family's 2 × features figures (``Decider.level``).
     """
-    settings = config.data_quality
+    settings = policy.quality
     # evaluate_quality checks the window's rows; min_rows applies to the reference too.
-    enough = reference.rows >= config.min_rows
-    results = evaluate_quality(layout=layout, reference=reference, window=window, min_rows=config.min_rows)
+    enough = reference.rows >= policy.min_rows
+    results = evaluate_quality(layout=layout, reference=reference, window=window, min_rows=policy.min_rows)
     level = decider.level(2 * len(results))
     figures: list[Figure] = []
     for q in results:
@@ -178,10 +178,10 @@ def quality_figures(
 
 
 def explanation_figures(
-    reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+    reference: Profile, window: Profile, policy: EvaluationPolicy, decider: Decider
 ) -> list[Figure]:
     """ndcg (alert below min_ndcg), then each feature's mean |attribution| in the window (rule 6)."""
-    settings = config.explanation
+    settings = policy.explanation
     result = explanation_drift(
         reference=reference.attribution_sums(), current=window.attribution_sums(), top_k=settings.top_k
     )
@@ -205,12 +205,12 @@ def _label_counts(outcomes: Outcomes) -> tuple[int, int]:
     return 0, 0
 
 
-def decider_of(config: MonitorConfig) -> Decider:
-    return Decider(config.decision, config.confidence)
+def decider_of(policy: EvaluationPolicy) -> Decider:
+    return Decider(policy.decision, policy.confidence)
 
 
 def evaluate_window(
-    *, layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, final: bool
+    *, layout: Layout, reference: Profile, window: Profile, policy: EvaluationPolicy, final: bool
 ) -> WindowFigures:
     """Every enabled family's figures for one window (see the module docstring for the rules).
 
@@ -220,21 +220,21 @@ def evaluate_window(
         raise ValueError("profiles were built on a different layout")
     predicted, labelled = _label_counts(window.outcomes[OVERALL])
     coverage = label_coverage(labelled=labelled, predicted=predicted)
-    early = not final and coverage is not None and coverage < config.label_coverage
-    decider = decider_of(config)
+    early = not final and coverage is not None and coverage < policy.label_coverage
+    decider = decider_of(policy)
     figures: list[Figure] = []
-    if config.drift.enabled:
-        figures += drift_figures(layout, reference, window, config, decider)
-    if config.data_quality.enabled:
-        figures += quality_figures(layout, reference, window, config, decider)
-    performance = config.performance
+    if policy.drift.enabled:
+        figures += drift_figures(layout, reference, window, policy, decider)
+    if policy.quality.enabled:
+        figures += quality_figures(layout, reference, window, policy, decider)
+    performance = policy.performance
     if performance.enabled:
         ref_outcomes = reference.outcomes[OVERALL]
         figures += performance_figures(layout, window, ref_outcomes, performance, decider, early=early)
         if performance.estimated:
             figures += estimated_figures(layout, reference, window, performance, decider)
-    if config.fairness.enabled and layout.attributes:
-        figures += fairness_figures(layout, reference, window, config, decider, early=early)
-    if config.explanation.enabled and window.attributions:
-        figures += explanation_figures(reference, window, config, decider)
+    if policy.fairness.enabled and layout.attributes:
+        figures += fairness_figures(layout, reference, window, policy, decider, early=early)
+    if policy.explanation.enabled and window.attributions:
+        figures += explanation_figures(reference, window, policy, decider)
     return WindowFigures(window.rows, labelled, coverage, tuple(finite(f) for f in figures))

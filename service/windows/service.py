@@ -20,6 +20,7 @@ from service.aggregation.service import PassResult
 from service.alerting import repository as alert_queue
 from service.failures import service as failures
 from service.failures.service import isolated
+from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
@@ -179,7 +180,11 @@ def compute(
     reference = reference_profile(session, target, start, cache)
     final = now >= end + timedelta(seconds=target.config.label_wait)
     figures = evaluate_window(
-        layout=target.layout, reference=reference, window=profile, config=target.config, final=final
+        layout=target.layout,
+        reference=reference,
+        window=profile,
+        policy=evaluation_policy(target.config),
+        final=final,
     )
     return profile, figures
 

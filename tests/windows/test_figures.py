@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import (
     Bound,
     DriftSettings,
@@ -162,7 +163,11 @@ class Setup:
         self, window: Profile, config: MonitorConfig = DEFAULT, *, final: bool = False
     ) -> WindowFigures:
         return evaluate_window(
-            layout=self.layout, reference=self.reference, window=window, config=config, final=final
+            layout=self.layout,
+            reference=self.reference,
+            window=window,
+            policy=evaluation_policy(config),
+            final=final,
         )
 
 
