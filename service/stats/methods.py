@@ -49,6 +49,10 @@ def _effect_se(statistics: DriftStatistics) -> float | None:
     return statistics.effect_se
 
 
+def _unknown_se(_statistics: DriftStatistics) -> float | None:
+    return None
+
+
 DRIFT_METHODS: Mapping[str, DriftMethod] = {
     "wasserstein_norm": DriftMethod(
         name="wasserstein_norm",
@@ -67,6 +71,15 @@ DRIFT_METHODS: Mapping[str, DriftMethod] = {
         direction="above",
         default_threshold=0.1,
         summary="Jensen-Shannon distance (natural log, 0 to 0.833) over the categories plus other",
+    ),
+    "hellinger": DriftMethod(
+        name="hellinger",
+        kinds=ALL_KINDS,
+        statistic=lambda s: s.hellinger,
+        standard_error=_unknown_se,
+        direction="above",
+        default_threshold=0.1,
+        summary="Hellinger distance √(1 − Σ √(p q)) (0 to 1) over the coarse bins or the categories",
     ),
 }
 

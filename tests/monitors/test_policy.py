@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import FairnessSettings, MonitorConfig
+from service.monitors.service import config_hash
 from service.stats.disparities import DISPARITIES, disparities_of
+from service.stats.drift import coarse_counts, hellinger
+from service.stats.layout import Batch, fit_layout
 from service.stats.methods import DRIFT_METHODS
+from service.stats.profile import build_profile
+from service.windows.figures import evaluate_window
 from service.windows.figures_base import Limit
 from service.windows.figures_fairness import LABEL_DISPARITIES, disparity_limit
 from tests.asgi_client import AppClient
@@ -54,6 +60,36 @@ def test_the_docs_list_every_drift_method_and_disparity() -> None:
     assert [d.name for d in DISPARITIES if f"| `{d.name}` |" not in outcomes] == []
 
 
+def _batch(rows: int, seed: int, shift: float) -> Batch:
+    rng = np.random.default_rng(seed)
+    return Batch(rows=rows, numeric={"x": rng.normal(shift, 1.0, rows)})
+
+
+def test_a_monitor_choosing_hellinger_is_judged_on_hellinger() -> None:
+    reference, window = _batch(4_000, 1, 0.0), _batch(2_000, 2, 0.5)
+    layout = fit_layout(task="regression", reference=reference)
+    profiles = build_profile(layout, reference), build_profile(layout, window)
+    scores = {}
+    for method in ("wasserstein_norm", "hellinger"):
+        config = MonitorConfig.model_validate({"drift": {"numeric_method": method}})
+        figures = evaluate_window(
+            layout=layout,
+            reference=profiles[0],
+            window=profiles[1],
+            policy=evaluation_policy(config),
+            final=True,
+        )
+        (score,) = [f for f in figures.figures if f.metric == "drift_score"]
+        scores[method] = score
+    bins = layout.numeric[0]
+    expected = hellinger(
+        coarse_counts(bins, profiles[0].numeric["x"].bins), coarse_counts(bins, profiles[1].numeric["x"].bins)
+    )
+    assert scores["hellinger"].value == pytest.approx(expected, rel=1e-12)
+    assert scores["hellinger"].value != pytest.approx(scores["wasserstein_norm"].value)
+    assert scores["hellinger"].ci_low is None and scores["hellinger"].status == "alert"
+
+
 def test_an_unknown_or_misplaced_method_is_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError, match="numeric_method"):
         MonitorConfig.model_validate({"drift": {"numeric_method": "psi"}})
@@ -61,6 +97,14 @@ def test_an_unknown_or_misplaced_method_is_refused_naming_the_field() -> None:
         MonitorConfig.model_validate({"drift": {"numeric_method": "jensen_shannon"}})
     with pytest.raises(ValidationError, match="categorical_method"):
         MonitorConfig.model_validate({"drift": {"categorical_method": "wasserstein_norm"}})
+
+
+def test_choosing_a_method_changes_the_hash_only_away_from_the_default() -> None:
+    plain = config_hash(MonitorConfig())
+    assert (
+        config_hash(MonitorConfig.model_validate({"drift": {"numeric_method": "wasserstein_norm"}})) == plain
+    )
+    assert config_hash(MonitorConfig.model_validate({"drift": {"numeric_method": "hellinger"}})) != plain
 
 
 @pytest.fixture
@@ -74,7 +118,7 @@ def test_the_api_saves_a_chosen_method_and_refuses_an_unknown_one(registered: Ap
     assert refused.status_code == 422, refused.text
     assert [e["field"] for e in refused.json()["errors"]] == ["drift.categorical_method"]
     assert registered.get(MONITOR).json()["configured"] is False
-    saved = registered.put(MONITOR, json={"drift": {"numeric_method": "wasserstein_norm"}})
+    saved = registered.put(MONITOR, json={"drift": {"numeric_method": "hellinger"}})
     assert saved.status_code == 200, saved.text
     drift = registered.get(MONITOR).json()["config"]["drift"]
-    assert (drift["numeric_method"], drift["categorical_method"]) == ("wasserstein_norm", "jensen_shannon")
+    assert (drift["numeric_method"], drift["categorical_method"]) == ("hellinger", "jensen_shannon")
