@@ -62,7 +62,6 @@ from benchmarks.common import ADMIN_URL, PeakRss, conninfo, parse_size, postgres
 from service.clock import frozen_clock
 from service.config import Settings
 from service.monitors.durations import DAY
-from service.monitors.policy import evaluation_policy
 from service.registry.service import load_model
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.tables import WindowTask
@@ -598,11 +597,7 @@ def steps(sessions: sessionmaker[Session], model_id: int, version_id: int, resul
                 fetch.append(1000 * (time.perf_counter() - began))
                 began = time.perf_counter()
                 evaluate_window(
-                    layout=target.layout,
-                    reference=reference,
-                    window=window,
-                    policy=evaluation_policy(target.config),
-                    final=True,
+                    layout=target.layout, reference=reference, window=window, policy=target.policy, final=True
                 )
                 figures.append(1000 * (time.perf_counter() - began))
         results.steps[f"{name} warm: pieces fetch+merge"] = fetch

@@ -36,11 +36,11 @@ from datetime import UTC, datetime, timedelta
 from benchmarks.common import progress
 from benchmarks.verdict_world import QUIET, Change, draw, intersections, noise_for_auc_drop
 from service.alerting.replay import Replay
-from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import DecisionMode, MonitorConfig
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.windows.figures import Figure, evaluate_window
+from service.windows.policy import evaluation_policy
 
 FAMILIES = ("drift", "data_quality", "performance", "estimated_performance", "fairness")
 REFERENCE_ROWS = 20_000

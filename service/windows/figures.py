@@ -82,7 +82,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from service.monitors.policy import EvaluationPolicy
 from service.stats.explanation import explanation_drift
 from service.stats.intervals import MetricValue, wilson
 from service.stats.labels import label_coverage
@@ -103,6 +102,7 @@ from service.windows.figures_base import (
 from service.windows.figures_drift import drift_figures
 from service.windows.figures_fairness import fairness_figures
 from service.windows.figures_outcomes import estimated_figures, performance_figures
+from service.windows.policy import EvaluationPolicy
 
 __all__ = ["Figure", "WindowFigures", "evaluate_window"]
 

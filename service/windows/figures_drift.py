@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
-from service.monitors.policy import EvaluationPolicy
 from service.monitors.schemas import DecisionMode
 from service.stats.intervals import z_value
 from service.stats.layout import Layout
 from service.stats.profile import Profile
 from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
 from service.windows.figures_base import ALERT, DRIFT, INSUFFICIENT, OK, WATCH, Decider, Figure
+from service.windows.policy import EvaluationPolicy
 
 
 def _restricted(

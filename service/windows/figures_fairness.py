@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from service.monitors.policy import EvaluationPolicy, FairnessPolicy
 from service.stats.aggregates import BinaryCounts
 from service.stats.disparities import DISPARITIES, DISPARITY, disparities_of
 from service.stats.fairness import (
@@ -50,6 +49,7 @@ from service.windows.figures_base import (
     judged,
     provisional,
 )
+from service.windows.policy import EvaluationPolicy, FairnessPolicy
 
 # Figures that need labels (and so follow the provisional rule); selection rate, statistical
 # parity and disparate impact read predictions only.

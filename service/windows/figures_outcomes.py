@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from service.monitors.policy import PerformancePolicy
 from service.stats.estimated import MIN_REFERENCE, calibrate, estimate_performance
 from service.stats.intervals import MetricValue
 from service.stats.layout import Layout
@@ -31,6 +30,7 @@ from service.windows.figures_base import (
     judged,
     provisional,
 )
+from service.windows.policy import PerformancePolicy
 
 # Worse means higher for these (schemas.PerformanceSettings); every other metric is
 # higher-is-better except the signed mean error, which gets no default threshold.

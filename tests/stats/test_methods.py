@@ -28,7 +28,7 @@ def _coarse_counts(bins: NumericBins, values: np.ndarray) -> list[int]:
     """Counts in the layout's deciles, out-of-range values in the edge bins."""
     inner = np.asarray(bins.edges)[list(bins.coarse)][1:-1]
     cells = np.searchsorted(inner, values, side="right")
-    return np.bincount(cells, minlength=inner.size + 1).tolist()
+    return [int(c) for c in np.bincount(cells, minlength=inner.size + 1)]
 
 
 def _drift(reference: Batch, window: Batch, config: DriftConfig) -> dict[str, FeatureDrift]:

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import (
     Bound,
     DriftSettings,
@@ -38,6 +37,7 @@ from service.stats.quality import evaluate_quality
 from service.stats.verdict import DriftConfig, DriftReport, evaluate_drift
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 from service.windows.figures_base import FAMILIES, finite
+from service.windows.policy import evaluation_policy
 
 NUMERIC = ("x0", "x1", "x2", "x3", "x4")
 CATEGORICAL = {"c0": ("a", "b", "c", "d"), "c1": ("p", "q", "r")}

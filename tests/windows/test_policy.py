@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from service.monitors.policy import evaluation_policy
 from service.monitors.schemas import FairnessSettings, MonitorConfig
 from service.monitors.service import config_hash
 from service.stats.disparities import DISPARITIES, disparities_of
@@ -20,6 +19,7 @@ from service.stats.profile import build_profile
 from service.windows.figures import evaluate_window
 from service.windows.figures_base import Limit
 from service.windows.figures_fairness import LABEL_DISPARITIES, disparity_limit
+from service.windows.policy import evaluation_policy
 from tests.asgi_client import AppClient
 from tests.windows import scenario
 
