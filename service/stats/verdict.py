@@ -10,7 +10,8 @@ Wasserstein between two draws of one law is ≈ 0.2). A column with fewer than
 ``min_window_rows`` (or ``min_reference_rows``) values is ``insufficient_data``: no
 figure is reported for it.
 
-Tests and effect sizes per column kind:
+Tests and default effect sizes per column kind (the effect size is the drift method
+``DriftConfig.methods`` chooses per kind from ``methods.DRIFT_METHODS``):
 
 - continuous numeric: KS, normed Wasserstein;
 - discrete numeric (``NumericBins.discrete``: ≤ 100 distinct reference values): chi-square

@@ -23,11 +23,13 @@ are then "provisional" instead; insufficient ones stay insufficient.
 1. **drift** (``config.drift.enabled``): ``evaluate_drift`` with α = ``drift.alpha``, the
    numeric / categorical effect thresholds, ``min_rows`` for window and reference, and the
    prediction / score columns when ``drift.outputs`` (figures named "prediction", "score").
-   Per column: ``drift_score`` = effect size (Wasserstein / reference std, or Jensen-Shannon
-   distance) against its effect threshold, and ``p_value`` = the BH-adjusted q-value against
-   α; both share one status: "alert" when q < α and the effect reaches its threshold on
-   evidence (rule in ``figures_drift``), "watch" when the point effect reaches it without
-   that; n = the window's non-missing values. With ``drift.features`` the evaluation runs on
+   Per column: ``drift_score`` = effect size (the drift method of the column's kind,
+   ``drift.numeric_method`` / ``categorical_method``: by default Wasserstein / reference std,
+   or Jensen-Shannon distance; ``service.stats.methods``) against its effect threshold,
+   and ``p_value`` = the BH-adjusted q-value against α; both share one status: "alert" when
+   q < α and the effect reaches its threshold on evidence (rule in ``figures_drift``),
+   "watch" when the point effect reaches it without that; n = the window's non-missing
+   values. With ``drift.features`` the evaluation runs on
    the layout and profiles restricted to those features (names the layout lacks are
    ignored), so BH's family is exactly the columns reported.
 2. **data_quality** (``data_quality.enabled``), every layout feature, needing ``min_rows``
