@@ -268,9 +268,7 @@ def _disparity(
     """One rate disparity of the table; two rates: a group enters both sides or neither."""
     if len(spec.rates) == 2:
         first, second = spec.rates
-        both = {c[0] for c in _cells(rates, counts, first)[0]} & {
-            c[0] for c in _cells(rates, counts, second)[0]
-        }
+        both = {g.group for g in rates if g.rate(first).status == g.rate(second).status == "ok"}
         (cells_1, out), (cells_2, _) = _cells(rates, counts, first, both), _cells(rates, counts, second, both)
         return worst_difference(spec.name, cells_1, cells_2, out, confidence=confidence)
     cells, out = _cells(rates, counts, spec.rates[0])
