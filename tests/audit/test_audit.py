@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from tests import factories
 from tests.asgi_client import AppClient
-from tests.trust.test_keys import bearer, make_key
+from tests.auth.test_keys import bearer, make_key
 
 
 def events(client: AppClient, **filters: Any) -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ from service.config import Settings
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from tests import factories
 from tests.asgi_client import AppClient
+from tests.auth.test_keys import make_key
 from tests.conftest import NOW
-from tests.trust.test_keys import make_key
 
 
 def _verify(

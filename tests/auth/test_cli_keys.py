@@ -14,7 +14,7 @@ from service.auth.commands import bootstrap_admin
 from service.auth.keys import prefix_of
 from service.config import Settings
 from tests.asgi_client import app_client
-from tests.trust.test_keys import bearer
+from tests.auth.test_keys import bearer
 
 
 def modelmon(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
