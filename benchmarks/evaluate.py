@@ -597,7 +597,7 @@ def steps(sessions: sessionmaker[Session], model_id: int, version_id: int, resul
                 fetch.append(1000 * (time.perf_counter() - began))
                 began = time.perf_counter()
                 evaluate_window(
-                    layout=target.layout, reference=reference, window=window, config=target.config, final=True
+                    layout=target.layout, reference=reference, window=window, policy=target.policy, final=True
                 )
                 figures.append(1000 * (time.perf_counter() - began))
         results.steps[f"{name} warm: pieces fetch+merge"] = fetch

@@ -22,11 +22,45 @@ def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
     return MonitorConfig() if stored is None else MonitorConfig.model_validate(stored)
 
 
+# The sections a window's evaluation depends on, named one by one (alerting and retraining
+# decide what happens to a verdict, not the verdict). A new section enters the hash by being
+# listed here.
+EVALUATED_SECTIONS = (
+    "window",
+    "step",
+    "bucket",
+    "reference",
+    "bootstrap_rows",
+    "min_rows",
+    "label_coverage",
+    "label_wait",
+    "decision",
+    "confidence",
+    "drift",
+    "data_quality",
+    "performance",
+    "fairness",
+    "explanation",
+)
+# Fields added after hashes were first stored: they enter the hash only when set away from their
+# default, so every configuration stored before them keeps the hash its window runs cite.
+ADDED_LATER: dict[str, tuple[str, ...]] = {"drift": ("numeric_method", "categorical_method")}
+
+
+def _evaluated(config: MonitorConfig) -> dict[str, Any]:
+    body = config.model_dump(mode="json", include=set(EVALUATED_SECTIONS))
+    for section, fields in ADDED_LATER.items():
+        default = type(getattr(config, section))()
+        for field in fields:
+            if field in body[section] and getattr(getattr(config, section), field) == getattr(default, field):
+                del body[section][field]
+    return body
+
+
 def config_hash(config: MonitorConfig) -> str:
-    """sha256 of the canonical JSON of the configuration (cited by every window run), without
-    the alerting and retraining policies, which do not change what a window evaluates to."""
-    evaluated = config.model_dump(mode="json", exclude={"alerting", "retraining"})
-    body = orjson.dumps(evaluated, option=orjson.OPT_SORT_KEYS)
+    """sha256 of the canonical JSON (sorted keys) of ``EVALUATED_SECTIONS``, cited by every
+    window run."""
+    body = orjson.dumps(_evaluated(config), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()
 
 

@@ -29,6 +29,7 @@ from service.storage.tables import Layout as LayoutRow
 from service.storage.tables import WindowRun, WindowTask
 from service.windows import grid, repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
+from service.windows.policy import EvaluationPolicy, evaluation_policy
 
 JOB = "evaluation"  # the job name of a window evaluation in job_failures and the metric
 
@@ -67,6 +68,11 @@ class Target:
     layout: Layout
     config: MonitorConfig
     config_hash: str
+
+    @property
+    def policy(self) -> EvaluationPolicy:
+        """What ``evaluate_window`` reads of ``config`` (built here, at the edge)."""
+        return evaluation_policy(self.config)
 
 
 def schedule_touched(session: Session, result: PassResult, now: datetime, model_id: int | None = None) -> int:
@@ -179,7 +185,7 @@ def compute(
     reference = reference_profile(session, target, start, cache)
     final = now >= end + timedelta(seconds=target.config.label_wait)
     figures = evaluate_window(
-        layout=target.layout, reference=reference, window=profile, config=target.config, final=final
+        layout=target.layout, reference=reference, window=profile, policy=target.policy, final=final
     )
     return profile, figures
 

@@ -37,6 +37,7 @@ from service.stats.quality import evaluate_quality
 from service.stats.verdict import DriftConfig, DriftReport, evaluate_drift
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 from service.windows.figures_base import FAMILIES, finite
+from service.windows.policy import evaluation_policy
 
 NUMERIC = ("x0", "x1", "x2", "x3", "x4")
 CATEGORICAL = {"c0": ("a", "b", "c", "d"), "c1": ("p", "q", "r")}
@@ -162,7 +163,11 @@ class Setup:
         self, window: Profile, config: MonitorConfig = DEFAULT, *, final: bool = False
     ) -> WindowFigures:
         return evaluate_window(
-            layout=self.layout, reference=self.reference, window=window, config=config, final=final
+            layout=self.layout,
+            reference=self.reference,
+            window=window,
+            policy=evaluation_policy(config),
+            final=final,
         )
 
 
