@@ -21,9 +21,9 @@ from service.alerting.schemas import (
     SilenceView,
 )
 from service.audit.service import Action, record
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
 from service.storage.database import unit_of_work

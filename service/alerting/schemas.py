@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.alerting.labels import LABEL_NAMES
-from service.monitors.durations import Duration
+from service.kernel.durations import Duration
 from service.names import DisplayName
 from service.ranges import GridMoment
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from service.audit.service import Action, record
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
 from service.failures import repository as failures_repository
+from service.kernel.principal import Actor
 from service.monitors import repository, service
 from service.monitors.schemas import MonitorConfig, MonitorView
 from service.registry.schemas import NAME_PATTERN

@@ -24,7 +24,7 @@ from pydantic import (
 
 from service.alerting.policy import AlertingSettings, RetrainingSettings
 from service.failures.schemas import FailureView
-from service.monitors.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.kernel.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
 from service.ranges import GridMoment
 from service.registry.schemas import FieldName
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.privacy.schemas import ErasureView
 from service.privacy.service import erase_subject
