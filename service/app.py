@@ -36,10 +36,10 @@ from service.export.setup import install_metrics
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
-from service.monitors.endpoints import router as monitors_router
 from service.privacy.endpoints import router as privacy_router
 from service.registry.endpoints import router as registry_router
 from service.reports.endpoints import router as reports_router
+from service.status.endpoints import router as monitors_router
 from service.storage.database import create_database_engine, create_session_factory
 from service.ui.endpoints import router as ui_router
 from service.webhooks.endpoints import router as webhooks_router

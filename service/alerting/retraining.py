@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.alerting.policy import RetrainingSettings
+from service.monitors.policy import RetrainingSettings
 
 # A data-quality incident (schema break, null spike, unseen categories) blocks retraining
 # while it is open, pending included: training on broken data makes the model worse.

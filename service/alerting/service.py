@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from service.alerting import repository
 from service.alerting.notify import PassContext, record, refresh_muting
-from service.alerting.policy import FamilyRule
 from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
 from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
 from service.failures.service import isolated
+from service.monitors.policy import FamilyRule
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored

@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from service.alerting.policy import AlertingSettings, RetrainingSettings
 from service.failures.schemas import FailureView
 from service.kernel.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.monitors.policy import AlertingSettings, RetrainingSettings
 from service.ranges import GridMoment
 from service.registry.schemas import FieldName
 

@@ -20,7 +20,7 @@ from service.aggregation.service import PassResult
 from service.alerting import repository as alert_queue
 from service.failures import service as failures
 from service.failures.service import isolated
-from service.kernel import grid, repository
+from service.kernel import grid
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
@@ -28,6 +28,7 @@ from service.stats.profile import Profile, merge_all
 from service.stats.serialize import profile_from_bytes
 from service.storage.tables import Layout as LayoutRow
 from service.storage.tables import WindowRun, WindowTask
+from service.windows import repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 
 JOB = "evaluation"  # the job name of a window evaluation in job_failures and the metric
