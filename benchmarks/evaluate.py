@@ -65,7 +65,7 @@ from service.kernel import grid
 from service.kernel.durations import DAY
 from service.registry.service import load_model
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.tables import WindowTask
+from service.storage.engine_tables import WindowTask
 from service.windows.figures import evaluate_window
 from service.windows.jobs import Jobs, backfill
 from service.windows.service import (

@@ -11,15 +11,9 @@ from sqlalchemy.orm import Session, defer
 
 from service.aggregation.frames import EventRow
 from service.storage.dialect import insert_ignoring_duplicates, is_postgres
-from service.storage.tables import (
-    AggregationState,
-    BucketProfile,
-    Layout,
-    Outcome,
-    Prediction,
-    Reference,
-    ReferenceRow,
-)
+from service.storage.engine_tables import AggregationState, BucketProfile, Layout
+from service.storage.event_tables import Outcome, Prediction
+from service.storage.registry_tables import Reference, ReferenceRow
 
 STREAM = "events"
 # Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to

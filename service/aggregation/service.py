@@ -44,8 +44,8 @@ from service.stats.labels import label_delta
 from service.stats.layout import Layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
-from service.storage.tables import Layout as LayoutRow
-from service.storage.tables import Outcome, Prediction
+from service.storage.engine_tables import Layout as LayoutRow
+from service.storage.event_tables import Outcome, Prediction
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
 # Buckets folded before their profiles are written: sparse traffic touched ~750 buckets a

@@ -28,8 +28,8 @@ from service.alerting.labels import alert_labels
 from service.clock import Clock
 from service.config import Settings
 from service.kernel.instruments import ALERTMANAGER_PUSHES, JOB_FAILURES, counting_failures, record_job
+from service.storage.alerting_tables import Alert
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import Alert
 from service.webhooks.service import iso_utc
 
 log = logging.getLogger("modelmon.alertmanager")

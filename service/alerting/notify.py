@@ -13,7 +13,7 @@ from service.alerting import repository
 from service.alerting.labels import alert_labels
 from service.alerting.schemas import AlertView
 from service.alerting.silencing import ActiveSilence, matchers_of, muting
-from service.storage.notify_tables import Alert, AlertTransition
+from service.storage.alerting_tables import Alert, AlertTransition
 from service.webhooks import service as webhooks
 
 

@@ -22,7 +22,7 @@ from service.alerting.schemas import (
 )
 from service.alerting.silencing import ActiveSilence, matchers_of
 from service.errors import Conflict, FieldError, Invalid, NotFound
-from service.storage.notify_tables import Alert, RetrainRequest, Silence
+from service.storage.alerting_tables import Alert, RetrainRequest, Silence
 
 HISTORY_WINDOWS = 100
 

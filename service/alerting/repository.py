@@ -10,8 +10,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
-from service.storage.notify_tables import (
+from service.storage.alerting_tables import (
     Alert,
     AlertingState,
     AlertQueue,
@@ -21,15 +20,10 @@ from service.storage.notify_tables import (
     RetrainRequest,
     Silence,
 )
-from service.storage.tables import (
-    Evaluation,
-    Model,
-    ModelVersion,
-    Prediction,
-    Reference,
-    WindowRun,
-    WindowTask,
-)
+from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
+from service.storage.engine_tables import Evaluation, WindowRun, WindowTask
+from service.storage.event_tables import Prediction
+from service.storage.registry_tables import Model, ModelVersion, Reference
 
 STREAM = "alerts"
 OPEN_STATES = ("pending", "firing")

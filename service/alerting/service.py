@@ -25,8 +25,8 @@ from service.monitors.policy import FamilyRule
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
-from service.storage.notify_tables import Alert, AlertTrack
-from service.storage.tables import Evaluation, WindowRun
+from service.storage.alerting_tables import Alert, AlertTrack
+from service.storage.engine_tables import Evaluation, WindowRun
 
 NO_DATA_METRIC = "seconds_since_last_prediction"
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from service.failures import repository
 from service.failures.schemas import FailureView
 from service.kernel.instruments import count_unit_failure
-from service.storage.failure_tables import JobFailure
+from service.storage.engine_tables import JobFailure
 
 log = logging.getLogger("modelmon.failures")
 

@@ -17,7 +17,8 @@ from service.storage.dialect import (
     insert_new_returning_ids,
     is_postgres,
 )
-from service.storage.tables import Outcome, Prediction, Reference, ReferenceRow
+from service.storage.event_tables import Outcome, Prediction
+from service.storage.registry_tables import Reference, ReferenceRow
 
 # Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit, and small enough
 # for Postgres to plan as an index scan.

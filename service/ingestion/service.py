@@ -15,7 +15,7 @@ from service.ingestion.records import OutcomeRecord, PredictionRecord, Reference
 from service.ingestion.repository import Event
 from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
 from service.registry.service import RegisteredModel, VersionSpec
-from service.storage.tables import Outcome, Prediction
+from service.storage.event_tables import Outcome, Prediction
 
 
 class Keyed(Protocol):

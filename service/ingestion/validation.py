@@ -25,7 +25,7 @@ from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec
 from service.stats.bins import MAX_MAGNITUDE
 from service.stats.layout import nfc
-from service.storage.tables import ID_LENGTH, LABEL_LENGTH
+from service.storage.base import ID_LENGTH, LABEL_LENGTH
 
 Scalar = str | float | None
 # Integer ids and categories are kept as text; above 10^18 (beyond 64 bits, or past Python's

@@ -12,8 +12,8 @@ from service.kernel.principal import Actor
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.privacy.schemas import ErasureView
 from service.privacy.service import erase_subject
+from service.storage.base import ID_LENGTH
 from service.storage.database import unit_of_work
-from service.storage.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1/subjects", tags=["privacy"])
 

@@ -10,8 +10,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.alerting.repository import OPEN_STATES
-from service.storage.notify_tables import Alert, RetrainRequest
-from service.storage.tables import Evaluation, Prediction, Reference, ReferenceRow
+from service.storage.alerting_tables import Alert, RetrainRequest
+from service.storage.engine_tables import Evaluation
+from service.storage.event_tables import Prediction
+from service.storage.registry_tables import Reference, ReferenceRow
 
 # Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit.
 CHUNK = 2_000

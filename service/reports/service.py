@@ -32,8 +32,9 @@ from service.reports.schemas import (
     VersionLine,
 )
 from service.status import service as status
-from service.storage.notify_tables import RetrainRequest
-from service.storage.tables import ModelVersion, Reference, WindowRun
+from service.storage.alerting_tables import RetrainRequest
+from service.storage.engine_tables import WindowRun
+from service.storage.registry_tables import ModelVersion, Reference
 from service.windows import repository as window_repository
 
 

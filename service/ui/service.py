@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service.alerting.repository import OPEN_STATES
 from service.failures import repository as failures_repository
 from service.registry.repository import model_with_versions
-from service.storage.tables import WindowRun
+from service.storage.engine_tables import WindowRun
 from service.ui import repository
 from service.ui.repository import AlertRecord, FigureRecord
 from service.ui.schemas import (

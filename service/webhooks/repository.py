@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import insert_ignoring_duplicates
-from service.storage.notify_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from service.storage.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 PENDING = "pending"
 

@@ -13,7 +13,7 @@ from service.kernel import grid
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_hash
 from service.registry.service import RegisteredModel, VersionSpec, pick_version
-from service.storage.tables import Evaluation, WindowRun
+from service.storage.engine_tables import Evaluation, WindowRun
 from service.windows import repository
 from service.windows.figures import Figure, WindowFigures
 from service.windows.schemas import (

@@ -11,7 +11,8 @@ from sqlalchemy import Select, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import insert_or_update
-from service.storage.tables import BucketProfile, Evaluation, ModelVersion, WindowRun, WindowTask
+from service.storage.engine_tables import BucketProfile, Evaluation, WindowRun, WindowTask
+from service.storage.registry_tables import ModelVersion
 
 Window = tuple[datetime, datetime]
 

@@ -26,8 +26,8 @@ from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
 from service.stats.profile import Profile, merge_all
 from service.stats.serialize import profile_from_bytes
-from service.storage.tables import Layout as LayoutRow
-from service.storage.tables import WindowRun, WindowTask
+from service.storage.engine_tables import Layout as LayoutRow
+from service.storage.engine_tables import WindowRun, WindowTask
 from service.windows import repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 

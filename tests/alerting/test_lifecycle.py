@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from service.kernel import grid
 from service.storage.database import unit_of_work
-from service.storage.tables import WindowTask
+from service.storage.engine_tables import WindowTask
 from service.windows import repository as window_repository
 from tests.alerting.support import HOUR, T0, Harness, drift, figure
 
