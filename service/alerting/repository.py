@@ -20,6 +20,7 @@ from service.storage.alerting_tables import (
     RetrainRequest,
     Silence,
 )
+from service.storage.claim import claim_singleton
 from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
 from service.storage.engine_tables import Evaluation, WindowRun, WindowTask
 from service.storage.event_tables import Prediction
@@ -31,13 +32,7 @@ OPEN_STATES = ("pending", "firing")
 
 def claim_state(session: Session, now: datetime) -> AlertingState | None:
     """Lock the alerting row (``FOR UPDATE SKIP LOCKED``); None when another worker holds it."""
-    session.execute(
-        insert_ignoring_duplicates(session, AlertingState, ["stream"]).values(
-            stream=STREAM, activity_watermark=0, updated_at=now
-        )
-    )
-    query = select(AlertingState).where(AlertingState.stream == STREAM)
-    return session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+    return claim_singleton(session, AlertingState, STREAM, activity_watermark=0, updated_at=now)
 
 
 # ---------------------------------------------------------------- the run queue
