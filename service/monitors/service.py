@@ -61,6 +61,12 @@ def check_against_model(config: MonitorConfig, model: RegisteredModel) -> None:
         raise Invalid("the monitor configuration names what the model does not have", errors)
 
 
+def stored_document(session: Session, model_id: int) -> dict[str, Any] | None:
+    """The configuration as stored, valid or not (the audit log's ``before``); None without one."""
+    stored = repository.stored_config(session, model_id)
+    return None if stored is None else stored[0]
+
+
 def save(session: Session, model: RegisteredModel, config: MonitorConfig, now: datetime) -> None:
     check_against_model(config, model)
     repository.save_config(session, model.model_id, config.model_dump(mode="json"), now)

@@ -11,7 +11,6 @@ from service.context import Context
 from service.errors import ErrorBody
 from service.failures import repository as failures_repository
 from service.kernel.principal import Actor
-from service.monitors import repository
 from service.monitors import service as monitors
 from service.monitors.schemas import MonitorConfig, MonitorView
 from service.registry.schemas import NAME_PATTERN
@@ -48,8 +47,7 @@ def put_monitor(name: ModelNamePath, config: MonitorConfig, actor: Actor, contex
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         now = context.clock()
-        stored = repository.stored_config(session, model.model_id)  # as stored, valid or not
-        before = None if stored is None else stored[0]
+        before = monitors.stored_document(session, model.model_id)
         monitors.save(session, model, config, now)
         after = service.view(session, model, now)
         target = ("model", model.name)
