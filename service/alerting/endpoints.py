@@ -13,12 +13,12 @@ from service.alerting.schemas import (
     AlertDetail,
     AlertFamily,
     AlertPage,
-    AlertState,
     AlertView,
     RetrainRequestView,
     SilenceCreate,
     SilenceView,
 )
+from service.alerting.states import AlertState
 from service.audit.service import Action, record
 from service.context import Context
 from service.errors import ErrorBody

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.aggregation.repository import STREAM
+from service.alerting.states import AlertState
 from service.storage.alerting_tables import Alert, ModelActivity
 from service.storage.engine_tables import AggregationState, Evaluation, WindowRun, WindowTask
 from service.storage.event_tables import Prediction
@@ -105,7 +106,7 @@ def firing_alerts(session: Session) -> list[tuple[int, str, int]]:
     """(model id, severity, count) of firing alerts, silenced ones included (they still fire)."""
     query = (
         select(Alert.model_id, Alert.severity, func.count())
-        .where(Alert.state == "firing")
+        .where(Alert.state == AlertState.FIRING)
         .group_by(Alert.model_id, Alert.severity)
     )
     return [(int(m), str(s), int(c)) for m, s, c in session.execute(query)]

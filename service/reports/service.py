@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.alerting.notify import Names
+from service.alerting.states import AlertState
 from service.errors import NotFound
 from service.monitors.schemas import MonitorStatus, MonitorView, ReferenceKind
 from service.registry import repository as registry
@@ -141,7 +142,7 @@ def _request(row: RetrainRequest) -> CardRetrainRequest:
 
 
 def _status(progress: MonitorStatus, alerts: CardAlerts, has_windows: bool) -> CardStatus:
-    firing = sum(1 for a in alerts.open if a.state == "firing")
+    firing = sum(1 for a in alerts.open if a.state == AlertState.FIRING)
     pending = len(alerts.open) - firing
     if firing:
         state = "alerting"

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.alerting.repository import OPEN_STATES
+from service.alerting.states import OPEN_STATES
 from service.storage.alerting_tables import Alert
 from service.storage.engine_tables import AggregationState, Evaluation, WindowRun, WindowTask
 from service.storage.registry_tables import Model, ModelVersion
