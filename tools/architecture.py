@@ -25,6 +25,18 @@ EXTENSION_EXAMPLES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+# Which packages own the tables of each storage module; a read from any other package is a
+# candidate for that domain's query functions.
+TABLE_OWNERS: Mapping[str, frozenset[str]] = {
+    "registry_tables": frozenset({"registry"}),
+    "event_tables": frozenset({"ingestion"}),
+    "engine_tables": frozenset({"monitors", "aggregation", "windows", "failures"}),
+    "alerting_tables": frozenset({"alerting"}),
+    "webhook_tables": frozenset({"webhooks"}),
+    "trust_tables": frozenset({"auth", "audit"}),
+}
+
+
 @dataclass(frozen=True)
 class LongFunction:
     path: str
@@ -186,6 +198,19 @@ def foreign_repository_imports(modules: Mapping[str, set[str]]) -> list[tuple[st
     )
 
 
+def foreign_table_imports(modules: Mapping[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, table module) pairs where a package imports tables another domain owns."""
+    prefix = f"{ROOT}.storage."
+    return sorted(
+        (module, target)
+        for module, targets in modules.items()
+        for target in targets
+        if target.startswith(prefix)
+        and package_of(module) not in {"storage", *TABLE_OWNERS.get(target.removeprefix(prefix), {"storage"})}
+        and target.removeprefix(prefix) in TABLE_OWNERS
+    )
+
+
 def report(base: Path) -> tuple[list[str], bool]:
     """The printed lines and whether the floors hold (no package or storage cycle)."""
     modules = module_graph(base)
@@ -208,6 +233,9 @@ def report(base: Path) -> tuple[list[str], bool]:
     foreign = foreign_repository_imports(modules)
     lines.append(f"imports of another package's repository: {len(foreign)}")
     lines += [f"  {importer} -> {target}" for importer, target in foreign]
+    tables = foreign_table_imports(modules)
+    lines.append(f"imports of another domain's tables: {len(tables)}")
+    lines += [f"  {importer} -> {target}" for importer, target in tables]
     for example, touched in EXTENSION_EXAMPLES.items():
         lines.append(f"files touched by the {example} example: {len(touched)}")
         lines += [f"  {path}" for path in touched]
