@@ -296,6 +296,7 @@ def notifications(receiver: Recorder, model: str, status: str) -> list[dict[str,
     ]
 
 
+@pytest.mark.slow
 def test_a_firing_then_resolved_alert_reaches_the_receiver_through_alertmanager(
     alertmanager: str, receiver: Recorder, seed: Seed, make_sync: SyncFactory
 ) -> None:

@@ -230,6 +230,7 @@ def test_only_drifted_features_alert_and_p_value_is_the_bh_q_value(binary: Setup
         assert score.status == p_value.status == ("alert" if verdict.status == "drift" else "ok")
 
 
+@pytest.mark.slow
 def test_drift_alerts_only_when_the_effect_is_past_its_threshold_on_evidence(binary: Setup) -> None:
     """Small windows with moderate shifts: a significant test and a point effect past 0.1 are not
     enough; the effect's lower limit effect − z·se must reach 0.1, z at the level simultaneous
@@ -557,6 +558,7 @@ def _assert_clean(result: WindowFigures) -> None:
         assert (f.value is None) == (f.status == "insufficient_data"), f
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["binary_classification", "multiclass_classification", "regression"])
 def test_no_nan_anywhere_even_for_empty_and_tiny_windows(task: Task) -> None:
     setup = _setup(task)

@@ -123,6 +123,7 @@ def _modelmon(database_url: str, *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 def test_worker_once_and_backfill_commands(database_url: str) -> None:
     jobs = _load_one_day(database_url)
     jobs.sessions.kw["bind"].dispose()

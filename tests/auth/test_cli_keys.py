@@ -14,7 +14,7 @@ from service.auth.commands import bootstrap_admin
 from service.auth.keys import prefix_of
 from service.config import Settings
 from tests.asgi_client import app_client
-from tests.trust.test_keys import bearer
+from tests.auth.test_keys import bearer
 
 
 def modelmon(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,6 +39,7 @@ def status(database_url: str, key: str, path: str = "/v1/models") -> int:
         app.state.context.engine.dispose()
 
 
+@pytest.mark.slow
 def test_create_prints_the_key_alone_on_its_last_line_then_list_and_revoke(database_url: str) -> None:
     created = modelmon(database_url, "keys", "create", "--role", "read", "--name", "grafana")
     assert created.returncode == 0, created.stderr
@@ -54,6 +55,7 @@ def test_create_prints_the_key_alone_on_its_last_line_then_list_and_revoke(datab
     assert status(database_url, audit_key, "/v1/audit") == 200
 
 
+@pytest.mark.slow
 def test_bad_arguments_fail_with_the_reason(database_url: str) -> None:
     missing = modelmon(database_url, "keys", "create", "--role", "ingest")
     assert missing.returncode != 0 and "models: name at least one" in missing.stderr
@@ -61,6 +63,7 @@ def test_bad_arguments_fail_with_the_reason(database_url: str) -> None:
     assert unknown.returncode != 0 and "no API key with prefix" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_the_embedded_default_starts_with_one_admin_key_printed_once(
     tmp_path: Path, sqlite_template: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -76,6 +79,7 @@ def test_the_embedded_default_starts_with_one_admin_key_printed_once(
     assert "mmk_" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_production_and_postgres_never_make_a_key_by_themselves(
     postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

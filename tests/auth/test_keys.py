@@ -46,6 +46,7 @@ def test_a_request_without_a_key_is_401_and_says_how_to_send_one(registered: App
     assert response.status_code == 401 and "Bearer" in response.json()["detail"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("key", "says"),
     [
@@ -62,6 +63,7 @@ def test_bad_keys_are_401_naming_the_problem_not_the_key(registered: AppClient, 
     assert key not in response.text or len(key) < 12
 
 
+@pytest.mark.slow
 def test_roles_decide_what_each_key_may_do(registered: AppClient) -> None:
     read = make_key(registered, "read")
     ingest = make_key(registered, "ingest", ["credit"])
@@ -87,6 +89,7 @@ def test_roles_decide_what_each_key_may_do(registered: AppClient) -> None:
     assert registered.get("/v1/audit", headers=bearer(read)).status_code == 403
 
 
+@pytest.mark.slow
 def test_a_revoked_key_stops_at_once_and_the_answer_says_when(registered: AppClient) -> None:
     key = make_key(registered, "read")
     assert registered.get("/v1/models", headers=bearer(key)).status_code == 200
@@ -98,6 +101,7 @@ def test_a_revoked_key_stops_at_once_and_the_answer_says_when(registered: AppCli
     assert registered.delete("/v1/keys/mmk_ZZZZZZZZ").status_code == 404
 
 
+@pytest.mark.slow
 def test_keys_are_stored_hashed_listed_by_prefix_with_last_use(
     registered: AppClient, database_url: str
 ) -> None:
@@ -115,6 +119,7 @@ def test_keys_are_stored_hashed_listed_by_prefix_with_last_use(
     assert all(key not in str(tuple(row)) for row in stored)
 
 
+@pytest.mark.slow
 def test_ingest_keys_must_name_models_and_other_roles_must_not(client: AppClient) -> None:
     response = client.post("/v1/keys", json={"role": "ingest", "name": "svc"})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "models"
@@ -135,6 +140,7 @@ def test_a_key_in_a_cookie_is_no_credential(registered: AppClient) -> None:
     assert requirement("POST", "/ui/login") is Need.OPEN
 
 
+@pytest.mark.slow
 def test_health_and_metrics_are_open_and_everything_else_is_not(registered: AppClient) -> None:
     spec = registered.get("/openapi.json").json()
     open_routes = {

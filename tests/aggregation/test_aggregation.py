@@ -113,6 +113,7 @@ def _flat(value: object) -> list[float]:
     return [x for name in slots for x in _flat(getattr(value, name))]
 
 
+@pytest.mark.slow
 def test_passes_in_any_grouping_give_the_profile_built_in_one_go(harness: Harness) -> None:
     first, second = _records(400, "a"), _records(300, "b")
     harness.label([(str(r["id"]), 1) for r in first[:50]])  # outcomes before their predictions
@@ -129,6 +130,7 @@ def test_passes_in_any_grouping_give_the_profile_built_in_one_go(harness: Harnes
     assert sum(p.rows for p in hours.values()) == 700  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_a_second_run_reads_nothing_and_changes_nothing(harness: Harness) -> None:
     harness.send(_records(200, "a"))
     harness.jobs.catch_up()
@@ -141,6 +143,7 @@ def test_a_second_run_reads_nothing_and_changes_nothing(harness: Harness) -> Non
         _same(before[key], after[key])
 
 
+@pytest.mark.slow
 def test_a_late_outcome_changes_only_the_bucket_of_its_prediction(harness: Harness) -> None:
     records = _records(200, "a")
     harness.send(records)
@@ -199,6 +202,7 @@ def test_an_insert_committed_late_with_a_lower_id_is_not_skipped(postgres_url: s
         assert folded == [2]
 
 
+@pytest.mark.slow
 def test_job_lag_is_how_long_the_oldest_due_window_has_waited(harness: Harness) -> None:
     assert harness.client.get("/v1/models/credit/monitor").json()["status"]["lag_seconds"] is None
     harness.send(_records(300, "a"))  # 20 h of traffic from midnight; the clock is at midnight + 1 d
@@ -221,6 +225,7 @@ def test_job_lag_is_how_long_the_oldest_due_window_has_waited(harness: Harness) 
     assert harness.clock.at - datetime.fromisoformat(status["last_window_end"]) > timedelta(days=3)
 
 
+@pytest.mark.slow
 def test_a_window_is_not_evaluated_before_its_events_are_folded(harness: Harness) -> None:
     """Another worker may still be folding a window's last events when it falls due: the
     window waits for a pass that caught up after its end, instead of being judged on part."""

@@ -21,8 +21,8 @@ from service.storage.database import create_database_engine, create_session_fact
 from service.windows.jobs import Jobs
 from tests import factories
 from tests.asgi_client import AppClient
+from tests.auth.test_keys import bearer, make_key
 from tests.conftest import NOW
-from tests.trust.test_keys import bearer, make_key
 
 
 def oracle(subject: str, key: str = DEVELOPMENT_KEY) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from tests import factories
 from tests.asgi_client import AppClient
-from tests.trust.test_keys import bearer, make_key
+from tests.auth.test_keys import bearer, make_key
 
 
 def events(client: AppClient, **filters: Any) -> list[dict[str, Any]]:
@@ -22,6 +22,7 @@ def events(client: AppClient, **filters: Any) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 def test_configuration_changes_and_actions_are_recorded_with_who_and_what(client: AppClient) -> None:
     admin = make_key(client, "admin")
     as_admin = bearer(admin)
@@ -67,6 +68,7 @@ def test_an_invalid_change_leaves_no_event(client: AppClient) -> None:
     assert len(events(client)) == before
 
 
+@pytest.mark.slow
 def test_paging_and_filters(client: AppClient) -> None:
     for i in range(5):
         assert client.post("/v1/models", json=factories.registration(f"m{i}")).status_code == 201

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from service.app import create_app
 from service.config import Settings
 from tests.asgi_client import AppClient, app_client
@@ -51,6 +53,7 @@ def test_writes_while_the_database_is_down_are_503_with_retry_after() -> None:
         assert "nothing was stored" in answer.json()["detail"]
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_database_behind_the_schema(tmp_path: Path) -> None:
     env = {
         "MODELMON_DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",

@@ -19,8 +19,8 @@ from service.kernel.principal import Principal, Role
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from tests import factories
 from tests.asgi_client import AppClient
+from tests.auth.test_keys import make_key
 from tests.conftest import NOW
-from tests.trust.test_keys import make_key
 
 
 def _verify(
@@ -53,6 +53,7 @@ def _five_events(client: AppClient) -> None:
     assert client.put("/v1/models/credit/monitor", json={"window": "12h", "step": "1h"}).status_code == 200
 
 
+@pytest.mark.slow
 def test_an_intact_chain_verifies_and_a_changed_row_is_named(
     client: AppClient, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -65,6 +66,7 @@ def test_an_intact_chain_verifies_and_a_changed_row_is_named(
     assert "BROKEN at row 2" in out and "1 rows before it are intact" in out
 
 
+@pytest.mark.slow
 def test_a_removed_row_breaks_the_next_link(
     client: AppClient, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +76,7 @@ def test_a_removed_row_breaks_the_next_link(
     assert status == EXIT_BROKEN and "BROKEN at row 4" in out
 
 
+@pytest.mark.slow
 def test_the_newest_rows_removed_are_caught_only_against_an_exported_head(
     client: AppClient, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -88,6 +91,7 @@ def test_the_newest_rows_removed_are_caught_only_against_an_exported_head(
     assert status == EXIT_BROKEN and f"the exported head {head} is not in it" in out
 
 
+@pytest.mark.slow
 def test_the_command_exits_non_zero_on_a_broken_chain(client: AppClient, database_url: str) -> None:
     _five_events(client)
     _as_owner(database_url, "UPDATE audit_events SET after = NULL WHERE id = 5")
@@ -130,6 +134,7 @@ def test_concurrent_writers_do_not_fork_the_chain(
     assert status == 0 and "audit chain OK: 100 rows" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", [-0.0, 1e300, 1e-7, 10**19, {"b": 1, "a": [2.5]}, "cafe\u0301"])
 def test_documents_verify_as_the_database_stores_them(
     database_url: str, capsys: pytest.CaptureFixture[str], value: object

@@ -104,6 +104,7 @@ def _failures(client: AppClient, model: str) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 def test_a_poisoned_model_fails_alone_is_retried_with_backoff_and_recovers(
     app: FastAPI, client: AppClient, settings: Settings, engine: Engine
 ) -> None:
@@ -168,6 +169,7 @@ def _model_id(engine: Engine, model: str) -> int:
     return int(_scalar(engine, "SELECT id FROM models WHERE name = :m", m=model))
 
 
+@pytest.mark.slow
 def test_a_window_whose_evaluation_raises_waits_for_its_retry_while_others_are_evaluated(
     app: FastAPI, client: AppClient, settings: Settings, engine: Engine
 ) -> None:
@@ -197,6 +199,7 @@ def test_a_window_whose_evaluation_raises_waits_for_its_retry_while_others_are_e
     assert jobs.evaluate_once() == 0  # nothing due again before 12:01
 
 
+@pytest.mark.slow
 def test_a_model_whose_alerting_raises_keeps_its_runs_queued_while_others_alert(
     app: FastAPI, client: AppClient, settings: Settings, engine: Engine
 ) -> None:

@@ -37,6 +37,7 @@ def test_a_saved_configuration_is_answered_back_normalised(registered: AppClient
     assert body["config"]["drift"]["features"] == ["income"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config", "field"),
     [
@@ -63,6 +64,7 @@ def test_an_invalid_configuration_is_refused_naming_the_field(
     assert registered.get(MONITOR).json()["configured"] is False  # nothing saved
 
 
+@pytest.mark.slow
 def test_unknown_models_answer_404_everywhere(client: AppClient) -> None:
     cases: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", "/v1/models/ghost/monitor", None),
@@ -98,6 +100,7 @@ def test_evaluation_queries_are_validated(registered: AppClient) -> None:
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
 
 
+@pytest.mark.slow
 def test_on_demand_and_backtest_refuse_windows_off_the_grid_or_too_many(registered: AppClient) -> None:
     reference = registered.post("/v1/models/credit/reference", json={"rows": scenario.reference()})
     assert reference.status_code == 200

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from service.auth.ratelimit import RateLimiter
 from tests.asgi_client import AppClient
-from tests.trust.test_keys import bearer, make_key
+from tests.auth.test_keys import bearer, make_key
 
 
 def test_a_key_over_its_burst_gets_429_with_retry_after(client_with: Callable[..., AppClient]) -> None:
