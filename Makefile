@@ -41,7 +41,8 @@ tools:
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check service tests benchmarks migrations
+	$(BIN)/ruff format --check service tests benchmarks migrations tools
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

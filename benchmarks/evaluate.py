@@ -61,11 +61,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from benchmarks.common import ADMIN_URL, PeakRss, conninfo, parse_size, postgres_database, progress
 from service.clock import frozen_clock
 from service.config import Settings
-from service.monitors.durations import DAY
+from service.kernel import grid
+from service.kernel.durations import DAY
 from service.registry.service import load_model
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.tables import WindowTask
-from service.windows import grid
+from service.storage.engine_tables import WindowTask
 from service.windows.figures import evaluate_window
 from service.windows.jobs import Jobs, backfill
 from service.windows.service import (

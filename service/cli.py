@@ -257,7 +257,7 @@ def _timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     if moment.utcoffset() is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a timezone, e.g. 2026-11-01T00:00:00Z")
-    from service.windows import grid
+    from service.kernel import grid
 
     if not grid.on_grid(moment):
         years = f"{grid.FIRST:%Y} to {grid.LAST:%Y}"

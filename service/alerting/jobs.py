@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.alerting.service import PassSummary, alert_pass
 from service.clock import Clock
 from service.config import Settings
-from service.export.instruments import counting_failures, record_job
 from service.failures import service as failures
+from service.kernel.instruments import counting_failures, record_job
 from service.storage.database import unit_of_work
 
 log = logging.getLogger("modelmon.alerting")

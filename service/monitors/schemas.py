@@ -23,9 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-from service.alerting.policy import AlertingSettings, RetrainingSettings
 from service.failures.schemas import FailureView
-from service.monitors.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.kernel.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.monitors.policy import AlertingSettings, RetrainingSettings
 from service.ranges import GridMoment
 from service.registry.schemas import FieldName
 from service.stats.disparities import DISPARITY

@@ -9,13 +9,10 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import active_layouts
 from service.errors import Conflict, FieldError, Invalid
-from service.failures import service as failures
 from service.monitors import repository
-from service.monitors.schemas import LayoutView, MonitorConfig, MonitorStatus, MonitorView
+from service.monitors.schemas import MonitorConfig
 from service.registry.service import RegisteredModel
-from service.windows.repository import newest_run_end, oldest_pending_end, pending_count
 
 
 def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
@@ -98,42 +95,12 @@ def check_against_model(config: MonitorConfig, model: RegisteredModel) -> None:
         raise Invalid("the monitor configuration names what the model does not have", errors)
 
 
+def stored_document(session: Session, model_id: int) -> dict[str, Any] | None:
+    """The configuration as stored, valid or not (the audit log's ``before``); None without one."""
+    stored = repository.stored_config(session, model_id)
+    return None if stored is None else stored[0]
+
+
 def save(session: Session, model: RegisteredModel, config: MonitorConfig, now: datetime) -> None:
     check_against_model(config, model)
     repository.save_config(session, model.model_id, config.model_dump(mode="json"), now)
-
-
-def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView:
-    config, updated_at = load_config(session, model.model_id)
-    layouts = active_layouts(session, [spec.version_id for spec in model.versions.values()])
-    views = [
-        LayoutView(
-            version=spec.version,
-            source=layouts[spec.version_id].source,
-            layout_hash=layouts[spec.version_id].layout_hash,
-            reference_hash=layouts[spec.version_id].reference_hash,
-            reference_rows=layouts[spec.version_id].reference_rows,
-        )
-        for spec in model.versions.values()
-        if spec.version_id in layouts
-    ]
-    newest = newest_run_end(session, model.model_id)
-    oldest_due = oldest_pending_end(session, model.model_id, due_by=now)
-    if oldest_due is not None:
-        lag: float | None = (now - oldest_due).total_seconds()
-    else:
-        lag = None if newest is None else 0.0  # a model that stopped sending is not "behind"
-    status = MonitorStatus(
-        last_window_end=newest,
-        pending_windows=pending_count(session, model.model_id, due_by=now),
-        lag_seconds=lag,
-        layouts=views,
-        failures=failures.views_of_model(session, model.model_id),
-    )
-    return MonitorView(
-        model=model.name,
-        configured=updated_at is not None,
-        config=config,
-        updated_at=updated_at,
-        status=status,
-    )

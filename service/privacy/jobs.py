@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock
-from service.export.instruments import counting_failures, record_job
+from service.kernel.instruments import counting_failures, record_job
 from service.privacy.service import retention_pass
 from service.storage.database import unit_of_work
 

@@ -39,9 +39,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock, system_clock
 from service.config import Settings
-from service.export.instruments import JOB_FAILURES, WEBHOOK_DELIVERIES, record_job
+from service.kernel.instruments import JOB_FAILURES, WEBHOOK_DELIVERIES, record_job
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
+from service.storage.webhook_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from service.webhooks import repository
 from service.webhooks.delivery import (
     DEAD,

@@ -28,12 +28,12 @@ from service.aggregation.service import aggregate_pass
 from service.alerting.jobs import AlertingJob
 from service.clock import Clock
 from service.config import Settings
-from service.export.instruments import counting_failures, record_job
 from service.failures import service as failures
+from service.kernel import grid
+from service.kernel.instruments import counting_failures, record_job
 from service.monitors.service import load_config
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
-from service.windows import grid
 from service.windows import repository as window_repository
 from service.windows.service import ProfileCache, evaluate_due, schedule_each_model
 

@@ -20,14 +20,15 @@ from service.aggregation.service import PassResult
 from service.alerting import repository as alert_queue
 from service.failures import service as failures
 from service.failures.service import isolated
+from service.kernel import grid
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
 from service.stats.profile import Profile, merge_all
 from service.stats.serialize import profile_from_bytes
-from service.storage.tables import Layout as LayoutRow
-from service.storage.tables import WindowRun, WindowTask
-from service.windows import grid, repository
+from service.storage.engine_tables import Layout as LayoutRow
+from service.storage.engine_tables import WindowRun, WindowTask
+from service.windows import repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 from service.windows.policy import EvaluationPolicy, evaluation_policy
 

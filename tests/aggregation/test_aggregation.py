@@ -21,7 +21,7 @@ from service.registry.service import load_model
 from service.stats.profile import build_profile
 from service.stats.serialize import profile_from_bytes
 from service.storage.database import unit_of_work
-from service.storage.tables import BucketProfile
+from service.storage.engine_tables import BucketProfile
 from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from service.kernel import grid
 from service.storage.database import unit_of_work
-from service.storage.tables import WindowTask
-from service.windows import grid
+from service.storage.engine_tables import WindowTask
 from service.windows import repository as window_repository
 from tests.alerting.support import HOUR, T0, Harness, drift, figure
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from service.config import Settings
+from service.kernel import grid
 from service.storage.database import unit_of_work
-from service.windows import grid
 from service.windows import repository as window_repository
 from service.windows.jobs import WINDOW_END_GRACE_SECONDS, Jobs
 from tests.alerting.support import Harness

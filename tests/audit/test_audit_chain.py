@@ -14,9 +14,8 @@ from sqlalchemy import Engine, create_engine, text
 
 from service.audit.commands import EXIT_BROKEN, run
 from service.audit.service import Action, record
-from service.auth.keys import Role
-from service.auth.principal import Principal
 from service.config import Settings
+from service.kernel.principal import Principal, Role
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from tests import factories
 from tests.asgi_client import AppClient

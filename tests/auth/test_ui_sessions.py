@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
 from service.app import create_app
-from service.auth.keys import Role, hash_key
-from service.auth.principal import ENV_ADMIN, Principal
+from service.auth.keys import hash_key
 from service.auth.sessions import SessionStore, csrf_token
 from service.config import Settings
+from service.kernel.principal import ENV_ADMIN, Principal, Role
 from tests.asgi_client import app_client
 from tests.auth import AUTH_HEADERS, TEST_ADMIN_KEY
 from tests.conftest import NOW

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.privacy.jobs import RetentionJob
-from service.storage.tables import BucketProfile, Layout, ModelVersion, Monitor, Prediction
+from service.storage.engine_tables import BucketProfile, Layout, Monitor
+from service.storage.event_tables import Prediction
+from service.storage.registry_tables import ModelVersion
 from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient
 from tests.conftest import NOW

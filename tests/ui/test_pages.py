@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from service.storage.database import unit_of_work
-from service.storage.tables import Model, ModelVersion
+from service.storage.registry_tables import Model, ModelVersion
 from tests.alerting.support import Harness, drift, figure
 from tests.conftest import NOW
 from tests.ui.dom import Node, parse

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import WebhookVerificationError
 
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import WebhookDelivery
+from service.storage.webhook_tables import WebhookDelivery
 from service.webhooks.jobs import Deliverer
 from service.webhooks.service import enqueue
 from tests.asgi_client import AppClient

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from service.app import create_app
 from service.config import Settings
 from service.storage.database import unit_of_work
-from service.storage.tables import WindowRun, WindowTask
+from service.storage.engine_tables import WindowRun, WindowTask
 from service.windows.jobs import Jobs
 from tests.asgi_client import app_client
 from tests.windows import scenario

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from service.monitors.durations import DAY, HOUR, Duration
+from service.kernel.durations import DAY, HOUR, Duration
 
 
 class Severity(StrEnum):

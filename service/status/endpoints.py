@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from service.audit.service import Action, record
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
 from service.failures import repository as failures_repository
-from service.monitors import repository, service
+from service.kernel.principal import Actor
+from service.monitors import service as monitors
 from service.monitors.schemas import MonitorConfig, MonitorView
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
+from service.status import service
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models", tags=["monitoring"])
@@ -46,9 +47,8 @@ def put_monitor(name: ModelNamePath, config: MonitorConfig, actor: Actor, contex
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         now = context.clock()
-        stored = repository.stored_config(session, model.model_id)  # as stored, valid or not
-        before = None if stored is None else stored[0]
-        service.save(session, model, config, now)
+        before = monitors.stored_document(session, model.model_id)
+        monitors.save(session, model, config, now)
         after = service.view(session, model, now)
         target = ("model", model.name)
         after_config = after.config.model_dump(mode="json")

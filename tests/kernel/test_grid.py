@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.failures.service import retry_delay
-from service.windows import grid
+from service.kernel import grid
 
 
 @pytest.mark.parametrize(

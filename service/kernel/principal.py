@@ -1,13 +1,25 @@
-"""Who is calling: the principal an API key stands for."""
+"""Who is calling: the principal an API key stands for, and the roles a key may hold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.auth.keys import Role
+
+class Role(StrEnum):
+    """``ingest`` writes predictions and outcomes of named models; ``read`` reads aggregates,
+    evaluations, alerts and configuration, not raw records; ``export`` reads as ``read`` does
+    and also the raw labelled records (features, protected attributes); ``admin`` does
+    everything (configuration, keys, erasure) and reads, exports and ingests too."""
+
+    INGEST = "ingest"
+    READ = "read"
+    EXPORT = "export"
+    ADMIN = "admin"
+
 
 ENV_ADMIN = "env:MODELMON_ADMIN_KEY"
 
