@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from tests.auth import AUTH_HEADERS, TEST_ADMIN_KEY
 
-# Benchmarks use the test suite's admin key (tests/auth.py: the in-process client sends it)
+# Benchmarks use the test suite's admin key (tests/auth/__init__.py: the in-process client sends it)
 # for the servers they start, and measure capacity, so no per-key rate limit applies.
 BENCH_ADMIN_KEY = TEST_ADMIN_KEY
 BENCH_HEADERS = AUTH_HEADERS

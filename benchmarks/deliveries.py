@@ -38,7 +38,7 @@ from service.clock import system_clock
 from service.config import Settings
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.migrations import upgrade
-from service.storage.notify_tables import WebhookDelivery, WebhookEndpoint
+from service.storage.webhook_tables import WebhookDelivery, WebhookEndpoint
 from service.webhooks.jobs import Deliverer
 from service.webhooks.service import enqueue, new_secret
 

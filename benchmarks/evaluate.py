@@ -61,12 +61,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from benchmarks.common import ADMIN_URL, PeakRss, conninfo, parse_size, postgres_database, progress
 from service.clock import frozen_clock
 from service.config import Settings
-from service.monitors.durations import DAY
+from service.kernel import grid
+from service.kernel.durations import DAY
 from service.registry.service import load_model
 from service.runner import Pipeline
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.tables import WindowTask
-from service.windows import grid
+from service.storage.engine_tables import WindowTask
 from service.windows.commands import backfill
 from service.windows.figures import evaluate_window
 from service.windows.service import (
@@ -602,7 +602,7 @@ def steps(
                 fetch.append(1000 * (time.perf_counter() - began))
                 began = time.perf_counter()
                 evaluate_window(
-                    layout=target.layout, reference=reference, window=window, config=target.config, final=True
+                    layout=target.layout, reference=reference, window=window, policy=target.policy, final=True
                 )
                 figures.append(1000 * (time.perf_counter() - began))
         results.steps[f"{name} warm: pieces fetch+merge"] = fetch

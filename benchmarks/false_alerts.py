@@ -40,6 +40,7 @@ from service.monitors.schemas import DecisionMode, MonitorConfig
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.windows.figures import Figure, evaluate_window
+from service.windows.policy import evaluation_policy
 
 FAMILIES = ("drift", "data_quality", "performance", "estimated_performance", "fairness")
 REFERENCE_ROWS = 20_000
@@ -98,9 +99,10 @@ def run(s: Setup, windows: list[Profile], mode: DecisionMode, target: Target | N
     """Evaluate ``windows`` as consecutive hourly windows and replay the alert rules over them."""
     config = MonitorConfig(decision=mode)
     replay, tally = Replay(config), Tally(len(windows))
+    policy = evaluation_policy(config)
     for i, profile in enumerate(windows):
         result = evaluate_window(
-            layout=s.layout, reference=s.reference, window=profile, config=config, final=True
+            layout=s.layout, reference=s.reference, window=profile, policy=policy, final=True
         )
         tally.verdicts.update({f.family for f in result.figures if f.status == "alert"})
         tally.target_hits += target is not None and any(

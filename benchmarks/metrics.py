@@ -37,8 +37,9 @@ from service.config import Settings
 from service.export.collector import CachedExport
 from service.export.families import Budget
 from service.storage.database import unit_of_work
+from service.storage.engine_tables import WindowRun
 from service.storage.migrations import upgrade
-from service.storage.tables import ModelVersion, WindowRun
+from service.storage.registry_tables import ModelVersion
 from service.windows import repository as window_repository
 from tests.asgi_client import app_client
 from tests.auth import TEST_ADMIN_KEY

@@ -19,7 +19,6 @@ from service.apidocs import install_api_docs
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
 from service.auth.guard import Gate, Need, requirement
-from service.auth.login import router as login_router
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
 from service.auth.sessions import SessionPolicy, SessionStore
@@ -36,12 +35,13 @@ from service.export.setup import install_metrics
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
-from service.monitors.endpoints import router as monitors_router
 from service.privacy.endpoints import router as privacy_router
 from service.registry.endpoints import router as registry_router
 from service.reports.endpoints import router as reports_router
+from service.status.endpoints import router as monitors_router
 from service.storage.database import create_database_engine, create_session_factory
 from service.ui.endpoints import router as ui_router
+from service.ui.login import router as login_router
 from service.webhooks.endpoints import router as webhooks_router
 from service.windows.endpoints import router as windows_router
 

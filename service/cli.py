@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modelmon")
 
+DEMO_HELP = "watch modelmon catch drift, degradation and bias in a simulated credit-scoring model"
+
 
 def _load_settings() -> tuple[Settings, list[str]]:
     """The settings, and the warnings about them to log (unknown variables in development)."""
@@ -255,7 +257,7 @@ def _timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     if moment.utcoffset() is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a timezone, e.g. 2026-11-01T00:00:00Z")
-    from service.windows import grid
+    from service.kernel import grid
 
     if not grid.on_grid(moment):
         years = f"{grid.FIRST:%Y} to {grid.LAST:%Y}"
@@ -279,7 +281,7 @@ def backfill(settings: Settings, model: str, start: datetime, end: datetime) -> 
     log.info("backfill of %s: %d windows evaluated", model, done)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelmon", description="Monitor machine-learning models in production."
     )
@@ -300,16 +302,21 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--role", required=True, help="the role serve and worker connect as")
     from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
-    from service.demo import command as demo_command
 
     register_keys(commands)
     register_audit(commands)
-    demo_command.register(commands)
+    demo = commands.add_parser("demo", help=DEMO_HELP)
+    if argv[:1] == ["demo"]:
+        # Only `modelmon demo` loads the demo: serve, worker and the rest never import service.demo.
+        from service.demo import command as demo_command
+
+        demo_command.configure(demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(arguments).parse_args(arguments)
     if args.command == "demo":
         # The demo builds its own settings: a production MODELMON_* shell must not stop it.
         from service.demo import command as demo_command

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime
 
 from service.errors import FieldError, Invalid
-from service.windows import grid
+from service.kernel import grid
 
 _OFF_GRID = f"outside the years the window grid holds ({grid.FIRST:%Y} to {grid.LAST:%Y} UTC)"
 

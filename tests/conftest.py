@@ -30,7 +30,7 @@ from service.storage.tables import Base
 from tests.asgi_client import AppClient, app_client
 from tests.auth import TEST_ADMIN_KEY
 
-# Every app and every server a test starts accepts this admin key (tests/auth.py).
+# Every app and every server a test starts accepts this admin key (tests/auth/__init__.py).
 os.environ.setdefault("MODELMON_ADMIN_KEY", TEST_ADMIN_KEY)
 # The suite sends hundreds of requests a second with that one key; tests of the rate limit
 # set it themselves.

@@ -162,12 +162,14 @@ def _modelmon(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow
 def test_cli_refuses_production_with_sqlite_and_says_why(tmp_path: Path) -> None:
     result = _modelmon({"MODELMON_ENV": "production", "PATH": ""}, "migrate")
     assert result.returncode != 0
     assert "refusing to start in production mode" in result.stderr and "SQLite" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_warns_of_a_mistyped_variable_and_production_refuses_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     typo = {"MODELMON_DATABASE_URL": url, "MODELMON_ENVIRONMENT": "production", "PATH": ""}
@@ -181,6 +183,7 @@ def test_cli_warns_of_a_mistyped_variable_and_production_refuses_it(tmp_path: Pa
     assert "MODELMON_ENVIRONMENT is not a setting of modelmon; did you mean MODELMON_ENV?" in refused.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
@@ -210,12 +213,14 @@ def test_serve_refuses_to_start_in_production_with_a_weak_or_public_secret(
     assert f"{variable} {problem}" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_names_an_invalid_variable(tmp_path: Path) -> None:
     result = _modelmon({"MODELMON_PORT": "eighty", "PATH": ""}, "migrate")
     assert result.returncode != 0
     assert "MODELMON_PORT" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_migrate_builds_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     result = _modelmon({"MODELMON_DATABASE_URL": url, "PATH": ""}, "migrate")

@@ -11,6 +11,7 @@ from tests.asgi_client import AppClient
 HUGE = str(2**91)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "parameter"),
     [

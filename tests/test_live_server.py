@@ -133,7 +133,7 @@ def test_the_readme_curl_examples_work(live_server: str) -> None:
 
 def _windows_holding(times: list[datetime]) -> int:
     """Default grid (24 h windows, hourly steps, 5-minute buckets) windows holding these times."""
-    from service.windows.grid import windows_containing
+    from service.kernel.grid import windows_containing
 
     buckets = {
         t - timedelta(minutes=t.minute % 5, seconds=t.second, microseconds=t.microsecond) for t in times

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.asgi_client import AppClient
 
 
@@ -22,6 +24,7 @@ def _has_example(node: object) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_every_endpoint_has_a_worked_example(client: AppClient) -> None:
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
@@ -47,6 +50,7 @@ def _refs(node: object) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 def test_the_api_process_does_not_import_evidently_or_pandas() -> None:
     code = (
         "import sys, service.app, service.cli; "

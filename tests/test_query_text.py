@@ -8,6 +8,7 @@ from tests import factories
 from tests.asgi_client import AppClient
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     [

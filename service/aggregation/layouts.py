@@ -29,8 +29,8 @@ from service.registry.service import VersionSpec
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import build_profile
 from service.stats.serialize import profile_to_bytes
-from service.storage.tables import Layout as LayoutRow
-from service.storage.tables import Reference
+from service.storage.engine_tables import Layout as LayoutRow
+from service.storage.registry_tables import Reference
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,11 @@ from sqlalchemy import BigInteger, Select, and_, cast, delete, func, insert, sel
 from sqlalchemy.orm import Session, defer
 
 from service.aggregation.frames import EventRow
-from service.storage.dialect import insert_ignoring_duplicates, is_postgres
-from service.storage.tables import (
-    AggregationState,
-    BucketProfile,
-    Layout,
-    Outcome,
-    Prediction,
-    Reference,
-    ReferenceRow,
-)
+from service.storage.claim import claim_singleton
+from service.storage.dialect import is_postgres
+from service.storage.engine_tables import AggregationState, BucketProfile, Layout
+from service.storage.event_tables import Outcome, Prediction
+from service.storage.registry_tables import Reference, ReferenceRow
 
 STREAM = "events"
 # Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to
@@ -35,13 +30,8 @@ EVENT_ID, EVENT_VERSION, EVENT_SECONDS, EVENT_OFFSET = 0, 1, 2, 3
 
 def claim_state(session: Session, now: datetime) -> AggregationState | None:
     """Lock the watermark row (``FOR UPDATE SKIP LOCKED``); None when another worker holds it."""
-    session.execute(
-        insert_ignoring_duplicates(session, AggregationState, ["stream"]).values(
-            stream=STREAM, prediction_watermark=0, outcome_watermark=0, generation=0, updated_at=now
-        )
-    )
-    query = select(AggregationState).where(AggregationState.stream == STREAM)
-    return session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+    initial = {"prediction_watermark": 0, "outcome_watermark": 0, "generation": 0, "updated_at": now}
+    return claim_singleton(session, AggregationState, STREAM, **initial)
 
 
 def read_state(session: Session) -> AggregationState | None:

@@ -33,7 +33,8 @@ from service.aggregation import layouts, repository
 from service.aggregation.frames import to_batch
 from service.aggregation.repository import Event, ProfileKey
 from service.failures.service import isolated
-from service.monitors.durations import DAY, HOUR
+from service.kernel import grid
+from service.kernel.durations import DAY, HOUR
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
@@ -43,9 +44,8 @@ from service.stats.labels import label_delta
 from service.stats.layout import Layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
-from service.storage.tables import Layout as LayoutRow
-from service.storage.tables import Outcome, Prediction
-from service.windows import grid
+from service.storage.engine_tables import Layout as LayoutRow
+from service.storage.event_tables import Outcome, Prediction
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
 # Buckets folded before their profiles are written: sparse traffic touched ~750 buckets a

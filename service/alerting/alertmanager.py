@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerting import repository
 from service.alerting.labels import alert_labels
+from service.alerting.states import AlertState
 from service.clock import Clock
 from service.config import Settings
-from service.export.instruments import ALERTMANAGER_PUSHES
-from service.job import JobTiming
+from service.kernel.instruments import ALERTMANAGER_PUSHES
+from service.kernel.job import JobTiming
+from service.storage.alerting_tables import Alert
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import Alert
 from service.webhooks.service import iso_utc
 
 log = logging.getLogger("modelmon.alertmanager")
@@ -90,7 +91,7 @@ def _one(alert: AlertForPush, base_url: str, firing_ends_at: datetime) -> dict[s
         severity=alert.severity,
     )
     ends_at = firing_ends_at
-    if alert.state == "resolved" and alert.resolved_at is not None:
+    if alert.state == AlertState.RESOLVED and alert.resolved_at is not None:
         ends_at = alert.resolved_at
     item: dict[str, Any] = {
         "labels": labels,
@@ -225,10 +226,10 @@ class AlertmanagerSync:
         since = now - ENDS_AFTER_RESENDS * self.resend
         with unit_of_work(self.sessions) as session:
             alerts = alerts_to_push(session, resolved_since=since)
-        recent = {alert.id for alert in alerts if alert.state == "resolved"}
+        recent = {alert.id for alert in alerts if alert.state == AlertState.RESOLVED}
         self._resolved_sent &= recent  # forget what fell out of the look-back
-        firing = [alert for alert in alerts if alert.state == "firing"]
-        resolved = [a for a in alerts if a.state == "resolved" and a.id not in self._resolved_sent]
+        firing = [alert for alert in alerts if alert.state == AlertState.FIRING]
+        resolved = [a for a in alerts if a.state == AlertState.RESOLVED and a.id not in self._resolved_sent]
         return firing, resolved
 
     def _push(self, url: str, alerts: list[AlertForPush], now: datetime) -> bool:

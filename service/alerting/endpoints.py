@@ -8,22 +8,22 @@ from fastapi import APIRouter, Path, Query, Response
 
 from service.alerting import queries, repository
 from service.alerting.notify import Names
-from service.alerting.policy import Severity
 from service.alerting.schemas import (
     Acknowledge,
     AlertDetail,
     AlertFamily,
     AlertPage,
-    AlertState,
     AlertView,
     RetrainRequestView,
     SilenceCreate,
     SilenceView,
 )
+from service.alerting.states import AlertState
 from service.audit.service import Action, record
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor
+from service.monitors.policy import Severity
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model
 from service.storage.database import unit_of_work

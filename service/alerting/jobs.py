@@ -17,9 +17,9 @@ from service.alerting.service import PassSummary, alert_pass
 from service.clock import Clock
 from service.config import Settings
 from service.failures import service as failures
-from service.job import JobTiming
+from service.kernel.job import JobTiming
 from service.storage.database import unit_of_work
-from service.storage.tables import WindowRun
+from service.storage.engine_tables import WindowRun
 
 log = logging.getLogger("modelmon.alerting")
 JOB = "alerting"

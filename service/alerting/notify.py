@@ -13,7 +13,8 @@ from service.alerting import repository
 from service.alerting.labels import alert_labels
 from service.alerting.schemas import AlertView
 from service.alerting.silencing import ActiveSilence, matchers_of, muting
-from service.storage.notify_tables import Alert, AlertTransition
+from service.alerting.states import AlertState
+from service.storage.alerting_tables import Alert, AlertTransition
 from service.webhooks import service as webhooks
 
 
@@ -146,8 +147,11 @@ def record(
         silenced_by=alert.silenced_by,
         notified=False,
     )
-    if to_state in ("firing", "resolved") and alert.silenced_by is None:
-        unseen = to_state == "resolved" and repository.firing_unnotified(ctx.session, alert.id) is not None
+    if to_state in (AlertState.FIRING, AlertState.RESOLVED) and alert.silenced_by is None:
+        unseen = (
+            to_state == AlertState.RESOLVED
+            and repository.firing_unnotified(ctx.session, alert.id) is not None
+        )
         if not unseen:
             transition.notified = send(ctx, alert, f"alert.{to_state}")
     ctx.session.add(transition)
@@ -175,7 +179,7 @@ def refresh_muting(ctx: PassContext, open_alerts: list[Alert]) -> None:
     notify is notified now.
     """
     for alert in open_alerts:
-        if alert.state != "firing":
+        if alert.state != AlertState.FIRING:
             continue
         was, alert.silenced_by = alert.silenced_by, muting(ctx.silences, ctx.labels(alert), ctx.now)
         if was is not None and alert.silenced_by is None:

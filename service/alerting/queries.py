@@ -21,8 +21,9 @@ from service.alerting.schemas import (
     TransitionView,
 )
 from service.alerting.silencing import ActiveSilence, matchers_of
+from service.alerting.states import AlertState
 from service.errors import Conflict, FieldError, Invalid, NotFound
-from service.storage.notify_tables import Alert, RetrainRequest, Silence
+from service.storage.alerting_tables import Alert, RetrainRequest, Silence
 
 HISTORY_WINDOWS = 100
 
@@ -78,7 +79,7 @@ def alert_detail(session: Session, alert_id: int, now: datetime) -> AlertDetail:
 def acknowledge(session: Session, alert_id: int, body: Acknowledge, now: datetime) -> AlertView:
     """Mark an open alert as being handled; acknowledging twice keeps the first record."""
     alert = _alert_or_404(session, alert_id)
-    if alert.state == "resolved":
+    if alert.state == AlertState.RESOLVED:
         raise Conflict(
             f"alert {alert_id} is resolved; nothing to acknowledge", [FieldError(None, "id", "resolved")]
         )

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Protocol
 
 from service.alerting.bands import hysteresis_band
-from service.alerting.policy import FamilyRule, Severity
 from service.alerting.rules import Observation, Phase, Step, ThresholdRule, TrackState, direction_of
+from service.monitors.policy import FamilyRule, Severity
 from service.monitors.schemas import MonitorConfig
 
 

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
-from service.storage.notify_tables import (
+from service.alerting.states import OPEN_STATES, AlertState
+from service.storage.alerting_tables import (
     Alert,
     AlertingState,
     AlertQueue,
@@ -21,29 +21,18 @@ from service.storage.notify_tables import (
     RetrainRequest,
     Silence,
 )
-from service.storage.tables import (
-    Evaluation,
-    Model,
-    ModelVersion,
-    Prediction,
-    Reference,
-    WindowRun,
-    WindowTask,
-)
+from service.storage.claim import claim_singleton
+from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
+from service.storage.engine_tables import Evaluation, WindowRun, WindowTask
+from service.storage.event_tables import Prediction
+from service.storage.registry_tables import Model, ModelVersion, Reference
 
 STREAM = "alerts"
-OPEN_STATES = ("pending", "firing")
 
 
 def claim_state(session: Session, now: datetime) -> AlertingState | None:
     """Lock the alerting row (``FOR UPDATE SKIP LOCKED``); None when another worker holds it."""
-    session.execute(
-        insert_ignoring_duplicates(session, AlertingState, ["stream"]).values(
-            stream=STREAM, activity_watermark=0, updated_at=now
-        )
-    )
-    query = select(AlertingState).where(AlertingState.stream == STREAM)
-    return session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+    return claim_singleton(session, AlertingState, STREAM, activity_watermark=0, updated_at=now)
 
 
 # ---------------------------------------------------------------- the run queue
@@ -131,7 +120,7 @@ def firing_unnotified(session: Session, alert_id: int) -> AlertTransition | None
     """The firing transition of ``alert_id`` if it was muted (not notified) when it happened."""
     query = select(AlertTransition).where(
         AlertTransition.alert_id == alert_id,
-        AlertTransition.to_state == "firing",
+        AlertTransition.to_state == AlertState.FIRING,
         AlertTransition.notified.is_(False),
     )
     return session.scalars(query.limit(1)).first()
@@ -299,7 +288,8 @@ def alerts_to_push(session: Session, resolved_since: datetime) -> list[tuple[Ale
     """(alert, model name, version name) of unsilenced alerts that are firing or resolved at or
     after ``resolved_since``, in id order (what Alertmanager is told)."""
     wanted = or_(
-        Alert.state == "firing", and_(Alert.state == "resolved", Alert.resolved_at >= resolved_since)
+        Alert.state == AlertState.FIRING,
+        and_(Alert.state == AlertState.RESOLVED, Alert.resolved_at >= resolved_since),
     )
     query = (
         select(Alert, Model.name, ModelVersion.version)

@@ -13,7 +13,7 @@ from service.alerting import repository
 from service.alerting.notify import PassContext
 from service.alerting.retraining import OpenAlert, RetrainDecision, decide
 from service.monitors.schemas import MonitorConfig
-from service.storage.notify_tables import Alert
+from service.storage.alerting_tables import Alert
 from service.webhooks import service as webhooks
 
 TOP_DRIFTED = 5

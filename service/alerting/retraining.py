@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.alerting.policy import RetrainingSettings
+from service.alerting.states import AlertState
+from service.monitors.policy import RetrainingSettings
 
 # A data-quality incident (schema break, null spike, unseen categories) blocks retraining
 # while it is open, pending included: training on broken data makes the model worse.
@@ -35,7 +36,7 @@ class RetrainDecision:
 
 
 def _reasons(policy: RetrainingSettings, alerts: Sequence[OpenAlert], now: datetime) -> list[OpenAlert]:
-    firing = [a for a in alerts if a.state == "firing" and a.window_end is not None and a.version_id]
+    firing = [a for a in alerts if a.state == AlertState.FIRING and a.window_end is not None and a.version_id]
     held = timedelta(seconds=policy.performance_firing_for)
     reasons = [a for a in firing if a.family == "performance" and a.fired_at and now - a.fired_at >= held]
     drift = [a for a in firing if a.family == "drift"]

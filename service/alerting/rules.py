@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.alerting.policy import FamilyRule
+from service.monitors.policy import FamilyRule
 
 
 class Phase(StrEnum):

@@ -10,15 +10,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.alerting.labels import LABEL_NAMES
-from service.monitors.durations import Duration
+from service.alerting.states import AlertState
+from service.kernel.durations import Duration
 from service.names import DisplayName
 from service.ranges import GridMoment
-
-
-class AlertState(StrEnum):
-    PENDING = "pending"
-    FIRING = "firing"
-    RESOLVED = "resolved"
 
 
 class AlertFamily(StrEnum):

@@ -17,16 +17,17 @@ from sqlalchemy.orm import Session
 
 from service.alerting import repository
 from service.alerting.notify import PassContext, record, refresh_muting
-from service.alerting.policy import FamilyRule
 from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
 from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
+from service.alerting.states import NO_ALERT, AlertState
 from service.failures.service import isolated
+from service.monitors.policy import FamilyRule
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
-from service.storage.notify_tables import Alert, AlertTrack
-from service.storage.tables import Evaluation, WindowRun
+from service.storage.alerting_tables import Alert, AlertTrack
+from service.storage.engine_tables import Evaluation, WindowRun
 
 NO_DATA_METRIC = "seconds_since_last_prediction"
 
@@ -80,7 +81,7 @@ def alert_pass(
     requested = sum(
         consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig(), alerts)
         for model_id, alerts in by_model.items()
-        if any(a.state == "firing" for a in alerts) and model_id not in waiting
+        if any(a.state == AlertState.FIRING for a in alerts) and model_id not in waiting
     )
     state.updated_at = now
     session.flush()
@@ -320,9 +321,9 @@ def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig], skip: Col
         if after is Phase.FIRING:
             _fire_no_data(ctx, activity.model_id, key, track, config, silent_for)
         elif after is Phase.RESOLVED and alert is not None and track is not None:
-            alert.state, alert.resolved_at, track.alert_id = "resolved", ctx.now, None
+            alert.state, alert.resolved_at, track.alert_id = AlertState.RESOLVED, ctx.now, None
             ctx.resolved += 1
-            record(ctx, alert, "firing", "resolved", None)
+            record(ctx, alert, AlertState.FIRING, AlertState.RESOLVED, None)
 
 
 def _fire_no_data(
@@ -347,7 +348,7 @@ def _fire_no_data(
         feature="",
         attribute="",
         group="",
-        state="firing",
+        state=AlertState.FIRING,
         severity=config.alerting.no_data_severity.value,
         direction="high",
         value=silent_for,
@@ -362,4 +363,4 @@ def _fire_no_data(
     ctx.session.flush()
     track.alert_id = alert.id
     ctx.fired += 1
-    record(ctx, alert, "none", "firing", None)
+    record(ctx, alert, NO_ALERT, AlertState.FIRING, None)

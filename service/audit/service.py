@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.audit import repository
-from service.auth.principal import Principal
+from service.kernel.principal import Principal
 from service.storage.trust_tables import AuditEvent
 
 

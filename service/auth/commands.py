@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from service.auth import repository
-from service.auth.keys import Role
-from service.auth.principal import Principal
 from service.auth.service import create_key, revoke_key
 from service.clock import system_clock
 from service.config import Settings
 from service.errors import ApiError
+from service.kernel.principal import Principal, Role
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.trust_tables import ApiKey
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Path, Request, status
 
 from service.auth import repository
 from service.auth.guard import Gate
-from service.auth.principal import Actor
 from service.auth.schemas import CreatedKey, KeyCreate, KeyList, KeyView
 from service.auth.service import create_key, revoke_key
 from service.context import Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])

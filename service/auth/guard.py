@@ -22,11 +22,11 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from service.auth.principal import ANONYMOUS, Principal
 from service.auth.ratelimit import RateLimiter
 from service.auth.service import Authenticator
 from service.auth.sessions import SESSION_COOKIE, SessionStore, csrf_token
 from service.errors import FieldError, Forbidden, SeeOther, TooManyRequests, Unauthorized
+from service.kernel.principal import ANONYMOUS, Principal
 
 # The API docs and their assets hold no data (the OpenAPI document is public anyway).
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/assets/{name}", "/openapi.json"})

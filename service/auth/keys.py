@@ -12,24 +12,11 @@ import hmac
 import secrets
 import string
 from dataclasses import dataclass
-from enum import StrEnum
 
 KEY_MARK = "mmk_"
 PREFIX_LENGTH = 8
 SECRET_LENGTH = 32
 _ALPHABET = string.ascii_letters + string.digits
-
-
-class Role(StrEnum):
-    """``ingest`` writes predictions and outcomes of named models; ``read`` reads aggregates,
-    evaluations, alerts and configuration, not raw records; ``export`` reads as ``read`` does
-    and also the raw labelled records (features, protected attributes); ``admin`` does
-    everything (configuration, keys, erasure) and reads, exports and ingests too."""
-
-    INGEST = "ingest"
-    READ = "read"
-    EXPORT = "export"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True)

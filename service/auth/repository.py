@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.storage.session_tables import UiSession
-from service.storage.trust_tables import ApiKey
+from service.storage.trust_tables import ApiKey, UiSession
 
 
 def add_key(session: Session, row: ApiKey) -> ApiKey:

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
-from service.auth.keys import Role
+from service.kernel.principal import Role
 from service.names import DisplayName
 from service.registry.schemas import NAME_PATTERN
 from service.storage.trust_tables import ApiKey

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.audit.service import Action, record
 from service.auth import repository
-from service.auth.keys import Role, generate_key, hash_key, prefix_of, same_secret
-from service.auth.principal import ENV_ADMIN, Principal
+from service.auth.keys import generate_key, hash_key, prefix_of, same_secret
 from service.clock import Clock
 from service.errors import Conflict, FieldError, Invalid, NotFound
+from service.kernel.principal import ENV_ADMIN, Principal, Role
 from service.storage.database import unit_of_work
 from service.storage.trust_tables import ApiKey
 

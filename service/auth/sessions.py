@@ -22,12 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth import repository
-from service.auth.keys import Role, hash_key, same_secret
-from service.auth.principal import Principal
+from service.auth.keys import hash_key, same_secret
 from service.clock import Clock
+from service.kernel.principal import Principal, Role
 from service.storage.database import unit_of_work
-from service.storage.session_tables import UiSession
-from service.storage.trust_tables import ApiKey
+from service.storage.trust_tables import ApiKey, UiSession
 
 SESSION_COOKIE = "modelmon_session"
 TOKEN_BYTES = 32

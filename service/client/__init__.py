@@ -10,9 +10,9 @@ only the standard library and httpx, so a model service needs none of the server
 Guide: docs/guide-model-teams.md.
 """
 
-from service.client.async_monitor import AsyncMonitor
-from service.client.monitor import Monitor
-from service.client.queue import Counters
-from service.client.records import InvalidRecord
+from .async_monitor import AsyncMonitor
+from .monitor import Monitor
+from .queue import Counters
+from .records import InvalidRecord
 
 __all__ = ["AsyncMonitor", "Counters", "InvalidRecord", "Monitor"]

@@ -19,9 +19,9 @@ import time
 
 import httpx
 
-from service.client.queue import Kind
-from service.client.recorder import Recorder
-from service.client.transport import Batch, Verdict, judge, network_error
+from .queue import Kind
+from .recorder import Recorder
+from .transport import Batch, Verdict, judge, network_error
 
 log = logging.getLogger("modelmon.client")
 

@@ -17,9 +17,9 @@ import weakref
 
 import httpx
 
-from service.client.queue import Kind
-from service.client.recorder import Recorder
-from service.client.transport import Batch, judge, network_error
+from .queue import Kind
+from .recorder import Recorder
+from .transport import Batch, judge, network_error
 
 log = logging.getLogger("modelmon.client")
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from service.client import records
-from service.client.queue import Counters, Kind, RecordQueue
-from service.client.records import InvalidRecord, RecordId
-from service.client.transport import Delivery
+from . import records
+from .queue import Counters, Kind, RecordQueue
+from .records import InvalidRecord, RecordId
+from .transport import Delivery
 
 log = logging.getLogger("modelmon.client")
 

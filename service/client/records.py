@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-# The server's limits (service/storage/tables.py): ids and subject ids, in characters.
+# The server's limits (service/storage/base.py): ids and subject ids, in characters.
 ID_LENGTH = 200
 # Integer ids above this are refused by the server (beyond 64 bits is not an id).
 LARGEST_INTEGER_ID = 10**18

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
 
-from service.client.queue import Kind, RecordQueue
+from .queue import Kind, RecordQueue
 
 log = logging.getLogger("modelmon.client")
 

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from service.storage.tables import Outcome, Prediction
+from service.storage.event_tables import Outcome, Prediction
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """``modelmon demo``: a credit-scoring model goes wrong in four ways; watch modelmon catch each.
 
-Wiring into ``modelmon``: ``register(subparsers)`` adds the sub-command to the argparse
-sub-parsers and ``run(args)`` runs it, returning the exit code. This module imports only
+Wiring into ``modelmon``: ``configure(parser)`` fills the ``demo`` sub-parser and
+``run(args)`` runs it, returning the exit code. This module imports only
 the standard library, so building ``modelmon``'s parser stays fast; the demo's machinery
 (the app, numpy, uvicorn) is imported when the demo runs.
 """
@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from service.demo.summary import Report
@@ -36,16 +36,11 @@ when the server runs on this machine and allows loopback webhooks (the developme
 """
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``demo`` to ``modelmon``'s sub-commands (``parser.add_subparsers()``)."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "demo",
-        help="watch modelmon catch drift, degradation and bias in a simulated credit-scoring model",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Fill ``modelmon demo``'s sub-parser (``modelmon`` adds it, and calls this only for the demo)."""
+    parser.description = DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_arguments(parser)
-    return parser
 
 
 def _weeks(text: str) -> float:

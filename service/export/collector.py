@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock
 from service.export.families import Budget, Family
-from service.export.instruments import SNAPSHOT_FAILURES
 from service.export.snapshot import read_snapshot
 from service.export.text import render_text
+from service.kernel.instruments import SNAPSHOT_FAILURES
 from service.storage.database import unit_of_work
 
 log = logging.getLogger("modelmon.metrics")

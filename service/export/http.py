@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.export.instruments import HTTP_DURATION, HTTP_REQUESTS
+from service.kernel.instruments import HTTP_DURATION, HTTP_REQUESTS
 
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

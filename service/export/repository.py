@@ -15,16 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.aggregation.repository import STREAM
-from service.storage.notify_tables import Alert, ModelActivity, WebhookDelivery
-from service.storage.tables import (
-    AggregationState,
-    Evaluation,
-    Model,
-    ModelVersion,
-    Prediction,
-    WindowRun,
-    WindowTask,
-)
+from service.alerting.states import AlertState
+from service.storage.alerting_tables import Alert, ModelActivity
+from service.storage.engine_tables import AggregationState, Evaluation, WindowRun, WindowTask
+from service.storage.event_tables import Prediction
+from service.storage.registry_tables import Model, ModelVersion
+from service.storage.webhook_tables import WebhookDelivery
 
 # Figure rows read per query: under SQLite's bound-parameter limit.
 RUN_CHUNK = 500
@@ -110,7 +106,7 @@ def firing_alerts(session: Session) -> list[tuple[int, str, int]]:
     """(model id, severity, count) of firing alerts, silenced ones included (they still fire)."""
     query = (
         select(Alert.model_id, Alert.severity, func.count())
-        .where(Alert.state == "firing")
+        .where(Alert.state == AlertState.FIRING)
         .group_by(Alert.model_id, Alert.severity)
     )
     return [(int(m), str(s), int(c)) for m, s, c in session.execute(query)]

@@ -13,7 +13,7 @@ from service.context import AppContext
 from service.export.collector import CachedExport
 from service.export.families import Budget
 from service.export.http import HttpMetricsMiddleware
-from service.export.instruments import POOL_CHECKED_OUT, POOL_MAX, POOL_SIZE
+from service.kernel.instruments import POOL_CHECKED_OUT, POOL_MAX, POOL_SIZE
 
 
 def budget_of(settings: Settings) -> Budget:

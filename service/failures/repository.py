@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from service.storage.failure_tables import JobFailure
-from service.storage.tables import Model, WindowTask
+from service.storage.engine_tables import JobFailure, WindowTask
+from service.storage.registry_tables import Model
 
 
 def find(session: Session, job: str, model_id: int, unit: str) -> JobFailure | None:

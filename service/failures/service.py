@@ -21,10 +21,10 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from service.export.instruments import count_unit_failure
 from service.failures import repository
 from service.failures.schemas import FailureView
-from service.storage.failure_tables import JobFailure
+from service.kernel.instruments import count_unit_failure
+from service.storage.engine_tables import JobFailure
 
 log = logging.getLogger("modelmon.failures")
 

@@ -15,11 +15,9 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.audit.service import Action, record
-from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
 from service.edge.collector import collection_deferred, release_in_pieces
 from service.errors import ErrorBody, FieldError, Invalid
-from service.export.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.ingestion import service
 from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
 from service.ingestion.records import outcome_record, prediction_record, reference_record, validate_all
@@ -36,6 +34,8 @@ from service.ingestion.schemas import (
     request_body_doc,
 )
 from service.ingestion.validation import event_times, shown
+from service.kernel.instruments import counting_refusals, record_label_delays, record_stored_batch
+from service.kernel.principal import Actor, Principal
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import NAME_PATTERN
 from service.registry.service import load_model

@@ -6,22 +6,21 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
 from service.storage.dialect import (
     COPY_THRESHOLD,
+    chunks,
     copy_insert_ignoring_duplicates,
+    execute_by_ids,
     insert_new_returning_ids,
     is_postgres,
+    prepared_by_ids,
 )
-from service.storage.tables import Outcome, Prediction, Reference, ReferenceRow
-
-# Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit, and small enough
-# for Postgres to plan as an index scan.
-LOOKUP_CHUNK = 2_000
+from service.storage.event_tables import Outcome, Prediction
+from service.storage.registry_tables import Reference, ReferenceRow
 
 PREDICTIONS = cast(Table, Prediction.__table__)
 OUTCOMES = cast(Table, Outcome.__table__)
@@ -31,11 +30,6 @@ REFERENCE_ROWS = cast(Table, ReferenceRow.__table__)
 Event = type[Prediction] | type[Outcome]
 KEY = ["model_id", "prediction_id"]
 _TABLES: dict[Event, Table] = {Prediction: PREDICTIONS, Outcome: OUTCOMES}
-
-
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        yield ids[start : start + LOOKUP_CHUNK]
 
 
 def prediction_row(model_id: int, record: PredictionRecord, now: datetime) -> dict[str, Any]:
@@ -77,16 +71,6 @@ def insert_new(session: Session, entity: Event, rows: list[dict[str, Any]]) -> s
     return set(insert_new_returning_ids(session, table, rows))
 
 
-def _by_ids(base: Any, column: Any) -> dict[str, Any]:
-    """``base`` filtered on ``column`` being one of the ``ids`` parameter, per database: one
-    array parameter on Postgres (psycopg parses no per-id placeholder), an expanding IN list
-    on SQLite. Built once: ingestion counts joins on every request."""
-    return {
-        "postgresql": base.where(column == any_(bindparam("ids", type_=ARRAY(String)))),
-        "sqlite": base.where(column.in_(bindparam("ids", expanding=True))),
-    }
-
-
 def _of_model(statement: Any, table: Table) -> Any:
     return statement.where(table.c.model_id == bindparam("model_id"))
 
@@ -95,11 +79,11 @@ _DELAY_TIME: dict[Event, str] = {Prediction: "event_time", Outcome: "received_at
 
 _STATEMENTS = {
     entity: {
-        "hashes": _by_ids(
+        "hashes": prepared_by_ids(
             _of_model(select(table.c.prediction_id, table.c.content_hash), table), table.c.prediction_id
         ),
         # The time a label delay is measured from (prediction) or to (outcome).
-        "times": _by_ids(
+        "times": prepared_by_ids(
             _of_model(select(table.c.prediction_id, table.c[_DELAY_TIME[entity]]), table),
             table.c.prediction_id,
         ),
@@ -111,11 +95,8 @@ _STATEMENTS = {
 def _in_chunks(
     session: Session, entity: Event, kind: str, model_id: int, ids: Sequence[str]
 ) -> Iterator[Any]:
-    """Run a prebuilt statement over ``ids``: at once on Postgres, in chunks on SQLite."""
-    dialect = session.get_bind().dialect.name
-    statement = _STATEMENTS[entity][kind][dialect]
-    for chunk in [ids] if dialect == "postgresql" else _chunks(ids):
-        yield session.execute(statement, {"model_id": model_id, "ids": list(chunk)})
+    """Run a prebuilt statement over ``ids`` (see ``storage.dialect.execute_by_ids``)."""
+    return execute_by_ids(session, _STATEMENTS[entity][kind], {"model_id": model_id}, ids)
 
 
 def stored_hashes(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> dict[str, bytes]:
@@ -137,7 +118,7 @@ def matching_times(session: Session, entity: Event, model_id: int, ids: Sequence
 def stored_rows(session: Session, entity: Event, model_id: int, ids: Sequence[str]) -> dict[str, Any]:
     """Full stored rows by id (only to say how a conflicting resend differs)."""
     found: dict[str, Any] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = select(entity).where(entity.model_id == model_id, entity.prediction_id.in_(chunk))
         rows = cast("Sequence[Prediction | Outcome]", session.scalars(query).all())
         found.update({row.prediction_id: row for row in rows})

@@ -15,7 +15,7 @@ from service.ingestion.records import OutcomeRecord, PredictionRecord, Reference
 from service.ingestion.repository import Event
 from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
 from service.registry.service import RegisteredModel, VersionSpec
-from service.storage.tables import Outcome, Prediction
+from service.storage.event_tables import Outcome, Prediction
 
 
 class Keyed(Protocol):
@@ -154,7 +154,7 @@ def ingest_predictions(
     max_windows: int | None = None,
 ) -> IngestResult:
     """Store new predictions; with ``delays``, append the label delay (seconds) of each one
-    that joined an outcome already stored (service/export/instruments.py); with
+    that joined an outcome already stored (service/kernel/instruments.py); with
     ``max_windows``, refuse a batch that would schedule more window evaluations (workload.py)."""
     unique, repeats = _dedupe_batch(records, "id")
     if max_windows is not None:

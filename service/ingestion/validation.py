@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.errors import FieldError
+from service.kernel import grid
 from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec
 from service.stats.bins import MAX_MAGNITUDE
 from service.stats.layout import nfc
-from service.storage.tables import ID_LENGTH, LABEL_LENGTH
-from service.windows import grid
+from service.storage.base import ID_LENGTH, LABEL_LENGTH
 
 Scalar = str | float | None
 # Integer ids and categories are kept as text; above 10^18 (beyond 64 bits, or past Python's

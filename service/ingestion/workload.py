@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, FieldError, Invalid
+from service.kernel import grid
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import load_config
 from service.registry.service import RegisteredModel
-from service.windows import grid
 
 
 def windows_of(times: Iterable[datetime], config: MonitorConfig) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.storage.tables import Monitor
+from service.storage.engine_tables import Monitor
 
 
 def stored_config(session: Session, model_id: int) -> tuple[dict[str, Any], datetime] | None:

@@ -18,15 +18,18 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from service.alerting.policy import AlertingSettings, RetrainingSettings
 from service.failures.schemas import FailureView
-from service.monitors.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.kernel.durations import DAY, HOUR, MAX_LABEL_WAIT_SECONDS, MAX_WINDOW_SECONDS, Duration
+from service.monitors.policy import AlertingSettings, RetrainingSettings
 from service.ranges import GridMoment
 from service.registry.schemas import FieldName
+from service.stats.disparities import DISPARITY
+from service.stats.methods import DEFAULT_METHODS, ColumnKind, methods_for
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveShare = Annotated[float, Field(gt=0.0, le=1.0)]
@@ -85,7 +88,9 @@ class ReferenceConfig(_Strict):
 
 class DriftSettings(_Strict):
     """A feature drifts when its BH-adjusted p-value < ``alpha`` and its effect size ≥ the
-    threshold (Wasserstein / reference std for numeric, Jensen–Shannon for categorical)."""
+    threshold. The effect size is the chosen drift method (``service.stats.methods``):
+    ``numeric_method`` for numeric columns (default Wasserstein / reference std),
+    ``categorical_method`` for categorical ones (default Jensen–Shannon distance)."""
 
     enabled: StrictBool = True
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
@@ -93,6 +98,24 @@ class DriftSettings(_Strict):
     categorical_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     features: list[FieldName] | None = Field(None, description="Features to test; default: all.")
     outputs: StrictBool = Field(True, description="Also test the prediction and score columns.")
+    numeric_method: str = Field(
+        DEFAULT_METHODS["numeric"],
+        description=f"Effect size of numeric columns: one of {', '.join(methods_for('numeric'))}.",
+    )
+    categorical_method: str = Field(
+        DEFAULT_METHODS["categorical"],
+        description=f"Effect size of categorical columns: one of {', '.join(methods_for('categorical'))}.",
+    )
+
+    @field_validator("numeric_method", "categorical_method")
+    @classmethod
+    def _known_method(cls, value: str, info: ValidationInfo) -> str:
+        kind: ColumnKind = "numeric" if info.field_name == "numeric_method" else "categorical"
+        if value not in methods_for(kind):
+            raise ValueError(
+                f"unknown {kind} drift method {value!r}; choose one of {', '.join(methods_for(kind))}"
+            )
+        return value
 
 
 class QualitySettings(_Strict):
@@ -136,17 +159,20 @@ class PerformanceSettings(_Strict):
 
 
 class FairnessSettings(_Strict):
-    """Per-group rates and disparities for every protected attribute (and intersection)."""
+    """Per-group rates and disparities for every protected attribute (and intersection).
+
+    One bound per disparity of ``service.stats.disparities.DISPARITIES`` (its ``setting``; the
+    defaults are the table's); a disparity without a field here keeps the table's bound."""
 
     enabled: StrictBool = True
     min_group_size: Annotated[int, Field(ge=1, le=1_000_000)] = 30
-    max_parity_difference: Share = 0.1
-    min_impact_ratio: PositiveShare = 0.8
-    max_equal_opportunity_difference: Share = 0.1
-    max_equalized_odds_difference: Share = 0.1
-    max_predictive_parity_difference: Share = 0.1
+    max_parity_difference: Share = DISPARITY["statistical_parity_difference"].default_bound
+    min_impact_ratio: PositiveShare = DISPARITY["disparate_impact_ratio"].default_bound
+    max_equal_opportunity_difference: Share = DISPARITY["equal_opportunity_difference"].default_bound
+    max_equalized_odds_difference: Share = DISPARITY["equalized_odds_difference"].default_bound
+    max_predictive_parity_difference: Share = DISPARITY["predictive_parity_difference"].default_bound
     max_calibration_difference: Share = Field(
-        0.05,
+        DISPARITY["calibration_difference"].default_bound,
         description="Largest allowed max − min over groups of calibration-in-the-large (mean score − "
         "observed positive rate); binary models with scores.",
     )

@@ -9,24 +9,55 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import active_layouts
 from service.errors import Conflict, FieldError, Invalid
-from service.failures import service as failures
 from service.monitors import repository
-from service.monitors.schemas import LayoutView, MonitorConfig, MonitorStatus, MonitorView
+from service.monitors.schemas import MonitorConfig
 from service.registry.service import RegisteredModel
-from service.windows.repository import newest_run_end, oldest_pending_end, pending_count
 
 
 def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
     return MonitorConfig() if stored is None else MonitorConfig.model_validate(stored)
 
 
+# The sections a window's evaluation depends on, named one by one (alerting and retraining
+# decide what happens to a verdict, not the verdict). A new section enters the hash by being
+# listed here.
+EVALUATED_SECTIONS = (
+    "window",
+    "step",
+    "bucket",
+    "reference",
+    "bootstrap_rows",
+    "min_rows",
+    "label_coverage",
+    "label_wait",
+    "decision",
+    "confidence",
+    "drift",
+    "data_quality",
+    "performance",
+    "fairness",
+    "explanation",
+)
+# Fields added after hashes were first stored: they enter the hash only when set away from their
+# default, so every configuration stored before them keeps the hash its window runs cite.
+ADDED_LATER: dict[str, tuple[str, ...]] = {"drift": ("numeric_method", "categorical_method")}
+
+
+def _evaluated(config: MonitorConfig) -> dict[str, Any]:
+    body = config.model_dump(mode="json", include=set(EVALUATED_SECTIONS))
+    for section, fields in ADDED_LATER.items():
+        default = type(getattr(config, section))()
+        for field in fields:
+            if field in body[section] and getattr(getattr(config, section), field) == getattr(default, field):
+                del body[section][field]
+    return body
+
+
 def config_hash(config: MonitorConfig) -> str:
-    """sha256 of the canonical JSON of the configuration (cited by every window run), without
-    the alerting and retraining policies, which do not change what a window evaluates to."""
-    evaluated = config.model_dump(mode="json", exclude={"alerting", "retraining"})
-    body = orjson.dumps(evaluated, option=orjson.OPT_SORT_KEYS)
+    """sha256 of the canonical JSON (sorted keys) of ``EVALUATED_SECTIONS``, cited by every
+    window run."""
+    body = orjson.dumps(_evaluated(config), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()
 
 
@@ -64,42 +95,12 @@ def check_against_model(config: MonitorConfig, model: RegisteredModel) -> None:
         raise Invalid("the monitor configuration names what the model does not have", errors)
 
 
+def stored_document(session: Session, model_id: int) -> dict[str, Any] | None:
+    """The configuration as stored, valid or not (the audit log's ``before``); None without one."""
+    stored = repository.stored_config(session, model_id)
+    return None if stored is None else stored[0]
+
+
 def save(session: Session, model: RegisteredModel, config: MonitorConfig, now: datetime) -> None:
     check_against_model(config, model)
     repository.save_config(session, model.model_id, config.model_dump(mode="json"), now)
-
-
-def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView:
-    config, updated_at = load_config(session, model.model_id)
-    layouts = active_layouts(session, [spec.version_id for spec in model.versions.values()])
-    views = [
-        LayoutView(
-            version=spec.version,
-            source=layouts[spec.version_id].source,
-            layout_hash=layouts[spec.version_id].layout_hash,
-            reference_hash=layouts[spec.version_id].reference_hash,
-            reference_rows=layouts[spec.version_id].reference_rows,
-        )
-        for spec in model.versions.values()
-        if spec.version_id in layouts
-    ]
-    newest = newest_run_end(session, model.model_id)
-    oldest_due = oldest_pending_end(session, model.model_id, due_by=now)
-    if oldest_due is not None:
-        lag: float | None = (now - oldest_due).total_seconds()
-    else:
-        lag = None if newest is None else 0.0  # a model that stopped sending is not "behind"
-    status = MonitorStatus(
-        last_window_end=newest,
-        pending_windows=pending_count(session, model.model_id, due_by=now),
-        lag_seconds=lag,
-        layouts=views,
-        failures=failures.views_of_model(session, model.model_id),
-    )
-    return MonitorView(
-        model=model.name,
-        configured=updated_at is not None,
-        config=config,
-        updated_at=updated_at,
-        status=status,
-    )

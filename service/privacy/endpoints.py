@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.privacy.schemas import ErasureView
 from service.privacy.service import erase_subject
+from service.storage.base import ID_LENGTH
 from service.storage.database import unit_of_work
-from service.storage.tables import ID_LENGTH
 
 router = APIRouter(prefix="/v1/subjects", tags=["privacy"])
 

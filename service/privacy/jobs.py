@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock
-from service.job import JobTiming
+from service.kernel.job import JobTiming
 from service.privacy.service import retention_pass
 from service.storage.database import unit_of_work
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.storage.tables import Model, Outcome, Prediction
+from service.storage.event_tables import Outcome, Prediction
+from service.storage.registry_tables import Model
 
 # Rows deleted per statement: 1,000 keys keep each IN list within SQLite's 32,766 parameters
 # (two per key for the outcomes' pairs) and each statement short.

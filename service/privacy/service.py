@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from service.audit.service import Action, record
-from service.auth.principal import Principal
+from service.kernel.principal import Principal
 from service.privacy import repository
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 
 from service.audit.service import Action, record
-from service.auth.principal import Actor
 from service.context import Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor
 from service.registry import service
 from service.registry.schemas import NAME_PATTERN, ModelDetail, ModelList, ModelRegistration, ModelVersionView
 from service.storage.database import unit_of_work

@@ -10,7 +10,8 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import insert_ignoring_duplicates
-from service.storage.tables import Model, ModelVersion, Outcome, Prediction, Reference
+from service.storage.event_tables import Outcome, Prediction
+from service.storage.registry_tables import Model, ModelVersion, Reference
 
 
 def lock_or_create_model(session: Session, name: str, now: datetime) -> Model:

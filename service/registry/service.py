@@ -25,7 +25,7 @@ from service.registry.schemas import (
     VersionSummary,
     canonical_label,
 )
-from service.storage.tables import Model, ModelVersion
+from service.storage.registry_tables import Model, ModelVersion
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.alerting.repository import OPEN_STATES
-from service.storage.notify_tables import Alert, RetrainRequest
-from service.storage.tables import Evaluation, Prediction, Reference, ReferenceRow
+from service.alerting.states import OPEN_STATES, AlertState
+from service.storage.alerting_tables import Alert, RetrainRequest
+from service.storage.engine_tables import Evaluation
+from service.storage.event_tables import Prediction
+from service.storage.registry_tables import Reference, ReferenceRow
 
 # Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit.
 CHUNK = 2_000
@@ -106,7 +108,7 @@ def open_alerts(session: Session, model_id: int, version_id: int) -> list[Alert]
 
 
 def resolved_alerts(session: Session, model_id: int, version_id: int, limit: int) -> list[Alert]:
-    query = select(Alert).where(_of_version(model_id, version_id), Alert.state == "resolved")
+    query = select(Alert).where(_of_version(model_id, version_id), Alert.state == AlertState.RESOLVED)
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
 
 

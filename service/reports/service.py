@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.alerting.notify import Names
+from service.alerting.states import AlertState
 from service.errors import NotFound
-from service.monitors import service as monitors
 from service.monitors.schemas import MonitorStatus, MonitorView, ReferenceKind
 from service.registry import repository as registry
 from service.registry.schemas import FeatureSpec, Task
@@ -32,8 +32,10 @@ from service.reports.schemas import (
     UploadedReference,
     VersionLine,
 )
-from service.storage.notify_tables import RetrainRequest
-from service.storage.tables import ModelVersion, Reference, WindowRun
+from service.status import service as status
+from service.storage.alerting_tables import RetrainRequest
+from service.storage.engine_tables import WindowRun
+from service.storage.registry_tables import ModelVersion, Reference
 from service.windows import repository as window_repository
 
 
@@ -140,7 +142,7 @@ def _request(row: RetrainRequest) -> CardRetrainRequest:
 
 
 def _status(progress: MonitorStatus, alerts: CardAlerts, has_windows: bool) -> CardStatus:
-    firing = sum(1 for a in alerts.open if a.state == "firing")
+    firing = sum(1 for a in alerts.open if a.state == AlertState.FIRING)
     pending = len(alerts.open) - firing
     if firing:
         state = "alerting"
@@ -173,7 +175,7 @@ def build_card(session: Session, name: str, version: str | None, windows: int, n
     model = load_model(session, name)
     spec = pick_version(model, version)
     rows, row = _version_row(session, model.name, spec.version)
-    monitor = monitors.view(session, model, now)  # configuration, layouts and progress at once
+    monitor = status.view(session, model, now)  # configuration, layouts and progress at once
     alerts = _alerts(session, model.model_id, spec.version_id)
     recent = _windows(session, spec.version_id, windows)
     return ModelCard(

@@ -40,11 +40,9 @@ from service.stats.drift import (
     Counts,
     DriftStatistics,
     FloatArray,
+    as_counts,
     chi2_contingency_test,
     coarse_counts,
-    hellinger,
-    js_distance,
-    psi,
 )
 from service.stats.drift_error import side_of, wasserstein_se
 from service.stats.layout import IntArray, NumericBins
@@ -173,9 +171,8 @@ def discrete_statistics(
         kind="discrete",
         n_reference=reference.count,
         n_window=window.count,
-        psi=psi(ref_coarse, win_coarse),
-        jensen_shannon=js_distance(ref_coarse, win_coarse),
-        hellinger=hellinger(ref_coarse, win_coarse),
+        reference_counts=as_counts(ref_coarse),
+        window_counts=as_counts(win_coarse),
         chi2=chi.statistic,
         chi2_p_value=chi.p_value,
         chi2_dof=chi.dof,

@@ -193,24 +193,27 @@ def bin_integrals(
 
 @dataclass(frozen=True, slots=True)
 class DriftStatistics:
-    """All statistics of one column; fields that do not apply to its kind are None.
+    """The statistics of one column; fields that do not apply to its kind are None.
 
     ``kind``: ``numeric`` (continuous), ``discrete`` (chi-square over the value cells; no KS
     p-value) or ``categorical``. Wasserstein fields are None when a profile's sums are lost.
 
-    ``n_reference`` / ``n_window`` count non-missing values. ``ks_error`` and
-    ``wasserstein_error`` bound the distance between the binned and the exact statistic.
-    ``effect_se`` is the standard error of the effect size in its units (``wasserstein_norm``
-    for numeric and discrete columns, ``jensen_shannon`` for categorical ones; see
-    ``drift_error.py``), None when it cannot be computed (e.g. lost sums).
+    ``n_reference`` / ``n_window`` count non-missing values. ``reference_counts`` /
+    ``window_counts`` are the counts the shape distances read (the coarse bins of a numeric
+    column, the vocabulary plus "other" of a categorical one); PSI, Jensen-Shannon and
+    Hellinger are computed from them when read, O(bins), so a drift method that is not chosen
+    costs nothing. ``ks_error`` and ``wasserstein_error`` bound the distance between the
+    binned and the exact statistic. ``effect_se`` is the standard error of the kind's default
+    effect size in its units (``wasserstein_norm`` for numeric and discrete columns,
+    ``jensen_shannon`` for categorical ones; see ``drift_error.py``), None when it cannot be
+    computed (e.g. lost sums).
     """
 
     kind: str
     n_reference: int
     n_window: int
-    psi: float
-    jensen_shannon: float
-    hellinger: float
+    reference_counts: tuple[int, ...]
+    window_counts: tuple[int, ...]
     chi2: float | None = None
     chi2_p_value: float | None = None
     chi2_dof: int | None = None
@@ -222,6 +225,23 @@ class DriftStatistics:
     wasserstein_error: float | None = None
     reference_std: float | None = None
     effect_se: float | None = None
+
+    @property
+    def psi(self) -> float:
+        return psi(self.reference_counts, self.window_counts)
+
+    @property
+    def jensen_shannon(self) -> float:
+        return js_distance(self.reference_counts, self.window_counts)
+
+    @property
+    def hellinger(self) -> float:
+        return hellinger(self.reference_counts, self.window_counts)
+
+
+def as_counts(counts: Counts) -> tuple[int, ...]:
+    """Plain ints (a frozen dataclass compares tuples, not arrays)."""
+    return tuple(int(c) for c in counts)
 
 
 def coarse_counts(bins: NumericBins, counts: Sequence[int]) -> npt.NDArray[np.int64]:
@@ -255,7 +275,7 @@ def _wasserstein(
 def numeric_statistics(
     bins: NumericBins, reference: NumericSummary, window: NumericSummary
 ) -> DriftStatistics:
-    """Every numeric drift statistic from two profiles of the same column (O(bins)).
+    """The numeric drift statistics from two profiles of the same column (O(bins)).
 
     Wasserstein and the reference std are None when a side's sums are lost (``lost_sums``).
     Discrete bins have their own statistics (``discrete.discrete_statistics``).
@@ -275,9 +295,8 @@ def numeric_statistics(
         kind="numeric",
         n_reference=reference.count,
         n_window=window.count,
-        psi=psi(ref_coarse, win_coarse),
-        jensen_shannon=js_distance(ref_coarse, win_coarse),
-        hellinger=hellinger(ref_coarse, win_coarse),
+        reference_counts=as_counts(ref_coarse),
+        window_counts=as_counts(win_coarse),
         ks=ks,
         ks_p_value=ks_p_value(ks, reference.count, window.count) if usable else None,
         ks_error=ks_error,
@@ -290,15 +309,14 @@ def numeric_statistics(
 
 
 def categorical_statistics(reference: CategoricalSummary, window: CategoricalSummary) -> DriftStatistics:
-    """Every categorical drift statistic over the vocabulary plus "other" (O(categories))."""
+    """The categorical drift statistics over the vocabulary plus "other" (O(categories))."""
     chi = chi2_contingency_test(reference.counts, window.counts)
     return DriftStatistics(
         kind="categorical",
         n_reference=reference.count,
         n_window=window.count,
-        psi=psi(reference.counts, window.counts),
-        jensen_shannon=js_distance(reference.counts, window.counts),
-        hellinger=hellinger(reference.counts, window.counts),
+        reference_counts=as_counts(reference.counts),
+        window_counts=as_counts(window.counts),
         chi2=chi.statistic,
         chi2_p_value=chi.p_value,
         chi2_dof=chi.dof,

@@ -44,6 +44,7 @@ import numpy.typing as npt
 from scipy.stats import chi2 as _chi2
 
 from service.stats.aggregates import BinaryCounts
+from service.stats.disparities import DisparitySpec, disparities_of
 from service.stats.group_extremes import BoolArray, FloatArray, difference_bounds, ratio_interval
 from service.stats.intervals import MetricValue, Status, newcombe_difference, wilson
 
@@ -234,21 +235,17 @@ def rate_ratio(metric: str, cells: list[Cell], excluded: tuple[str, ...], *, con
     )
 
 
-def equalized_odds(
-    tpr: list[Cell], fpr: list[Cell], excluded: tuple[str, ...], *, confidence: float
+def worst_difference(
+    name: str, first: list[Cell], second: list[Cell], excluded: tuple[str, ...], *, confidence: float
 ) -> Disparity:
-    """max(TPR difference, FPR difference) over the groups where both rates are sufficient.
-
-    ``tpr`` and ``fpr`` hold the same groups in the same order. Both families share one
-    error budget (``families=2``): L = max(L_TPR, L_FPR) needs every ordered pair of both
-    families, U = max(U_TPR, U_FPR) only the true extreme pair of the family that sets the
-    true value (group_extremes module doc).
-    """
-    name = "equalized_odds_difference"
-    t = rate_difference("tpr", tpr, excluded, confidence=confidence, families=2)
-    f = rate_difference("fpr", fpr, excluded, confidence=confidence, families=2)
+    """max(first rate's difference, second's) over the same groups in the same order (equalized
+    odds: TPR and FPR). One error budget (``families=2``): L = max(L_1, L_2) needs every ordered
+    pair of both families, U = max(U_1, U_2) only the true extreme pair of the family that sets
+    the true value (group_extremes module doc)."""
+    t = rate_difference(name, first, excluded, confidence=confidence, families=2)
+    f = rate_difference(name, second, excluded, confidence=confidence, families=2)
     if t.status != "ok" or f.status != "ok":
-        return insufficient_disparity(name, DIFFERENCE_METHOD, t.n + f.n, len(tpr), excluded)
+        return insufficient_disparity(name, DIFFERENCE_METHOD, t.n + f.n, len(first), excluded)
     worst = t if (t.value or 0.0) >= (f.value or 0.0) else f
     return Disparity(
         name,
@@ -258,11 +255,26 @@ def equalized_odds(
         "ok",
         DIFFERENCE_METHOD,
         t.n + f.n,
-        len(tpr),
+        len(first),
         worst.high_group,
         worst.low_group,
         excluded,
     )
+
+
+def _disparity(
+    spec: DisparitySpec, rates: Sequence[GroupRates], counts: Mapping[str, BinaryCounts], confidence: float
+) -> Disparity:
+    """One rate disparity of the table; two rates: a group enters both sides or neither."""
+    if len(spec.rates) == 2:
+        first, second = spec.rates
+        both = {g.group for g in rates if g.rate(first).status == g.rate(second).status == "ok"}
+        (cells_1, out), (cells_2, _) = _cells(rates, counts, first, both), _cells(rates, counts, second, both)
+        return worst_difference(spec.name, cells_1, cells_2, out, confidence=confidence)
+    cells, out = _cells(rates, counts, spec.rates[0])
+    if spec.form == "ratio":
+        return rate_ratio(spec.name, cells, out, confidence=confidence)
+    return rate_difference(spec.name, cells, out, confidence=confidence)
 
 
 def fairness_report(
@@ -274,7 +286,8 @@ def fairness_report(
     min_denominator: int = MIN_DENOMINATOR,
     confidence: float = 0.95,
 ) -> FairnessReport:
-    """Per-group rates and the five disparities of BRIEF.md for one attribute or intersection.
+    """Per-group rates and the rate disparities of ``disparities.DISPARITIES`` (the five of
+    BRIEF.md) for one attribute or intersection.
 
     ``expected_groups`` (e.g. those seen in the reference) that are absent from ``groups``
     are reported with n = 0 and ``insufficient_data`` rather than silently dropped.
@@ -289,19 +302,7 @@ def fairness_report(
         for g in sorted(counts)
     )
 
-    sr, sr_out = _cells(rates, counts, "selection_rate")
-    tpr, tpr_out = _cells(rates, counts, "tpr")
-    ppv, ppv_out = _cells(rates, counts, "ppv")
-    # equalized odds: a group enters both the TPR and the FPR side or neither
-    both = {c[0] for c in tpr} & {c[0] for c in _cells(rates, counts, "fpr")[0]}
-    (eo_tpr, eo_out), (eo_fpr, _) = _cells(rates, counts, "tpr", both), _cells(rates, counts, "fpr", both)
-    disparities = (
-        rate_difference("statistical_parity_difference", sr, sr_out, confidence=confidence),
-        rate_ratio("disparate_impact_ratio", sr, sr_out, confidence=confidence),
-        rate_difference("equal_opportunity_difference", tpr, tpr_out, confidence=confidence),
-        equalized_odds(eo_tpr, eo_fpr, eo_out, confidence=confidence),
-        rate_difference("predictive_parity_difference", ppv, ppv_out, confidence=confidence),
-    )
+    disparities = tuple(_disparity(d, rates, counts, confidence) for d in disparities_of(scored=False))
     return FairnessReport(attribute, rates, disparities)
 
 

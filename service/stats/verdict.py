@@ -10,7 +10,8 @@ Wasserstein between two draws of one law is ≈ 0.2). A column with fewer than
 ``min_window_rows`` (or ``min_reference_rows``) values is ``insufficient_data``: no
 figure is reported for it.
 
-Tests and effect sizes per column kind:
+Tests and default effect sizes per column kind (the effect size is the drift method
+``DriftConfig.methods`` chooses per kind from ``methods.DRIFT_METHODS``):
 
 - continuous numeric: KS, normed Wasserstein;
 - discrete numeric (``NumericBins.discrete``: ≤ 100 distinct reference values): chi-square
@@ -28,7 +29,8 @@ raw rows of a small window (and of the reference) are given, numeric statistics 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from service.stats.discrete import discrete_statistics
@@ -37,6 +39,7 @@ from service.stats.drift_error import js_se
 from service.stats.exact import categorical_statistics_exact, numeric_statistics_exact
 from service.stats.fdr import benjamini_hochberg
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
+from service.stats.methods import DEFAULT_METHODS, DRIFT_METHODS, ColumnKind, DriftMethod
 from service.stats.profile import CategoricalSummary, NumericSummary, Profile
 from service.stats.quality import FeatureQuality, evaluate_quality
 
@@ -46,7 +49,8 @@ ColumnRole = Literal["feature", "prediction", "score"]
 
 @dataclass(frozen=True, slots=True)
 class DriftConfig:
-    """Thresholds of the drift decision (defaults modelled on Evidently 0.7)."""
+    """Thresholds of the drift decision (defaults modelled on Evidently 0.7); ``methods``:
+    the effect size of each column kind, a name in ``methods.DRIFT_METHODS``."""
 
     alpha: float = 0.05
     numeric_effect_threshold: float = 0.1
@@ -57,6 +61,7 @@ class DriftConfig:
     fdr: bool = True
     outputs: bool = True
     quality_min_rows: int = 1
+    methods: Mapping[ColumnKind, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,27 +173,24 @@ def _count(summary: _Summary | None) -> int:
     return 0 if summary is None else summary.count
 
 
-_TEST_EFFECT = {
-    "numeric": ("ks", "wasserstein_norm"),
-    "discrete": ("chi2", "wasserstein_norm"),
-    "categorical": ("chi2", "jensen_shannon"),
-}
+# The test whose p-value enters BH, per column kind; the effect size is the chosen method.
+_TEST = {"numeric": "ks", "discrete": "chi2", "categorical": "chi2"}
 
 
-def _kind(spec: NumericBins | Vocabulary) -> str:
+def _kind(spec: NumericBins | Vocabulary) -> ColumnKind:
     if isinstance(spec, NumericBins):
         return "discrete" if spec.discrete else "numeric"
     return "categorical"
 
 
 def _figures(
-    stats: DriftStatistics | None, kind: str, test: str, method: str
+    stats: DriftStatistics | None, effect: DriftMethod, test: str, method: str
 ) -> tuple[float | None, float | None, float | None]:
     """(p-value of the test, effect size, headline statistic); all None when the effect size
     is (its sums were lost: no decision, so out of the BH family too)."""
     if stats is None:
         return None, None, None
-    size = stats.jensen_shannon if kind == "categorical" else stats.wasserstein_norm
+    size = effect.statistic(stats)
     if size is None:
         return None, None, None
     p = stats.ks_p_value if test == "ks" else stats.chi2_p_value
@@ -206,9 +208,9 @@ def _judge(
 ) -> FeatureDrift:
     """Verdict before FDR (``q_value`` = ``p_value`` here; ``evaluate_drift`` adjusts it)."""
     kind = _kind(spec)
-    test, effect = _TEST_EFFECT[kind]
-    method = test if n[1] <= config.small_sample_rows else effect
-    p, size, statistic = _figures(stats, kind, test, method)
+    test, effect = _TEST[kind], DRIFT_METHODS[config.methods[kind]]
+    method = test if n[1] <= config.small_sample_rows else effect.name
+    p, size, statistic = _figures(stats, effect, test, method)
     lost = stats is not None and size is None
     return FeatureDrift(
         feature=name,
@@ -220,7 +222,7 @@ def _judge(
         p_value=p,
         q_value=p,
         alpha=config.alpha,
-        effect=effect,
+        effect=effect.name,
         effect_size=size,
         threshold=config.categorical_effect_threshold
         if kind == "categorical"
@@ -232,7 +234,7 @@ def _judge(
         reason="lost_sums" if lost else "" if stats is not None else "below_min_n",
         statistics=stats,
         discrete=kind == "discrete",
-        effect_se=None if stats is None or lost else stats.effect_se,
+        effect_se=None if stats is None or lost else effect.standard_error(stats),
     )
 
 
@@ -240,7 +242,8 @@ def _decide(result: FeatureDrift, q: float | None) -> FeatureDrift:
     if result.status == "insufficient_data":
         return result
     significant = q is not None and q < result.alpha
-    large = result.effect_size is not None and result.effect_size >= result.threshold
+    method = DRIFT_METHODS[result.effect]
+    large = result.effect_size is not None and method.reaches(result.effect_size, result.threshold)
     status: Status = "drift" if significant and large else "ok"
     reason = "drift" if status == "drift" else ("not_significant" if not significant else "small_effect")
     return replace(result, q_value=q, status=status, reason=reason)

@@ -12,16 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.alerting.repository import OPEN_STATES
-from service.storage.notify_tables import Alert
-from service.storage.tables import (
-    AggregationState,
-    Evaluation,
-    Model,
-    ModelVersion,
-    WindowRun,
-    WindowTask,
-)
+from service.alerting.states import OPEN_STATES
+from service.storage.alerting_tables import Alert
+from service.storage.engine_tables import AggregationState, Evaluation, WindowRun, WindowTask
+from service.storage.registry_tables import Model, ModelVersion
 
 PERFORMANCE_FAMILIES = ("performance", "estimated_performance")
 FAIRNESS_METRICS = ("selection_rate", "disparate_impact_ratio")

@@ -16,10 +16,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from service.alerting.repository import OPEN_STATES
+from service.alerting.states import OPEN_STATES, AlertState
 from service.failures import repository as failures_repository
 from service.registry.repository import model_with_versions
-from service.storage.tables import WindowRun
+from service.storage.engine_tables import WindowRun
 from service.ui import repository
 from service.ui.repository import AlertRecord, FigureRecord
 from service.ui.schemas import (
@@ -115,7 +115,7 @@ def overview(session: Session, now: datetime) -> Overview:
         )
         for model_id, name, versions in repository.models(session)
     )
-    firing = repository.alerts(session, states=("firing",), limit=FIRING_LISTED)
+    firing = repository.alerts(session, states=(AlertState.FIRING,), limit=FIRING_LISTED)
     failing = tuple(
         FailureRow(name, row.job, row.unit, row.error, row.attempts, row.retry_at)
         for row, name in failures_repository.newest(session, FAILURES_LISTED)
@@ -273,7 +273,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
     drift, drift_features = drift_chart(figures)
     newest = runs[-1] if runs else None
     open_ = repository.alerts(session, states=OPEN_STATES, limit=FIRING_LISTED, model_id=model_id)
-    recent = repository.alerts(session, states=("resolved",), limit=RECENT_ALERTS, model_id=model_id)
+    recent = repository.alerts(session, states=(AlertState.RESOLVED,), limit=RECENT_ALERTS, model_id=model_id)
     return ModelPage(
         name=name,
         version=chosen.version,
@@ -288,7 +288,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
         fairness=fairness_blocks(figures),
         # Firing before pending, each longest-open first: what on-call reads first.
         open_alerts=tuple(
-            sorted((alert_row(r) for r in open_), key=lambda a: (a.state != "firing", a.since))
+            sorted((alert_row(r) for r in open_), key=lambda a: (a.state != AlertState.FIRING, a.since))
         ),
         recent_alerts=tuple(alert_row(r) for r in recent),
         now=now,

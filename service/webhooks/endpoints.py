@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, status
 
 from service.audit.service import Action, record
-from service.auth.principal import Actor, Principal
 from service.context import AppContext, Context
 from service.errors import ErrorBody
+from service.kernel.principal import Actor, Principal
 from service.storage.database import unit_of_work
 from service.webhooks import service
 from service.webhooks.netguard import Guard

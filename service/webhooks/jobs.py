@@ -39,10 +39,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock, system_clock
 from service.config import Settings
-from service.export.instruments import WEBHOOK_DELIVERIES
-from service.job import JobTiming
+from service.kernel.instruments import WEBHOOK_DELIVERIES
+from service.kernel.job import JobTiming
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
+from service.storage.webhook_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from service.webhooks import repository
 from service.webhooks.delivery import (
     DEAD,

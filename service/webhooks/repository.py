@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from service.storage.claim import skip_locked
 from service.storage.dialect import insert_ignoring_duplicates
-from service.storage.notify_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from service.storage.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 PENDING = "pending"
 
@@ -149,9 +150,8 @@ def lock_due(
         .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
         .where(WebhookDelivery.id.in_(picked), *_due(now))
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .with_for_update(skip_locked=True, of=WebhookDelivery)
     )
-    return session.execute(query).all()
+    return session.execute(skip_locked(query, of=WebhookDelivery)).all()
 
 
 def lease(session: Session, deliveries: Sequence[WebhookDelivery], lease_until: datetime) -> None:

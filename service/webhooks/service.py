@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, FieldError, Invalid, NotFound
-from service.storage.notify_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from service.storage.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from service.webhooks import repository
 from service.webhooks.netguard import Guard, RefusedUrl
 from service.webhooks.schemas import (

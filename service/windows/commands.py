@@ -11,10 +11,10 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository as aggregation_repository
+from service.kernel import grid
 from service.monitors.service import load_config
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
-from service.windows import grid
 from service.windows import repository as window_repository
 from service.windows.jobs import AggregationJob, EvaluationJob
 

@@ -23,11 +23,13 @@ are then "provisional" instead; insufficient ones stay insufficient.
 1. **drift** (``config.drift.enabled``): ``evaluate_drift`` with α = ``drift.alpha``, the
    numeric / categorical effect thresholds, ``min_rows`` for window and reference, and the
    prediction / score columns when ``drift.outputs`` (figures named "prediction", "score").
-   Per column: ``drift_score`` = effect size (Wasserstein / reference std, or Jensen-Shannon
-   distance) against its effect threshold, and ``p_value`` = the BH-adjusted q-value against
-   α; both share one status: "alert" when q < α and the effect reaches its threshold on
-   evidence (rule in ``figures_drift``), "watch" when the point effect reaches it without
-   that; n = the window's non-missing values. With ``drift.features`` the evaluation runs on
+   Per column: ``drift_score`` = effect size (the drift method of the column's kind,
+   ``drift.numeric_method`` / ``categorical_method``: by default Wasserstein / reference std,
+   or Jensen-Shannon distance; ``service.stats.methods``) against its effect threshold,
+   and ``p_value`` = the BH-adjusted q-value against α; both share one status: "alert" when
+   q < α and the effect reaches its threshold on evidence (rule in ``figures_drift``),
+   "watch" when the point effect reaches it without that; n = the window's non-missing
+   values. With ``drift.features`` the evaluation runs on
    the layout and profiles restricted to those features (names the layout lacks are
    ignored), so BH's family is exactly the columns reported.
 2. **data_quality** (``data_quality.enabled``), every layout feature, needing ``min_rows``
@@ -82,7 +84,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from service.monitors.schemas import MonitorConfig
 from service.stats.explanation import explanation_drift
 from service.stats.intervals import MetricValue, wilson
 from service.stats.labels import label_coverage
@@ -103,6 +104,7 @@ from service.windows.figures_base import (
 from service.windows.figures_drift import drift_figures
 from service.windows.figures_fairness import fairness_figures
 from service.windows.figures_outcomes import estimated_figures, performance_figures
+from service.windows.policy import EvaluationPolicy
 
 __all__ = ["Figure", "WindowFigures", "evaluate_window"]
 
@@ -146,16 +148,16 @@ def _missing_limit(q: FeatureQuality, increase: float, level: float) -> Limit | 
 
 
 def quality_figures(
-    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+    layout: Layout, reference: Profile, window: Profile, policy: EvaluationPolicy, decider: Decider
 ) -> list[Figure]:
     """missing_rate, then out_of_range_share or unseen_share, of every feature (rule 2).
 
     Decisions are simultaneous over the family's 2 × features figures (``Decider.level``).
     """
-    settings = config.data_quality
+    settings = policy.quality
     # evaluate_quality checks the window's rows; min_rows applies to the reference too.
-    enough = reference.rows >= config.min_rows
-    results = evaluate_quality(layout=layout, reference=reference, window=window, min_rows=config.min_rows)
+    enough = reference.rows >= policy.min_rows
+    results = evaluate_quality(layout=layout, reference=reference, window=window, min_rows=policy.min_rows)
     level = decider.level(2 * len(results))
     figures: list[Figure] = []
     for q in results:
@@ -178,10 +180,10 @@ def quality_figures(
 
 
 def explanation_figures(
-    reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+    reference: Profile, window: Profile, policy: EvaluationPolicy, decider: Decider
 ) -> list[Figure]:
     """ndcg (alert below min_ndcg), then each feature's mean |attribution| in the window (rule 6)."""
-    settings = config.explanation
+    settings = policy.explanation
     result = explanation_drift(
         reference=reference.attribution_sums(), current=window.attribution_sums(), top_k=settings.top_k
     )
@@ -205,12 +207,12 @@ def _label_counts(outcomes: Outcomes) -> tuple[int, int]:
     return 0, 0
 
 
-def decider_of(config: MonitorConfig) -> Decider:
-    return Decider(config.decision, config.confidence)
+def decider_of(policy: EvaluationPolicy) -> Decider:
+    return Decider(policy.decision, policy.confidence)
 
 
 def evaluate_window(
-    *, layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, final: bool
+    *, layout: Layout, reference: Profile, window: Profile, policy: EvaluationPolicy, final: bool
 ) -> WindowFigures:
     """Every enabled family's figures for one window (see the module docstring for the rules).
 
@@ -220,21 +222,21 @@ def evaluate_window(
         raise ValueError("profiles were built on a different layout")
     predicted, labelled = _label_counts(window.outcomes[OVERALL])
     coverage = label_coverage(labelled=labelled, predicted=predicted)
-    early = not final and coverage is not None and coverage < config.label_coverage
-    decider = decider_of(config)
+    early = not final and coverage is not None and coverage < policy.label_coverage
+    decider = decider_of(policy)
     figures: list[Figure] = []
-    if config.drift.enabled:
-        figures += drift_figures(layout, reference, window, config, decider)
-    if config.data_quality.enabled:
-        figures += quality_figures(layout, reference, window, config, decider)
-    performance = config.performance
+    if policy.drift.enabled:
+        figures += drift_figures(layout, reference, window, policy, decider)
+    if policy.quality.enabled:
+        figures += quality_figures(layout, reference, window, policy, decider)
+    performance = policy.performance
     if performance.enabled:
         ref_outcomes = reference.outcomes[OVERALL]
         figures += performance_figures(layout, window, ref_outcomes, performance, decider, early=early)
         if performance.estimated:
             figures += estimated_figures(layout, reference, window, performance, decider)
-    if config.fairness.enabled and layout.attributes:
-        figures += fairness_figures(layout, reference, window, config, decider, early=early)
-    if config.explanation.enabled and window.attributions:
-        figures += explanation_figures(reference, window, config, decider)
+    if policy.fairness.enabled and layout.attributes:
+        figures += fairness_figures(layout, reference, window, policy, decider, early=early)
+    if policy.explanation.enabled and window.attributions:
+        figures += explanation_figures(reference, window, policy, decider)
     return WindowFigures(window.rows, labelled, coverage, tuple(finite(f) for f in figures))

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
-from service.monitors.schemas import DecisionMode, MonitorConfig
+from service.monitors.schemas import DecisionMode
 from service.stats.intervals import z_value
 from service.stats.layout import Layout
 from service.stats.profile import Profile
 from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
 from service.windows.figures_base import ALERT, DRIFT, INSUFFICIENT, OK, WATCH, Decider, Figure
+from service.windows.policy import EvaluationPolicy
 
 
 def _restricted(
@@ -104,18 +105,19 @@ def _drift_pair(result: FeatureDrift, decider: Decider, z: float) -> list[Figure
 
 
 def drift_figures(
-    layout: Layout, reference: Profile, window: Profile, config: MonitorConfig, decider: Decider
+    layout: Layout, reference: Profile, window: Profile, policy: EvaluationPolicy, decider: Decider
 ) -> list[Figure]:
     """drift_score and p_value of every tested column (rule 1 of the module docstring); the
     effect intervals are simultaneous over the tested columns (``Decider.level``)."""
-    settings = config.drift
+    settings = policy.drift
     drift_config = DriftConfig(
         alpha=settings.alpha,
-        numeric_effect_threshold=settings.numeric_threshold,
-        categorical_effect_threshold=settings.categorical_threshold,
-        min_window_rows=config.min_rows,
-        min_reference_rows=config.min_rows,
+        numeric_effect_threshold=settings.thresholds["numeric"],
+        categorical_effect_threshold=settings.thresholds["categorical"],
+        min_window_rows=policy.min_rows,
+        min_reference_rows=policy.min_rows,
         outputs=settings.outputs,
+        methods=settings.methods,
     )
     if settings.features is not None:
         # Evaluate on the projection rather than filter a full evaluation afterwards: BH's

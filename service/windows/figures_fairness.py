@@ -3,7 +3,8 @@ representation shift.
 
 The rules are in the docstring of ``service.windows.figures`` (rule 5). Decisions:
 
-- Disparities (five, plus ``calibration_difference`` for a model with scores) of every
+- Disparities (``service.stats.disparities.DISPARITIES``; those needing scores, i.e.
+  ``calibration_difference``, only for a model with scores) of every
   attribute and intersection form ONE family per window: their intervals are simultaneous
   over all of them (Bonferroni, ``Decider.level``), so on data without bias the chance that
   any disparity of the window alerts is at most 1 − confidence, however many attributes,
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from service.monitors.schemas import FairnessSettings, MonitorConfig
 from service.stats.aggregates import BinaryCounts
+from service.stats.disparities import DISPARITIES, DISPARITY, disparities_of
 from service.stats.fairness import (
     Disparity,
     RepresentationReport,
@@ -48,19 +49,12 @@ from service.windows.figures_base import (
     judged,
     provisional,
 )
+from service.windows.policy import EvaluationPolicy, FairnessPolicy
 
 # Figures that need labels (and so follow the provisional rule); selection rate, statistical
 # parity and disparate impact read predictions only.
 LABEL_RATES = frozenset({"tpr", "fpr", "ppv", "calibration_in_the_large", "ece"})
-LABEL_DISPARITIES = frozenset(
-    {
-        "equal_opportunity_difference",
-        "equalized_odds_difference",
-        "predictive_parity_difference",
-        "calibration_difference",
-    }
-)
-RATE_DISPARITIES = 5  # parity, impact ratio, equal opportunity, equalized odds, predictive parity
+LABEL_DISPARITIES = frozenset(d.name for d in DISPARITIES if d.needs_labels)
 # Cramér's V below 0.1 is a negligible association (Cohen's w = 0.1, "small"); the same
 # default as the categorical drift threshold on Jensen-Shannon distance.
 REPRESENTATION_MIN_V = 0.1
@@ -78,28 +72,20 @@ def named_groups(profile: Profile, attributes: Sequence[str]) -> dict[str, Outco
     return {GROUP_JOIN.join(k): o for k, o in group_outcomes(profile, attributes).items() if o.rows > 0}
 
 
-def disparity_limit(metric: str, settings: FairnessSettings) -> Limit:
-    """Every difference is max − min ≥ 0 (fairness.py), so |value| = value: alert above; the
-    impact ratio alerts below its minimum."""
-    if metric == "disparate_impact_ratio":
-        return Limit(low=settings.min_impact_ratio)
-    maxima = {
-        "statistical_parity_difference": settings.max_parity_difference,
-        "equal_opportunity_difference": settings.max_equal_opportunity_difference,
-        "equalized_odds_difference": settings.max_equalized_odds_difference,
-        "predictive_parity_difference": settings.max_predictive_parity_difference,
-        "calibration_difference": settings.max_calibration_difference,
-    }
-    return Limit(high=maxima[metric])
+def disparity_limit(metric: str, settings: FairnessPolicy) -> Limit:
+    """Every difference is max − min ≥ 0 (fairness.py), so |value| = value: alert above; a
+    ratio (min / max) alerts below its minimum."""
+    bound = settings.bounds[metric]
+    return Limit(low=bound) if DISPARITY[metric].form == "ratio" else Limit(high=bound)
 
 
-def _disparity_figure(attribute: str, d: Disparity, settings: FairnessSettings, decider: Decider) -> Figure:
+def _disparity_figure(attribute: str, d: Disparity, settings: FairnessPolicy, decider: Decider) -> Figure:
     metric = MetricValue(d.metric, d.value, d.n, d.ci_low, d.ci_high, d.status, d.method)
     return judged(FAIRNESS, metric, disparity_limit(d.metric, settings), decider, attribute=attribute)
 
 
 def _group_figures(
-    attribute: str, groups: Mapping[str, Outcomes], settings: FairnessSettings, decider: Decider, scored: bool
+    attribute: str, groups: Mapping[str, Outcomes], settings: FairnessPolicy, decider: Decider, scored: bool
 ) -> list[Figure]:
     """Per group: the four rates, and with scores calibration-in-the-large and ECE (no thresholds)."""
     figures: list[Figure] = []
@@ -124,7 +110,7 @@ def binary_fairness_figures(
     attribute: str,
     reference: Mapping[str, Outcomes],
     window: Mapping[str, Outcomes],
-    settings: FairnessSettings,
+    settings: FairnessPolicy,
     decider: Decider,
     *,
     level: float,
@@ -179,7 +165,7 @@ def fairness_figures(
     layout: Layout,
     reference: Profile,
     window: Profile,
-    config: MonitorConfig,
+    policy: EvaluationPolicy,
     decider: Decider,
     *,
     early: bool,
@@ -192,7 +178,7 @@ def fairness_figures(
     binary = layout.task == "binary_classification"
     scored = binary and layout.score is not None
     every = groupings(layout)
-    level = decider.level(len(every) * (RATE_DISPARITIES + int(scored)) if binary else 0)
+    level = decider.level(len(every) * len(disparities_of(scored=scored)) if binary else 0)
     blocks: list[list[Figure]] = []
     reports: list[RepresentationReport] = []
     for attributes in every:
@@ -201,17 +187,17 @@ def fairness_figures(
         block = []
         if binary:
             block = binary_fairness_figures(
-                name, ref, win, config.fairness, decider, level=level, scored=scored
+                name, ref, win, policy.fairness, decider, level=level, scored=scored
             )
         blocks.append([provisional(f) if early and _label_based(f) else f for f in block])
         counts = {g: o.rows for g, o in ref.items()}, {g: o.rows for g, o in win.items()}
         reports.append(
             representation_shift(
-                attribute=name, reference=counts[0], current=counts[1], min_n=config.min_rows
+                attribute=name, reference=counts[0], current=counts[1], min_n=policy.min_rows
             )
         )
     q_values = benjamini_hochberg([r.p_value for r in reports])
     figures: list[Figure] = []
     for block, report, q in zip(blocks, reports, q_values, strict=True):
-        figures += [*block, _representation_figure(report, q, config.drift.alpha)]
+        figures += [*block, _representation_figure(report, q, policy.drift.alpha)]
     return figures

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from service.monitors.schemas import PerformanceSettings
 from service.stats.estimated import MIN_REFERENCE, calibrate, estimate_performance
 from service.stats.intervals import MetricValue
 from service.stats.layout import Layout
@@ -31,6 +30,7 @@ from service.windows.figures_base import (
     judged,
     provisional,
 )
+from service.windows.policy import PerformancePolicy
 
 # Worse means higher for these (schemas.PerformanceSettings); every other metric is
 # higher-is-better except the signed mean error, which gets no default threshold.
@@ -70,13 +70,13 @@ def computed(metrics: Sequence[MetricValue]) -> dict[str, MetricValue]:
     return {m.metric: m for m in metrics if m.status == "ok" and m.value is not None}
 
 
-def performance_limit(metric: str, reference: References, settings: PerformanceSettings) -> Limit | None:
+def performance_limit(metric: str, reference: References, settings: PerformancePolicy) -> Limit | None:
     """Explicit bound, else ref − max_drop (alert below) or, for error metrics, ref + max_drop
     (alert above), carrying the reference's interval; None without a reference value, and for
     ``NO_RELATIVE_THRESHOLD``."""
-    bound = settings.thresholds.get(metric)
+    bound = settings.bounds.get(metric)
     if bound is not None:
-        return Limit(bound.min, bound.max)
+        return Limit(bound.low, bound.high)
     ref = reference.get(metric)
     if ref is None or ref.value is None or metric in NO_RELATIVE_THRESHOLD:
         return None
@@ -86,7 +86,7 @@ def performance_limit(metric: str, reference: References, settings: PerformanceS
     return Limit(low=ref.value - settings.max_drop, reference=estimate)
 
 
-def _decisions(names: Sequence[str], reference: References, settings: PerformanceSettings) -> int:
+def _decisions(names: Sequence[str], reference: References, settings: PerformancePolicy) -> int:
     """How many of ``names`` get a threshold: the family size of the simultaneous intervals."""
     return sum(1 for name in names if performance_limit(name, reference, settings) is not None)
 
@@ -95,7 +95,7 @@ def performance_figures(
     layout: Layout,
     window: Profile,
     reference: Outcomes,
-    settings: PerformanceSettings,
+    settings: PerformancePolicy,
     decider: Decider,
     *,
     early: bool,
@@ -115,7 +115,7 @@ def estimated_figures(
     layout: Layout,
     reference_profile: Profile,
     window: Profile,
-    settings: PerformanceSettings,
+    settings: PerformancePolicy,
     decider: Decider,
 ) -> list[Figure]:
     """Label-free (CBPE) figures of a binary model with scores, calibrated on the reference.

@@ -25,7 +25,7 @@ from service.aggregation.service import aggregate_pass
 from service.clock import Clock
 from service.config import Settings
 from service.failures import service as failures
-from service.job import JobTiming
+from service.kernel.job import JobTiming
 from service.storage.database import unit_of_work
 from service.windows import repository as window_repository
 from service.windows.service import ProfileCache, RunPublisher, evaluate_due, schedule_each_model

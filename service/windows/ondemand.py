@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
+from service.kernel import grid
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_hash
 from service.registry.service import RegisteredModel, VersionSpec, pick_version
-from service.storage.tables import Evaluation, WindowRun
-from service.windows import grid, repository
+from service.storage.engine_tables import Evaluation, WindowRun
+from service.windows import repository
 from service.windows.figures import Figure, WindowFigures
 from service.windows.schemas import (
     MAX_BACKTEST_WINDOWS,

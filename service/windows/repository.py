@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import Select, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from service.storage.claim import skip_locked
 from service.storage.dialect import insert_or_update
-from service.storage.tables import BucketProfile, Evaluation, ModelVersion, WindowRun, WindowTask
+from service.storage.engine_tables import BucketProfile, Evaluation, WindowRun, WindowTask
+from service.storage.registry_tables import ModelVersion
 
 Window = tuple[datetime, datetime]
 
@@ -78,13 +80,12 @@ def claim_due(
         .where(or_(WindowTask.retry_at.is_(None), WindowTask.retry_at <= retry_by))
         .order_by(WindowTask.window_end, WindowTask.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
     if model_id is not None:
         query = query.where(WindowTask.model_id == model_id)
     if ends is not None:
         query = query.where(WindowTask.window_end > ends[0], WindowTask.window_end <= ends[1])
-    return list(session.execute(query).scalars())
+    return list(session.execute(skip_locked(query)).scalars())
 
 
 def pending_count(session: Session, model_id: int | None = None, due_by: datetime | None = None) -> int:

@@ -20,15 +20,17 @@ from service.aggregation.layouts import layout_of
 from service.aggregation.service import PassResult
 from service.failures import service as failures
 from service.failures.service import isolated
+from service.kernel import grid
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import config_hash, load_config
 from service.stats.layout import Layout
 from service.stats.profile import Profile, merge_all
 from service.stats.serialize import profile_from_bytes
-from service.storage.tables import Layout as LayoutRow
-from service.storage.tables import WindowRun, WindowTask
-from service.windows import grid, repository
+from service.storage.engine_tables import Layout as LayoutRow
+from service.storage.engine_tables import WindowRun, WindowTask
+from service.windows import repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
+from service.windows.policy import EvaluationPolicy, evaluation_policy
 
 JOB = "evaluation"  # the job name of a window evaluation in job_failures and the metric
 
@@ -67,6 +69,11 @@ class Target:
     layout: Layout
     config: MonitorConfig
     config_hash: str
+
+    @property
+    def policy(self) -> EvaluationPolicy:
+        """What ``evaluate_window`` reads of ``config`` (built here, at the edge)."""
+        return evaluation_policy(self.config)
 
 
 def schedule_touched(session: Session, result: PassResult, now: datetime, model_id: int | None = None) -> int:
@@ -179,7 +186,7 @@ def compute(
     reference = reference_profile(session, target, start, cache)
     final = now >= end + timedelta(seconds=target.config.label_wait)
     figures = evaluate_window(
-        layout=target.layout, reference=reference, window=profile, config=target.config, final=final
+        layout=target.layout, reference=reference, window=profile, policy=target.policy, final=final
     )
     return profile, figures
 

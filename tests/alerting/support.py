@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.alerting import repository as alert_repository
 from service.alerting.service import PassSummary, alert_pass
 from service.stats.labels import label_coverage
+from service.storage.alerting_tables import Alert
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import Alert, WebhookMessage
-from service.storage.tables import Model, ModelVersion, WindowRun
+from service.storage.engine_tables import WindowRun
+from service.storage.registry_tables import Model, ModelVersion
+from service.storage.webhook_tables import WebhookMessage
 from service.windows import repository as window_repository
 from tests.asgi_client import AppClient
 from tests.windows import scenario

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.alerting.alertmanager import AlertForPush, AlertmanagerSync, alertmanager_payload
 from service.alerting.labels import alert_labels
 from service.config import Settings
+from service.storage.alerting_tables import Alert
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.notify_tables import Alert
-from service.storage.tables import Model, ModelVersion
+from service.storage.registry_tables import Model, ModelVersion
 from tests.tools import require_binary
 from tests.windows.scenario import MutableClock
 
@@ -296,6 +296,7 @@ def notifications(receiver: Recorder, model: str, status: str) -> list[dict[str,
     ]
 
 
+@pytest.mark.slow
 def test_a_firing_then_resolved_alert_reaches_the_receiver_through_alertmanager(
     alertmanager: str, receiver: Recorder, seed: Seed, make_sync: SyncFactory
 ) -> None:

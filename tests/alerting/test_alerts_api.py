@@ -19,6 +19,7 @@ def two_alerts(h: Harness) -> Harness:
     return h
 
 
+@pytest.mark.slow
 def test_alerts_are_listed_newest_first_and_filtered(two_alerts: Harness) -> None:
     client = two_alerts.client
     everything = client.get("/v1/alerts").json()
@@ -33,6 +34,7 @@ def test_alerts_are_listed_newest_first_and_filtered(two_alerts: Harness) -> Non
     assert [a["family"] for a in older["items"]] == ["drift"]
 
 
+@pytest.mark.slow
 def test_an_alert_answers_its_transitions_and_its_history_newest_first(two_alerts: Harness) -> None:
     drift_alert = next(
         a for a in two_alerts.client.get("/v1/alerts").json()["items"] if a["family"] == "drift"
@@ -46,6 +48,7 @@ def test_an_alert_answers_its_transitions_and_its_history_newest_first(two_alert
     assert detail["history"][0]["ci_low"] == pytest.approx(0.237)
 
 
+@pytest.mark.slow
 def test_acknowledging_records_who_once(two_alerts: Harness) -> None:
     alert_id = two_alerts.client.get("/v1/alerts").json()["items"][0]["id"]
     first = two_alerts.client.post(
@@ -67,6 +70,7 @@ def test_acknowledging_a_resolved_alert_is_a_conflict(h: Harness) -> None:
     assert response.status_code == 409 and response.json()["errors"][0]["field"] == "id"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
@@ -82,6 +86,7 @@ def test_bad_query_parameters_are_named(h: Harness, path: str, params: dict[str,
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     ["/v1/alerts/99", "/v1/silences/99", "/v1/alerts?model=nobody", "/v1/retrain-requests?model=nobody"],
@@ -100,6 +105,7 @@ GOOD: dict[str, Any] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -122,6 +128,7 @@ def test_an_invalid_silence_is_refused_naming_the_field(
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+@pytest.mark.slow
 def test_a_silence_answers_how_many_open_alerts_it_mutes(two_alerts: Harness) -> None:
     response = two_alerts.client.post(
         "/v1/silences", json={**GOOD, "matchers": [{"name": "severity", "value": "critical"}]}
@@ -137,6 +144,7 @@ def test_a_silence_answers_how_many_open_alerts_it_mutes(two_alerts: Harness) ->
     assert two_alerts.client.get(f"/v1/silences/{created['id']}").json() == created
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config", "field"),
     [

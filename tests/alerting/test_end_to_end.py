@@ -24,6 +24,7 @@ def receiver() -> Iterator[Receiver]:
     started.stop()
 
 
+@pytest.mark.slow
 def test_injected_drift_reaches_a_receiver_as_signed_webhooks_once_each(
     database_url: str, receiver: Receiver
 ) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
+from service.kernel import grid
 from service.storage.database import unit_of_work
-from service.storage.tables import WindowTask
-from service.windows import grid
+from service.storage.engine_tables import WindowTask
 from service.windows import repository as window_repository
 from tests.alerting.support import HOUR, T0, Harness, drift, figure
 
@@ -17,6 +18,7 @@ def events(h: Harness) -> list[str]:
     return [kind for kind, _ in h.messages()]
 
 
+@pytest.mark.slow
 def test_drift_fires_after_two_windows_and_resolves_with_one_message_each(h: Harness) -> None:
     h.store(1, [drift(0.3), drift(0.01, feature="debt")])
     h.run_pass(1.1)
@@ -52,6 +54,7 @@ def test_drift_fires_after_two_windows_and_resolves_with_one_message_each(h: Har
     assert events(h) == ["alert.firing", "alert.resolved"]
 
 
+@pytest.mark.slow
 def test_flapping_input_produces_one_alert_not_twenty(h: Harness) -> None:
     h.configure({"alerting": {"drift": {"fire_after": 1}}})
     for hour in range(1, 21):
@@ -69,6 +72,7 @@ def test_a_pending_alert_that_does_not_persist_never_notifies(h: Harness) -> Non
     assert [a.state for a in h.alerts()] == []  # dropped pendings leave no alert behind
 
 
+@pytest.mark.slow
 def test_provisional_performance_never_fires_and_the_final_window_does(h: Harness) -> None:
     for hour in range(1, 4):
         h.store(hour, [figure("performance", "roc_auc", 0.6, 0.75, "provisional")])
@@ -88,6 +92,7 @@ def test_insufficient_data_never_fires(h: Harness) -> None:
     assert h.alerts() == []
 
 
+@pytest.mark.slow
 def test_an_older_window_re_evaluated_does_not_reopen_a_resolved_alert(h: Harness) -> None:
     h.configure({"alerting": {"drift": {"fire_after": 1}}})
     h.store(1, [drift(0.3)])
@@ -152,6 +157,7 @@ def test_no_data_fires_when_a_model_goes_quiet_and_resolves_when_it_returns(h: H
     assert events(h) == ["alert.firing", "alert.resolved"]
 
 
+@pytest.mark.slow
 def test_a_run_waits_for_older_windows_of_its_version_still_being_evaluated(h: Harness) -> None:
     """Two workers: one stored the 3 h window while the other still evaluates the 2 h one.
     Applying 3 h first would make 2 h stale and break the streak; it waits instead."""

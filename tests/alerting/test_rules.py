@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.alerting.bands import hysteresis_band
-from service.alerting.policy import FamilyRule, RetrainingSettings
 from service.alerting.retraining import OpenAlert, decide
 from service.alerting.rules import (
     NoDataRule,
@@ -17,6 +16,7 @@ from service.alerting.rules import (
     TrackState,
     resolve_threshold,
 )
+from service.monitors.policy import FamilyRule, RetrainingSettings
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_hash
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from tests.alerting.support import T0, Harness, drift, figure
 
 
@@ -50,6 +52,7 @@ def test_a_silence_that_expires_releases_the_muted_firing(h: Harness) -> None:
     assert alert.silenced_by is None
 
 
+@pytest.mark.slow
 def test_deleting_a_silence_ends_it_and_keeps_its_record(h: Harness) -> None:
     h.configure({"alerting": {"drift": {"fire_after": 1}}})
     muted = silence(h, [{"name": "severity", "value": "warning"}], duration="1d")
@@ -66,6 +69,7 @@ def test_deleting_a_silence_ends_it_and_keeps_its_record(h: Harness) -> None:
     assert events(h) == ["alert.firing"]
 
 
+@pytest.mark.slow
 def test_a_silence_that_does_not_match_mutes_nothing(h: Harness) -> None:
     h.configure({"alerting": {"drift": {"fire_after": 1}}})
     silence(h, [{"name": "feature", "value": "income", "equal": False}], duration="1d")
@@ -74,6 +78,7 @@ def test_a_silence_that_does_not_match_mutes_nothing(h: Harness) -> None:
     assert events(h) == ["alert.firing"]
 
 
+@pytest.mark.slow
 def test_a_resolve_whose_firing_was_muted_is_not_sent(h: Harness) -> None:
     h.configure({"alerting": {"drift": {"fire_after": 1}}})
     silence(h, [{"name": "model", "value": "credit"}], duration="1d")
@@ -96,6 +101,7 @@ def degrade(h: Harness, hours: range, extra: list[dict[str, Any]] | None = None)
         h.run_pass(hour + 0.1)
 
 
+@pytest.mark.slow
 def test_lasting_performance_degradation_requests_retraining_once_with_evidence(h: Harness) -> None:
     degrade(h, range(40, 47))  # fired at 40.1 h; 6 h later at 46.1 h
     requests = h.client.get("/v1/retrain-requests", params={"model": "credit"}).json()
@@ -121,6 +127,7 @@ def test_lasting_performance_degradation_requests_retraining_once_with_evidence(
     assert len(h.client.get("/v1/retrain-requests").json()) == 1
 
 
+@pytest.mark.slow
 def test_a_data_quality_incident_never_requests_retraining(h: Harness) -> None:
     degrade(h, range(40, 60), extra=[NULLS])
     assert {a.family for a in h.alerts() if a.state == "firing"} == {"performance", "drift", "data_quality"}
@@ -128,6 +135,7 @@ def test_a_data_quality_incident_never_requests_retraining(h: Harness) -> None:
     assert "model.retrain_requested" not in events(h)
 
 
+@pytest.mark.slow
 def test_a_data_quality_alert_firing_in_the_same_pass_blocks_retraining(h: Harness) -> None:
     for hour in range(40, 46):
         h.store(hour, [AUC_LOW, drift(0.3), drift(0.2, feature="purpose")])
@@ -139,6 +147,7 @@ def test_a_data_quality_alert_firing_in_the_same_pass_blocks_retraining(h: Harne
     assert h.client.get("/v1/retrain-requests").json() == []
 
 
+@pytest.mark.slow
 def test_drift_with_an_estimated_drop_requests_retraining(h: Harness) -> None:
     estimated = figure("estimated_performance", "roc_auc", 0.62, 0.75, "alert")
     for hour in (40, 41):
@@ -148,6 +157,7 @@ def test_drift_with_an_estimated_drop_requests_retraining(h: Harness) -> None:
     assert {r["family"] for r in request["evidence"]["reasons"]} == {"drift", "estimated_performance"}
 
 
+@pytest.mark.slow
 def test_a_silence_created_after_the_firing_mutes_the_alert_from_the_next_pass(h: Harness) -> None:
     h.configure({"alerting": {"drift": {"fire_after": 1}}})
     h.store(49, [drift(0.3)])

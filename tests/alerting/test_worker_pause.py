@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from service.config import Settings
+from service.kernel import grid
 from service.runner import Pipeline
 from service.storage.database import unit_of_work
-from service.windows import grid
 from service.windows import repository as window_repository
 from service.windows.jobs import WINDOW_END_GRACE_SECONDS
 from tests.alerting.support import Harness

@@ -142,6 +142,7 @@ def test_the_api_key_is_not_in_the_repr() -> None:
 HEAVY = ("fastapi", "sqlalchemy", "pydantic", "numpy", "pandas", "scipy", "evidently", "prometheus_client")
 
 
+@pytest.mark.slow
 def test_the_client_imports_none_of_the_servers_dependencies() -> None:
     probe = (
         "import json, sys, service.client; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"

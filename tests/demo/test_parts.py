@@ -19,6 +19,7 @@ from tests.asgi_client import AppClient
 START = datetime(2026, 10, 11, tzinfo=UTC)
 
 
+@pytest.mark.slow
 def test_the_clock_waits_at_its_gate_and_then_keeps_pace() -> None:
     clock = SimulatedClock(START, speed=36_000.0)  # ten hours per real second
     clock.wait_until(START + timedelta(hours=5))
@@ -39,6 +40,7 @@ def test_a_naive_start_is_refused() -> None:
         SimulatedClock(datetime(2026, 10, 11), speed=10.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("scale", "window", "step", "bucket"), [(1.0, "1d", "6h", "1h"), (60 / DAY, "1m", "1m", "1m")]
 )

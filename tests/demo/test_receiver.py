@@ -42,6 +42,7 @@ EVENT = orjson.dumps(
 )
 
 
+@pytest.mark.slow
 def test_a_signed_event_is_kept_once(receiver: Receiver) -> None:
     secret = _secret()
     receiver.trust(secret)
@@ -53,6 +54,7 @@ def test_a_signed_event_is_kept_once(receiver: Receiver) -> None:
     assert kept.data == {"alert": {"id": 1}} and kept.body == EVENT and kept.headers["webhook-id"] == "msg_1"
 
 
+@pytest.mark.slow
 def test_a_wrong_signature_or_tampered_body_is_refused(receiver: Receiver) -> None:
     receiver.trust(_secret())
     assert _send(receiver, _secret(), "msg_2", EVENT) == 401  # signed with another secret
@@ -70,6 +72,7 @@ def test_a_wrong_signature_or_tampered_body_is_refused(receiver: Receiver) -> No
     assert receiver.counts() == {} and receiver.rejected == 2
 
 
+@pytest.mark.slow
 def test_nothing_is_accepted_before_the_secret_is_known(receiver: Receiver) -> None:
     secret = _secret()
     assert _send(receiver, secret, "msg_4", EVENT) == 401
@@ -78,6 +81,7 @@ def test_nothing_is_accepted_before_the_secret_is_known(receiver: Receiver) -> N
     assert receiver.counts() == {"alert.firing": 1}
 
 
+@pytest.mark.slow
 def test_other_paths_are_not_found(receiver: Receiver) -> None:
     secret = _secret()
     receiver.trust(secret)

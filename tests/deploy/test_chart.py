@@ -99,6 +99,7 @@ def test_lint_reports_a_broken_chart(tmp_path: Path) -> None:
     assert report["errors"] != []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
@@ -135,6 +136,7 @@ def test_a_missing_database_url_fails_with_the_setting_to_change() -> None:
 # ---- every manifest is valid Kubernetes ----------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values_name", VALUE_SET_IDS)
 def test_every_manifest_validates_strictly(values_name: str) -> None:
     objects = render(VALUE_SETS[values_name])
@@ -303,6 +305,7 @@ def test_migrations_can_be_left_to_the_operator() -> None:
     assert [item["metadata"]["name"] for item in by_kind(objects, "Secret")] == [f"{RELEASE}-modelmon"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values_name", VALUE_SET_IDS)
 def test_probes_are_healthz_and_readyz_on_the_http_port(values_name: str) -> None:
     container = _container(_api(render(VALUE_SETS[values_name])))
@@ -321,6 +324,7 @@ def test_probes_are_healthz_and_readyz_on_the_http_port(values_name: str) -> Non
     assert config["MODELMON_HOST"] == "0.0.0.0"
 
 
+@pytest.mark.slow
 def test_the_probe_paths_answer_in_the_app(tmp_path: Path) -> None:
     container = _container(_api(render(VALUE_SETS["defaults"])))
     paths = {

@@ -63,6 +63,7 @@ def test_the_charts_default_port_is_the_settings_default() -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values_name", VALUE_SET_IDS)
 def test_the_container_port_and_the_setting_follow_the_value(values_name: str) -> None:
     objects = render(VALUE_SETS[values_name])

@@ -76,6 +76,7 @@ def _run_entrypoint(bin_directory: Path, *args: str, **environment: str) -> Run:
     return Run(process.returncode, process.pid, stderr, recorded)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -138,6 +139,7 @@ def _real_environment(tmp_path: Path, **settings: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_the_real_migrate_creates_the_schema(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(ENTRYPOINT), "migrate"],

@@ -47,6 +47,7 @@ def _rendered_config() -> YamlLintConfig:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values_name", list(VALUE_SETS))
 def test_the_rendered_manifests_are_clean(values_name: str) -> None:
     config = _rendered_config()

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 
 from tests import factories
 from tests.asgi_client import AppClient
@@ -98,6 +99,7 @@ def _with_mark(body: Any, path: tuple[Any, ...]) -> Any:
     return copy
 
 
+@pytest.mark.slow
 def test_hostile_values_in_every_field_are_never_a_5xx(client: AppClient) -> None:
     assert client.post("/v1/models", json=factories.registration()).status_code == 201
     failures = []

@@ -67,6 +67,7 @@ def test_a_streamed_body_is_refused_at_the_first_chunk_past_the_limit(client: Ap
     assert response.json()["error_count"] == 0
 
 
+@pytest.mark.slow
 def test_a_registration_may_be_larger_than_a_small_body(client: AppClient) -> None:
     features = [{"name": f"feature_{i:04d}", "type": "numeric"} for i in range(2000)]
     registration = factories.registration(features=features)
@@ -76,6 +77,7 @@ def test_a_registration_may_be_larger_than_a_small_body(client: AppClient) -> No
     assert client.post("/v1/models", content=oversized, headers=JSON).status_code == 413
 
 
+@pytest.mark.slow
 def test_open_routes_stay_open_and_unknown_routes_stay_404(client: AppClient) -> None:
     assert client.get("/healthz", headers=NO_KEY).status_code == 200
     assert client.get("/docs", headers=NO_KEY).status_code == 200

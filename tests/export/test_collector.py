@@ -13,8 +13,8 @@ from sqlalchemy import create_engine
 from service.clock import frozen_clock
 from service.export.collector import CachedExport
 from service.export.families import Budget
+from service.storage.alerting_tables import Alert
 from service.storage.database import create_session_factory, unit_of_work
-from service.storage.notify_tables import Alert
 from tests import factories
 from tests.asgi_client import AppClient
 from tests.conftest import NOW

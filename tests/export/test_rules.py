@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from service.alerting.labels import ALERT_NAMES
 from tests.export.live import RULES_FILE
 from tests.export.promql import rules
@@ -25,6 +27,7 @@ def test_promtool_accepts_the_rules_file() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_promtool_unit_tests_of_the_rules_pass() -> None:
     result = _promtool("test", "rules", UNIT_TESTS.name)
     assert result.returncode == 0, result.stdout + result.stderr

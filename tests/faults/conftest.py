@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from service.app import create_app
 from service.clock import frozen_clock
 from service.config import Settings
-from service.storage.tables import Outcome, Prediction
+from service.storage.event_tables import Outcome, Prediction
 from tests.asgi_client import AppClient, app_client
 from tests.conftest import NOW
 from tests.faults.proxy import FaultProxy

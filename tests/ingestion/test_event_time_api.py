@@ -45,6 +45,7 @@ def _only_error(response: Any) -> dict[str, Any]:
     return errors[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", [YEAR_ONE, YEAR_ONE_EAST, YEAR_9999_WEST, "1899-12-31T23:59:59Z"])
 def test_a_time_off_the_window_grid_is_a_422_naming_record_and_field(
     registered: AppClient, moment: str
@@ -89,6 +90,7 @@ def test_outcomes_and_ndjson_get_the_same_refusal(registered: AppClient, moment:
     assert stored(registered) == {**stored(registered), "predictions": 0, "outcomes": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", [YEAR_ONE_EAST, "0001-01-01T00:00:00Z"])
 def test_time_parameters_off_the_grid_are_422(registered: AppClient, moment: str) -> None:
     listed = registered.get("/v1/models/credit/evaluations", params={"from": moment})

@@ -51,6 +51,7 @@ def test_a_resent_outcome_is_a_duplicate_and_a_changed_one_a_conflict(registered
     assert counts(registered)["outcomes"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("record", "field", "fragment"),
     [

@@ -42,6 +42,7 @@ def tiny_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pieces, "PIECE_BYTES", 1)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(batch=records, indent=st.booleans())
 def test_pieces_give_the_records_of_the_whole(batch: list[dict[str, Any]], indent: bool) -> None:
@@ -95,6 +96,7 @@ def test_a_malformed_batch_names_its_position_in_the_whole_body() -> None:
     assert refused.value.detail.startswith(f"malformed JSON at line 1, column {len(body) - 1}")
 
 
+@pytest.mark.slow
 def test_a_nul_deep_in_a_piece_is_named_with_its_record() -> None:
     batch = [{"id": str(i)} for i in range(40_000)] + [{"id": "x\u0000"}]
     with pytest.raises(BadRequest) as refused:

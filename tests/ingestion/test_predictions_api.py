@@ -125,6 +125,7 @@ BAD_RECORDS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "field", "make", "fragment"), BAD_RECORDS, ids=[b[0] for b in BAD_RECORDS])
 def test_each_bad_record_is_422_naming_index_and_field_and_nothing_is_stored(
     registered: AppClient, case: str, field: str, make: Callable[[], dict[str, Any]], fragment: str

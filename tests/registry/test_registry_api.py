@@ -62,6 +62,7 @@ def test_unknown_model_is_404(client: AppClient) -> None:
     assert "missing" in response.json()["detail"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "field", "fragment"),
     [

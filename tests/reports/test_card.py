@@ -19,7 +19,7 @@ from service.reports.card import text
 from service.reports.schemas import CARD_FAMILIES
 from service.runner import Pipeline
 from service.storage.database import unit_of_work
-from service.storage.tables import Reference
+from service.storage.registry_tables import Reference
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from service.reports.drift import reservoir
@@ -31,6 +32,7 @@ def test_same_seed_same_sample_whatever_the_page_size() -> None:
     assert reservoir(_pages(5_000, 100), 300, seed=7, side=1) != first
 
 
+@pytest.mark.slow
 def test_every_item_is_equally_likely() -> None:
     # 2,000 samples of 50 out of 1,000: each item is drawn 100 times in expectation. A
     # chi-square goodness-of-fit test over the 1,000 counts must not reject uniformity,

@@ -81,6 +81,7 @@ def test_a_calibrated_model_scores_near_zero_where_the_plug_in_does_not() -> Non
     assert np.mean(np.asarray(lower) > 0) < 0.02  # a calibrated model is almost never flagged
 
 
+@pytest.mark.slow
 def test_miscalibration_is_detected_and_estimated() -> None:
     rng = np.random.default_rng(3)
     scores, y = _overconfident(rng, 5000)

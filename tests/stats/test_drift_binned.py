@@ -54,6 +54,7 @@ def _assert_within_bounds(binned: DriftStatistics, exact: DriftStatistics) -> No
     assert exact.wasserstein_norm <= binned.wasserstein_norm + binned.wasserstein_error + slack
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PAIRS))
 def test_binned_ks_and_wasserstein_within_derived_bounds(name: str) -> None:
     rng = np.random.default_rng(sorted(PAIRS).index(name))
@@ -67,6 +68,7 @@ def test_binned_ks_and_wasserstein_within_derived_bounds(name: str) -> None:
     assert binned.reference_std == pytest.approx(np.std(u), rel=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PAIRS))
 def test_binned_values_are_close_on_continuous_data(name: str) -> None:
     """100 quantile bins on 5,000 reference values hold 1 % of the reference each, so the KS
@@ -98,6 +100,7 @@ def test_binned_ks_p_value_is_conservative() -> None:
 values = st.lists(st.one_of(st.floats(-50, 50), st.sampled_from([0.0, 1.0, 2.0])), min_size=1, max_size=60)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(u=values, v=values, fit=st.one_of(st.none(), values), bins=st.sampled_from([10, 20, 100]))
 def test_bounds_hold_for_any_samples(

@@ -25,6 +25,7 @@ from tests.stats.discrete_simulation import ALPHA, QUIET, SHIFTED, Scenario, rat
 QUIET_FAST = [s for s in QUIET if s.n_reference <= 10_000]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", QUIET_FAST, ids=[s.name for s in QUIET_FAST])
 def test_false_alarm_rate_on_quiet_data_is_at_most_alpha(scenario: Scenario) -> None:
     reps = 400
@@ -35,6 +36,7 @@ def test_false_alarm_rate_on_quiet_data_is_at_most_alpha(scenario: Scenario) -> 
     assert result.drift <= result.test
 
 
+@pytest.mark.slow
 def test_chi_square_holds_its_level_where_ks_is_conservative() -> None:
     """0/1 flag at 30 %: KS's continuous law rejects only when z > 2.97, a level ≈ 0.3 %."""
     reps = 400
@@ -43,6 +45,7 @@ def test_chi_square_holds_its_level_where_ks_is_conservative() -> None:
     assert stats.binom.cdf(round(result.test * reps), reps, ALPHA) > 1e-3  # not far below α either
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SHIFTED, ids=[s.name for s in SHIFTED])
 def test_listed_shifts_are_detected(scenario: Scenario) -> None:
     result = rates(scenario, 100, seed=50 + SHIFTED.index(scenario), with_ks=False)
@@ -129,6 +132,7 @@ grid = st.sampled_from([0.0, 1.0, 2.5, 4.0])
 anywhere = st.one_of(grid, grid, st.floats(-3.0, 7.0, allow_nan=False))
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(u=st.lists(anywhere, min_size=1, max_size=50), v=st.lists(anywhere, min_size=1, max_size=50))
 def test_bounds_hold_off_the_grid_and_out_of_range(u: list[float], v: list[float]) -> None:

@@ -106,6 +106,7 @@ def test_binned_influence_se_is_close_to_the_raw_one(draw: object) -> None:
     assert raw * 0.99 <= binned <= raw * 1.10
 
 
+@pytest.mark.slow
 def test_noise_bias_bounds_the_mean_effect_under_no_change() -> None:
     rng = np.random.default_rng(12)
     draws = [_continuous(rng.normal(size=2_000), rng.normal(size=500)) for _ in range(200)]
@@ -176,11 +177,13 @@ def _pairs(*names: str) -> list[Pair]:
     return chosen
 
 
+@pytest.mark.slow
 def test_lower_limit_covers_near_the_threshold_at_small_sizes() -> None:
     pairs = _pairs("normal shift 0.1σ", "flag 0.3 -> 0.4", "8 levels, JS 0.1")
     _check(coverage_rows(REPS, 201, pairs, ((200, 200),)), FLOORS)
 
 
+@pytest.mark.slow
 def test_lower_limit_covers_at_larger_sizes() -> None:
     # 5,000-row references keep the test fast; the benchmark table has 20,000
     _check(coverage_rows(REPS, 202, _pairs("normal shift 0.2σ"), ((5_000, 5_000),)), FLOORS)
@@ -188,6 +191,7 @@ def test_lower_limit_covers_at_larger_sizes() -> None:
     _check(coverage_rows(REPS, 203, pairs, ((2_000, 5_000),)), FLOORS)
 
 
+@pytest.mark.slow
 def test_quiet_columns_rarely_reach_the_threshold() -> None:
     # every law at 200 / 200 (the noisiest size) and at 200 / 2,000: at most 1 draw in 300
     # with L ≥ 0.1 (the goal is ≤ 1 in 1,000; with a true rate of 0.001, 2 or more in 300
@@ -198,6 +202,7 @@ def test_quiet_columns_rarely_reach_the_threshold() -> None:
         assert row.rate * row.reps <= 1, row
 
 
+@pytest.mark.slow
 def test_the_linear_se_alone_would_let_noise_through() -> None:
     # the reason for the bias allowance: without it, quiet 200 / 200 t₃ columns reach L ≥ 0.1
     rng = np.random.default_rng(206)

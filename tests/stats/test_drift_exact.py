@@ -77,6 +77,7 @@ def test_asymptotic_ks_p_value_matches_scipy_asymp() -> None:
         assert ks_p_value(float(asymp.statistic), n, m) == pytest.approx(asymp.pvalue, rel=1e-9, abs=1e-15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_eff", [10_001, 50_000, 400_000])
 @pytest.mark.parametrize("x", [0.5, 1.0, 1.36, 2.0, 3.0, 4.0])
 def test_large_n_ks_p_value_is_close_to_smirnov(n_eff: int, x: float) -> None:

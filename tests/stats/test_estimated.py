@@ -79,6 +79,7 @@ def test_estimate_on_the_reference_itself_is_exact_at_a_block_boundary() -> None
         assert est.get(metric).value == pytest.approx(realised(rows.actual, rows.predicted), abs=1e-9), metric
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("a", "b"), [(2.0, 3.0), (3.0, 2.0), (1.2, 4.0)])
 def test_estimate_tracks_realised_metric_under_covariate_shift(a: float, b: float) -> None:
     # 200 seeded windows of 2000 rows: the mean estimate must match the mean realised value

@@ -57,6 +57,7 @@ def _report(seed: int) -> tuple[FairnessReport, BinaryRows]:
     return fairness_report(attribute="g", groups=_counts_by_group(rows, rows.group)), rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_disparities_equal_fairlearn(seed: int) -> None:
     report, rows = _report(seed)
@@ -389,6 +390,7 @@ def test_many_groups_match_a_loop_over_ordered_pairs(k: int, confidence: float) 
 # ---------------------------------------------------------------- the outside tester's windows
 
 
+@pytest.mark.slow
 def test_independent_intersections_do_not_put_a_lower_bound_above_zero_in_more_than_5_percent() -> None:
     # 12 groups sex × age_band independent of score and label, windows of 2,000 rows: the
     # plug-in max − min of 12 noisy rates sits far above 0, the interval must not

@@ -45,6 +45,7 @@ def _plausible(r: CoverageRow, floor: float) -> bool:
     return float(binom.cdf(hits, served, floor)) >= 1e-3
 
 
+@pytest.mark.slow
 def test_every_interval_covers_at_least_093_for_nominal_095(table: list[CoverageRow]) -> None:
     nominal = [r for r in table if r.nominal == 0.95]
     assert len(nominal) > 500

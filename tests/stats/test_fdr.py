@@ -13,6 +13,7 @@ from service.stats.fdr import benjamini_hochberg, discoveries
 p_values = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(p=p_values)
 def test_matches_scipy(p: list[float]) -> None:
@@ -21,6 +22,7 @@ def test_matches_scipy(p: list[float]) -> None:
     np.testing.assert_allclose(np.array(ours, dtype=float), expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(p=p_values, alpha=st.floats(0.001, 0.5))
 def test_rejections_equal_the_step_up_rule(p: list[float], alpha: float) -> None:

@@ -153,6 +153,7 @@ def test_auc_equals_sklearn_when_scores_sit_on_edges(seed: int) -> None:
     assert report.get("pr_auc").value == pytest.approx(average_precision_score(y, scores), abs=1e-12)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), bins=st.integers(2, 40), n=st.integers(30, 600))
 def test_binned_auc_within_its_bound_of_exact(seed: int, bins: int, n: int) -> None:

@@ -10,6 +10,8 @@ nominal 0.999 must reach 0.99 (10 misses in 1,000 where about 1 is expected).
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.coverage.common import CoverageRow
 from benchmarks.coverage.performance import (
     ERROR_LAWS,
@@ -33,6 +35,7 @@ def _check(rows: list[CoverageRow]) -> None:
             assert row.coverage >= floor(row), row
 
 
+@pytest.mark.slow
 def test_binary_intervals_cover() -> None:
     scenarios = (
         ("beta", 150),
@@ -52,10 +55,12 @@ def test_binary_intervals_cover() -> None:
     _check(rows)
 
 
+@pytest.mark.slow
 def test_multiclass_intervals_cover() -> None:
     _check(multiclass_rows(REPS, 102))
 
 
+@pytest.mark.slow
 def test_regression_intervals_cover_except_where_documented() -> None:
     rows = regression_rows(REPS, 103, ERROR_LAWS[:3] + ERROR_LAWS[4:5], (100, 1_000))
     _check(rows)
@@ -64,11 +69,13 @@ def test_regression_intervals_cover_except_where_documented() -> None:
     assert [r.coverage < 0.93 for r in t3 if r.interval == "rmse"] == [True]
 
 
+@pytest.mark.slow
 def test_cbpe_intervals_cover_the_realised_figures() -> None:
     _check(cbpe_rows(REPS, 105, (1_000, 100_000), (1,)))
     _check(cbpe_rows(REPS, 106, (10_000,), (2,)))
 
 
+@pytest.mark.slow
 def test_intervals_stay_valid_at_confidence_0_999() -> None:
     # the scenarios of ``strict_rows`` that are cheapest to re-run
     _check(binary_rows(REPS, 107, (("strong", 400),), STRICT))

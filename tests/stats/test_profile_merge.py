@@ -7,6 +7,7 @@ from itertools import chain, pairwise
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -127,6 +128,7 @@ def _concat(parts: list[Batch]) -> Batch:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), task=st.sampled_from(sorted(LAYOUTS)))
 def test_merge_of_parts_equals_profile_of_union(data: st.DataObject, task: str) -> None:
@@ -136,6 +138,7 @@ def test_merge_of_parts_equals_profile_of_union(data: st.DataObject, task: str) 
     _close(_normal(merged), _normal(build_profile(layout, _concat([a, b]))))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), task=st.sampled_from(sorted(LAYOUTS)))
 def test_merge_is_commutative_associative_with_identity(data: st.DataObject, task: str) -> None:
@@ -148,6 +151,7 @@ def test_merge_is_commutative_associative_with_identity(data: st.DataObject, tas
     _close(_normal(merge_all([p, q, r], layout=layout)), _normal(p.merge(q).merge(r)))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(batch=batches("binary_classification", 60), cuts=st.lists(st.integers(0, 60), max_size=4))
 def test_bucket_merge_equals_whole(batch: Batch, cuts: list[int]) -> None:

@@ -55,6 +55,7 @@ def test_delong_equals_row_placements_on_tied_scores(seed: int) -> None:
     assert delong_se(pos, neg) == pytest.approx(_delong_from_rows(scores, y), rel=1e-10)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), bins=st.integers(2, 40), n=st.integers(20, 400))
 def test_ap_binning_range_holds_the_exact_average_precision(seed: int, bins: int, n: int) -> None:

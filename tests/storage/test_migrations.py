@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
@@ -32,6 +33,7 @@ def test_migrated_schema_equals_the_models(database_url: str) -> None:
     assert _differences(database_url) == []
 
 
+@pytest.mark.slow
 def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     model_tables = {table.name for table in Base.metadata.sorted_tables}
     assert model_tables <= _tables(database_url)

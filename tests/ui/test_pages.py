@@ -8,9 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from service.storage.database import unit_of_work
-from service.storage.tables import Model, ModelVersion
+from service.storage.registry_tables import Model, ModelVersion
 from tests.alerting.support import Harness, drift, figure
 from tests.conftest import NOW
 from tests.ui.dom import Node, parse
@@ -71,6 +72,7 @@ def _register_hostile_model(h: Harness) -> None:
         )
 
 
+@pytest.mark.slow
 def test_every_value_from_the_database_is_escaped(h: Harness) -> None:
     _register_hostile_model(h)
     group = "<img src=x onerror=alert(1)>"
@@ -162,6 +164,7 @@ def test_model_page_charts_the_stored_figures(h: Harness) -> None:
     assert newest in doc.find("div", "meta").text
 
 
+@pytest.mark.slow
 def test_a_model_without_windows_shows_empty_sections(h: Harness) -> None:
     _, doc = page(h, "/ui")
     row = doc.find("tr", "model", data_model="credit")

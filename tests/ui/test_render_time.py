@@ -6,6 +6,8 @@ import statistics
 import time
 from typing import Any
 
+import pytest
+
 from tests.alerting.support import Harness, drift, figure
 
 FEATURES = [f"num_{i:02d}" for i in range(15)] + [f"cat_{i}" for i in range(5)]
@@ -45,6 +47,7 @@ def window(hour: int) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.mark.slow
 def test_a_model_page_of_60_windows_and_20_features_renders_in_under_100_ms(h: Harness) -> None:
     for hour in range(1, 61):
         h.store(hour, window(hour))

@@ -47,6 +47,7 @@ def test_the_secret_is_answered_on_creation_and_never_again(client: AppClient) -
     assert client.get(endpoint).json()["description"] == "changed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -79,6 +80,7 @@ def test_metadata_and_private_addresses_are_refused_with_how_to_allow_them(clien
     assert "MODELMON_WEBHOOK_ALLOWED_NETWORKS" in message
 
 
+@pytest.mark.slow
 def test_a_name_resolving_to_loopback_is_refused_when_no_network_is_allowed(
     client_with: Callable[..., AppClient],
 ) -> None:

@@ -58,6 +58,7 @@ def dripping_url(request: pytest.FixtureRequest) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@pytest.mark.slow
 def test_a_dripping_receiver_is_cut_off_at_the_deadline(dripping_url: str) -> None:
     guard = Guard.from_cidrs(["127.0.0.0/8"])
     claim = Claim(1, 1, "msg_deadline", dripping_url, b"{}", (SECRET,), 0, datetime(2026, 11, 22, tzinfo=UTC))

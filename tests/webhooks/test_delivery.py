@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import WebhookVerificationError
 
 from service.storage.database import unit_of_work
-from service.storage.notify_tables import WebhookDelivery
+from service.storage.webhook_tables import WebhookDelivery
 from service.webhooks.jobs import Deliverer
 from service.webhooks.service import enqueue
 from tests.asgi_client import AppClient
@@ -45,6 +45,7 @@ def deliveries(client: AppClient, endpoint_id: int) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 def test_a_delivery_is_signed_in_the_standard_webhooks_format(
     client: AppClient,
     sessions: sessionmaker[Session],
@@ -69,6 +70,7 @@ def test_a_delivery_is_signed_in_the_standard_webhooks_format(
     assert attempt["response_excerpt"] == "x" * 1024
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("outage", ["503", "port closed"])
 def test_a_receiver_that_was_down_gets_the_delivery_later_exactly_once(
     client: AppClient,
@@ -104,6 +106,7 @@ def test_a_receiver_that_was_down_gets_the_delivery_later_exactly_once(
         assert "ConnectError" in delivery["attempts"][0]["error"]
 
 
+@pytest.mark.slow
 def test_after_the_last_attempt_a_delivery_is_dead_and_redelivery_keeps_its_webhook_id(
     client: AppClient,
     sessions: sessionmaker[Session],
@@ -131,6 +134,7 @@ def test_after_the_last_attempt_a_delivery_is_dead_and_redelivery_keeps_its_webh
     assert delivered["state"] == "delivered" and len(delivered["attempts"]) == 4
 
 
+@pytest.mark.slow
 def test_410_disables_the_endpoint_and_nothing_more_is_sent_to_it(
     client: AppClient,
     sessions: sessionmaker[Session],
@@ -156,6 +160,7 @@ def test_410_disables_the_endpoint_and_nothing_more_is_sent_to_it(
     assert [r.payload["data"] for r in receiver.received] == [{"n": 1}, {"n": 2}]
 
 
+@pytest.mark.slow
 def test_during_the_rotation_overlap_old_and_new_secrets_both_verify(
     client: AppClient,
     sessions: sessionmaker[Session],
@@ -182,6 +187,7 @@ def test_during_the_rotation_overlap_old_and_new_secrets_both_verify(
         after.verify(old)
 
 
+@pytest.mark.slow
 def test_the_address_is_checked_again_before_every_attempt(
     client: AppClient,
     sessions: sessionmaker[Session],
@@ -206,6 +212,7 @@ def test_the_address_is_checked_again_before_every_attempt(
     assert "10.0.0.7" in first["error"] and "127.0.0.1" in second["error"]
 
 
+@pytest.mark.slow
 def test_a_test_event_reaches_only_its_endpoint(
     client: AppClient, receivers: Callable[..., Receiver], deliverer: Callable[..., Deliverer]
 ) -> None:

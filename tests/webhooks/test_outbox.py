@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.notify_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
+from service.storage.webhook_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from service.webhooks import repository
 from service.webhooks.jobs import Deliverer
 from service.webhooks.service import enqueue

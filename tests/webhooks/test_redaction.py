@@ -39,6 +39,7 @@ def test_redacted_url_keeps_where_and_drops_secrets(url: str, shown: str) -> Non
     assert redacted_url(url) == shown
 
 
+@pytest.mark.slow
 def test_read_keys_see_webhook_urls_redacted_and_no_answers(
     client: AppClient, receivers: Callable[..., Receiver], deliverer: Callable[..., Deliverer]
 ) -> None:

@@ -32,6 +32,7 @@ def _stored(database_url: str, endpoint_id: int) -> tuple[str, str | None]:
     return row[0], row[1]
 
 
+@pytest.mark.slow
 def test_the_stored_secret_is_sealed_and_deliveries_are_signed_with_the_real_one(
     client: AppClient,
     database_url: str,
@@ -66,6 +67,7 @@ def test_a_sealed_secret_opens_only_with_its_key_and_on_its_endpoint() -> None:
     assert sealer.seal("whsec_abc", 7) != sealed  # a fresh nonce each time
 
 
+@pytest.mark.slow
 def test_migrate_seals_secrets_stored_in_plaintext(client: AppClient, database_url: str) -> None:
     endpoint = create(client, "http://127.0.0.1:9/hook")
     engine = create_engine(database_url)
@@ -92,6 +94,7 @@ def test_migrate_seals_secrets_stored_in_plaintext(client: AppClient, database_u
     assert sealer.open(stored, endpoint["id"]) == endpoint["secret"]
 
 
+@pytest.mark.slow
 def test_an_endpoint_whose_secret_does_not_decrypt_does_not_stop_the_others(
     client: AppClient,
     database_url: str,

@@ -43,6 +43,7 @@ def fire(sessions: sessionmaker[Session], clock: MutableClock, count: int) -> No
             enqueue(session, event_type="alert.firing", data={"n": n}, now=clock())
 
 
+@pytest.mark.slow
 def test_one_round_takes_at_most_a_quarter_of_the_slots_per_endpoint(
     client: AppClient,
     sessions: sessionmaker[Session],
@@ -60,6 +61,7 @@ def test_one_round_takes_at_most_a_quarter_of_the_slots_per_endpoint(
     assert (len(busy.received), len(quiet.received)) == (2, 1)
 
 
+@pytest.mark.slow
 def test_a_hanging_receiver_does_not_hold_back_the_others(
     client: AppClient,
     sessions: sessionmaker[Session],

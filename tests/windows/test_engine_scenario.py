@@ -169,6 +169,7 @@ def _utc(text: str | None) -> str | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
 
 
+@pytest.mark.slow
 def test_the_scenario_yields_what_the_issue_asks(finished: AppClient) -> None:
     """One run of the scenario per database (~5-10 s), five sets of checks on it."""
     check_only_the_drifted_features_alert_and_only_once_drift_began(finished)

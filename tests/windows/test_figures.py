@@ -37,6 +37,7 @@ from service.stats.quality import evaluate_quality
 from service.stats.verdict import DriftConfig, DriftReport, evaluate_drift
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 from service.windows.figures_base import FAMILIES, finite
+from service.windows.policy import evaluation_policy
 
 NUMERIC = ("x0", "x1", "x2", "x3", "x4")
 CATEGORICAL = {"c0": ("a", "b", "c", "d"), "c1": ("p", "q", "r")}
@@ -162,7 +163,11 @@ class Setup:
         self, window: Profile, config: MonitorConfig = DEFAULT, *, final: bool = False
     ) -> WindowFigures:
         return evaluate_window(
-            layout=self.layout, reference=self.reference, window=window, config=config, final=final
+            layout=self.layout,
+            reference=self.reference,
+            window=window,
+            policy=evaluation_policy(config),
+            final=final,
         )
 
 
@@ -230,6 +235,7 @@ def test_only_drifted_features_alert_and_p_value_is_the_bh_q_value(binary: Setup
         assert score.status == p_value.status == ("alert" if verdict.status == "drift" else "ok")
 
 
+@pytest.mark.slow
 def test_drift_alerts_only_when_the_effect_is_past_its_threshold_on_evidence(binary: Setup) -> None:
     """Small windows with moderate shifts: a significant test and a point effect past 0.1 are not
     enough; the effect's lower limit effect − z·se must reach 0.1, z at the level simultaneous
@@ -557,6 +563,7 @@ def _assert_clean(result: WindowFigures) -> None:
         assert (f.value is None) == (f.status == "insufficient_data"), f
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["binary_classification", "multiclass_classification", "regression"])
 def test_no_nan_anywhere_even_for_empty_and_tiny_windows(task: Task) -> None:
     setup = _setup(task)

@@ -21,7 +21,7 @@ from service.app import create_app
 from service.config import Settings
 from service.runner import Pipeline
 from service.storage.database import unit_of_work
-from service.storage.tables import WindowRun, WindowTask
+from service.storage.engine_tables import WindowRun, WindowTask
 from tests.asgi_client import app_client
 from tests.windows import scenario
 
@@ -123,6 +123,7 @@ def _modelmon(database_url: str, *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 def test_worker_once_and_backfill_commands(database_url: str) -> None:
     jobs = _load_one_day(database_url)
     jobs.sessions.kw["bind"].dispose()

@@ -1,0 +1,99 @@
+"""The fairness disparities, one table: ``DISPARITIES``.
+
+Each entry names the per-group rate it compares (two rates: the worse of their two
+differences, sharing one error budget, as equalized odds does), its form — ``difference``
+= max_g − min_g (≥ 0, alerts above its bound) or ``ratio`` = min_g / max_g (≤ 1, alerts below
+its bound) —, whether it needs labels (then it is provisional in early windows) and scores
+(then only scored binary models have it), the bound documented as its default, and the field
+of the monitor's fairness settings that overrides that bound.
+
+The table drives the statistics (``fairness.fairness_report`` computes the rate disparities
+in its order; ``group_calibration`` the score one), the figures (limits, provisional rule,
+family size), the monitor schema's defaults and the docs' list. Adding a disparity over an
+existing rate is one entry here; over a new rate, that rate's function too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+DisparityForm = Literal["difference", "ratio"]
+
+
+@dataclass(frozen=True, slots=True)
+class DisparitySpec:
+    name: str
+    rates: tuple[str, ...]
+    form: DisparityForm
+    needs_labels: bool
+    needs_scores: bool
+    default_bound: float
+    setting: str
+
+
+DISPARITIES: tuple[DisparitySpec, ...] = (
+    DisparitySpec(
+        name="statistical_parity_difference",
+        rates=("selection_rate",),
+        form="difference",
+        needs_labels=False,
+        needs_scores=False,
+        default_bound=0.1,
+        setting="max_parity_difference",
+    ),
+    DisparitySpec(
+        name="disparate_impact_ratio",
+        rates=("selection_rate",),
+        form="ratio",
+        needs_labels=False,
+        needs_scores=False,
+        default_bound=0.8,
+        setting="min_impact_ratio",
+    ),
+    DisparitySpec(
+        name="equal_opportunity_difference",
+        rates=("tpr",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=0.1,
+        setting="max_equal_opportunity_difference",
+    ),
+    DisparitySpec(
+        name="equalized_odds_difference",
+        rates=("tpr", "fpr"),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=0.1,
+        setting="max_equalized_odds_difference",
+    ),
+    DisparitySpec(
+        name="predictive_parity_difference",
+        rates=("ppv",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=0.1,
+        setting="max_predictive_parity_difference",
+    ),
+    # Calibration-in-the-large (mean score − observed positive rate) per group: needs scores.
+    DisparitySpec(
+        name="calibration_difference",
+        rates=("calibration_in_the_large",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=True,
+        default_bound=0.05,
+        setting="max_calibration_difference",
+    ),
+)
+
+DISPARITY: Mapping[str, DisparitySpec] = {d.name: d for d in DISPARITIES}
+
+
+def disparities_of(*, scored: bool) -> tuple[DisparitySpec, ...]:
+    """The disparities a binary model has: all with scores, else those that need none."""
+    return tuple(d for d in DISPARITIES if scored or not d.needs_scores)

@@ -1,0 +1,1 @@
+"""Maintenance scripts that read the source tree; none imports `service`."""
