@@ -6,12 +6,12 @@ protected attributes sex and age_band, drift in num_00, num_02 and purpose over 
 measures, in one run:
 
 - the COPY load rate (predictions, then outcomes, so aggregation sees them joined);
-- aggregation throughput: ``Jobs.catch_up`` (one ``aggregate_once`` per pass) to the end;
+- aggregation throughput: ``Pipeline.catch_up`` (one ``aggregate_once`` per pass) to the end;
 - one window step (``compute``: merge the stored pieces, every figure) of a 24 h and of a
   7-day window, with a warm ``ProfileCache`` (window k+1 right after window k: the steady
   state) and a cold one, median of 10 steps; and ``evaluate_task`` (compute + storing the
   run and its figures, rolled back);
-- the backfill of every 24 h window at 1 h steps (``jobs.backfill``: 720 windows in 30 days);
+- the backfill of every 24 h window at 1 h steps (``windows.commands.backfill``: 720 windows in 30 days);
 - peak RSS of this process (it is the worker) during aggregation and backfill;
 - Evidently 0.7's ``DataDriftPreset`` on the raw rows of the last 24 h window against the
   reference rows (its import time apart).
@@ -64,12 +64,14 @@ from service.config import Settings
 from service.kernel import grid
 from service.kernel.durations import DAY
 from service.registry.service import load_model
+from service.runner import Pipeline
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.engine_tables import WindowTask
+from service.windows.commands import backfill
 from service.windows.figures import evaluate_window
-from service.windows.jobs import Jobs, backfill
 from service.windows.service import (
     ProfileCache,
+    RunPublisher,
     Target,
     compute,
     evaluate_task,
@@ -521,8 +523,8 @@ def in_child(fn: Callable[..., T], *args: object) -> T:
     return cast(T, value)
 
 
-def aggregate(jobs: Jobs, results: Results) -> None:
-    """``Jobs.catch_up`` unrolled (the same loop) to time each pass."""
+def aggregate(jobs: Pipeline, results: Results) -> None:
+    """``Pipeline.catch_up`` unrolled (the same loop) to time each pass."""
     progress(f"aggregating (passes of {jobs.settings.aggregation_pass_rows:,} predictions)")
     release_free_memory()
     last_report = time.perf_counter()
@@ -565,8 +567,11 @@ def _timed_ms(fn: Callable[..., object], *args: object) -> float:
     return 1000 * (time.perf_counter() - began)
 
 
-def steps(sessions: sessionmaker[Session], model_id: int, version_id: int, results: Results) -> None:
-    """Median over STEPS windows of one step, per window length, warm and cold cache."""
+def steps(
+    sessions: sessionmaker[Session], model_id: int, version_id: int, results: Results, publisher: RunPublisher
+) -> None:
+    """Median over STEPS windows of one step, per window length, warm and cold cache; the
+    stored runs go to ``publisher`` (rolled back with them)."""
     with unit_of_work(sessions) as session:
         day = target_of(session, model_id, version_id)
     assert day is not None, "no layout: aggregation did not fit one"
@@ -618,20 +623,22 @@ def steps(sessions: sessionmaker[Session], model_id: int, version_id: int, resul
                 wanted=1, done=0, revision=0,
             )  # fmt: skip
             began = time.perf_counter()
-            evaluate_task(session, task, now, cache)
+            evaluate_task(session, task, now, cache, publisher)
             if index:
                 written.append(1000 * (time.perf_counter() - began))
         session.rollback()
     results.steps["24h warm evaluate_task"] = written
 
 
-def run_backfill(jobs: Jobs, start: datetime, results: Results) -> None:
+def run_backfill(jobs: Pipeline, start: datetime, results: Results) -> None:
     progress(f"backfill of every 24 h window ending in ({start:%Y-%m-%d}, {END:%Y-%m-%d}], 1 h steps")
     release_free_memory()
     with PeakRss() as memory:
         results.backfill_base_mib = memory.base / 2**20
         began = time.perf_counter()
-        results.backfill_windows = backfill(jobs, MODEL, start, END, out=sys.stderr)
+        results.backfill_windows = backfill(
+            jobs.aggregation, jobs.evaluation, MODEL, start, END, out=sys.stderr
+        )
         results.backfill_s = time.perf_counter() - began
     results.backfill_peak_mib = memory.peak / 2**20
     with unit_of_work(jobs.sessions) as session:
@@ -806,9 +813,9 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_database_engine(settings)
         try:
             sessions = create_session_factory(engine)
-            jobs = Jobs(sessions, settings, frozen_clock(END))
+            jobs = Pipeline(sessions, settings, frozen_clock(END))
             aggregate(jobs, results)
-            steps(sessions, model_id, version_id, results)
+            steps(sessions, model_id, version_id, results, jobs.alerting)
             run_backfill(jobs, start, results)
         finally:
             engine.dispose()

@@ -267,13 +267,13 @@ def _timestamp(text: str) -> datetime:
 
 def backfill(settings: Settings, model: str, start: datetime, end: datetime) -> None:
     from service.errors import ApiError
-    from service.windows.jobs import backfill as run_backfill
+    from service.windows.commands import backfill as run_backfill
 
     if start >= end:
         raise SystemExit("modelmon: --from must be before --to")
     runner = _runner(settings)
     try:
-        done = run_backfill(runner.jobs, model, start, end)
+        done = run_backfill(runner.pipeline.aggregation, runner.pipeline.evaluation, model, start, end)
     except ApiError as error:
         raise SystemExit(f"modelmon: {error.detail}") from None
     finally:

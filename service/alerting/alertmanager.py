@@ -14,7 +14,6 @@ Prometheus rules carry, so the two sources deduplicate in Alertmanager.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +27,8 @@ from service.alerting.labels import alert_labels
 from service.alerting.states import AlertState
 from service.clock import Clock
 from service.config import Settings
-from service.kernel.instruments import ALERTMANAGER_PUSHES, JOB_FAILURES, counting_failures, record_job
+from service.kernel.instruments import ALERTMANAGER_PUSHES
+from service.kernel.job import JobTiming
 from service.storage.alerting_tables import Alert
 from service.storage.database import unit_of_work
 from service.webhooks.service import iso_utc
@@ -165,6 +165,8 @@ class AlertmanagerSync:
     resolved in the last 4 × resend interval, so a resolution is not lost across a restart.
     """
 
+    name = JOB_NAME
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -180,6 +182,7 @@ class AlertmanagerSync:
         self.last_push: datetime | None = None
         self._firing: frozenset[tuple[int, str]] = frozenset()
         self._resolved_sent: set[int] = set()
+        self.timing = JobTiming(JOB_NAME, clock)
 
     @property
     def resend(self) -> timedelta:
@@ -191,13 +194,13 @@ class AlertmanagerSync:
         url = self.settings.alertmanager_url
         if url is None:
             return 0
-        started = time.perf_counter()
-        with counting_failures(JOB_NAME):
-            pushed = self._sync(url, self.clock())
+        started = self.timing.start()
+        with self.timing.counting_failures():
+            pushed = self._sync(url, started)
         if pushed is None:  # the push failed (logged): a failed run like one that raised
-            JOB_FAILURES.labels(job=JOB_NAME, model="").inc()
+            self.timing.failed()
             return 0
-        record_job(JOB_NAME, time.perf_counter() - started, time.time())
+        self.timing.succeeded(self.timing.elapsed(started))
         return pushed
 
     def _sync(self, url: str, now: datetime) -> int | None:

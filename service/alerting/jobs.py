@@ -1,4 +1,8 @@
-"""The alerting job: apply queued window runs until the queue is empty (or time is up)."""
+"""The alerting job: apply queued window runs until the queue is empty (or time is up).
+
+It is also the queue's door: evaluation publishes each stored run through
+:meth:`AlertingJob.publish` (the ``RunPublisher`` port of ``service/windows/service.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.alerting import repository
 from service.alerting.service import PassSummary, alert_pass
 from service.clock import Clock
 from service.config import Settings
 from service.failures import service as failures
-from service.kernel.instruments import counting_failures, record_job
+from service.kernel.job import JobTiming
 from service.storage.database import unit_of_work
+from service.storage.engine_tables import WindowRun
 
 log = logging.getLogger("modelmon.alerting")
 JOB = "alerting"
@@ -32,25 +38,33 @@ class AlertingJob:
     """Alerting passes against one database; each pass is one transaction (≤ ``max_runs`` runs,
     ~300 figures each, so a pass stays well under a second)."""
 
+    name = JOB
+
     def __init__(
         self, sessions: sessionmaker[Session], settings: Settings, clock: Clock, max_runs: int = 200
     ):
         self.sessions, self.settings, self.clock, self.max_runs = sessions, settings, clock, max_runs
+        self.timing = JobTiming(JOB, clock)
+
+    def publish(self, session: Session, run: WindowRun) -> None:
+        """Queue a stored run for the next pass, in the transaction that stored it."""
+        repository.enqueue_run(session, run)
 
     def run_once(self) -> PassSummary:
-        started = time.monotonic()
-        with counting_failures("alerting"), unit_of_work(self.sessions) as session:
+        started = self.timing.start()
+        with self.timing.counting_failures(), unit_of_work(self.sessions) as session:
             now = self.clock()
             failing, due = failures.model_units(session, JOB, now)
             summary = alert_pass(session, now, self.settings.base_url, self.max_runs, held=failing - due)
             recovered = failing & summary.applied_models
             failures.settle(session, job=JOB, now=now, failed=summary.failed, recovered=recovered)
         if summary.claimed:
-            record_job(JOB, time.monotonic() - started, time.time())
+            self.timing.succeeded(self.timing.elapsed(started))
         return summary
 
     def drain(self, max_seconds: float = 60.0) -> AlertingTotals:
-        """Passes until the queue is empty, another worker holds the claim, or ``max_seconds``."""
+        """Passes until the queue is empty, another worker holds the claim, or ``max_seconds``
+        (a budget on the process's monotonic clock: a frozen test clock must not make it endless)."""
         totals, started = AlertingTotals(), time.monotonic()
         while True:
             summary = self.run_once()

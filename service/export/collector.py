@@ -5,6 +5,13 @@
 scrape costs neither a query nor the formatting of ~22,000 samples (100 models × ~220
 series, docs/metrics.md); a stale snapshot is read again by one background thread while
 scrapes get the last one.
+
+Apart from prometheus-client on purpose: this is not a ``prometheus_client`` ``Collector``
+and is never registered in a ``CollectorRegistry``. A registered collector would be asked
+for its families on every scrape and rendered by ``generate_latest`` (134–255 ms for ~22,000
+samples, 5–7× ``render_text``); here the process's registry (``instruments.py``) and this
+cached text are two separate byte strings that ``endpoints.metrics`` joins, with disjoint
+family names (``tests/export/test_scrape_parts.py``).
 """
 
 from __future__ import annotations

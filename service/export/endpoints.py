@@ -3,7 +3,8 @@
 Two parts: this process's instruments (HTTP, ingestion, jobs, pool, and the process and
 Python collectors of prometheus-client), or — when the operator runs several uvicorn
 workers and sets ``PROMETHEUS_MULTIPROC_DIR`` — every worker's instruments merged; then
-the stored-state gauges read from the database (``collector.CachedExport``).
+the stored-state gauges read from the database (``collector.CachedExport``), kept rendered
+apart from prometheus-client's registry and appended to its text.
 """
 
 from __future__ import annotations

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock
-from service.kernel.instruments import counting_failures, record_job
+from service.kernel.job import JobTiming
 from service.privacy.service import retention_pass
 from service.storage.database import unit_of_work
 
@@ -27,11 +26,18 @@ RETENTION_POLL_SECONDS = 60.0
 
 
 class RetentionJob:
+    name = "retention"
+
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, retention_days: int) -> None:
         self._sessions = sessions
         self._clock = clock
         self.retention_days = retention_days
         self._last_run: datetime | None = None
+        self.timing = JobTiming(self.name, clock)
+
+    def run_once(self) -> tuple[int, int]:
+        """A run if one is due (none in the last ``RETENTION_EVERY``); (predictions, outcomes)."""
+        return self.run_if_due()
 
     def run_if_due(self) -> tuple[int, int]:
         now = self._clock()
@@ -53,21 +59,21 @@ class RetentionJob:
 
     def run(self, now: datetime) -> tuple[int, int]:
         """Delete every expired raw event, one transaction per batch; (predictions, outcomes)."""
-        started = time.perf_counter()
+        started = self.timing.start()
         predictions = outcomes = 0
         while True:
-            with counting_failures("retention"), unit_of_work(self._sessions) as session:
+            with self.timing.counting_failures(), unit_of_work(self._sessions) as session:
                 done = retention_pass(session, now, self.retention_days, RETENTION_BATCH)
             predictions += done.predictions
             outcomes += done.outcomes
             if not done.more:
                 break
             log.info("retention: %d predictions and %d outcomes deleted so far", predictions, outcomes)
-        seconds = time.perf_counter() - started
+        seconds = self.timing.elapsed(started)
         if predictions or outcomes:
             log.info(
                 "retention: deleted %d predictions and %d outcomes older than %d days in %.1f s",
                 predictions, outcomes, self.retention_days, seconds,
             )  # fmt: skip
-        record_job("retention", seconds, time.time())
+        self.timing.succeeded(seconds)
         return predictions, outcomes

@@ -39,7 +39,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.clock import Clock, system_clock
 from service.config import Settings
-from service.kernel.instruments import JOB_FAILURES, WEBHOOK_DELIVERIES, record_job
+from service.kernel.instruments import WEBHOOK_DELIVERIES
+from service.kernel.job import JobTiming
 from service.storage.database import unit_of_work
 from service.storage.webhook_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from service.webhooks import repository
@@ -84,6 +85,8 @@ RECORD_AFTER_SECONDS = 0.05
 class Deliverer:
     """Sends the webhook outbox of one database. Any number may run, in any processes."""
 
+    name = JOB
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -100,6 +103,7 @@ class Deliverer:
         stays the real time even when tests move ``clock``."""
         self.sessions, self.settings, self.clock = sessions, settings, clock
         self.signing_clock = signing_clock
+        self.timing = JobTiming(JOB, clock)
         self.guard = Guard.from_cidrs(settings.webhook_networks, resolver)
         self.sealer = sealer_for(settings)
         self.rng = rng or random.Random()
@@ -127,16 +131,17 @@ class Deliverer:
         return timedelta(seconds=rounds * LEASE_TIMEOUTS_PER_ROUND * timeout + LEASE_MARGIN_SECONDS)
 
     def run_once(self, limit: int = 100) -> int:
-        """Attempt up to ``limit`` due deliveries once each; returns how many were attempted."""
-        started = time.monotonic()
+        """Attempt up to ``limit`` due deliveries once each; returns how many were attempted.
+        The run's duration is its two transactions', without the requests in between."""
+        started = self.timing.start()
         claims = self._claim(limit)
-        seconds = time.monotonic() - started
+        seconds = self.timing.elapsed(started)
         if claims:
             results = list(self.pool.map(self._attempt, claims))
-            recording = time.monotonic()
+            recording = self.timing.start()
             self._record(list(zip(claims, results, strict=True)))
-            seconds += time.monotonic() - recording
-        record_job(JOB, seconds, time.time())
+            seconds += self.timing.elapsed(recording)
+        self.timing.succeeded(seconds)
         return len(claims)
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -164,10 +169,10 @@ class Deliverer:
                 self._guarded(functools.partial(self._record, batch))
 
     def _submit(self, in_flight: dict[Future[AttemptResult], Claim]) -> None:
-        started = time.monotonic()
+        started = self.timing.start()
         for claim in self._claim(self.slots * IN_FLIGHT_PER_SLOT - len(in_flight)):
             in_flight[self.pool.submit(self._attempt, claim)] = claim
-        record_job(JOB, time.monotonic() - started, time.time())
+        self.timing.succeeded(self.timing.elapsed(started))
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """Run one transaction of the loop; a failure (database down) is logged and the
@@ -175,7 +180,7 @@ class Deliverer:
         try:
             step()
         except Exception:
-            JOB_FAILURES.labels(job=JOB, model="").inc()
+            self.timing.failed()
             log.exception("webhooks: a transaction failed; continuing")
             time.sleep(POLL_SECONDS)
 

@@ -14,7 +14,7 @@ from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
 from service.registry.service import load_model, pick_version
 from service.storage.database import unit_of_work
 from service.windows import ondemand
-from service.windows.jobs import Jobs
+from service.windows.jobs import AggregationJob
 from service.windows.repository import EvaluationFilter
 from service.windows.schemas import (
     BacktestRequest,
@@ -77,7 +77,7 @@ def evaluate(
     """Fold every committed event, then evaluate the given window (or the one ending at the
     current bucket boundary) and return its figures. Nothing is stored."""
     # Bounded: a backlog larger than 5 passes is the workers' to fold, not a request's.
-    Jobs(context.sessions, context.settings, context.clock).catch_up(max_passes=5)
+    AggregationJob(context.sessions, context.settings, context.clock).catch_up(max_passes=5)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         return ondemand.evaluate_now(session, model, request or WindowRequest(), context.clock())

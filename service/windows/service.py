@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository as aggregation_repository
 from service.aggregation.layouts import layout_of
 from service.aggregation.service import PassResult
-from service.alerting import repository as alert_queue
 from service.failures import service as failures
 from service.failures.service import isolated
 from service.kernel import grid
@@ -207,8 +207,18 @@ def figure_row(figure: Figure) -> dict[str, object]:
     }
 
 
-def evaluate_task(session: Session, task: WindowTask, now: datetime, cache: ProfileCache) -> WindowRun | None:
-    """Evaluate one claimed task as its window's next revision (None: no layout yet)."""
+class RunPublisher(Protocol):
+    """Where a stored run goes next (alerting's queue): ``publish`` joins the transaction
+    that stored the run, so the run and its publication commit or roll back together."""
+
+    def publish(self, session: Session, run: WindowRun) -> None: ...
+
+
+def evaluate_task(
+    session: Session, task: WindowTask, now: datetime, cache: ProfileCache, publisher: RunPublisher
+) -> WindowRun | None:
+    """Evaluate one claimed task as its window's next revision, published to ``publisher``
+    (None: no layout yet)."""
     target = target_of(session, task.model_id, task.version_id, cache)
     if target is None:
         return None
@@ -229,7 +239,7 @@ def evaluate_task(session: Session, task: WindowTask, now: datetime, cache: Prof
         computed_at=now,
     )
     repository.add_run(session, run, [figure_row(f) for f in figures.figures])
-    alert_queue.enqueue_run(session, run)  # the alerting job reads it; same transaction
+    publisher.publish(session, run)
     task.done, task.revision = task.wanted, task.revision + 1
     return run
 
@@ -238,6 +248,7 @@ def evaluate_due(
     session: Session,
     now: datetime,
     cache: ProfileCache,
+    publisher: RunPublisher,
     limit: int = 8,
     model_id: int | None = None,
     ends: tuple[datetime, datetime] | None = None,
@@ -255,7 +266,7 @@ def evaluate_due(
     cutoff = now if folded is None else min(now, folded)
     tasks = repository.claim_due(session, cutoff, limit, model_id, ends, retry_by=now)
     for task in tasks:
-        run, error = isolated(session, evaluate_task, session, task, now, cache)
+        run, error = isolated(session, evaluate_task, session, task, now, cache, publisher)
         if error is not None:
             _failed(session, task, error, now)
             continue

@@ -18,11 +18,11 @@ from service.aggregation.layouts import layout_of
 from service.app import create_app
 from service.config import Settings
 from service.registry.service import load_model
+from service.runner import Pipeline
 from service.stats.profile import build_profile
 from service.stats.serialize import profile_from_bytes
 from service.storage.database import unit_of_work
 from service.storage.engine_tables import BucketProfile
-from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario
 
@@ -30,7 +30,7 @@ DAY = scenario.START.replace(hour=0)
 
 
 class Harness:
-    def __init__(self, client: AppClient, clock: scenario.MutableClock, jobs: Jobs) -> None:
+    def __init__(self, client: AppClient, clock: scenario.MutableClock, jobs: Pipeline) -> None:
         self.client, self.clock, self.jobs = client, clock, jobs
 
     def send(self, records: list[dict[str, object]]) -> None:
@@ -81,7 +81,7 @@ def _registered(database_url: str) -> Iterator[Harness]:
         assert (
             client.post("/v1/models/credit/reference", json={"rows": scenario.reference()}).status_code == 200
         )
-        yield Harness(client, clock, Jobs(app.state.context.sessions, settings, clock))
+        yield Harness(client, clock, Pipeline(app.state.context.sessions, settings, clock))
     app.state.context.engine.dispose()
 
 

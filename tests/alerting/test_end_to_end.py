@@ -10,8 +10,8 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.runner import Pipeline
 from service.webhooks.jobs import Deliverer
-from service.windows.jobs import Jobs
 from tests.asgi_client import app_client
 from tests.webhooks.receivers import Receiver
 from tests.windows import scenario
@@ -31,7 +31,7 @@ def test_injected_drift_reaches_a_receiver_as_signed_webhooks_once_each(
     settings = Settings(database_url=database_url, run_jobs=False, public_url="http://modelmon.test")
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
-    jobs = Jobs(app.state.context.sessions, settings, clock)
+    jobs = Pipeline(app.state.context.sessions, settings, clock)
     try:
         with app_client(app) as client, Deliverer(app.state.context.sessions, settings, clock) as deliverer:
             body = {

@@ -8,14 +8,15 @@ import pytest
 
 from service.config import Settings
 from service.kernel import grid
+from service.runner import Pipeline
 from service.storage.database import unit_of_work
 from service.windows import repository as window_repository
-from service.windows.jobs import WINDOW_END_GRACE_SECONDS, Jobs
+from service.windows.jobs import WINDOW_END_GRACE_SECONDS
 from tests.alerting.support import Harness
 
 
 def test_the_pause_ends_just_after_the_next_window_end(h: Harness, settings: Settings) -> None:
-    jobs = Jobs(h.sessions, settings, h.clock)
+    jobs = Pipeline(h.sessions, settings, h.clock)
     assert jobs.pause() == settings.worker_interval_seconds  # nothing waits
     end = grid.floor(h.clock(), 60) + timedelta(minutes=1)
     h.clock.at = end - timedelta(seconds=3)

@@ -10,7 +10,7 @@ from typing import Any
 
 from service.app import create_app
 from service.config import Settings
-from service.windows.jobs import Jobs
+from service.runner import Pipeline
 from tests import factories
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario
@@ -53,7 +53,7 @@ def populate(database_url: str) -> None:
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
-    jobs = Jobs(app.state.context.sessions, settings, clock)
+    jobs = Pipeline(app.state.context.sessions, settings, clock)
     try:
         with app_client(app) as client:
             scenario.run(client, clock, lambda: _round(jobs))
@@ -64,5 +64,5 @@ def populate(database_url: str) -> None:
         app.state.context.engine.dispose()
 
 
-def _round(jobs: Jobs) -> None:
+def _round(jobs: Pipeline) -> None:
     jobs.run_round()

@@ -14,8 +14,8 @@ from service.alerting.jobs import AlertingJob
 from service.clock import frozen_clock
 from service.config import Settings
 from service.privacy.jobs import RetentionJob
+from service.runner import Pipeline
 from service.storage.database import create_session_factory
-from service.windows.jobs import Jobs
 from tests.conftest import NOW
 
 
@@ -29,7 +29,7 @@ def test_jobs_that_cannot_reach_their_database_are_counted_as_failures(tmp_path:
     sessions = create_session_factory(engine)
     settings, clock = Settings(database_url=url, run_jobs=False), frozen_clock(NOW)
     runs: dict[str, Callable[[], object]] = {
-        "evaluation": Jobs(sessions, settings, clock).evaluate_once,
+        "evaluation": Pipeline(sessions, settings, clock).evaluate_once,
         "alerting": AlertingJob(sessions, settings, clock).run_once,
         "retention": lambda: RetentionJob(sessions, clock, 90).run(NOW),
     }

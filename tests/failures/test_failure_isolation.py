@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.privacy.jobs import RetentionJob
+from service.runner import Pipeline
 from service.storage.engine_tables import BucketProfile, Layout, Monitor
 from service.storage.event_tables import Prediction
 from service.storage.registry_tables import ModelVersion
-from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient
 from tests.conftest import NOW
 from tests.factories import prediction, reference_row, registration
@@ -91,10 +91,10 @@ def _counted(job: str, model: str) -> float:
     return REGISTRY.get_sample_value("modelmon_job_failures_total", {"job": job, "model": model}) or 0.0
 
 
-def _jobs(app: FastAPI, settings: Settings, at: datetime) -> tuple[Jobs, MutableClock]:
+def _jobs(app: FastAPI, settings: Settings, at: datetime) -> tuple[Pipeline, MutableClock]:
     sessions: sessionmaker[Session] = app.state.context.sessions
     clock = MutableClock(at)
-    return Jobs(sessions, settings, clock), clock
+    return Pipeline(sessions, settings, clock), clock
 
 
 def _failures(client: AppClient, model: str) -> list[dict[str, Any]]:

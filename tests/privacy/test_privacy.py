@@ -17,8 +17,8 @@ from service.clock import frozen_clock
 from service.config import Settings
 from service.privacy.jobs import RetentionJob
 from service.privacy.pseudonym import DEVELOPMENT_KEY
+from service.runner import Pipeline
 from service.storage.database import create_database_engine, create_session_factory
-from service.windows.jobs import Jobs
 from tests import factories
 from tests.asgi_client import AppClient
 from tests.auth.test_keys import bearer, make_key
@@ -64,7 +64,7 @@ def model(client: AppClient) -> AppClient:
 def fold(settings: Settings) -> None:
     database = create_database_engine(settings)
     try:
-        Jobs(create_session_factory(database), settings, frozen_clock(NOW)).catch_up()
+        Pipeline(create_session_factory(database), settings, frozen_clock(NOW)).catch_up()
     finally:
         database.dispose()
 
@@ -130,7 +130,7 @@ def test_retention_deletes_old_raw_events_by_time_and_keeps_profiles(
     later = NOW + timedelta(days=91 - 21 + 1)  # the events are now 92 days old
     try:
         job = RetentionJob(sessions, frozen_clock(later), retention_days=90)
-        Jobs(sessions, settings, frozen_clock(NOW)).catch_up()
+        Pipeline(sessions, settings, frozen_clock(NOW)).catch_up()
         profiles = scalar(engine, "SELECT count(*) FROM bucket_profiles")
         assert profiles > 0
         assert RetentionJob(sessions, frozen_clock(NOW), 90).run(NOW) == (0, 0), "young events stay"

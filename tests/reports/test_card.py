@@ -17,9 +17,9 @@ from service.app import create_app
 from service.config import Settings
 from service.reports.card import text
 from service.reports.schemas import CARD_FAMILIES
+from service.runner import Pipeline
 from service.storage.database import unit_of_work
 from service.storage.registry_tables import Reference
-from service.windows.jobs import Jobs
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario
 
@@ -51,7 +51,7 @@ def finished(database_url: str) -> Iterator[Finished]:
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
-    jobs = Jobs(app.state.context.sessions, settings, clock)
+    jobs = Pipeline(app.state.context.sessions, settings, clock)
     try:
         with app_client(app) as client:
             scenario.run(client, clock, lambda: _round(jobs))
@@ -61,11 +61,11 @@ def finished(database_url: str) -> Iterator[Finished]:
         app.state.context.engine.dispose()
 
 
-def _round(jobs: Jobs) -> None:
+def _round(jobs: Pipeline) -> None:
     jobs.run_round()
 
 
-def _resume_traffic(client: AppClient, clock: scenario.MutableClock, jobs: Jobs) -> None:
+def _resume_traffic(client: AppClient, clock: scenario.MutableClock, jobs: Pipeline) -> None:
     """One more prediction after the scenario's 18 silent hours: the no-data alert that the
     silence fired resolves, so the card has a resolved alert to list (every alert the scenario's
     injected problems raise is still firing at its end)."""

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from service.app import create_app
 from service.clock import Clock
 from service.config import Settings
-from service.windows.jobs import Jobs
+from service.runner import Pipeline
 from tests.asgi_client import AppClient
 from tests.ui.webdriver import free_port
 from tests.windows import scenario
@@ -33,7 +33,7 @@ def ui_app(settings: Settings, clock: Clock) -> FastAPI:
     return create_app(settings, clock=clock)
 
 
-def seed(client: AppClient, clock: scenario.MutableClock, jobs: Jobs) -> None:
+def seed(client: AppClient, clock: scenario.MutableClock, jobs: Pipeline) -> None:
     """The scenario; the jobs run while traffic flows (windows ending by ``TRAFFIC_END``)."""
 
     def round_while_traffic() -> None:

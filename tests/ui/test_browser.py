@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from service.config import Settings
-from service.windows.jobs import Jobs
+from service.runner import Pipeline
 from tests.asgi_client import AppClient, app_client
 from tests.auth import TEST_ADMIN_KEY
 from tests.tools import require_binary
@@ -54,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
     app = ui_app(settings, clock)
     try:
         with app_client(app) as api:
-            seed(api, clock, Jobs(app.state.context.sessions, settings, clock))
+            seed(api, clock, Pipeline(app.state.context.sessions, settings, clock))
             with live_server(app) as url:
                 yield Site(url, api)
     finally:

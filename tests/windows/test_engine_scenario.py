@@ -13,7 +13,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
-from service.windows.jobs import Jobs
+from service.runner import Pipeline
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario
 
@@ -24,12 +24,12 @@ DAY2 = scenario.START + timedelta(days=1)
 @contextmanager
 def scenario_client(
     database_url: str, workers: int = 1
-) -> Iterator[tuple[AppClient, scenario.MutableClock, list[Jobs]]]:
+) -> Iterator[tuple[AppClient, scenario.MutableClock, list[Pipeline]]]:
     """The app and ``workers`` job runners on one database, sharing a movable clock."""
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
-    crew = [Jobs(app.state.context.sessions, settings, clock) for _ in range(workers)]
+    crew = [Pipeline(app.state.context.sessions, settings, clock) for _ in range(workers)]
     try:
         with app_client(app) as client:
             yield client, clock, crew
@@ -50,7 +50,7 @@ def end_of(item: Item) -> datetime:
     return datetime.fromisoformat(item["window_end"])
 
 
-def _round(jobs: Jobs) -> None:
+def _round(jobs: Pipeline) -> None:
     jobs.run_round()
 
 

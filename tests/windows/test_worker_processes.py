@@ -19,16 +19,16 @@ from sqlalchemy import func, select
 
 from service.app import create_app
 from service.config import Settings
+from service.runner import Pipeline
 from service.storage.database import unit_of_work
 from service.storage.engine_tables import WindowRun, WindowTask
-from service.windows.jobs import Jobs
 from tests.asgi_client import app_client
 from tests.windows import scenario
 
 DAY = scenario.START
 
 
-def _load_one_day(database_url: str, day: int = 1) -> Jobs:
+def _load_one_day(database_url: str, day: int = 1) -> Pipeline:
     """A model with a day of traffic folded in; its windows (24 h, every hour) all due."""
     settings = Settings(database_url=database_url, run_jobs=False)
     start = DAY + timedelta(days=day - 1)
@@ -47,7 +47,7 @@ def _load_one_day(database_url: str, day: int = 1) -> Jobs:
             == 200
         )
     clock.at = start + timedelta(days=3)
-    jobs = Jobs(app.state.context.sessions, settings, clock)
+    jobs = Pipeline(app.state.context.sessions, settings, clock)
     jobs.catch_up()
     return jobs
 
@@ -70,7 +70,7 @@ CLAIMER = textwrap.dedent(
 
 
 @pytest.fixture
-def claimer(postgres_url: str) -> Iterator[tuple[Jobs, subprocess.Popen[str]]]:
+def claimer(postgres_url: str) -> Iterator[tuple[Pipeline, subprocess.Popen[str]]]:
     jobs = _load_one_day(postgres_url)
     child = subprocess.Popen(
         [sys.executable, "-c", CLAIMER, postgres_url, jobs.clock().isoformat()],
@@ -91,7 +91,7 @@ def claimer(postgres_url: str) -> Iterator[tuple[Jobs, subprocess.Popen[str]]]:
 
 @pytest.mark.postgres
 def test_a_killed_workers_windows_are_evaluated_by_another(
-    claimer: tuple[Jobs, subprocess.Popen[str]],
+    claimer: tuple[Pipeline, subprocess.Popen[str]],
 ) -> None:
     jobs, child = claimer
     with unit_of_work(jobs.sessions) as session:
