@@ -181,6 +181,11 @@ class FairnessSettings(_Strict):
     max_equal_opportunity_difference: Share = _alerted("equal_opportunity_difference")
     max_equalized_odds_difference: Share = _alerted("equalized_odds_difference")
     max_predictive_parity_difference: Share = _alerted("predictive_parity_difference")
+    max_predictive_equality_difference: Share | None = Field(
+        DISPARITY["predictive_equality_difference"].default_bound,
+        description="Largest allowed max − min over groups of the false-positive rate; default "
+        "none: reported, not alerted on (equalized odds already covers it).",
+    )
     max_calibration_difference: Share = Field(
         _alerted("calibration_difference"),
         description="Largest allowed max − min over groups of calibration-in-the-large (mean score − "

@@ -81,6 +81,18 @@ DISPARITIES: tuple[DisparitySpec, ...] = (
         default_bound=0.1,
         setting="max_predictive_parity_difference",
     ),
+    # max − min FPR: with "default" as the positive class, creditworthy applicants wrongly
+    # refused. The FPR half of equalized odds, so by default reported, not alerted (no bound):
+    # alerting on both would page twice for one gap.
+    DisparitySpec(
+        name="predictive_equality_difference",
+        rates=("fpr",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=None,
+        setting="max_predictive_equality_difference",
+    ),
     # Calibration-in-the-large (mean score − observed positive rate) per group: needs scores.
     DisparitySpec(
         name="calibration_difference",
