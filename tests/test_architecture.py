@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.architecture import cycles, module_graph, package_graph, report, storage_graph
+from tools.architecture import (
+    EXTENSION_EXAMPLES,
+    MAX_EXTENSION_FILES,
+    cycles,
+    module_graph,
+    package_graph,
+    report,
+    storage_graph,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +53,11 @@ def test_a_cycle_through_a_relative_import_is_found(tmp_path: Path) -> None:
     lines, holds = report(tmp_path)
     assert not holds
     assert "largest package cycle: 2 (goal 0)" in lines
+
+
+def test_each_extension_example_touched_at_most_two_service_files() -> None:
+    for example, touched in EXTENSION_EXAMPLES.items():
+        assert 1 <= len(touched) <= MAX_EXTENSION_FILES, example
+        assert all(path.startswith("service/") and (ROOT / path).is_file() for path in touched), example
+    lines, _ = report(ROOT)
+    assert "files touched by the fairness disparity example: 2 (goal ≤ 2)" in lines
