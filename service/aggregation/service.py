@@ -35,10 +35,10 @@ from service.aggregation.repository import Event, ProfileKey
 from service.failures.service import isolated
 from service.kernel import grid
 from service.kernel.durations import DAY, HOUR
-from service.monitors.repository import all_configs
+from service.monitors.queries import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
-from service.registry.repository import all_models_with_versions
+from service.registry.queries import models_with_versions
 from service.registry.service import VersionSpec, compile_version
 from service.stats.labels import label_delta
 from service.stats.layout import Layout
@@ -222,7 +222,7 @@ def _prepare_versions(
     current, references = repository.active_layouts(session), repository.active_references(session)
     fitting = _Fitting(now, high_water, watermarks, current, references, max_reference_rows, parsed)
     states: dict[int, VersionState] = {}
-    for model, versions in all_models_with_versions(session):
+    for model, versions in models_with_versions(session):
         if model.id in waiting:
             continue
         part = result.part(model.id)

@@ -23,7 +23,7 @@ from service.alerting.rules import NoDataRule, Observation, Phase, Step, Thresho
 from service.alerting.states import NO_ALERT, AlertState
 from service.failures.service import isolated
 from service.monitors.policy import FamilyRule
-from service.monitors.repository import all_configs
+from service.monitors.queries import all_configs
 from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
 from service.storage.alerting_tables import Alert, AlertTrack

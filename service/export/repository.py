@@ -14,10 +14,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import STREAM
 from service.alerting.states import AlertState
 from service.storage.alerting_tables import Alert, ModelActivity
-from service.storage.engine_tables import AggregationState, Evaluation, WindowRun, WindowTask
+from service.storage.engine_tables import Evaluation, WindowRun, WindowTask
 from service.storage.event_tables import Prediction
 from service.storage.registry_tables import Model, ModelVersion
 from service.storage.webhook_tables import WebhookDelivery
@@ -138,10 +137,6 @@ def oldest_due_window_ends(session: Session, now: datetime) -> dict[int, datetim
         .group_by(WindowTask.model_id)
     )
     return {int(m): end for m, end in session.execute(query)}
-
-
-def aggregation_state(session: Session) -> AggregationState | None:
-    return session.get(AggregationState, STREAM)
 
 
 def first_unfolded_received_at(session: Session, watermark: int) -> datetime | None:

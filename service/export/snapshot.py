@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service.aggregation import queries as aggregation
 from service.export import repository
 from service.export.families import Budget, Family, ModelFamilies, families_of
-from service.monitors.repository import all_configs
+from service.monitors.queries import all_configs
 
 SEVERITIES = ("warning", "critical")
 WEBHOOK_STATES = ("pending", "dead")
@@ -82,7 +83,7 @@ def _per_model(
 
 
 def _jobs(session: Session, families: dict[str, Family], now: datetime, due: Sequence[datetime]) -> None:
-    state = repository.aggregation_state(session)
+    state = aggregation.progress(session)
     watermark = 0 if state is None else state.prediction_watermark
     unfolded = repository.first_unfolded_received_at(session, watermark)
     families["modelmon_job_lag_seconds"].add(("aggregation",), _seconds(now, unfolded))

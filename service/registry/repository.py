@@ -118,3 +118,18 @@ def active_reference_rows(session: Session, version_ids: Sequence[int]) -> dict[
         )
     ).all()
     return {int(version_id): int(count) for version_id, count in rows}
+
+
+def model_names(session: Session, model_ids: Sequence[int]) -> dict[int, str]:
+    query = select(Model.id, Model.name).where(Model.id.in_(model_ids))
+    return {int(i): str(n) for i, n in session.execute(query)}
+
+
+def version_names(session: Session, version_ids: Sequence[int]) -> dict[int, str]:
+    query = select(ModelVersion.id, ModelVersion.version).where(ModelVersion.id.in_(version_ids))
+    return {int(i): str(v) for i, v in session.execute(query)}
+
+
+def active_reference_id(session: Session, version_id: int) -> int | None:
+    query = select(Reference.id).where(Reference.version_id == version_id, Reference.active.is_(True))
+    return session.scalar(query)

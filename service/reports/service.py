@@ -11,7 +11,7 @@ from service.alerting.notify import Names
 from service.alerting.states import AlertState
 from service.errors import NotFound
 from service.monitors.schemas import MonitorStatus, MonitorView, ReferenceKind
-from service.registry import repository as registry
+from service.registry import queries as registry
 from service.registry.schemas import FeatureSpec, Task
 from service.registry.service import VersionSpec, load_model, pick_version
 from service.reports import repository
@@ -36,7 +36,7 @@ from service.status import service as status
 from service.storage.alerting_tables import RetrainRequest
 from service.storage.engine_tables import WindowRun
 from service.storage.registry_tables import ModelVersion, Reference
-from service.windows import repository as window_repository
+from service.windows import queries as window_queries
 
 
 def _version_row(session: Session, name: str, version: str) -> tuple[list[ModelVersion], ModelVersion]:
@@ -120,7 +120,7 @@ def _window(run: WindowRun, figures: list[Any]) -> CardWindow:
 
 
 def _windows(session: Session, version_id: int, count: int) -> list[CardWindow]:
-    runs = window_repository.recent_runs(session, version_id, count)
+    runs = window_queries.recent_runs(session, version_id, count)
     figures = repository.figures(session, [run.id for run in runs], CARD_FAMILIES)
     return [_window(run, figures[run.id]) for run in runs]
 

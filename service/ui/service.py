@@ -17,8 +17,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from service.alerting.states import OPEN_STATES, AlertState
-from service.failures import repository as failures_repository
-from service.registry.repository import model_with_versions
+from service.failures import queries as failures
+from service.registry.queries import model_with_versions
 from service.storage.engine_tables import WindowRun
 from service.ui import repository
 from service.ui.repository import AlertRecord, FigureRecord
@@ -34,7 +34,7 @@ from service.ui.schemas import (
     Point,
     Series,
 )
-from service.windows.repository import recent_runs
+from service.windows.queries import recent_runs
 
 WINDOWS_SHOWN = 60
 TOP_FEATURES = 6
@@ -117,8 +117,8 @@ def overview(session: Session, now: datetime) -> Overview:
     )
     firing = repository.alerts(session, states=(AlertState.FIRING,), limit=FIRING_LISTED)
     failing = tuple(
-        FailureRow(name, row.job, row.unit, row.error, row.attempts, row.retry_at)
-        for row, name in failures_repository.newest(session, FAILURES_LISTED)
+        FailureRow(f.model, f.job, f.unit, f.error, f.attempts, f.retry_at)
+        for f in failures.newest(session, FAILURES_LISTED)
     )
     return Overview(rows, tuple(alert_row(r) for r in firing), health(session, now), now, failing)
 
