@@ -23,14 +23,14 @@ import orjson
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository
-from service.aggregation.frames import to_batch
+from service.aggregation.frames import EventRow, to_batch
 from service.monitors.schemas import MonitorConfig, ReferenceKind
+from service.registry import queries as registry
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import build_profile
 from service.stats.serialize import profile_to_bytes
 from service.storage.engine_tables import Layout as LayoutRow
-from service.storage.registry_tables import Reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def plan_layout(
     session: Session,
     key: VersionKey,
     config: MonitorConfig,
-    reference: Reference | None,
+    reference: registry.StoredReference | None,
     *,
     now: datetime,
     watermarks: tuple[int, int],
@@ -103,7 +103,7 @@ def plan_layout(
         return LayoutPlan("range", inputs, rows, repository.EVENT_OFFSET)
     if reference is not None:
         inputs = _hash("reference", reference.content_hash, config, key.spec_hash)
-        stored = None if inputs == current_hash else repository.reference_rows(session, reference.id)
+        stored = None if inputs == current_hash else _reference_events(session, reference.id)
         return LayoutPlan("reference", inputs, stored)
     inputs = _hash("bootstrap", None, config, key.spec_hash)
     if inputs == current_hash:
@@ -152,3 +152,7 @@ def fit(
 
 def layout_of(row: LayoutRow) -> Layout:
     return Layout.from_dict(row.layout)
+
+
+def _reference_events(session: Session, reference_id: int) -> list[EventRow]:
+    return [EventRow(*row) for row in registry.reference_rows(session, reference_id)]

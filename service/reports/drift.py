@@ -23,10 +23,11 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import FieldError, Invalid
+from service.ingestion import queries as events
 from service.monitors.schemas import MonitorConfig, ReferenceKind
 from service.monitors.service import load_config
+from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, load_model, pick_version
-from service.reports import repository
 from service.reports.schemas import DriftData, DriftRequest, Side
 from service.storage.database import unit_of_work
 
@@ -86,7 +87,7 @@ def reference_pool(
     ref = config.reference
 
     def sampled(label: str, **where: Any) -> Pool:
-        ids = repository.prediction_ids(session, model.model_id, spec.version_id, **where)
+        ids = events.prediction_ids(session, model.model_id, spec.version_id, **where)
         picked, total = reservoir(ids, request.sample, request.seed, side=1)
         return Pool(label.format(total=total), total, picked)
 
@@ -98,7 +99,7 @@ def reference_pool(
         before = _before(request.start, request.end - request.start)
         label = f"trailing reference: traffic in [{_stamp(before)}, {_stamp(request.start)})"
         return sampled(label, start=before, end=request.start)
-    active = next((r for r in repository.references_of(session, spec.version_id) if r.active), None)
+    active = next((r for r in registry.references_of(session, spec.version_id) if r.active), None)
     if active is None:
         return sampled(
             "bootstrap reference: the version's first {total:,} predictions", limit=config.bootstrap_rows
@@ -135,7 +136,7 @@ def plan(
         model = load_model(session, name)
         spec = pick_version(model, request.version)
         config, _ = load_config(session, model.model_id)
-        ids = repository.prediction_ids(
+        ids = events.prediction_ids(
             session, model.model_id, spec.version_id, start=request.start, end=request.end
         )
         picked, total = reservoir(ids, request.sample, request.seed, side=0)
@@ -149,8 +150,8 @@ def plan(
 
 def _read(session: Session, pool: Pool) -> list[dict[str, Any]]:
     if pool.reference_id is None:
-        return repository.prediction_features(session, pool.picked)
-    return repository.reference_features(session, pool.reference_id, pool.picked)
+        return events.prediction_features(session, pool.picked)
+    return registry.reference_features(session, pool.reference_id, pool.picked)
 
 
 def collect(sessions: sessionmaker[Session], name: str, request: DriftRequest) -> DriftData:
