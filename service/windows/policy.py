@@ -8,7 +8,7 @@ over ``service.stats.methods.DRIFT_METHODS``.
 
 ``monitor_policy`` builds, from one configuration, every policy a version's windows are
 evaluated and alerted with (``MonitorPolicy``: this one, the grid, the binning plan and the
-alerting policy of ``service/monitors/policy.py``) and the hash its runs cite.
+alerting policy of ``service/monitors/plans.py``) and the hash its runs cite.
 """
 
 from __future__ import annotations
