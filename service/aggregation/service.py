@@ -35,8 +35,8 @@ from service.aggregation.repository import Event, ProfileKey
 from service.failures.service import isolated
 from service.kernel import grid
 from service.kernel.durations import DAY, HOUR
+from service.monitors.plans import WindowGrid, binning_plan, window_grid
 from service.monitors.queries import all_configs
-from service.monitors.schemas import MonitorConfig
 from service.monitors.service import config_from_stored
 from service.registry import queries as registry
 from service.registry.service import VersionSpec, compile_version
@@ -58,12 +58,12 @@ def level_seconds(level: int, bucket: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class VersionState:
-    """What folding one version's events needs."""
+    """What folding one version's events needs; ``grid`` is what scheduling its windows needs."""
 
     model_id: int
     model_name: str
     spec: VersionSpec
-    config: MonitorConfig
+    grid: WindowGrid
     row: LayoutRow
     layout: Layout
 
@@ -244,23 +244,26 @@ def _prepare_model(
     part: PassResult,
 ) -> None:
     config = config_from_stored(stored)  # a stored configuration that no longer validates fails here
+    binning, windows = binning_plan(config), window_grid(config)
     for version in versions:
         spec = compile_version(version)
         key = layouts.VersionKey(model.id, version.id, version.spec_hash)
         row = fitting.current.get(version.id)
         plan = layouts.plan_layout(
-            session, key, config, fitting.references.get(version.id), now=fitting.now,
+            session, key, binning, fitting.references.get(version.id), now=fitting.now,
             watermarks=fitting.high_water, current_hash=None if row is None else row.inputs_hash,
             max_rows=fitting.max_reference_rows,
         )  # fmt: skip
         if plan.rows is not None:
-            row = repository.replace_layout(session, layouts.fit(plan, spec, config, version.id, fitting.now))
-            state = VersionState(model.id, model.name, spec, config, row, _parsed(row, fitting.parsed))
+            row = repository.replace_layout(
+                session, layouts.fit(plan, spec, binning, version.id, fitting.now)
+            )
+            state = VersionState(model.id, model.name, spec, windows, row, _parsed(row, fitting.parsed))
             _rebuild(session, state, fitting.watermarks, part)
         elif row is None or row.inputs_hash != plan.inputs_hash:
             continue  # no usable layout yet; its events are folded when one is fitted
         else:
-            state = VersionState(model.id, model.name, spec, config, row, _parsed(row, fitting.parsed))
+            state = VersionState(model.id, model.name, spec, windows, row, _parsed(row, fitting.parsed))
         part.versions[version.id] = state
 
 

@@ -1,9 +1,8 @@
 """What other packages read of the monitor configurations.
 
 Callers pass their own session; the SQL stays in `monitors/repository.py`, and parsing a
-stored body into `MonitorConfig` is `monitors/service.py: config_from_stored` (a stored body that
-no longer validates fails in the caller's unit of work, where it is recorded as that model's
-failure).
+stored body is `monitors/service.py: config_from_stored` (a stored body that no longer
+validates fails in the caller's unit of work, where it is recorded as that model's failure).
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import FieldError, Invalid
 from service.ingestion import queries as events
-from service.monitors.schemas import MonitorConfig, ReferenceKind
+from service.monitors.plans import BinningPlan, binning_plan
+from service.monitors.schemas import ReferenceKind
 from service.monitors.service import load_config
 from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, load_model, pick_version
@@ -81,10 +82,10 @@ def _before(moment: datetime, span: timedelta) -> datetime:
 
 
 def reference_pool(
-    session: Session, model: RegisteredModel, spec: VersionSpec, config: MonitorConfig, request: DriftRequest
+    session: Session, model: RegisteredModel, spec: VersionSpec, binning: BinningPlan, request: DriftRequest
 ) -> Pool:
     """The version's reference rows, as the engine chooses them, sampled."""
-    ref = config.reference
+    ref = binning.reference
 
     def sampled(label: str, **where: Any) -> Pool:
         ids = events.prediction_ids(session, model.model_id, spec.version_id, **where)
@@ -102,7 +103,7 @@ def reference_pool(
     active = next((r for r in registry.references_of(session, spec.version_id) if r.active), None)
     if active is None:
         return sampled(
-            "bootstrap reference: the version's first {total:,} predictions", limit=config.bootstrap_rows
+            "bootstrap reference: the version's first {total:,} predictions", limit=binning.bootstrap_rows
         )
     indexes = [list(range(active.row_count))]
     picked, total = reservoir(indexes, request.sample, request.seed, side=1)
@@ -136,15 +137,16 @@ def plan(
         model = load_model(session, name)
         spec = pick_version(model, request.version)
         config, _ = load_config(session, model.model_id)
+        binning = binning_plan(config)
         ids = events.prediction_ids(
             session, model.model_id, spec.version_id, start=request.start, end=request.end
         )
         picked, total = reservoir(ids, request.sample, request.seed, side=0)
         if not total:
             raise _empty_window(request, spec.version)
-        reference = reference_pool(session, model, spec, config, request)
+        reference = reference_pool(session, model, spec, binning, request)
     if reference.total == 0:
-        raise _no_reference(model.name, spec, config.reference.kind)
+        raise _no_reference(model.name, spec, binning.reference.kind)
     return model.name, spec, Pool("the window's predictions", total, picked), reference
 
 
