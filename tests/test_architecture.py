@@ -1,11 +1,22 @@
 """The floors hold: no import cycle between the packages of `service`, none among the table
-modules of `storage`, and the measuring script finds a cycle when there is one."""
+modules of `storage`, no package reads another's `repository` or (unless listed with its
+reason) another domain's tables, and the measuring script finds each of these when there is one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tools.architecture import cycles, module_graph, package_graph, report, storage_graph
+from tools.architecture import (
+    ALLOWED_TABLE_READS,
+    cycles,
+    foreign_repository_imports,
+    foreign_table_imports,
+    module_graph,
+    package_graph,
+    report,
+    storage_graph,
+    unlisted_table_imports,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,6 +27,22 @@ def test_no_package_cycle() -> None:
 
 def test_no_module_cycle_in_storage() -> None:
     assert cycles(storage_graph(module_graph(ROOT))) == []
+
+
+def test_no_package_imports_another_packages_repository() -> None:
+    assert foreign_repository_imports(module_graph(ROOT)) == []
+
+
+def test_every_read_of_another_domains_tables_is_listed() -> None:
+    assert unlisted_table_imports(module_graph(ROOT)) == []
+
+
+def test_every_listed_table_read_still_exists() -> None:
+    found = {
+        (importer, target.rpartition(".")[2])
+        for importer, target in foreign_table_imports(module_graph(ROOT))
+    }
+    assert sorted(set(ALLOWED_TABLE_READS) - found) == []
 
 
 def _write(base: Path, files: dict[str, str]) -> None:
@@ -45,3 +72,30 @@ def test_a_cycle_through_a_relative_import_is_found(tmp_path: Path) -> None:
     lines, holds = report(tmp_path)
     assert not holds
     assert "largest package cycle: 2 (goal 0)" in lines
+
+
+def test_a_foreign_repository_or_table_import_is_found(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "service/__init__.py": "",
+            "service/registry/__init__.py": "",
+            "service/registry/repository.py": "from service.storage.registry_tables import Model\n",
+            "service/registry/queries.py": "from service.registry import repository\n",
+            "service/ui/__init__.py": "",
+            "service/ui/service.py": "from service.registry import queries, repository\n",
+            "service/ui/repository.py": (
+                "def f():\n    from service.storage import registry_tables, trust_tables\n"
+            ),
+            "service/storage/__init__.py": "",
+            "service/storage/registry_tables.py": "",
+            "service/storage/trust_tables.py": "",
+        },
+    )
+    modules = module_graph(tmp_path)
+    assert foreign_repository_imports(modules) == [("service.ui.service", "service.registry.repository")]
+    # ui.repository is listed for registry_tables (a page's join), never for trust_tables.
+    assert unlisted_table_imports(modules) == [("service.ui.repository", "service.storage.trust_tables")]
+    lines, _ = report(tmp_path)
+    assert "imports of another package's repository: 1 (goal 0)" in lines
+    assert "imports of another domain's tables: 1 (goal 0)" in lines

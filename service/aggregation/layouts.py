@@ -23,15 +23,15 @@ import orjson
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository
-from service.aggregation.frames import to_batch
+from service.aggregation.frames import EventRow, to_batch
 from service.monitors.plans import BinningPlan
 from service.monitors.schemas import ReferenceKind
+from service.registry import queries as registry
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import build_profile
 from service.stats.serialize import profile_to_bytes
 from service.storage.engine_tables import Layout as LayoutRow
-from service.storage.registry_tables import Reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def plan_layout(
     session: Session,
     key: VersionKey,
     binning: BinningPlan,
-    reference: Reference | None,
+    reference: registry.StoredReference | None,
     *,
     now: datetime,
     watermarks: tuple[int, int],
@@ -104,7 +104,7 @@ def plan_layout(
         return LayoutPlan("range", inputs, rows, repository.EVENT_OFFSET)
     if reference is not None:
         inputs = _hash("reference", reference.content_hash, binning, key.spec_hash)
-        stored = None if inputs == current_hash else repository.reference_rows(session, reference.id)
+        stored = None if inputs == current_hash else _reference_events(session, reference.id)
         return LayoutPlan("reference", inputs, stored)
     inputs = _hash("bootstrap", None, binning, key.spec_hash)
     if inputs == current_hash:
@@ -153,3 +153,7 @@ def fit(
 
 def layout_of(row: LayoutRow) -> Layout:
     return Layout.from_dict(row.layout)
+
+
+def _reference_events(session: Session, reference_id: int) -> list[EventRow]:
+    return [EventRow(*row) for row in registry.reference_rows(session, reference_id)]

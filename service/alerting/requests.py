@@ -13,6 +13,7 @@ from service.alerting import repository
 from service.alerting.notify import PassContext
 from service.alerting.retraining import OpenAlert, RetrainDecision, decide
 from service.monitors.plans import AlertingPolicy
+from service.registry import queries as registry
 from service.storage.alerting_tables import Alert
 from service.webhooks import service as webhooks
 
@@ -114,7 +115,7 @@ def evidence_of(
         "window": window,
         "reference": {
             "kind": policy.reference_kind,
-            "reference_id": repository.active_reference_id(ctx.session, decision.version_id),
+            "reference_id": registry.active_reference_id(ctx.session, decision.version_id),
             **hashes,
         },
         "top_drifted_features": top,

@@ -30,7 +30,7 @@ from service.monitors.plans import (
     family_policy,
 )
 from service.monitors.policy import FamilyRule
-from service.monitors.repository import all_configs
+from service.monitors.queries import all_configs
 from service.monitors.service import config_from_stored
 from service.storage.alerting_tables import Alert, AlertTrack
 from service.storage.engine_tables import Evaluation, WindowRun

@@ -23,11 +23,12 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import FieldError, Invalid
+from service.ingestion import queries as events
 from service.monitors.plans import BinningPlan, binning_plan
 from service.monitors.schemas import ReferenceKind
 from service.monitors.service import load_config
+from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, load_model, pick_version
-from service.reports import repository
 from service.reports.schemas import DriftData, DriftRequest, Side
 from service.storage.database import unit_of_work
 
@@ -87,7 +88,7 @@ def reference_pool(
     ref = binning.reference
 
     def sampled(label: str, **where: Any) -> Pool:
-        ids = repository.prediction_ids(session, model.model_id, spec.version_id, **where)
+        ids = events.prediction_ids(session, model.model_id, spec.version_id, **where)
         picked, total = reservoir(ids, request.sample, request.seed, side=1)
         return Pool(label.format(total=total), total, picked)
 
@@ -99,7 +100,7 @@ def reference_pool(
         before = _before(request.start, request.end - request.start)
         label = f"trailing reference: traffic in [{_stamp(before)}, {_stamp(request.start)})"
         return sampled(label, start=before, end=request.start)
-    active = next((r for r in repository.references_of(session, spec.version_id) if r.active), None)
+    active = next((r for r in registry.references_of(session, spec.version_id) if r.active), None)
     if active is None:
         return sampled(
             "bootstrap reference: the version's first {total:,} predictions", limit=binning.bootstrap_rows
@@ -137,7 +138,7 @@ def plan(
         spec = pick_version(model, request.version)
         config, _ = load_config(session, model.model_id)
         binning = binning_plan(config)
-        ids = repository.prediction_ids(
+        ids = events.prediction_ids(
             session, model.model_id, spec.version_id, start=request.start, end=request.end
         )
         picked, total = reservoir(ids, request.sample, request.seed, side=0)
@@ -151,8 +152,8 @@ def plan(
 
 def _read(session: Session, pool: Pool) -> list[dict[str, Any]]:
     if pool.reference_id is None:
-        return repository.prediction_features(session, pool.picked)
-    return repository.reference_features(session, pool.reference_id, pool.picked)
+        return events.prediction_features(session, pool.picked)
+    return registry.reference_features(session, pool.reference_id, pool.picked)
 
 
 def collect(sessions: sessionmaker[Session], name: str, request: DriftRequest) -> DriftData:

@@ -11,6 +11,7 @@ from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
 from service.kernel import grid
 from service.monitors.plans import WindowGrid
+from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, pick_version
 from service.storage.engine_tables import Evaluation, WindowRun
 from service.windows import repository
@@ -95,7 +96,9 @@ def list_evaluations(
     session: Session, where: repository.EvaluationFilter, *, limit: int, offset: int
 ) -> EvaluationPage:
     found = repository.evaluations(session, where, limit=limit + 1, offset=offset)
-    items = [stored_item(e, r, v) for e, r, v in found[:limit]]
+    # One look-up of the page's version names (window runs go with their version: ON DELETE CASCADE).
+    names = registry.version_names(session, sorted({run.version_id for _, run in found}))
+    items = [stored_item(e, r, names[r.version_id]) for e, r in found[:limit]]
     return EvaluationPage(
         items=items, count=len(items), next_offset=offset + limit if len(found) > limit else None
     )

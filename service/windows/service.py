@@ -15,7 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from service.aggregation import repository as aggregation_repository
+from service.aggregation import queries as aggregation_queries
 from service.aggregation.layouts import layout_of
 from service.aggregation.service import PassResult
 from service.failures import service as failures
@@ -125,7 +125,7 @@ def window_profile(
             missing.append(profile_id)
         else:
             profiles[profile_id] = cached
-    bodies = aggregation_repository.profile_bodies(session, missing)
+    bodies = aggregation_queries.profile_bodies(session, missing)
     generations = {pid: gen for pid, _l, _s, gen in found}
     for profile_id, body in bodies.items():
         profile = profile_from_bytes(body)
@@ -154,7 +154,7 @@ def reference_profile(session: Session, target: Target, start: datetime, cache: 
 def target_of(
     session: Session, model_id: int, version_id: int, cache: ProfileCache | None = None
 ) -> Target | None:
-    row = aggregation_repository.active_layout(session, version_id)
+    row = aggregation_queries.active_layout(session, version_id)
     if row is None:
         return None
     config, _ = load_config(session, model_id)
@@ -253,7 +253,7 @@ def evaluate_due(
     own: one that raises is rolled back alone, recorded in ``job_failures`` and not claimed
     again before its ``retry_at`` (``service/failures``).
     """
-    state = aggregation_repository.read_state(session)
+    state = aggregation_queries.progress(session)
     folded = None if state is None else state.folded_through
     cutoff = now if folded is None else min(now, folded)
     tasks = repository.claim_due(session, cutoff, limit, model_id, ends, retry_by=now)
