@@ -48,7 +48,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar, cast
@@ -575,12 +575,13 @@ def steps(
     with unit_of_work(sessions) as session:
         day = target_of(session, model_id, version_id)
     assert day is not None, "no layout: aggregation did not fit one"
-    config = day.config.model_copy(update={"window": 7 * DAY})
-    week = Target(day.row, day.layout, config, day.config_hash)
+    # The same policies over 7-day windows (the hash is the day's: week runs are never stored).
+    week_grid = replace(day.policy.grid, window=7 * DAY)
+    week = Target(day.row, day.layout, replace(day.policy, grid=week_grid))
     now = END
     for name, target in (("24h", day), ("7d", week)):
         progress(f"window steps: {name}")
-        windows = _windows(target.config.window, STEPS + 1)
+        windows = _windows(target.policy.grid.window, STEPS + 1)
         cache = ProfileCache()
 
         def step(window: grid.Window, cache: ProfileCache, target: Target = target) -> None:
@@ -602,7 +603,11 @@ def steps(
                 fetch.append(1000 * (time.perf_counter() - began))
                 began = time.perf_counter()
                 evaluate_window(
-                    layout=target.layout, reference=reference, window=window, policy=target.policy, final=True
+                    layout=target.layout,
+                    reference=reference,
+                    window=window,
+                    policy=target.policy.evaluation,
+                    final=True,
                 )
                 figures.append(1000 * (time.perf_counter() - began))
         results.steps[f"{name} warm: pieces fetch+merge"] = fetch

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from benchmarks.common import progress
 from benchmarks.verdict_world import QUIET, Change, draw, intersections, noise_for_auc_drop
 from service.alerting.replay import Replay
+from service.monitors.plans import alerting_policy
 from service.monitors.schemas import DecisionMode, MonitorConfig
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
@@ -98,7 +99,7 @@ class Tally:
 def run(s: Setup, windows: list[Profile], mode: DecisionMode, target: Target | None = None) -> Tally:
     """Evaluate ``windows`` as consecutive hourly windows and replay the alert rules over them."""
     config = MonitorConfig(decision=mode)
-    replay, tally = Replay(config), Tally(len(windows))
+    replay, tally = Replay(alerting_policy(config)), Tally(len(windows))
     policy = evaluation_policy(config)
     for i, profile in enumerate(windows):
         result = evaluate_window(

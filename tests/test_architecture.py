@@ -1,5 +1,6 @@
 """The floors hold: no import cycle between the packages of `service`, none among the table
-modules of `storage`, and the measuring script finds a cycle when there is one."""
+modules of `storage`, no package reads another's `repository` or (unless listed with its
+reason) another domain's tables, and the measuring script finds each of these when there is one."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from pathlib import Path
 import pytest
 
 from tools.architecture import (
+    ALLOWED_TABLE_READS,
     EXTENSION_EXAMPLES,
     MAX_EXTENSION_FILES,
     cycles,
+    foreign_repository_imports,
+    foreign_table_imports,
     module_graph,
     package_graph,
     report,
     storage_graph,
+    unlisted_table_imports,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +37,19 @@ def test_no_package_cycle(modules: dict[str, set[str]]) -> None:
 
 def test_no_module_cycle_in_storage(modules: dict[str, set[str]]) -> None:
     assert cycles(storage_graph(modules)) == []
+
+
+def test_no_package_imports_another_packages_repository(modules: dict[str, set[str]]) -> None:
+    assert foreign_repository_imports(modules) == []
+
+
+def test_every_read_of_another_domains_tables_is_listed(modules: dict[str, set[str]]) -> None:
+    assert unlisted_table_imports(modules) == []
+
+
+def test_every_listed_table_read_still_exists(modules: dict[str, set[str]]) -> None:
+    found = {(importer, target.rpartition(".")[2]) for importer, target in foreign_table_imports(modules)}
+    assert sorted(set(ALLOWED_TABLE_READS) - found) == []
 
 
 def _write(base: Path, files: dict[str, str]) -> None:
@@ -75,3 +93,30 @@ def test_the_report_lists_the_extension_examples(tmp_path: Path) -> None:
     assert holds
     assert "files touched by the fairness disparity example: 2 (goal ≤ 2)" in lines
     assert "  service/stats/disparities.py" in lines
+
+
+def test_a_foreign_repository_or_table_import_is_found(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "service/__init__.py": "",
+            "service/registry/__init__.py": "",
+            "service/registry/repository.py": "from service.storage.registry_tables import Model\n",
+            "service/registry/queries.py": "from service.registry import repository\n",
+            "service/ui/__init__.py": "",
+            "service/ui/service.py": "from service.registry import queries, repository\n",
+            "service/ui/repository.py": (
+                "def f():\n    from service.storage import registry_tables, trust_tables\n"
+            ),
+            "service/storage/__init__.py": "",
+            "service/storage/registry_tables.py": "",
+            "service/storage/trust_tables.py": "",
+        },
+    )
+    modules = module_graph(tmp_path)
+    assert foreign_repository_imports(modules) == [("service.ui.service", "service.registry.repository")]
+    # ui.repository is listed for registry_tables (a page's join), never for trust_tables.
+    assert unlisted_table_imports(modules) == [("service.ui.repository", "service.storage.trust_tables")]
+    lines, _ = report(tmp_path)
+    assert "imports of another package's repository: 1 (goal 0)" in lines
+    assert "imports of another domain's tables: 1 (goal 0)" in lines

@@ -40,6 +40,47 @@ TABLE_OWNERS: Mapping[str, frozenset[str]] = {
 }
 
 
+# Reads of another domain's tables that stay where they are, each with its reason (printed
+# apart from the rest, whose goal is 0). Everything else reads another domain through that
+# domain's `queries` module (docs/architecture.md, "Reads across domains").
+_EVENT_LOG = (
+    "the event log's owner, ingestion (the write path), sits on a higher floor (it validates "
+    "against the registry and pseudonymises through privacy), so its queries are out of reach"
+)
+_PUBLISHED_RUNS = (
+    "alerting consumes the window runs published to it (RunPublisher): it reads the runs, "
+    "their figures and the windows still due by id; windows sits above alerting (a backtest "
+    "replays alerting's rules), so windows' queries are out of reach"
+)
+_ERASURE = (
+    "erasure and retention delete predictions and outcomes by design, in the request's or the "
+    "job's one transaction; ingestion, their owner, sits above privacy (it pseudonymises through it)"
+)
+_SNAPSHOT = (
+    "the /metrics snapshot joins the newest run of every version with its model and version "
+    "names, and each model's newest event time in a correlated subquery over models (one "
+    "query each per scrape, where N per-model queries would be the alternative)"
+)
+_ALERT_LIST = "a ui page lists alerts with their model and version names in one bounded query"
+ALLOWED_TABLE_READS: Mapping[tuple[str, str], str] = {
+    (
+        "service.aggregation.repository",
+        "event_tables",
+    ): f"the aggregation pass folds the event log; {_EVENT_LOG}",
+    ("service.alerting.repository", "event_tables"): f"the no-data rule's model activity; {_EVENT_LOG}",
+    ("service.registry.repository", "event_tables"): f"a model's detail counts its events; {_EVENT_LOG}",
+    ("service.alerting.repository", "engine_tables"): _PUBLISHED_RUNS,
+    ("service.alerting.service", "engine_tables"): _PUBLISHED_RUNS,
+    ("service.alerting.jobs", "engine_tables"): _PUBLISHED_RUNS,
+    ("service.privacy.repository", "event_tables"): _ERASURE,
+    ("service.export.repository", "engine_tables"): _SNAPSHOT,
+    ("service.export.repository", "event_tables"): _SNAPSHOT,
+    ("service.export.repository", "registry_tables"): _SNAPSHOT,
+    ("service.ui.repository", "alerting_tables"): _ALERT_LIST,
+    ("service.ui.repository", "registry_tables"): _ALERT_LIST,
+}
+
+
 @dataclass(frozen=True)
 class LongFunction:
     path: str
@@ -214,6 +255,27 @@ def foreign_table_imports(modules: Mapping[str, set[str]]) -> list[tuple[str, st
     )
 
 
+def unlisted_table_imports(modules: Mapping[str, set[str]]) -> list[tuple[str, str]]:
+    """The foreign table imports not in ``ALLOWED_TABLE_READS`` (goal: none)."""
+    return [pair for pair in foreign_table_imports(modules) if _allowance(pair) is None]
+
+
+def _allowance(pair: tuple[str, str]) -> str | None:
+    importer, target = pair
+    return ALLOWED_TABLE_READS.get((importer, target.removeprefix(f"{ROOT}.storage.")))
+
+
+def _table_lines(modules: Mapping[str, set[str]]) -> list[str]:
+    found = foreign_table_imports(modules)
+    unlisted = [pair for pair in found if _allowance(pair) is None]
+    allowed = [(pair, _allowance(pair)) for pair in found if _allowance(pair) is not None]
+    lines = [f"imports of another domain's tables: {len(unlisted)} (goal 0)"]
+    lines += [f"  {importer} -> {target}" for importer, target in unlisted]
+    lines.append(f"allowed imports of another domain's tables: {len(allowed)}")
+    lines += [f"  {importer} -> {target}: {why}" for (importer, target), why in allowed]
+    return lines
+
+
 def report(base: Path) -> tuple[list[str], bool]:
     """The printed lines and whether the floors hold (no package or storage cycle)."""
     modules = module_graph(base)
@@ -234,11 +296,9 @@ def report(base: Path) -> tuple[list[str], bool]:
     lines.append(f"functions over {MAX_FUNCTION_LINES} lines: {len(functions)}")
     lines += [f"  {f.lines} {f.path}:{f.name}" for f in functions]
     foreign = foreign_repository_imports(modules)
-    lines.append(f"imports of another package's repository: {len(foreign)}")
+    lines.append(f"imports of another package's repository: {len(foreign)} (goal 0)")
     lines += [f"  {importer} -> {target}" for importer, target in foreign]
-    tables = foreign_table_imports(modules)
-    lines.append(f"imports of another domain's tables: {len(tables)}")
-    lines += [f"  {importer} -> {target}" for importer, target in tables]
+    lines += _table_lines(modules)
     for example, touched in EXTENSION_EXAMPLES.items():
         lines.append(f"files touched by the {example} example: {len(touched)} (goal ≤ {MAX_EXTENSION_FILES})")
         lines += [f"  {path}" for path in touched]

@@ -1,12 +1,12 @@
 """Fitting a version's layout (bins) and reference profile, once per set of inputs.
 
-Where the bins come from, in order: a ``range`` reference in the monitor configuration
+Where the bins come from, in order: a ``range`` reference in the binning plan
 (the version's own traffic in that range); the version's uploaded reference rows; else
 a bootstrap on the version's first ``bootstrap_rows`` predictions. The bootstrap waits
 until that many rows exist or the first row is one window old, and needs ``min_rows``.
 
 ``inputs_hash`` hashes what the fit depends on (source, reference content hash or range,
-the configuration's layout inputs, the version's spec hash) but not the bootstrap rows
+the plan's layout inputs, the version's spec hash) but not the bootstrap rows
 themselves, so a bootstrapped layout is not refitted as traffic grows.
 """
 
@@ -23,14 +23,15 @@ import orjson
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository
-from service.aggregation.frames import to_batch
-from service.monitors.schemas import MonitorConfig, ReferenceKind
+from service.aggregation.frames import EventRow, to_batch
+from service.monitors.plans import BinningPlan
+from service.monitors.schemas import ReferenceKind
+from service.registry import queries as registry
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout, fit_layout
 from service.stats.profile import build_profile
 from service.stats.serialize import profile_to_bytes
 from service.storage.engine_tables import Layout as LayoutRow
-from service.storage.registry_tables import Reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,12 @@ class LayoutPlan:
     offset: int = 0  # where the EventRow fields start in each row (frames.to_batch)
 
 
-def intersections_of(config: MonitorConfig, spec: VersionSpec) -> list[tuple[str, ...]]:
+def intersections_of(binning: BinningPlan, spec: VersionSpec) -> list[tuple[str, ...]]:
     """Configured intersections the version has, or every pair of 2–3 declared attributes."""
     attributes = sorted(spec.protected_attributes)
-    if config.fairness.intersections is not None:
+    if binning.intersections is not None:
         known = set(attributes)
-        return [tuple(c) for c in config.fairness.intersections if set(c) <= known]
+        return [c for c in binning.intersections if set(c) <= known]
     return list(combinations(attributes, 2)) if 2 <= len(attributes) <= 3 else []
 
 
@@ -58,11 +59,11 @@ def intersections_of(config: MonitorConfig, spec: VersionSpec) -> list[tuple[str
 FIT_RULES = 2
 
 
-def _hash(source: str, detail: object, config: MonitorConfig, spec_hash: str) -> str:
+def _hash(source: str, detail: object, binning: BinningPlan, spec_hash: str) -> str:
     body = {
         "source": source,
         "detail": detail,
-        "config": config.layout_inputs(),
+        "config": binning.inputs,
         "spec": spec_hash,
         "rules": FIT_RULES,
     }
@@ -79,8 +80,8 @@ class VersionKey:
 def plan_layout(
     session: Session,
     key: VersionKey,
-    config: MonitorConfig,
-    reference: Reference | None,
+    binning: BinningPlan,
+    reference: registry.StoredReference | None,
     *,
     now: datetime,
     watermarks: tuple[int, int],
@@ -89,39 +90,39 @@ def plan_layout(
 ) -> LayoutPlan:
     """The plan; rows are read only when ``current_hash`` differs from the planned hash."""
     p_upto, o_upto = watermarks
-    if config.reference.kind is ReferenceKind.RANGE:
-        start, end = config.reference.start, config.reference.end
+    if binning.reference.kind is ReferenceKind.RANGE:
+        start, end = binning.reference.start, binning.reference.end
         assert start is not None and end is not None
-        inputs = _hash("range", [start.isoformat(), end.isoformat()], config, key.spec_hash)
+        inputs = _hash("range", [start.isoformat(), end.isoformat()], binning, key.spec_hash)
         if inputs == current_hash or end > now:
             return LayoutPlan("range", inputs, None)
         events = repository.version_events(
             session, key.model_id, key.version_id, predictions_upto=p_upto, outcomes_upto=o_upto,
             start=start, end=end, limit=max_rows,
         )  # fmt: skip
-        rows = events if len(events) >= config.min_rows else None
+        rows = events if len(events) >= binning.min_rows else None
         return LayoutPlan("range", inputs, rows, repository.EVENT_OFFSET)
     if reference is not None:
-        inputs = _hash("reference", reference.content_hash, config, key.spec_hash)
-        stored = None if inputs == current_hash else repository.reference_rows(session, reference.id)
+        inputs = _hash("reference", reference.content_hash, binning, key.spec_hash)
+        stored = None if inputs == current_hash else _reference_events(session, reference.id)
         return LayoutPlan("reference", inputs, stored)
-    inputs = _hash("bootstrap", None, config, key.spec_hash)
+    inputs = _hash("bootstrap", None, binning, key.spec_hash)
     if inputs == current_hash:
         return LayoutPlan("bootstrap", inputs, None)
     first, count = repository.first_event_time(session, key.model_id, key.version_id)
-    old_enough = first is not None and now - first >= timedelta(seconds=config.window)
-    if count < config.min_rows or (count < config.bootstrap_rows and not old_enough):
+    old_enough = first is not None and now - first >= timedelta(seconds=binning.window)
+    if count < binning.min_rows or (count < binning.bootstrap_rows and not old_enough):
         return LayoutPlan("bootstrap", inputs, None)
     events = repository.version_events(
         session, key.model_id, key.version_id, predictions_upto=p_upto, outcomes_upto=o_upto,
-        limit=config.bootstrap_rows,
+        limit=binning.bootstrap_rows,
     )  # fmt: skip
-    rows = events if len(events) >= config.min_rows else None
+    rows = events if len(events) >= binning.min_rows else None
     return LayoutPlan("bootstrap", inputs, rows, repository.EVENT_OFFSET)
 
 
 def fit(
-    plan: LayoutPlan, spec: VersionSpec, config: MonitorConfig, version_id: int, now: datetime
+    plan: LayoutPlan, spec: VersionSpec, binning: BinningPlan, version_id: int, now: datetime
 ) -> LayoutRow:
     """A new layout row: bins fitted on the plan's rows and their reference profile."""
     assert plan.rows is not None
@@ -131,7 +132,7 @@ def fit(
         reference=batch,
         positive_label=spec.positive_label,
         classes=list(spec.classes) or None,
-        intersections=intersections_of(config, spec),
+        intersections=intersections_of(binning, spec),
     )
     profile = profile_to_bytes(build_profile(layout, batch))
     reference_hash = hashlib.sha256(layout.content_hash.encode() + profile).hexdigest()
@@ -141,7 +142,7 @@ def fit(
         inputs_hash=plan.inputs_hash,
         layout_hash=layout.content_hash,
         layout=layout.to_dict(),
-        bucket_seconds=config.bucket,
+        bucket_seconds=binning.bucket,
         reference_hash=reference_hash,
         reference_profile=profile,
         reference_rows=batch.rows,
@@ -152,3 +153,7 @@ def fit(
 
 def layout_of(row: LayoutRow) -> Layout:
     return Layout.from_dict(row.layout)
+
+
+def _reference_events(session: Session, reference_id: int) -> list[EventRow]:
+    return [EventRow(*row) for row in registry.reference_rows(session, reference_id)]

@@ -9,12 +9,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, and_, cast, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, defer
 
-from service.aggregation.frames import EventRow
 from service.storage.claim import claim_singleton
 from service.storage.dialect import is_postgres
 from service.storage.engine_tables import AggregationState, BucketProfile, Layout
 from service.storage.event_tables import Outcome, Prediction
-from service.storage.registry_tables import Reference, ReferenceRow
 
 STREAM = "events"
 # Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to
@@ -75,6 +73,17 @@ def nth_id_after(session: Session, table: Any, after: int, upto: int, n: int) ->
     query = select(table.id).where(table.id > after, table.id <= upto).order_by(table.id).offset(n - 1)
     found = session.execute(query.limit(1)).scalar_one_or_none()
     return upto if found is None else int(found)
+
+
+def pass_bounds(
+    session: Session, watermarks: tuple[int, int], high_water: tuple[int, int], n: int
+) -> tuple[int, int]:
+    """(prediction id, outcome id) up to which one pass folds: at most ``n`` rows of each past
+    its watermark, never past the committed high water."""
+    return (
+        nth_id_after(session, Prediction, watermarks[0], high_water[0], n),
+        nth_id_after(session, Outcome, watermarks[1], high_water[1], n),
+    )
 
 
 _PREDICTION_COLUMNS = (
@@ -172,29 +181,6 @@ def first_event_time(session: Session, model_id: int, version_id: int) -> tuple[
     )
     first, count = session.execute(query).one()
     return first, int(count)
-
-
-def active_references(session: Session) -> dict[int, Reference]:
-    rows = session.execute(select(Reference).where(Reference.active.is_(True))).scalars()
-    return {row.version_id: row for row in rows}
-
-
-def reference_rows(session: Session, reference_id: int) -> list[EventRow]:
-    query = (
-        select(
-            ReferenceRow.features,
-            ReferenceRow.predicted_label,
-            ReferenceRow.predicted_value,
-            ReferenceRow.score,
-            ReferenceRow.attributes,
-            ReferenceRow.attributions,
-            ReferenceRow.label,
-            ReferenceRow.value,
-        )
-        .where(ReferenceRow.reference_id == reference_id)
-        .order_by(ReferenceRow.row_index)
-    )
-    return [EventRow(*row) for row in session.execute(query)]
 
 
 def active_layouts(session: Session, version_ids: Sequence[int] | None = None) -> dict[int, Layout]:

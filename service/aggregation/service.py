@@ -35,17 +35,16 @@ from service.aggregation.repository import Event, ProfileKey
 from service.failures.service import isolated
 from service.kernel import grid
 from service.kernel.durations import DAY, HOUR
-from service.monitors.repository import all_configs
-from service.monitors.schemas import MonitorConfig
+from service.monitors.plans import WindowGrid, binning_plan, window_grid
+from service.monitors.queries import all_configs
 from service.monitors.service import config_from_stored
-from service.registry.repository import all_models_with_versions
+from service.registry import queries as registry
 from service.registry.service import VersionSpec, compile_version
 from service.stats.labels import label_delta
 from service.stats.layout import Layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
 from service.storage.engine_tables import Layout as LayoutRow
-from service.storage.event_tables import Outcome, Prediction
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
 # Buckets folded before their profiles are written: sparse traffic touched ~750 buckets a
@@ -59,12 +58,12 @@ def level_seconds(level: int, bucket: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class VersionState:
-    """What folding one version's events needs."""
+    """What folding one version's events needs; ``grid`` is what scheduling its windows needs."""
 
     model_id: int
     model_name: str
     spec: VersionSpec
-    config: MonitorConfig
+    grid: WindowGrid
     row: LayoutRow
     layout: Layout
 
@@ -130,8 +129,7 @@ def aggregate_pass(
         {} if parsed is None else parsed,
         waiting,
     )
-    p_new = repository.nth_id_after(session, Prediction, watermarks[0], high_water[0], max_rows)
-    o_new = repository.nth_id_after(session, Outcome, watermarks[1], high_water[1], max_rows)
+    p_new, o_new = repository.pass_bounds(session, watermarks, high_water, max_rows)
     events = repository.new_predictions(session, watermarks[0], p_new, o_new)
     late = repository.new_outcomes_of_folded(session, watermarks[1], o_new, watermarks[0])
     _fold_by_model(session, result, events, late, passed_over=set(held))
@@ -219,10 +217,10 @@ def _prepare_versions(
     retry not due) are left out.
     """
     configs = all_configs(session)
-    current, references = repository.active_layouts(session), repository.active_references(session)
+    current, references = repository.active_layouts(session), registry.active_references(session)
     fitting = _Fitting(now, high_water, watermarks, current, references, max_reference_rows, parsed)
     states: dict[int, VersionState] = {}
-    for model, versions in all_models_with_versions(session):
+    for model, versions in registry.models_with_versions(session):
         if model.id in waiting:
             continue
         part = result.part(model.id)
@@ -246,23 +244,26 @@ def _prepare_model(
     part: PassResult,
 ) -> None:
     config = config_from_stored(stored)  # a stored configuration that no longer validates fails here
+    binning, windows = binning_plan(config), window_grid(config)
     for version in versions:
         spec = compile_version(version)
         key = layouts.VersionKey(model.id, version.id, version.spec_hash)
         row = fitting.current.get(version.id)
         plan = layouts.plan_layout(
-            session, key, config, fitting.references.get(version.id), now=fitting.now,
+            session, key, binning, fitting.references.get(version.id), now=fitting.now,
             watermarks=fitting.high_water, current_hash=None if row is None else row.inputs_hash,
             max_rows=fitting.max_reference_rows,
         )  # fmt: skip
         if plan.rows is not None:
-            row = repository.replace_layout(session, layouts.fit(plan, spec, config, version.id, fitting.now))
-            state = VersionState(model.id, model.name, spec, config, row, _parsed(row, fitting.parsed))
+            row = repository.replace_layout(
+                session, layouts.fit(plan, spec, binning, version.id, fitting.now)
+            )
+            state = VersionState(model.id, model.name, spec, windows, row, _parsed(row, fitting.parsed))
             _rebuild(session, state, fitting.watermarks, part)
         elif row is None or row.inputs_hash != plan.inputs_hash:
             continue  # no usable layout yet; its events are folded when one is fitted
         else:
-            state = VersionState(model.id, model.name, spec, config, row, _parsed(row, fitting.parsed))
+            state = VersionState(model.id, model.name, spec, windows, row, _parsed(row, fitting.parsed))
         part.versions[version.id] = state
 
 

@@ -29,6 +29,7 @@ from service.clock import Clock
 from service.config import Settings
 from service.kernel.instruments import ALERTMANAGER_PUSHES
 from service.kernel.job import JobTiming
+from service.registry import queries as registry
 from service.storage.alerting_tables import Alert
 from service.storage.database import unit_of_work
 from service.webhooks.service import iso_utc
@@ -126,8 +127,16 @@ def alertmanager_payload(
 def alerts_to_push(session: Session, *, resolved_since: datetime) -> list[AlertForPush]:
     """Firing alerts not silenced, and alerts resolved at or after ``resolved_since`` that were
     not silenced, in id order."""
-    rows = repository.alerts_to_push(session, resolved_since)
-    return [_for_push(alert, model, version) for alert, model, version in rows]
+    alerts = repository.alerts_to_push(session, resolved_since)
+    # Two look-ups for the whole list. Alerts go with their model (ON DELETE CASCADE); a
+    # version id may name a version no longer registered, and then the version is None.
+    models = registry.model_names(session, sorted({a.model_id for a in alerts}))
+    versions = registry.version_names(session, sorted({a.version_id for a in alerts if a.version_id}))
+    return [
+        _for_push(alert, models[alert.model_id], versions.get(alert.version_id or 0))
+        for alert in alerts
+        if alert.model_id in models
+    ]
 
 
 def _for_push(alert: Alert, model: str, version: str | None) -> AlertForPush:

@@ -15,21 +15,14 @@ band = ``resolve_margin`` × the *room* between the threshold and where a health
 
 from __future__ import annotations
 
-from service.monitors.schemas import MonitorConfig
-
-RELATIVE_FAMILIES = frozenset({"performance", "estimated_performance"})
+from service.monitors.plans import RelativeThresholds
 
 
 def hysteresis_band(
-    config: MonitorConfig, margin: float, family: str, metric: str, threshold: float, direction: str
+    relative: RelativeThresholds, margin: float, family: str, metric: str, threshold: float, direction: str
 ) -> float:
     """The band, in the metric's units (≥ 0)."""
-    if family in RELATIVE_FAMILIES and metric not in config.performance.thresholds:
-        room = config.performance.max_drop
-    elif family == "data_quality" and metric == "missing_rate":
-        room = config.data_quality.max_missing_rate_increase
-    elif direction == "high":
-        room = abs(threshold)
-    else:
-        room = max(1.0 - threshold, 0.0)
+    room = relative.room(family, metric)
+    if room is None:
+        room = abs(threshold) if direction == "high" else max(1.0 - threshold, 0.0)
     return margin * room

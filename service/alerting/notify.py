@@ -14,6 +14,7 @@ from service.alerting.labels import alert_labels
 from service.alerting.schemas import AlertView
 from service.alerting.silencing import ActiveSilence, matchers_of, muting
 from service.alerting.states import AlertState
+from service.registry import queries as registry
 from service.storage.alerting_tables import Alert, AlertTransition
 from service.webhooks import service as webhooks
 
@@ -28,14 +29,14 @@ class Names:
 
     def name_of(self, model_id: int) -> str:
         if model_id not in self.models:
-            self.models.update(repository.model_names(self.session, [model_id]))
+            self.models.update(registry.model_names(self.session, [model_id]))
         return self.models.get(model_id, str(model_id))
 
     def version_of(self, version_id: int | None) -> str | None:
         if version_id is None:
             return None
         if version_id not in self.versions:
-            self.versions.update(repository.version_names(self.session, [version_id]))
+            self.versions.update(registry.version_names(self.session, [version_id]))
         return self.versions.get(version_id)
 
     def labels(self, alert: Alert) -> dict[str, str]:

@@ -1,8 +1,11 @@
-"""What the alerting endpoints read and change: alerts, acknowledgements, silences, requests."""
+"""What the alerting endpoints read and change (alerts, acknowledgements, silences, requests),
+and what other packages read of alerting: a version's alerts and retraining requests."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -171,3 +174,55 @@ def request_view(names: Names, row: RetrainRequest) -> RetrainRequestView:
         created_at=row.created_at,
         evidence=row.evidence,
     )
+
+
+# ---------------------------------------------------------------- for other packages
+
+
+def version_alerts(
+    session: Session, model_id: int, version_id: int, resolved_limit: int
+) -> tuple[list[AlertView], list[AlertView]]:
+    """(open alerts by id, the ``resolved_limit`` newest resolved ones) of the version, alerts
+    without a version (no data) included: two queries plus one name look-up per model and version."""
+    names = Names(session)
+    open_ = repository.open_alerts_of_version(session, model_id, version_id)
+    resolved = repository.resolved_alerts_of_version(session, model_id, version_id, resolved_limit)
+    return [names.view(a) for a in open_], [names.view(a) for a in resolved]
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainRecord:
+    """A stored retraining request: the window (UTC) that decided it and its evidence (JSON, as
+    sent to the pipeline: docs/alerting.md)."""
+
+    id: int
+    idempotency_key: str
+    window_start: datetime
+    window_end: datetime
+    created_at: datetime
+    evidence: dict[str, Any]
+
+
+def version_retrain_requests(session: Session, version_id: int, limit: int) -> list[RetrainRecord]:
+    """The version's ``limit`` newest retraining requests, newest first (one query)."""
+    return [
+        RetrainRecord(r.id, r.idempotency_key, r.window_start, r.window_end, r.created_at, r.evidence)
+        for r in repository.retrain_requests_of_version(session, version_id, limit)
+    ]
+
+
+def open_alert_counts(session: Session) -> dict[int, dict[str, int]]:
+    """Per model id, the number of its alerts in each open state (pending, firing); one query."""
+    return repository.open_alert_counts(session)
+
+
+def firing_counts(session: Session) -> list[tuple[int, str, int]]:
+    """(model id, severity, count) of firing alerts, silenced ones included (they still fire);
+    one query."""
+    return repository.firing_counts(session)
+
+
+def last_received(session: Session) -> dict[int, datetime]:
+    """Per model id, when its newest prediction was received (UTC), as the alerting pass last
+    recorded it (one query)."""
+    return repository.last_received(session)

@@ -19,8 +19,8 @@ from typing import Protocol
 
 from service.alerting.bands import hysteresis_band
 from service.alerting.rules import Observation, Phase, Step, ThresholdRule, TrackState, direction_of
-from service.monitors.policy import FamilyRule, Severity
-from service.monitors.schemas import MonitorConfig
+from service.monitors.plans import AlertingPolicy, FamilyPolicy
+from service.monitors.policy import Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +61,18 @@ def subject_of(figure: FigureLike) -> Subject:
     )
 
 
-def judged_rule(config: MonitorConfig, figure: FigureLike) -> FamilyRule | None:
+def judged_rule(policy: AlertingPolicy, figure: FigureLike) -> FamilyPolicy | None:
     """The family rule that judges ``figure``; None when the family is off or the figure is a
     drift p_value (it shares drift_score's verdict: one alert per drifted feature)."""
-    rule = config.alerting.rule_for(figure.family)
+    rule = policy.rule_for(figure.family)
     if rule is None or not rule.enabled or (figure.family == "drift" and figure.metric == "p_value"):
         return None
     return rule
 
 
 def observe(
-    config: MonitorConfig,
-    rule: FamilyRule,
+    policy: AlertingPolicy,
+    rule: FamilyPolicy,
     figure: FigureLike,
     window: tuple[datetime, datetime],
     direction: str,
@@ -82,7 +82,7 @@ def observe(
     if figure.value is not None and figure.threshold is not None:
         side = direction or direction_of(figure.value, figure.threshold)
         band = hysteresis_band(
-            config, rule.resolve_margin, figure.family, figure.metric, figure.threshold, side
+            policy.relative, rule.resolve_margin, figure.family, figure.metric, figure.threshold, side
         )
     return Observation(window[0], window[1], figure.status, figure.value, figure.threshold, band)
 
@@ -104,15 +104,15 @@ class Episode:
 @dataclass(slots=True)
 class _Track:
     state: TrackState
-    rule: FamilyRule
+    rule: FamilyPolicy
     fired: Episode | None = None
 
 
 class Replay:
     """The rules of one model version's fingerprints applied window by window, in memory."""
 
-    def __init__(self, config: MonitorConfig) -> None:
-        self.config = config
+    def __init__(self, policy: AlertingPolicy) -> None:
+        self.policy = policy
         self.tracks: dict[Subject, _Track] = {}
         self.episodes: list[Episode] = []
 
@@ -120,7 +120,7 @@ class Replay:
         """Apply one window's figures; windows must come in window-end order."""
         seen: set[Subject] = set()
         for figure in figures:
-            rule = judged_rule(self.config, figure)
+            rule = judged_rule(self.policy, figure)
             if rule is None:
                 continue
             subject = subject_of(figure)
@@ -131,14 +131,14 @@ class Replay:
             if track is None:
                 track = self.tracks[subject] = _Track(TrackState(), rule)
             self._step(
-                subject, track, rule, observe(self.config, rule, figure, window, track.state.direction)
+                subject, track, rule, observe(self.policy, rule, figure, window, track.state.direction)
             )
         for subject, track in list(self.tracks.items()):
             if subject not in seen and track.state.phase in (Phase.PENDING, Phase.FIRING):
                 gone = Observation(window[0], window[1], "absent", None, None)
                 self._step(subject, track, track.rule, gone)
 
-    def _step(self, subject: Subject, track: _Track, rule: FamilyRule, seen: Observation) -> None:
+    def _step(self, subject: Subject, track: _Track, rule: FamilyPolicy, seen: Observation) -> None:
         result: Step = ThresholdRule(rule).step(track.state, seen)
         track.state, track.rule = result.state, rule
         if result.transition is None:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, literal_column, or_, select
 from sqlalchemy.orm import Session
@@ -25,7 +26,6 @@ from service.storage.claim import claim_singleton
 from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
 from service.storage.engine_tables import Evaluation, WindowRun, WindowTask
 from service.storage.event_tables import Prediction
-from service.storage.registry_tables import Model, ModelVersion, Reference
 
 STREAM = "alerts"
 
@@ -178,19 +178,6 @@ def history(session: Session, alert: Alert, upto: datetime, limit: int) -> list[
     return [(run, figure) for run, figure in session.execute(query)]
 
 
-# ---------------------------------------------------------------- names
-
-
-def model_names(session: Session, model_ids: Sequence[int]) -> dict[int, str]:
-    query = select(Model.id, Model.name).where(Model.id.in_(model_ids))
-    return dict(session.execute(query).all())
-
-
-def version_names(session: Session, version_ids: Sequence[int]) -> dict[int, str]:
-    query = select(ModelVersion.id, ModelVersion.version).where(ModelVersion.id.in_(version_ids))
-    return dict(session.execute(query).all())
-
-
 # ---------------------------------------------------------------- activity (no data)
 
 
@@ -279,23 +266,67 @@ def latest_run(session: Session, version_id: int, start: datetime, end: datetime
     return session.scalars(query).first()
 
 
-def active_reference_id(session: Session, version_id: int) -> int | None:
-    query = select(Reference.id).where(Reference.version_id == version_id, Reference.active.is_(True))
-    return session.scalar(query)
-
-
-def alerts_to_push(session: Session, resolved_since: datetime) -> list[tuple[Alert, str, str | None]]:
-    """(alert, model name, version name) of unsilenced alerts that are firing or resolved at or
-    after ``resolved_since``, in id order (what Alertmanager is told)."""
+def alerts_to_push(session: Session, resolved_since: datetime) -> list[Alert]:
+    """Unsilenced alerts that are firing or resolved at or after ``resolved_since``, in id order
+    (what Alertmanager is told)."""
     wanted = or_(
         Alert.state == AlertState.FIRING,
         and_(Alert.state == AlertState.RESOLVED, Alert.resolved_at >= resolved_since),
     )
+    query = select(Alert).where(wanted, Alert.silenced_by.is_(None)).order_by(Alert.id)
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- one version (model cards)
+
+
+def _of_version(model_id: int, version_id: int) -> Any:
+    # Alerts without a version (no data) belong to every version of the model.
+    return (Alert.model_id == model_id) & or_(Alert.version_id == version_id, Alert.version_id.is_(None))
+
+
+def open_alerts_of_version(session: Session, model_id: int, version_id: int) -> list[Alert]:
+    query = select(Alert).where(_of_version(model_id, version_id), Alert.state.in_(OPEN_STATES))
+    return list(session.scalars(query.order_by(Alert.id)))
+
+
+def resolved_alerts_of_version(session: Session, model_id: int, version_id: int, limit: int) -> list[Alert]:
+    query = select(Alert).where(_of_version(model_id, version_id), Alert.state == AlertState.RESOLVED)
+    return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
+
+
+def retrain_requests_of_version(session: Session, version_id: int, limit: int) -> list[RetrainRequest]:
+    query = select(RetrainRequest).where(RetrainRequest.version_id == version_id)
+    return list(session.scalars(query.order_by(RetrainRequest.id.desc()).limit(limit)))
+
+
+def open_alert_counts(session: Session) -> dict[int, dict[str, int]]:
+    """Per model, the number of its alerts in each open state (one query)."""
+    rows = session.execute(
+        select(Alert.model_id, Alert.state, func.count())
+        .where(Alert.state.in_(OPEN_STATES))
+        .group_by(Alert.model_id, Alert.state)
+    ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for model_id, state, count in rows:
+        counts.setdefault(int(model_id), {})[str(state)] = int(count)
+    return counts
+
+
+# ---------------------------------------------------------------- metrics snapshot
+
+
+def firing_counts(session: Session) -> list[tuple[int, str, int]]:
+    """(model id, severity, count) of firing alerts, silenced ones included (they still fire)."""
     query = (
-        select(Alert, Model.name, ModelVersion.version)
-        .join(Model, Model.id == Alert.model_id)
-        .outerjoin(ModelVersion, ModelVersion.id == Alert.version_id)
-        .where(wanted, Alert.silenced_by.is_(None))
-        .order_by(Alert.id)
+        select(Alert.model_id, Alert.severity, func.count())
+        .where(Alert.state == AlertState.FIRING)
+        .group_by(Alert.model_id, Alert.severity)
     )
-    return [(alert, model, version) for alert, model, version in session.execute(query)]
+    return [(int(m), str(s), int(c)) for m, s, c in session.execute(query)]
+
+
+def last_received(session: Session) -> dict[int, datetime]:
+    """When each model's newest prediction was received, as the alerting job last recorded it."""
+    query = select(ModelActivity.model_id, ModelActivity.last_received_at)
+    return {int(m): at for m, at in session.execute(query)}

@@ -12,14 +12,15 @@ from urllib.parse import urlencode
 from service.alerting import repository
 from service.alerting.notify import PassContext
 from service.alerting.retraining import OpenAlert, RetrainDecision, decide
-from service.monitors.schemas import MonitorConfig
+from service.monitors.plans import AlertingPolicy
+from service.registry import queries as registry
 from service.storage.alerting_tables import Alert
 from service.webhooks import service as webhooks
 
 TOP_DRIFTED = 5
 
 
-def consider_retraining(ctx: PassContext, model_id: int, config: MonitorConfig, alerts: list[Alert]) -> int:
+def consider_retraining(ctx: PassContext, model_id: int, policy: AlertingPolicy, alerts: list[Alert]) -> int:
     """Request retraining of ``model_id`` when its policy says so, given its open ``alerts``;
     1 when a request was made."""
     views = [
@@ -27,13 +28,13 @@ def consider_retraining(ctx: PassContext, model_id: int, config: MonitorConfig, 
         for a in alerts
     ]
     decision, _why = decide(
-        config.retraining, views, repository.last_retrain_at(ctx.session, model_id), ctx.now
+        policy.retraining, views, repository.last_retrain_at(ctx.session, model_id), ctx.now
     )
     if decision is None:
         return 0
     model = ctx.name_of(model_id)
     key = f"retrain:{model}:{decision.window_end.isoformat()}"
-    evidence = evidence_of(ctx, model_id, config, decision, [a for a in alerts if a.id in decision.reasons])
+    evidence = evidence_of(ctx, model_id, policy, decision, [a for a in alerts if a.id in decision.reasons])
     evidence["idempotency_key"] = key
     row = {
         "model_id": model_id,
@@ -99,7 +100,7 @@ def _window_facts(
 
 
 def evidence_of(
-    ctx: PassContext, model_id: int, config: MonitorConfig, decision: RetrainDecision, reasons: list[Alert]
+    ctx: PassContext, model_id: int, policy: AlertingPolicy, decision: RetrainDecision, reasons: list[Alert]
 ) -> dict[str, Any]:
     """What a retraining pipeline needs to act and an auditor to check (docs/alerting.md)."""
     model = ctx.name_of(model_id)
@@ -113,8 +114,8 @@ def evidence_of(
         "reasons": [_reason(ctx, alert) for alert in reasons],
         "window": window,
         "reference": {
-            "kind": config.reference.kind.value,
-            "reference_id": repository.active_reference_id(ctx.session, decision.version_id),
+            "kind": policy.reference_kind,
+            "reference_id": registry.active_reference_id(ctx.session, decision.version_id),
             **hashes,
         },
         "top_drifted_features": top,

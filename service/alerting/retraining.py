@@ -1,4 +1,4 @@
-"""When firing alerts request retraining (pure): the policy of ``RetrainingSettings``."""
+"""When firing alerts request retraining (pure): the ``RetrainingPolicy`` (``RetrainingSettings``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.alerting.states import AlertState
-from service.monitors.policy import RetrainingSettings
+from service.monitors.plans import RetrainingPolicy
 
 # A data-quality incident (schema break, null spike, unseen categories) blocks retraining
 # while it is open, pending included: training on broken data makes the model worse.
@@ -35,7 +35,7 @@ class RetrainDecision:
     window_end: datetime
 
 
-def _reasons(policy: RetrainingSettings, alerts: Sequence[OpenAlert], now: datetime) -> list[OpenAlert]:
+def _reasons(policy: RetrainingPolicy, alerts: Sequence[OpenAlert], now: datetime) -> list[OpenAlert]:
     firing = [a for a in alerts if a.state == AlertState.FIRING and a.window_end is not None and a.version_id]
     held = timedelta(seconds=policy.performance_firing_for)
     reasons = [a for a in firing if a.family == "performance" and a.fired_at and now - a.fired_at >= held]
@@ -47,7 +47,7 @@ def _reasons(policy: RetrainingSettings, alerts: Sequence[OpenAlert], now: datet
 
 
 def decide(
-    policy: RetrainingSettings, alerts: Sequence[OpenAlert], last_request_at: datetime | None, now: datetime
+    policy: RetrainingPolicy, alerts: Sequence[OpenAlert], last_request_at: datetime | None, now: datetime
 ) -> tuple[RetrainDecision | None, str]:
     """The decision (None: do not request) and why, for the log."""
     if not policy.enabled:

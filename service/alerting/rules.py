@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.monitors.policy import FamilyRule
+from service.monitors.plans import FamilyPolicy
 
 
 class Phase(StrEnum):
@@ -88,7 +88,7 @@ class ThresholdRule:
     """A figure that fires after ``fire_after`` consecutive alerting windows and resolves once
     its value is ``band`` past the threshold on the healthy side (hysteresis)."""
 
-    def __init__(self, rule: FamilyRule) -> None:
+    def __init__(self, rule: FamilyPolicy) -> None:
         self.rule = rule
 
     def step(self, state: TrackState, seen: Observation) -> Step:

@@ -22,14 +22,24 @@ from service.alerting.requests import consider_retraining
 from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
 from service.alerting.states import NO_ALERT, AlertState
 from service.failures.service import isolated
+from service.monitors.plans import (
+    AlertingPolicy,
+    FamilyPolicy,
+    NoDataPolicy,
+    alerting_policy,
+    family_policy,
+)
 from service.monitors.policy import FamilyRule
-from service.monitors.repository import all_configs
-from service.monitors.schemas import MonitorConfig
+from service.monitors.queries import all_configs
 from service.monitors.service import config_from_stored
 from service.storage.alerting_tables import Alert, AlertTrack
 from service.storage.engine_tables import Evaluation, WindowRun
 
 NO_DATA_METRIC = "seconds_since_last_prediction"
+# The policy of a model with no stored configuration (the schema's defaults).
+DEFAULT_POLICY = alerting_policy(config_from_stored(None))
+# The rule an absent figure of a family without a rule (no longer configured) steps with.
+PLAIN_RULE = family_policy(FamilyRule())
 
 
 @dataclass
@@ -65,11 +75,11 @@ def alert_pass(
     ctx = PassContext(session, now=now, base_url=base_url)
     ctx.load_silences()
     outcome = PassSummary()
-    configs = _configs(session, outcome, skip=held)
+    policies = _policies(session, outcome, skip=held)
     waiting = set(held) | set(outcome.failed)
-    applied = apply_queue(ctx, configs, max_runs, waiting, outcome)
+    applied = apply_queue(ctx, policies, max_runs, waiting, outcome)
     repository.advance_activity(session, state)
-    check_no_data(ctx, configs, skip=waiting)
+    check_no_data(ctx, policies, skip=waiting)
     # The alerts opened or changed in this pass are in memory only (no autoflush): without
     # the flush a data-quality alert firing now would not block a retraining request.
     session.flush()
@@ -79,7 +89,7 @@ def alert_pass(
     for alert in open_alerts:
         by_model[alert.model_id].append(alert)
     requested = sum(
-        consider_retraining(ctx, model_id, configs.get(model_id) or MonitorConfig(), alerts)
+        consider_retraining(ctx, model_id, policies.get(model_id, DEFAULT_POLICY), alerts)
         for model_id, alerts in by_model.items()
         if any(a.state == AlertState.FIRING for a in alerts) and model_id not in waiting
     )
@@ -92,23 +102,24 @@ def alert_pass(
     )  # fmt: skip
 
 
-def _configs(session: Session, outcome: PassSummary, skip: Collection[int]) -> dict[int, MonitorConfig]:
-    """Every model's stored configuration but those of ``skip``; one that no longer validates
-    (e.g. stored before a stricter check) fails that model's alerting alone."""
-    configs: dict[int, MonitorConfig] = {}
+def _policies(session: Session, outcome: PassSummary, skip: Collection[int]) -> dict[int, AlertingPolicy]:
+    """The alerting policy of every model's stored configuration but those of ``skip``; one
+    that no longer validates (e.g. stored before a stricter check) fails that model's alerting
+    alone."""
+    policies: dict[int, AlertingPolicy] = {}
     for model_id, stored in all_configs(session).items():
         if model_id in skip:
             continue
         try:
-            configs[model_id] = config_from_stored(stored)
+            policies[model_id] = alerting_policy(config_from_stored(stored))
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             outcome.failed[model_id] = error
-    return configs
+    return policies
 
 
 def apply_queue(
     ctx: PassContext,
-    configs: dict[int, MonitorConfig],
+    policies: dict[int, AlertingPolicy],
     max_runs: int,
     held: Collection[int] = (),
     outcome: PassSummary | None = None,
@@ -143,9 +154,9 @@ def apply_queue(
     applied = [run.id for model_runs in by_model.values() for run in model_runs]
     figures = repository.figures_of(ctx.session, applied)
     for model_id, model_runs in by_model.items():
-        config = configs.get(model_id) or MonitorConfig()
+        policy = policies.get(model_id, DEFAULT_POLICY)
         counts = (ctx.fired, ctx.resolved, ctx.notified)
-        _, error = isolated(ctx.session, _apply_model, ctx, model_id, config, model_runs, figures)
+        _, error = isolated(ctx.session, _apply_model, ctx, model_id, policy, model_runs, figures)
         if error is None:
             outcome.applied_models.add(model_id)
         else:
@@ -159,23 +170,23 @@ def apply_queue(
 def _apply_model(
     ctx: PassContext,
     model_id: int,
-    config: MonitorConfig,
+    policy: AlertingPolicy,
     runs: list[WindowRun],
     figures: dict[int, list[Evaluation]],
 ) -> None:
-    ModelRules(ctx, model_id, config).apply(runs, figures)
+    ModelRules(ctx, model_id, policy).apply(runs, figures)
 
 
 class ModelRules:
     """The threshold rules of one model's fingerprints, applied run by run."""
 
-    def __init__(self, ctx: PassContext, model_id: int, config: MonitorConfig) -> None:
-        self.ctx, self.model_id, self.config = ctx, model_id, config
+    def __init__(self, ctx: PassContext, model_id: int, policy: AlertingPolicy) -> None:
+        self.ctx, self.model_id, self.policy = ctx, model_id, policy
         self.tracks = repository.tracks_of(ctx.session, model_id)
         ids = [t.alert_id for t in self.tracks.values() if t.alert_id is not None]
         self.alerts = repository.alerts_by_id(ctx.session, ids)
         # Older windows cannot change any more (label wait over) and would page about the past.
-        self.oldest = ctx.now - timedelta(seconds=config.label_wait + config.window)
+        self.oldest = ctx.now - timedelta(seconds=policy.history)
 
     def apply(self, runs: list[WindowRun], figures: dict[int, list[Evaluation]]) -> None:
         for run in sorted(runs, key=lambda r: (r.window_end, r.id)):
@@ -186,7 +197,7 @@ class ModelRules:
         """The same steps as ``replay.Replay.apply`` (the backtest), on stored tracks and alerts."""
         seen: set[str] = set()
         for figure in figures:
-            rule = judged_rule(self.config, figure)
+            rule = judged_rule(self.policy, figure)
             if rule is None:
                 continue
             subject = subject_of(figure)
@@ -195,16 +206,14 @@ class ModelRules:
             if key not in self.tracks and figure.status != "alert":
                 continue  # only a subject that once alerted is tracked
             window = (run.window_start, run.window_end)
-            seen_now = observe(self.config, rule, figure, window, self._direction(key))
+            seen_now = observe(self.policy, rule, figure, window, self._direction(key))
             self.step(key, subject, run, seen_now, rule)
         for key, track in list(self.tracks.items()):
             alert = self.alerts.get(track.alert_id) if track.alert_id is not None else None
             if alert is not None and alert.version_id == run.version_id and key not in seen:
                 subject = Subject(alert.family, alert.metric, alert.feature, alert.attribute, alert.group)
                 gone = Observation(run.window_start, run.window_end, "absent", None, None)
-                self.step(
-                    key, subject, run, gone, self.config.alerting.rule_for(alert.family) or FamilyRule()
-                )
+                self.step(key, subject, run, gone, self.policy.rule_for(alert.family) or PLAIN_RULE)
 
     def _direction(self, key: str) -> str:
         """The open alert's direction ("" without one)."""
@@ -212,7 +221,7 @@ class ModelRules:
         alert = self.alerts.get(track.alert_id) if track is not None and track.alert_id is not None else None
         return alert.direction if alert is not None else ""
 
-    def step(self, key: str, subject: Subject, run: WindowRun, seen: Observation, rule: FamilyRule) -> None:
+    def step(self, key: str, subject: Subject, run: WindowRun, seen: Observation, rule: FamilyPolicy) -> None:
         track = self.tracks.get(key)
         if track is None:
             track = AlertTrack(fingerprint=key, model_id=self.model_id, streak=0, last_window_end=None)
@@ -236,7 +245,7 @@ class ModelRules:
         if result.transition is not None:
             self._transition(track, alert, result, seen)
 
-    def _open(self, key: str, subject: Subject, run: WindowRun, rule: FamilyRule, result: Step) -> Alert:
+    def _open(self, key: str, subject: Subject, run: WindowRun, rule: FamilyPolicy, result: Step) -> Alert:
         alert = Alert(
             fingerprint=key,
             model_id=self.model_id,
@@ -300,7 +309,7 @@ def summary_of(ctx: PassContext, alert: Alert) -> str:
     return f"{who}: {what} is {value}{limit}{window}"[:1000]
 
 
-def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig], skip: Collection[int] = ()) -> None:
+def check_no_data(ctx: PassContext, policies: dict[int, AlertingPolicy], skip: Collection[int] = ()) -> None:
     """The no-data rule of every model that has sent predictions (but those in ``skip``)."""
     subject = Subject("no_data", NO_DATA_METRIC, "", "", "")
     activities = [a for a in repository.activity(ctx.session) if a.model_id not in skip]
@@ -309,17 +318,17 @@ def check_no_data(ctx: PassContext, configs: dict[int, MonitorConfig], skip: Col
     tracks = repository.tracks_by_fingerprint(ctx.session, list(keys.values()))
     alerts = repository.alerts_by_id(ctx.session, [t.alert_id for t in tracks.values() if t.alert_id])
     for activity in activities:
-        config = configs.get(activity.model_id) or MonitorConfig()
+        no_data = policies.get(activity.model_id, DEFAULT_POLICY).no_data
         key = keys[activity.model_id]
         track = tracks.get(key)
         alert = alerts.get(track.alert_id) if track and track.alert_id else None
         phase = Phase.FIRING if alert is not None else Phase.NONE
         silent_for = (ctx.now - activity.last_received_at).total_seconds()
-        after = NoDataRule(config.alerting.no_data_after).step(phase, activity.last_received_at, ctx.now)
+        after = NoDataRule(no_data.after).step(phase, activity.last_received_at, ctx.now)
         if alert is not None:
             alert.value, alert.updated_at = silent_for, ctx.now
         if after is Phase.FIRING:
-            _fire_no_data(ctx, activity.model_id, key, track, config, silent_for)
+            _fire_no_data(ctx, activity.model_id, key, track, no_data, silent_for)
         elif after is Phase.RESOLVED and alert is not None and track is not None:
             alert.state, alert.resolved_at, track.alert_id = AlertState.RESOLVED, ctx.now, None
             ctx.resolved += 1
@@ -331,13 +340,13 @@ def _fire_no_data(
     model_id: int,
     key: str,
     track: AlertTrack | None,
-    config: MonitorConfig,
+    no_data: NoDataPolicy,
     silent_for: float,
 ) -> None:
     if track is None:
         track = AlertTrack(fingerprint=key, model_id=model_id, streak=0, last_window_end=None)
         ctx.session.add(track)
-    after = config.alerting.no_data_after
+    after = no_data.after
     alert = Alert(
         fingerprint=key,
         model_id=model_id,
@@ -349,7 +358,7 @@ def _fire_no_data(
         attribute="",
         group="",
         state=AlertState.FIRING,
-        severity=config.alerting.no_data_severity.value,
+        severity=no_data.severity.value,
         direction="high",
         value=silent_for,
         threshold=None if after is None else float(after),

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from service.datasets.repository import ExportRow
 from service.datasets.schemas import Columns, ExportFormat
+from service.ingestion.queries import ExportRow
 
 # A spreadsheet opening the CSV runs a cell starting with one of these as a formula
 # (`=HYPERLINK(...)` sends whoever clicks to any site, with other cells in the URL).

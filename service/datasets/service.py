@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.datasets import formats, repository
-from service.datasets.repository import ExportFilter
+from service.datasets import formats
 from service.datasets.schemas import Columns, ExportPlan, ExportRequest
 from service.errors import FieldError, Invalid
+from service.ingestion import queries as events
+from service.ingestion.queries import ExportFilter
 from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec, load_model
 from service.storage.database import unit_of_work
@@ -66,7 +67,7 @@ def plan_export(session: Session, name: str, request: ExportRequest) -> ExportPl
         id_range=None,
         columns=columns_of(versions),
     )
-    return replace(plan, id_range=repository.id_range(session, _filter(plan)))
+    return replace(plan, id_range=events.export_id_range(session, _filter(plan)))
 
 
 def stream(
@@ -92,7 +93,7 @@ def _page(sessions: sessionmaker[Session], plan: ExportPlan, after: int, size: i
     only the encoded bytes are alive while the response sends them."""
     assert plan.id_range is not None
     with unit_of_work(sessions) as session:
-        rows = repository.page(session, _filter(plan), after_id=after, last_id=plan.id_range[1], size=size)
+        rows = events.export_page(session, _filter(plan), after_id=after, last_id=plan.id_range[1], size=size)
     if not rows:
         return b"", after, 0
     return formats.encode(plan.request.format, rows, plan.version_names, plan.columns), rows[-1].id, len(rows)

@@ -14,13 +14,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import STREAM
-from service.alerting.states import AlertState
-from service.storage.alerting_tables import Alert, ModelActivity
-from service.storage.engine_tables import AggregationState, Evaluation, WindowRun, WindowTask
+from service.storage.engine_tables import Evaluation, WindowRun
 from service.storage.event_tables import Prediction
 from service.storage.registry_tables import Model, ModelVersion
-from service.storage.webhook_tables import WebhookDelivery
 
 # Figure rows read per query: under SQLite's bound-parameter limit.
 RUN_CHUNK = 500
@@ -53,10 +49,6 @@ class FigureRow:
     ci_high: float | None
     n: int
     status: str
-
-
-def models(session: Session) -> dict[int, str]:
-    return {int(i): str(n) for i, n in session.execute(select(Model.id, Model.name))}
 
 
 def latest_runs(session: Session) -> list[LatestRun]:
@@ -102,16 +94,6 @@ def figures(session: Session, run_ids: Sequence[int]) -> list[FigureRow]:
     return found
 
 
-def firing_alerts(session: Session) -> list[tuple[int, str, int]]:
-    """(model id, severity, count) of firing alerts, silenced ones included (they still fire)."""
-    query = (
-        select(Alert.model_id, Alert.severity, func.count())
-        .where(Alert.state == AlertState.FIRING)
-        .group_by(Alert.model_id, Alert.severity)
-    )
-    return [(int(m), str(s), int(c)) for m, s, c in session.execute(query)]
-
-
 def newest_event_times(session: Session) -> dict[int, datetime | None]:
     """Each model's newest prediction time, in one statement: a correlated max per model is a
     backward probe of ``(model_id, event_time)`` (a GROUP BY would scan the whole index)."""
@@ -122,46 +104,3 @@ def newest_event_times(session: Session) -> dict[int, datetime | None]:
         .scalar_subquery()
     )
     return {int(model_id): at for model_id, at in session.execute(select(Model.id, newest))}
-
-
-def last_received(session: Session) -> dict[int, datetime]:
-    """When each model's newest prediction was received, as the alerting job last recorded it."""
-    query = select(ModelActivity.model_id, ModelActivity.last_received_at)
-    return {int(m): at for m, at in session.execute(query)}
-
-
-def oldest_due_window_ends(session: Session, now: datetime) -> dict[int, datetime]:
-    """Per model, the end of the oldest due window still waiting for evaluation."""
-    query = (
-        select(WindowTask.model_id, func.min(WindowTask.window_end))
-        .where(WindowTask.wanted > WindowTask.done, WindowTask.window_end <= now)
-        .group_by(WindowTask.model_id)
-    )
-    return {int(m): end for m, end in session.execute(query)}
-
-
-def aggregation_state(session: Session) -> AggregationState | None:
-    return session.get(AggregationState, STREAM)
-
-
-def first_unfolded_received_at(session: Session, watermark: int) -> datetime | None:
-    """When the oldest prediction not yet aggregated was received (a primary-key look-up)."""
-    query = select(Prediction.received_at).where(Prediction.id > watermark).order_by(Prediction.id).limit(1)
-    result: datetime | None = session.execute(query).scalar_one_or_none()
-    return result
-
-
-def newest_run_computed_at(session: Session) -> datetime | None:
-    query = select(WindowRun.computed_at).order_by(WindowRun.id.desc()).limit(1)
-    result: datetime | None = session.execute(query).scalar_one_or_none()
-    return result
-
-
-def webhook_deliveries(session: Session) -> dict[str, int]:
-    """Deliveries waiting for an attempt and dead-lettered ones, by state."""
-    query = (
-        select(WebhookDelivery.state, func.count())
-        .where(WebhookDelivery.state.in_(("pending", "dead")))
-        .group_by(WebhookDelivery.state)
-    )
-    return {str(s): int(c) for s, c in session.execute(query)}

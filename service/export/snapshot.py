@@ -13,9 +13,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service.aggregation import queries as aggregation
+from service.alerting import queries as alerting
 from service.export import repository
 from service.export.families import Budget, Family, ModelFamilies, families_of
-from service.monitors.repository import all_configs
+from service.ingestion import queries as events
+from service.monitors.queries import all_configs
+from service.registry import queries as registry
+from service.webhooks import queries as webhooks
+from service.windows import queries as windows
 
 SEVERITIES = ("warning", "critical")
 WEBHOOK_STATES = ("pending", "dead")
@@ -63,8 +69,8 @@ def _per_model(
 ) -> dict[str, Family]:
     families = families_of(STORED_FAMILIES)
     families["modelmon_models"].add((), len(models))
-    firing = {(m, s): c for m, s, c in repository.firing_alerts(session)}
-    received = repository.last_received(session)
+    firing = {(m, s): c for m, s, c in alerting.firing_counts(session)}
+    received = alerting.last_received(session)
     newest_events = repository.newest_event_times(session)
     for model_id, name in models.items():
         for severity in SEVERITIES:
@@ -82,25 +88,25 @@ def _per_model(
 
 
 def _jobs(session: Session, families: dict[str, Family], now: datetime, due: Sequence[datetime]) -> None:
-    state = repository.aggregation_state(session)
+    state = aggregation.progress(session)
     watermark = 0 if state is None else state.prediction_watermark
-    unfolded = repository.first_unfolded_received_at(session, watermark)
+    unfolded = events.first_unfolded_received_at(session, watermark)
     families["modelmon_job_lag_seconds"].add(("aggregation",), _seconds(now, unfolded))
     families["modelmon_job_lag_seconds"].add(("evaluation",), _seconds(now, min(due, default=None)))
-    last_run = repository.newest_run_computed_at(session)
+    last_run = windows.newest_run_computed_at(session)
     last_pass = None if state is None else state.updated_at
     for job, at in (("aggregation", last_pass), ("evaluation", last_run)):
         stamp = None if at is None else at.timestamp()
         families["modelmon_job_last_run_timestamp_seconds"].add((job,), stamp)
-    queued = repository.webhook_deliveries(session)
+    queued = webhooks.delivery_counts(session)
     for name in WEBHOOK_STATES:
         families["modelmon_webhook_queue_deliveries"].add((name,), queued.get(name, 0))
 
 
 def read_snapshot(session: Session, now: datetime, budget: Budget) -> list[Family]:
     """Every stored gauge, read in ``session`` (one transaction)."""
-    models = repository.models(session)
-    due = repository.oldest_due_window_ends(session, now)
+    models = registry.all_model_names(session)
+    due = windows.oldest_due_window_ends(session, now)
     stored = _per_model(session, models, now, due)
     _jobs(session, stored, now, list(due.values()))
     return [*stored.values(), *_model_health(session, models, budget)]

@@ -8,7 +8,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from service.storage.engine_tables import JobFailure, WindowTask
-from service.storage.registry_tables import Model
 
 
 def find(session: Session, job: str, model_id: int, unit: str) -> JobFailure | None:
@@ -44,20 +43,10 @@ def waiting_models(session: Session, job: str, now: datetime) -> set[int]:
     return set(session.scalars(query))
 
 
-def model_name(session: Session, model_id: int) -> str:
-    name = session.scalar(select(Model.name).where(Model.id == model_id))
-    return "" if name is None else str(name)
-
-
-def newest(session: Session, limit: int) -> list[tuple[JobFailure, str]]:
-    """The most recently failed units of every model, with the model's name."""
-    query = (
-        select(JobFailure, Model.name)
-        .join(Model, Model.id == JobFailure.model_id)
-        .order_by(JobFailure.last_failed_at.desc(), JobFailure.id.desc())
-        .limit(limit)
-    )
-    return [(row[0], str(row[1])) for row in session.execute(query)]
+def newest(session: Session, limit: int) -> list[JobFailure]:
+    """The most recently failed units of every model."""
+    query = select(JobFailure).order_by(JobFailure.last_failed_at.desc(), JobFailure.id.desc()).limit(limit)
+    return list(session.scalars(query))
 
 
 def retry_now(session: Session, model_id: int, now: datetime) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from service.failures import repository
 from service.failures.schemas import FailureView
 from service.kernel.instruments import count_unit_failure
+from service.registry import queries as registry
 from service.storage.engine_tables import JobFailure
 
 log = logging.getLogger("modelmon.failures")
@@ -72,7 +73,7 @@ def record_failure(
     row.error, row.last_failed_at = describe(error), now
     row.retry_at = now + retry_delay(row.attempts)
     session.flush()
-    name = repository.model_name(session, model_id)
+    name = registry.model_name(session, model_id)
     count_unit_failure(job, name)
     log.warning(
         "%s of model %r%s failed (attempt %d, retry at %s): %s",
@@ -84,7 +85,7 @@ def record_failure(
 def resolve(session: Session, *, job: str, model_id: int, unit: str) -> None:
     """The unit succeeded: its failure, if any, is over."""
     if repository.remove(session, job, model_id, unit):
-        log.info("%s of model %s%s recovered", job, repository.model_name(session, model_id), f" ({unit})")
+        log.info("%s of model %s%s recovered", job, registry.model_name(session, model_id), f" ({unit})")
 
 
 def model_units(session: Session, job: str, now: datetime) -> tuple[set[int], set[int]]:

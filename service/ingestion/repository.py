@@ -1,12 +1,14 @@
-"""SQL of ingestion: idempotent inserts and the look-ups that tell duplicates from conflicts."""
+"""SQL of ingestion: idempotent inserts and the look-ups that tell duplicates from conflicts;
+the keyset pages of joined events that dataset exports read."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
@@ -20,11 +22,9 @@ from service.storage.dialect import (
     prepared_by_ids,
 )
 from service.storage.event_tables import Outcome, Prediction
-from service.storage.registry_tables import Reference, ReferenceRow
 
 PREDICTIONS = cast(Table, Prediction.__table__)
 OUTCOMES = cast(Table, Outcome.__table__)
-REFERENCE_ROWS = cast(Table, ReferenceRow.__table__)
 
 # The two event tables share their key: a client id unique per model.
 Event = type[Prediction] | type[Outcome]
@@ -125,31 +125,10 @@ def stored_rows(session: Session, entity: Event, model_id: int, ids: Sequence[st
     return found
 
 
-def active_reference(session: Session, version_id: int) -> Reference | None:
-    query = select(Reference).where(Reference.version_id == version_id, Reference.active.is_(True))
-    return session.scalars(query.with_for_update()).one_or_none()
-
-
-def retire_reference(session: Session, reference: Reference, now: datetime) -> None:
-    """Deactivate a replaced reference and delete its rows; its header stays for the record."""
-    session.execute(delete(ReferenceRow).where(ReferenceRow.reference_id == reference.id))
-    session.execute(
-        update(Reference).where(Reference.id == reference.id).values(active=False, replaced_at=now)
-    )
-
-
-def insert_reference(
-    session: Session, version_id: int, records: Sequence[ReferenceRecord], content_hash: str, now: datetime
-) -> Reference:
-    reference = Reference(
-        version_id=version_id, row_count=len(records), content_hash=content_hash, active=True, created_at=now
-    )
-    session.add(reference)
-    session.flush()
-    rows = [
+def reference_values(records: Sequence[ReferenceRecord]) -> list[dict[str, Any]]:
+    """Column values of ``reference_rows`` for each record, in upload order."""
+    return [
         {
-            "reference_id": reference.id,
-            "row_index": index,
             "features": r.features,
             "predicted_label": r.predicted_label,
             "predicted_value": r.predicted_value,
@@ -160,7 +139,137 @@ def insert_reference(
             "attributes": r.attributes,
             "attributions": r.attributions,
         }
-        for index, r in enumerate(records)
+        for r in records
     ]
-    session.execute(REFERENCE_ROWS.insert(), rows)
-    return reference
+
+
+# ---------------------------------------------------------------- dataset exports
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    model_id: int
+    version_id: int | None
+    start: datetime
+    end: datetime
+    labelled: bool
+
+
+class ExportRow(NamedTuple):
+    id: int
+    prediction_id: str
+    version_id: int
+    event_time: datetime
+    features: dict[str, Any]
+    predicted_label: str | None
+    predicted_value: float | None
+    score: float | None
+    scores: dict[str, float] | None
+    attributes: dict[str, Any]
+    label: str | None
+    value: float | None
+    outcome_time: datetime | None
+
+
+_COLUMNS = (
+    Prediction.id,
+    Prediction.prediction_id,
+    Prediction.version_id,
+    Prediction.event_time,
+    Prediction.features,
+    Prediction.predicted_label,
+    Prediction.predicted_value,
+    Prediction.score,
+    Prediction.scores,
+    Prediction.attributes,
+    Outcome.label,
+    Outcome.value,
+    Outcome.outcome_time,
+)
+_JOIN = and_(Outcome.model_id == Prediction.model_id, Outcome.prediction_id == Prediction.prediction_id)
+
+
+def _in_window(where: ExportFilter) -> list[ColumnElement[bool]]:
+    conditions = [
+        Prediction.model_id == where.model_id,
+        Prediction.event_time >= where.start,
+        Prediction.event_time < where.end,
+    ]
+    if where.version_id is not None:
+        conditions.append(Prediction.version_id == where.version_id)
+    return conditions
+
+
+def export_id_range(session: Session, where: ExportFilter) -> tuple[int, int] | None:
+    """The smallest and largest prediction id in the window (one scan of the model-time
+    index), or None when it is empty. Pages then walk the primary key inside this range,
+    and rows inserted after the export started are left out."""
+    low, high = session.execute(
+        select(func.min(Prediction.id), func.max(Prediction.id)).where(*_in_window(where))
+    ).one()
+    return None if low is None else (int(low), int(high))
+
+
+def export_page(
+    session: Session, where: ExportFilter, *, after_id: int, last_id: int, size: int
+) -> list[ExportRow]:
+    """Up to ``size`` rows with ``after_id`` < id ≤ ``last_id``, in id order, each with its
+    outcome (only those with one when ``labelled``)."""
+    query = (
+        select(*_COLUMNS)
+        .join(Outcome, _JOIN, isouter=not where.labelled)
+        .where(*_in_window(where), Prediction.id > after_id, Prediction.id <= last_id)
+        .order_by(Prediction.id)
+        .limit(size)
+    )
+    return [ExportRow(*row) for row in session.execute(query)]
+
+
+# ---------------------------------------------------------------- drift reports' samples
+
+# Ids per IN (...) look-up: under SQLite's 32,766 bound-parameter limit.
+SAMPLE_CHUNK = 2_000
+# Ids read per round trip while a window's ids stream through the sampler.
+SAMPLE_PAGE = 20_000
+
+
+def prediction_ids(
+    session: Session,
+    model_id: int,
+    version_id: int,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> Iterator[Sequence[int]]:
+    """Ids of the version's predictions with ``start`` ≤ event_time < ``end`` (the first
+    ``limit`` when given: a bootstrap reference), in event-time order, streamed in pages of
+    ``SAMPLE_PAGE`` (a server-side cursor on Postgres): the caller keeps only its sample of them."""
+    query = select(Prediction.id).where(Prediction.model_id == model_id, Prediction.version_id == version_id)
+    if start is not None:
+        query = query.where(Prediction.event_time >= start)
+    if end is not None:
+        query = query.where(Prediction.event_time < end)
+    query = query.order_by(Prediction.event_time, Prediction.id)
+    if limit is not None:
+        query = query.limit(limit)
+    result = session.execute(query.execution_options(yield_per=SAMPLE_PAGE))
+    for page in result.partitions():
+        yield [int(row[0]) for row in page]
+
+
+def prediction_features(session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The stored features of the predictions ``ids``, in the order of ``ids``."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), SAMPLE_CHUNK):
+        chunk = ids[start : start + SAMPLE_CHUNK]
+        query = select(Prediction.id, Prediction.features).where(Prediction.id.in_(chunk))
+        found.update({int(row.id): row.features for row in session.execute(query)})
+    return [found[i] for i in ids if i in found]
+
+
+def first_unfolded_received_at(session: Session, watermark: int) -> datetime | None:
+    """When the oldest prediction not yet aggregated was received (a primary-key look-up)."""
+    query = select(Prediction.received_at).where(Prediction.id > watermark).order_by(Prediction.id).limit(1)
+    result: datetime | None = session.execute(query).scalar_one_or_none()
+    return result

@@ -14,6 +14,7 @@ from service.ingestion import repository, workload
 from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
 from service.ingestion.repository import Event
 from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
+from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec
 from service.storage.event_tables import Outcome, Prediction
 
@@ -213,7 +214,7 @@ def store_reference(
 ) -> ReferenceResult:
     """Store the reference of a version; replacing a different one must be asked for explicitly."""
     content_hash = reference_hash(records)
-    current = repository.active_reference(session, spec.version_id)
+    current = registry.lock_active_reference(session, spec.version_id)
     if current is not None and current.content_hash == content_hash:
         return ReferenceResult(
             accepted=0,
@@ -230,9 +231,8 @@ def store_reference(
             f"{current.content_hash[:12]}…); send ?replace=true to replace it",
             [FieldError(None, "replace", "must be true to replace an existing reference")],
         )
-    if current is not None:
-        repository.retire_reference(session, current, now)
-    reference = repository.insert_reference(session, spec.version_id, records, content_hash, now)
+    values = repository.reference_values(records)
+    reference = registry.replace_reference(session, spec.version_id, values, content_hash, now, current)
     return ReferenceResult(
         accepted=len(records),
         duplicates=0,

@@ -16,24 +16,20 @@ from sqlalchemy.orm import Session
 
 from service.errors import Conflict, FieldError, Invalid
 from service.kernel import grid
-from service.monitors.schemas import MonitorConfig
-from service.monitors.service import load_config
+from service.monitors.plans import WindowGrid, window_grid
+from service.monitors.service import config_from_stored, load_config
 from service.registry.service import RegisteredModel
 
 
-def windows_of(times: Iterable[datetime], config: MonitorConfig) -> int:
-    """Distinct grid windows of ``config`` holding the buckets of these event times."""
-    buckets = {grid.floor(moment, config.bucket) for moment in times}
-    return grid.count_windows_containing(
-        buckets, bucket=config.bucket, step=config.step, window=config.window
-    )
+def windows_of(times: Iterable[datetime], plan: WindowGrid) -> int:
+    """Distinct windows of ``plan`` holding the buckets of these event times."""
+    buckets = {grid.floor(moment, plan.bucket) for moment in times}
+    return grid.count_windows_containing(buckets, bucket=plan.bucket, step=plan.step, window=plan.window)
 
 
-def allowance(config: MonitorConfig, max_windows: int) -> int:
+def allowance(plan: WindowGrid, max_windows: int) -> int:
     """``max_windows`` plus the windows a single bucket lies in."""
-    one = grid.count_windows_containing(
-        [grid.EPOCH], bucket=config.bucket, step=config.step, window=config.window
-    )
+    one = grid.count_windows_containing([grid.EPOCH], bucket=plan.bucket, step=plan.step, window=plan.window)
     return max_windows + one
 
 
@@ -49,11 +45,12 @@ def check_batch_windows(
     try:
         config, _ = load_config(session, model.model_id)
     except Conflict:  # a stored configuration that no longer validates must not stop ingestion
-        config = MonitorConfig()
-    limit = allowance(config, max_windows)
+        config = config_from_stored(None)
+    plan = window_grid(config)
+    limit = allowance(plan, max_windows)
     errors = []
     for version, times in times_by_version.items():
-        count = windows_of(times, config)
+        count = windows_of(times, plan)
         if count > limit:
             message = (
                 f"the {kind} of {version} fall in {count} windows, more than the {limit} one batch "

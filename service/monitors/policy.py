@@ -3,6 +3,9 @@ and ``retraining`` parts of a model's monitor configuration.
 
 Neither changes what a window evaluates to, so neither is part of the configuration hash
 that evaluations cite.
+
+These are the API's schema; alerting reads the frozen ``AlertingPolicy`` built from them
+(``service/monitors/plans.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from service.storage.event_tables import Outcome, Prediction
-from service.storage.registry_tables import Model
 
 # Rows deleted per statement: 1,000 keys keep each IN list within SQLite's 32,766 parameters
 # (two per key for the outcomes' pairs) and each statement short.
@@ -41,10 +40,6 @@ def delete_events(session: Session, rows: Sequence[tuple[int, int, str]]) -> tup
 
 def _count(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def model_ids(session: Session) -> list[int]:
-    return list(session.scalars(select(Model.id).order_by(Model.id)))
 
 
 def expired_predictions(

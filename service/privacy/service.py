@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service.audit.service import Action, record
 from service.kernel.principal import Principal
 from service.privacy import repository
+from service.registry import queries as registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def retention_pass(session: Session, now: datetime, retention_days: int, batch: 
     cutoff = now - timedelta(days=retention_days)
     predictions = outcomes = 0
     full = False
-    for model_id in repository.model_ids(session):
+    for model_id in registry.model_ids(session):
         left = batch - predictions
         if left <= 0:
             full = True

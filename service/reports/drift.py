@@ -23,10 +23,12 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import FieldError, Invalid
-from service.monitors.schemas import MonitorConfig, ReferenceKind
+from service.ingestion import queries as events
+from service.monitors.plans import BinningPlan, binning_plan
+from service.monitors.schemas import ReferenceKind
 from service.monitors.service import load_config
+from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, load_model, pick_version
-from service.reports import repository
 from service.reports.schemas import DriftData, DriftRequest, Side
 from service.storage.database import unit_of_work
 
@@ -80,13 +82,13 @@ def _before(moment: datetime, span: timedelta) -> datetime:
 
 
 def reference_pool(
-    session: Session, model: RegisteredModel, spec: VersionSpec, config: MonitorConfig, request: DriftRequest
+    session: Session, model: RegisteredModel, spec: VersionSpec, binning: BinningPlan, request: DriftRequest
 ) -> Pool:
     """The version's reference rows, as the engine chooses them, sampled."""
-    ref = config.reference
+    ref = binning.reference
 
     def sampled(label: str, **where: Any) -> Pool:
-        ids = repository.prediction_ids(session, model.model_id, spec.version_id, **where)
+        ids = events.prediction_ids(session, model.model_id, spec.version_id, **where)
         picked, total = reservoir(ids, request.sample, request.seed, side=1)
         return Pool(label.format(total=total), total, picked)
 
@@ -98,10 +100,10 @@ def reference_pool(
         before = _before(request.start, request.end - request.start)
         label = f"trailing reference: traffic in [{_stamp(before)}, {_stamp(request.start)})"
         return sampled(label, start=before, end=request.start)
-    active = next((r for r in repository.references_of(session, spec.version_id) if r.active), None)
+    active = next((r for r in registry.references_of(session, spec.version_id) if r.active), None)
     if active is None:
         return sampled(
-            "bootstrap reference: the version's first {total:,} predictions", limit=config.bootstrap_rows
+            "bootstrap reference: the version's first {total:,} predictions", limit=binning.bootstrap_rows
         )
     indexes = [list(range(active.row_count))]
     picked, total = reservoir(indexes, request.sample, request.seed, side=1)
@@ -135,22 +137,23 @@ def plan(
         model = load_model(session, name)
         spec = pick_version(model, request.version)
         config, _ = load_config(session, model.model_id)
-        ids = repository.prediction_ids(
+        binning = binning_plan(config)
+        ids = events.prediction_ids(
             session, model.model_id, spec.version_id, start=request.start, end=request.end
         )
         picked, total = reservoir(ids, request.sample, request.seed, side=0)
         if not total:
             raise _empty_window(request, spec.version)
-        reference = reference_pool(session, model, spec, config, request)
+        reference = reference_pool(session, model, spec, binning, request)
     if reference.total == 0:
-        raise _no_reference(model.name, spec, config.reference.kind)
+        raise _no_reference(model.name, spec, binning.reference.kind)
     return model.name, spec, Pool("the window's predictions", total, picked), reference
 
 
 def _read(session: Session, pool: Pool) -> list[dict[str, Any]]:
     if pool.reference_id is None:
-        return repository.prediction_features(session, pool.picked)
-    return repository.reference_features(session, pool.reference_id, pool.picked)
+        return events.prediction_features(session, pool.picked)
+    return registry.reference_features(session, pool.reference_id, pool.picked)
 
 
 def collect(sessions: sessionmaker[Session], name: str, request: DriftRequest) -> DriftData:

@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.alerting.notify import Names
+from service.alerting import queries as alerting
 from service.alerting.states import AlertState
 from service.errors import NotFound
 from service.monitors.schemas import MonitorStatus, MonitorView, ReferenceKind
-from service.registry import repository as registry
+from service.registry import queries as registry
 from service.registry.schemas import FeatureSpec, Task
 from service.registry.service import VersionSpec, load_model, pick_version
-from service.reports import repository
 from service.reports.schemas import (
     CARD_FAMILIES,
     RESOLVED_ALERTS,
@@ -33,20 +32,19 @@ from service.reports.schemas import (
     VersionLine,
 )
 from service.status import service as status
-from service.storage.alerting_tables import RetrainRequest
-from service.storage.engine_tables import WindowRun
-from service.storage.registry_tables import ModelVersion, Reference
-from service.windows import repository as window_repository
+from service.windows import queries as window_queries
 
 
-def _version_row(session: Session, name: str, version: str) -> tuple[list[ModelVersion], ModelVersion]:
-    _model, rows = registry.model_with_versions(session, name)
+def _version_row(
+    session: Session, name: str, version: str
+) -> tuple[list[registry.VersionRecord], registry.VersionRecord]:
+    rows = registry.version_records(session, name)
     if not rows:
         raise NotFound(f"model {name!r} is not registered")
     return rows, next(row for row in rows if row.version == version)
 
 
-def _card_version(row: ModelVersion) -> CardVersion:
+def _card_version(row: registry.VersionRecord) -> CardVersion:
     spec = row.spec
     return CardVersion(
         version=row.version,
@@ -61,7 +59,7 @@ def _card_version(row: ModelVersion) -> CardVersion:
     )
 
 
-def _uploaded(row: Reference) -> UploadedReference:
+def _uploaded(row: registry.StoredReference) -> UploadedReference:
     return UploadedReference(
         id=row.id,
         rows=row.row_count,
@@ -73,7 +71,7 @@ def _uploaded(row: Reference) -> UploadedReference:
 
 def _reference(session: Session, monitor: MonitorView, version: VersionSpec) -> CardReference:
     config = monitor.config
-    uploads = repository.references_of(session, version.version_id)
+    uploads = registry.references_of(session, version.version_id)
     active = next((r for r in uploads if r.active), None)
     layout = next((lay for lay in monitor.status.layouts if lay.version == version.version), None)
     ranged = config.reference.kind is ReferenceKind.RANGE
@@ -105,7 +103,7 @@ def _figure(row: Any) -> CardFigure:
     )
 
 
-def _window(run: WindowRun, figures: list[Any]) -> CardWindow:
+def _window(run: window_queries.RunSummary, figures: list[Any]) -> CardWindow:
     return CardWindow(
         window_start=run.window_start,
         window_end=run.window_end,
@@ -120,8 +118,8 @@ def _window(run: WindowRun, figures: list[Any]) -> CardWindow:
 
 
 def _windows(session: Session, version_id: int, count: int) -> list[CardWindow]:
-    runs = window_repository.recent_runs(session, version_id, count)
-    figures = repository.figures(session, [run.id for run in runs], CARD_FAMILIES)
+    runs = window_queries.recent_runs(session, version_id, count)
+    figures = window_queries.figures_of_runs(session, [run.id for run in runs], CARD_FAMILIES)
     return [_window(run, figures[run.id]) for run in runs]
 
 
@@ -129,7 +127,7 @@ def _reason(reason: dict[str, Any]) -> RetrainReason:
     return RetrainReason.model_validate({field: reason.get(field) for field in RetrainReason.model_fields})
 
 
-def _request(row: RetrainRequest) -> CardRetrainRequest:
+def _request(row: alerting.RetrainRecord) -> CardRetrainRequest:
     reasons = row.evidence.get("reasons") or []
     return CardRetrainRequest(
         id=row.id,
@@ -161,13 +159,8 @@ def _status(progress: MonitorStatus, alerts: CardAlerts, has_windows: bool) -> C
 
 
 def _alerts(session: Session, model_id: int, version_id: int) -> CardAlerts:
-    names = Names(session)
-    return CardAlerts(
-        open=[names.view(a) for a in repository.open_alerts(session, model_id, version_id)],
-        resolved=[
-            names.view(a) for a in repository.resolved_alerts(session, model_id, version_id, RESOLVED_ALERTS)
-        ],
-    )
+    open_, resolved = alerting.version_alerts(session, model_id, version_id, RESOLVED_ALERTS)
+    return CardAlerts(open=open_, resolved=resolved)
 
 
 def build_card(session: Session, name: str, version: str | None, windows: int, now: datetime) -> ModelCard:
@@ -193,6 +186,6 @@ def build_card(session: Session, name: str, version: str | None, windows: int, n
         windows=recent,
         alerts=alerts,
         retrain_requests=[
-            _request(r) for r in repository.retrain_requests(session, spec.version_id, RETRAIN_REQUESTS)
+            _request(r) for r in alerting.version_retrain_requests(session, spec.version_id, RETRAIN_REQUESTS)
         ],
     )

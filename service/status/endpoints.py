@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from service.audit.service import Action, record
 from service.context import Context
 from service.errors import ErrorBody
-from service.failures import repository as failures_repository
+from service.failures import queries as failures
 from service.kernel.principal import Actor
 from service.monitors import service as monitors
 from service.monitors.schemas import MonitorConfig, MonitorView
@@ -64,6 +64,6 @@ def retry_monitor(name: ModelNamePath, actor: Actor, context: Context) -> Monito
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         now = context.clock()
-        retried = failures_repository.retry_now(session, model.model_id, now)
+        retried = failures.retry_now(session, model.model_id, now)
         record(session, actor, Action.MONITOR_RETRIED, ("model", model.name), now, after={"units": retried})
         return service.view(session, model, now)

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from service.aggregation.repository import active_layouts
+from service.aggregation.queries import active_layouts
 from service.failures import service as failures
 from service.monitors.schemas import LayoutView, MonitorStatus, MonitorView
 from service.monitors.service import load_config
 from service.registry.service import RegisteredModel
-from service.windows.repository import newest_run_end, oldest_pending_end, pending_count
+from service.windows.queries import newest_run_end, oldest_pending_end, pending_count
 
 
 def view(session: Session, model: RegisteredModel, now: datetime) -> MonitorView:

@@ -1,4 +1,5 @@
-"""The status pages' data: stored rows (``repository``) turned into tables and chart series.
+"""The status pages' data: stored rows (the domains' ``queries`` and ``repository``) turned into
+tables and chart series.
 
 Drift shows the ``TOP_FEATURES`` features with the highest drift score in the newest window
 (ties and gaps broken by their highest score in the windows shown); performance the first
@@ -16,12 +17,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from service.aggregation import queries as aggregation
+from service.alerting import queries as alerting
 from service.alerting.states import OPEN_STATES, AlertState
-from service.failures import repository as failures_repository
-from service.registry.repository import model_with_versions
-from service.storage.engine_tables import WindowRun
+from service.failures import queries as failures
+from service.registry import queries as registry
 from service.ui import repository
-from service.ui.repository import AlertRecord, FigureRecord
+from service.ui.repository import AlertRecord
 from service.ui.schemas import (
     AlertRow,
     Chart,
@@ -34,7 +36,8 @@ from service.ui.schemas import (
     Point,
     Series,
 )
-from service.windows.repository import recent_runs
+from service.windows import queries as windows
+from service.windows.queries import FigureRecord, RunSummary, recent_runs
 
 WINDOWS_SHOWN = 60
 TOP_FEATURES = 6
@@ -44,6 +47,14 @@ FIRING_LISTED = 200
 # Failing units shown on the overview, newest first; the API lists every one per model.
 FAILURES_LISTED = 50
 RECENT_ALERTS = 20
+# The charted figures, (family, metrics or None for all): drift scores, performance (realised
+# and estimated), selection rate per group and disparate impact ratio.
+CHARTED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("drift", ("drift_score",)),
+    ("performance", None),
+    ("estimated_performance", None),
+    ("fairness", ("selection_rate", "disparate_impact_ratio")),
+)
 PERFORMANCE_ORDER = (
     "roc_auc",
     "accuracy",
@@ -97,28 +108,30 @@ def subject_of(feature: str, attribute: str, group: str) -> str:
 
 
 def health(session: Session, now: datetime) -> Health:
-    waiting, oldest, folded = repository.backlog(session, now)
+    waiting, oldest = windows.due_backlog(session, now)
+    progress = aggregation.progress(session)
+    folded = None if progress is None else progress.folded_through
     lag = None if oldest is None else (now - oldest).total_seconds()
     return Health(repository.schema_revision(session), waiting, lag, folded)
 
 
 def overview(session: Session, now: datetime) -> Overview:
-    windows = repository.last_windows(session)
-    counts = repository.open_alert_counts(session)
+    last = windows.last_windows(session)
+    counts = alerting.open_alert_counts(session)
     rows = tuple(
         ModelRow(
             name=name,
             versions=tuple(versions),
-            last_window=windows.get(model_id),
+            last_window=last.get(model_id),
             firing=counts.get(model_id, {}).get("firing", 0),
             pending=counts.get(model_id, {}).get("pending", 0),
         )
-        for model_id, name, versions in repository.models(session)
+        for model_id, name, versions in registry.model_lines(session)
     )
     firing = repository.alerts(session, states=(AlertState.FIRING,), limit=FIRING_LISTED)
     failing = tuple(
-        FailureRow(name, row.job, row.unit, row.error, row.attempts, row.retry_at)
-        for row, name in failures_repository.newest(session, FAILURES_LISTED)
+        FailureRow(f.model, f.job, f.unit, f.error, f.attempts, f.retry_at)
+        for f in failures.newest(session, FAILURES_LISTED)
     )
     return Overview(rows, tuple(alert_row(r) for r in firing), health(session, now), now, failing)
 
@@ -126,7 +139,7 @@ def overview(session: Session, now: datetime) -> Overview:
 # ---------------------------------------------------------------- one model
 
 
-def _point(run: WindowRun, figure: FigureRecord | None) -> Point:
+def _point(run: RunSummary, figure: FigureRecord | None) -> Point:
     if figure is None:
         return Point(run.window_end, None)
     return Point(
@@ -144,7 +157,7 @@ def _point(run: WindowRun, figure: FigureRecord | None) -> Point:
 class Figures:
     """The page's figures indexed by (family, metric, feature, attribute, group) → run id."""
 
-    def __init__(self, runs: Sequence[WindowRun], figures: Iterable[FigureRecord]) -> None:
+    def __init__(self, runs: Sequence[RunSummary], figures: Iterable[FigureRecord]) -> None:
         self.runs = runs
         self.index: dict[tuple[str, str, str, str, str], dict[int, FigureRecord]] = defaultdict(dict)
         for f in figures:
@@ -261,15 +274,15 @@ def fairness_blocks(figures: Figures) -> tuple[FairnessBlock, ...]:
 def model_page(session: Session, name: str, version: str | None, now: datetime) -> ModelPage | None:
     """The page of model ``name`` at ``version`` (default: the newest registered); None if
     either is unknown."""
-    model, versions = model_with_versions(session, name)
-    if model is None or not versions:
+    versions = registry.version_records(session, name)
+    if not versions:
         return None
-    model_id = model.id
+    model_id = versions[0].model_id
     chosen = versions[-1] if version is None else next((v for v in versions if v.version == version), None)
     if chosen is None:
         return None
     runs = recent_runs(session, chosen.id, WINDOWS_SHOWN)[::-1]  # oldest first
-    figures = Figures(runs, repository.figures(session, [r.id for r in runs]))
+    figures = Figures(runs, windows.figure_records(session, [r.id for r in runs], CHARTED))
     drift, drift_features = drift_chart(figures)
     newest = runs[-1] if runs else None
     open_ = repository.alerts(session, states=OPEN_STATES, limit=FIRING_LISTED, model_id=model_id)

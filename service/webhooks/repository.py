@@ -202,3 +202,13 @@ def disable_endpoint(session: Session, endpoint_id: int, reason: str, now: datet
         .execution_options(synchronize_session=False)
     )
     session.execute(statement)
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    """Deliveries waiting for an attempt and dead-lettered ones, by state."""
+    query = (
+        select(WebhookDelivery.state, func.count())
+        .where(WebhookDelivery.state.in_(("pending", "dead")))
+        .group_by(WebhookDelivery.state)
+    )
+    return {str(s): int(c) for s, c in session.execute(query)}

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
-from service.aggregation import repository as aggregation_repository
+from service.aggregation import queries as aggregation_queries
 from service.kernel import grid
 from service.monitors.service import load_config
 from service.registry.service import load_model
@@ -80,9 +80,9 @@ def _schedule_backfill(
     with unit_of_work(evaluation.sessions) as session:
         registered = load_model(session, model)
         config, _ = load_config(session, registered.model_id)
-        state = aggregation_repository.read_state(session)
+        state = aggregation_queries.progress(session)
         generation = 0 if state is None else state.generation
-        layouts = aggregation_repository.active_layouts(
+        layouts = aggregation_queries.active_layouts(
             session, [spec.version_id for spec in registered.versions.values()]
         )
         windows = grid.windows_between(start, end, step=config.step, window=config.window)

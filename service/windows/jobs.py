@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.aggregation import repository as aggregation_repository
+from service.aggregation import queries as aggregation_queries
 from service.aggregation.service import aggregate_pass
 from service.clock import Clock
 from service.config import Settings
@@ -58,7 +58,7 @@ class AggregationJob:
         try:
             with unit_of_work(self.sessions) as session:
                 high_water_at = self.clock()
-                high_water = aggregation_repository.committed_high_water(session)
+                high_water = aggregation_queries.committed_high_water(session)
         except OperationalError as error:  # lock_timeout: a writer is stuck; try next round
             log.warning("aggregation: event tables busy, retrying later (%s)", error.orig)
             return True, 0, 0

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
 from service.kernel import grid
-from service.monitors.schemas import MonitorConfig
-from service.monitors.service import config_hash
+from service.monitors.plans import WindowGrid
+from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, pick_version
 from service.storage.engine_tables import Evaluation, WindowRun
 from service.windows import repository
 from service.windows.figures import Figure, WindowFigures
+from service.windows.policy import monitor_policy
 from service.windows.schemas import (
     MAX_BACKTEST_WINDOWS,
     AlertCount,
@@ -95,7 +96,9 @@ def list_evaluations(
     session: Session, where: repository.EvaluationFilter, *, limit: int, offset: int
 ) -> EvaluationPage:
     found = repository.evaluations(session, where, limit=limit + 1, offset=offset)
-    items = [stored_item(e, r, v) for e, r, v in found[:limit]]
+    # One look-up of the page's version names (window runs go with their version: ON DELETE CASCADE).
+    names = registry.version_names(session, sorted({run.version_id for _, run in found}))
+    items = [stored_item(e, r, names[r.version_id]) for e, r in found[:limit]]
     return EvaluationPage(
         items=items, count=len(items), next_offset=offset + limit if len(found) > limit else None
     )
@@ -129,7 +132,7 @@ def evaluate_now(
     bucket = target.row.bucket_seconds
     if request.window_start is None or request.window_end is None:
         end = grid.floor(now, bucket)
-        window = (end - timedelta(seconds=target.config.window), end)
+        window = (end - timedelta(seconds=target.policy.grid.window), end)
     else:
         window = (request.window_start, request.window_end)
         errors = [
@@ -151,10 +154,9 @@ def evaluate_now(
     )
 
 
-def _check_backtest(request: BacktestRequest, target: Target) -> list[grid.Window]:
-    config = request.config
+def _check_backtest(request: BacktestRequest, proposal: WindowGrid, target: Target) -> list[grid.Window]:
     stored_bucket = target.row.bucket_seconds
-    if config.bucket % stored_bucket:
+    if proposal.bucket % stored_bucket:
         raise Invalid(
             "the proposed bucket is finer than the stored profiles",
             [
@@ -163,7 +165,7 @@ def _check_backtest(request: BacktestRequest, target: Target) -> list[grid.Windo
                 )
             ],
         )
-    windows = grid.windows_between(request.start, request.end, step=config.step, window=config.window)
+    windows = grid.windows_between(request.start, request.end, step=proposal.step, window=proposal.window)
     if len(windows) > MAX_BACKTEST_WINDOWS:
         raise Invalid(
             "the backtest covers too many windows",
@@ -194,15 +196,15 @@ def backtest(
 ) -> BacktestResponse:
     spec = pick_version(model, request.version, Invalid)
     stored = _target(session, model, spec)
-    windows = _check_backtest(request, stored)
-    proposal: MonitorConfig = request.config
-    target = Target(stored.row, stored.layout, proposal, config_hash(proposal))
+    proposal = monitor_policy(request.config)
+    windows = _check_backtest(request, proposal.grid, stored)
+    target = Target(stored.row, stored.layout, proposal)
     cache, results, counts = (
         ProfileCache(),
         [],
         Counter[tuple[str, str, str | None, str | None, str | None]](),
     )
-    replay = Replay(proposal)
+    replay = Replay(proposal.alerting)
     for window in windows:
         _, figures = compute(session, target, window, now, cache)
         replay.apply(window, figures.figures)
@@ -219,7 +221,7 @@ def backtest(
             )
         )
     notes = []
-    if proposal.layout_inputs() != stored.config.layout_inputs():
+    if proposal.binning.inputs != stored.policy.binning.inputs:
         notes.append(
             "bins, bucket and intersections are those already stored; a changed reference kind, bucket "
             "or intersection list takes effect on the stored profiles only after the change is saved"

@@ -5,6 +5,10 @@ engine reads these frozen dataclasses instead, built once at the edge by
 ``evaluation_policy``. Fairness bounds are a mapping disparity → bound over
 ``service.stats.disparities.DISPARITIES``, drift methods a mapping column kind → method name
 over ``service.stats.methods.DRIFT_METHODS``.
+
+``monitor_policy`` builds, from one configuration, every policy a version's windows are
+evaluated and alerted with (``MonitorPolicy``: this one, the grid, the binning plan and the
+alerting policy of ``service/monitors/plans.py``) and the hash its runs cite.
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from service.monitors.plans import (
+    AlertingPolicy,
+    BinningPlan,
+    WindowGrid,
+    alerting_policy,
+    binning_plan,
+    window_grid,
+)
 from service.monitors.schemas import DecisionMode
+from service.monitors.service import config_hash
 from service.stats.disparities import DISPARITIES
 from service.stats.methods import ColumnKind
 
@@ -151,4 +164,26 @@ def evaluation_policy(config: MonitorConfig) -> EvaluationPolicy:
         ),
         fairness=FairnessPolicy(fairness.enabled, fairness.min_group_size, fairness_bounds(fairness)),
         explanation=ExplanationPolicy(explanation.enabled, explanation.min_ndcg, explanation.top_k),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorPolicy:
+    """Every policy of one monitor configuration, and ``config_hash`` (its evaluated sections'
+    hash, cited by each window run)."""
+
+    grid: WindowGrid
+    binning: BinningPlan
+    evaluation: EvaluationPolicy
+    alerting: AlertingPolicy
+    config_hash: str
+
+
+def monitor_policy(config: MonitorConfig) -> MonitorPolicy:
+    return MonitorPolicy(
+        grid=window_grid(config),
+        binning=binning_plan(config),
+        evaluation=evaluation_policy(config),
+        alerting=alerting_policy(config),
+        config_hash=config_hash(config),
     )

@@ -15,14 +15,15 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from service.aggregation import repository as aggregation_repository
+from service.aggregation import queries as aggregation_queries
 from service.aggregation.layouts import layout_of
 from service.aggregation.service import PassResult
 from service.failures import service as failures
 from service.failures.service import isolated
 from service.kernel import grid
-from service.monitors.schemas import MonitorConfig, ReferenceKind
-from service.monitors.service import config_hash, load_config
+from service.monitors.plans import ReferencePlan
+from service.monitors.schemas import ReferenceKind
+from service.monitors.service import load_config
 from service.stats.layout import Layout
 from service.stats.profile import Profile, merge_all
 from service.stats.serialize import profile_from_bytes
@@ -30,7 +31,7 @@ from service.storage.engine_tables import Layout as LayoutRow
 from service.storage.engine_tables import WindowRun, WindowTask
 from service.windows import repository
 from service.windows.figures import Figure, WindowFigures, evaluate_window
-from service.windows.policy import EvaluationPolicy, evaluation_policy
+from service.windows.policy import MonitorPolicy, monitor_policy
 
 JOB = "evaluation"  # the job name of a window evaluation in job_failures and the metric
 
@@ -63,17 +64,12 @@ class ProfileCache:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """The layout and configuration a version's windows are evaluated with."""
+    """The layout and the policies (of the monitor configuration) a version's windows are
+    evaluated with."""
 
     row: LayoutRow
     layout: Layout
-    config: MonitorConfig
-    config_hash: str
-
-    @property
-    def policy(self) -> EvaluationPolicy:
-        """What ``evaluate_window`` reads of ``config`` (built here, at the edge)."""
-        return evaluation_policy(self.config)
+    policy: MonitorPolicy
 
 
 def schedule_touched(session: Session, result: PassResult, now: datetime, model_id: int | None = None) -> int:
@@ -84,13 +80,13 @@ def schedule_touched(session: Session, result: PassResult, now: datetime, model_
         state = result.versions[version_id]
         if model_id is not None and state.model_id != model_id:
             continue
-        config = state.config
+        plan = state.grid
         windows: set[grid.Window] = set()
         for bucket in buckets:
             windows.update(
-                grid.windows_containing(bucket, bucket=config.bucket, step=config.step, window=config.window)
+                grid.windows_containing(bucket, bucket=plan.bucket, step=plan.step, window=plan.window)
             )
-        horizon = now - timedelta(seconds=config.label_wait)
+        horizon = now - timedelta(seconds=plan.label_wait)
         repository.schedule(
             session,
             model_id=state.model_id,
@@ -129,7 +125,7 @@ def window_profile(
             missing.append(profile_id)
         else:
             profiles[profile_id] = cached
-    bodies = aggregation_repository.profile_bodies(session, missing)
+    bodies = aggregation_queries.profile_bodies(session, missing)
     generations = {pid: gen for pid, _l, _s, gen in found}
     for profile_id, body in bodies.items():
         profile = profile_from_bytes(body)
@@ -138,23 +134,15 @@ def window_profile(
     return merge_all(list(profiles.values()), layout=layout)
 
 
-def reference_profile(
-    session: Session,
-    target: Target,
-    start: datetime,
-    cache: ProfileCache,
-    config: MonitorConfig | None = None,
-) -> Profile:
-    config = config or target.config
-    if config.reference.kind is ReferenceKind.TRAILING:
-        before = start - timedelta(seconds=config.window)
+def reference_profile(session: Session, target: Target, start: datetime, cache: ProfileCache) -> Profile:
+    reference: ReferencePlan = target.policy.binning.reference
+    if reference.kind is ReferenceKind.TRAILING:
+        before = start - timedelta(seconds=target.policy.grid.window)
         return window_profile(session, target.row, target.layout, before, start, cache)
-    if config.reference.kind is ReferenceKind.RANGE and target.row.source != "range":
+    if reference.kind is ReferenceKind.RANGE and target.row.source != "range":
         # A proposed range reference (backtest) over bins fitted elsewhere: merge its pieces.
-        assert config.reference.start is not None and config.reference.end is not None
-        start_at = config.reference.start
-        end_at = config.reference.end
-        return window_profile(session, target.row, target.layout, start_at, end_at, cache)
+        assert reference.start is not None and reference.end is not None
+        return window_profile(session, target.row, target.layout, reference.start, reference.end, cache)
     key = (-target.row.id, 0)
     cached = cache.get(key)
     if cached is None:
@@ -166,16 +154,16 @@ def reference_profile(
 def target_of(
     session: Session, model_id: int, version_id: int, cache: ProfileCache | None = None
 ) -> Target | None:
-    row = aggregation_repository.active_layout(session, version_id)
+    row = aggregation_queries.active_layout(session, version_id)
     if row is None:
         return None
     config, _ = load_config(session, model_id)
     if cache is None:
-        return Target(row, layout_of(row), config, config_hash(config))
+        return Target(row, layout_of(row), monitor_policy(config))
     layout = cache.layouts.get(row.id)
     if layout is None:
         layout = cache.layouts[row.id] = layout_of(row)
-    return Target(row, layout, config, config_hash(config))
+    return Target(row, layout, monitor_policy(config))
 
 
 def compute(
@@ -184,9 +172,13 @@ def compute(
     start, end = window
     profile = window_profile(session, target.row, target.layout, start, end, cache)
     reference = reference_profile(session, target, start, cache)
-    final = now >= end + timedelta(seconds=target.config.label_wait)
+    final = now >= end + timedelta(seconds=target.policy.grid.label_wait)
     figures = evaluate_window(
-        layout=target.layout, reference=reference, window=profile, policy=target.policy, final=final
+        layout=target.layout,
+        reference=reference,
+        window=profile,
+        policy=target.policy.evaluation,
+        final=final,
     )
     return profile, figures
 
@@ -235,7 +227,7 @@ def evaluate_task(
         label_coverage=figures.label_coverage,
         layout_hash=target.row.layout_hash,
         reference_hash=target.row.reference_hash,
-        config_hash=target.config_hash,
+        config_hash=target.policy.config_hash,
         computed_at=now,
     )
     repository.add_run(session, run, [figure_row(f) for f in figures.figures])
@@ -261,7 +253,7 @@ def evaluate_due(
     own: one that raises is rolled back alone, recorded in ``job_failures`` and not claimed
     again before its ``retry_at`` (``service/failures``).
     """
-    state = aggregation_repository.read_state(session)
+    state = aggregation_queries.progress(session)
     folded = None if state is None else state.folded_through
     cutoff = now if folded is None else min(now, folded)
     tasks = repository.claim_due(session, cutoff, limit, model_id, ends, retry_by=now)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from service.alerting.replay import Replay, Subject
+from service.monitors.plans import alerting_policy
 from service.monitors.schemas import MonitorConfig
 from service.windows.figures_base import Figure
 
@@ -25,7 +26,7 @@ def drift(value: float, status: str) -> list[Figure]:
 
 
 def replay(statuses: Sequence[tuple[float, str] | None], config: MonitorConfig | None = None) -> Replay:
-    r = Replay(config or MonitorConfig())
+    r = Replay(alerting_policy(config or MonitorConfig()))
     for i, seen in enumerate(statuses):
         r.apply(window(i), [] if seen is None else drift(*seen))
     return r
