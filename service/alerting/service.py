@@ -19,9 +19,10 @@ from service.alerting import repository
 from service.alerting.notify import PassContext, record, refresh_muting
 from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
-from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
+from service.alerting.rules import ABSENT, NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
 from service.alerting.states import NO_ALERT, AlertState
 from service.failures.service import isolated
+from service.kernel.states import FigureStatus
 from service.monitors.policy import FamilyRule
 from service.monitors.repository import all_configs
 from service.monitors.schemas import MonitorConfig
@@ -192,7 +193,7 @@ class ModelRules:
             subject = subject_of(figure)
             key = fingerprint(self.model_id, run.version_id, subject)
             seen.add(key)
-            if key not in self.tracks and figure.status != "alert":
+            if key not in self.tracks and figure.status != FigureStatus.ALERT:
                 continue  # only a subject that once alerted is tracked
             window = (run.window_start, run.window_end)
             seen_now = observe(self.config, rule, figure, window, self._direction(key))
@@ -201,7 +202,7 @@ class ModelRules:
             alert = self.alerts.get(track.alert_id) if track.alert_id is not None else None
             if alert is not None and alert.version_id == run.version_id and key not in seen:
                 subject = Subject(alert.family, alert.metric, alert.feature, alert.attribute, alert.group)
-                gone = Observation(run.window_start, run.window_end, "absent", None, None)
+                gone = Observation(run.window_start, run.window_end, ABSENT, None, None)
                 self.step(
                     key, subject, run, gone, self.config.alerting.rule_for(alert.family) or FamilyRule()
                 )

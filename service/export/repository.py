@@ -21,6 +21,7 @@ from service.storage.engine_tables import AggregationState, Evaluation, WindowRu
 from service.storage.event_tables import Prediction
 from service.storage.registry_tables import Model, ModelVersion
 from service.storage.webhook_tables import WebhookDelivery
+from service.webhooks.states import DeliveryState
 
 # Figure rows read per query: under SQLite's bound-parameter limit.
 RUN_CHUNK = 500
@@ -157,11 +158,11 @@ def newest_run_computed_at(session: Session) -> datetime | None:
     return result
 
 
-def webhook_deliveries(session: Session) -> dict[str, int]:
-    """Deliveries waiting for an attempt and dead-lettered ones, by state."""
+def webhook_deliveries(session: Session, states: Sequence[DeliveryState]) -> dict[str, int]:
+    """The number of deliveries in each of ``states``, by state (states without one left out)."""
     query = (
         select(WebhookDelivery.state, func.count())
-        .where(WebhookDelivery.state.in_(("pending", "dead")))
+        .where(WebhookDelivery.state.in_(states))
         .group_by(WebhookDelivery.state)
     )
     return {str(s): int(c) for s, c in session.execute(query)}

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from service.export import repository
 from service.export.families import Budget, Family, ModelFamilies, families_of
 from service.monitors.repository import all_configs
+from service.webhooks.states import DeliveryState
 
 SEVERITIES = ("warning", "critical")
-WEBHOOK_STATES = ("pending", "dead")
+# Deliveries waiting for an attempt and dead-lettered ones.
+WEBHOOK_STATES = (DeliveryState.PENDING, DeliveryState.DEAD)
 
 STORED_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("modelmon_models", "Registered models.", ()),
@@ -92,7 +94,7 @@ def _jobs(session: Session, families: dict[str, Family], now: datetime, due: Seq
     for job, at in (("aggregation", last_pass), ("evaluation", last_run)):
         stamp = None if at is None else at.timestamp()
         families["modelmon_job_last_run_timestamp_seconds"].add((job,), stamp)
-    queued = repository.webhook_deliveries(session)
+    queued = repository.webhook_deliveries(session, WEBHOOK_STATES)
     for name in WEBHOOK_STATES:
         families["modelmon_webhook_queue_deliveries"].add((name,), queued.get(name, 0))
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service.alerting.states import OPEN_STATES, AlertState
 from service.failures import repository as failures_repository
+from service.kernel.states import FigureStatus
 from service.registry.repository import model_with_versions
 from service.storage.engine_tables import WindowRun
 from service.ui import repository
@@ -135,9 +136,9 @@ def _point(run: WindowRun, figure: FigureRecord | None) -> Point:
         low=figure.ci_low,
         high=figure.ci_high,
         n=figure.n,
-        provisional=figure.status == "provisional",
-        alert=figure.status == "alert",
-        watch=figure.status == "watch",
+        provisional=figure.status == FigureStatus.PROVISIONAL,
+        alert=figure.status == FigureStatus.ALERT,
+        watch=figure.status == FigureStatus.WATCH,
     )
 
 
