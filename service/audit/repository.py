@@ -7,11 +7,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.chain import ChainedRow, link
+from service.storage.dialect import as_stored_json, serialise_transactions
 from service.storage.trust_tables import AuditEvent
 
 # The key of the Postgres advisory lock that serialises appends, so that two transactions
@@ -22,30 +22,18 @@ VERIFY_PAGE_ROWS = 1000
 
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:
-    """Insert ``event`` linked to the newest row. On Postgres the transaction first takes an
-    advisory lock held until it ends (other appenders wait for its commit, so they read its
-    row as their predecessor); SQLite has one writer at a time already (BEGIN IMMEDIATE)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    """Insert ``event`` linked to the newest row. Appends are serialised (on Postgres by an
+    advisory lock held until the transaction ends, so other appenders wait for its commit and
+    read its row as their predecessor; SQLite has one writer at a time already), and the hash
+    covers ``before``/``after`` as the database will read them back."""
+    serialise_transactions(session, CHAIN_LOCK_KEY)
     previous = session.scalar(select(AuditEvent.chain_hash).order_by(AuditEvent.id.desc()).limit(1))
     row = chained(event)
-    if postgres:
-        row = _as_jsonb_returns_it(session, row)
-    event.chain_hash = link(previous, row)
+    before, after = as_stored_json(session, row.before, row.after)
+    event.chain_hash = link(previous, dataclasses.replace(row, before=before, after=after))
     session.add(event)
     session.flush()
     return event
-
-
-def _as_jsonb_returns_it(session: Session, row: ChainedRow) -> ChainedRow:
-    """``row`` with ``before`` and ``after`` as Postgres will read them back: jsonb normalises
-    numbers (-0.0 is stored as 0), so the hash must cover the stored form to verify later."""
-    stored = session.execute(
-        text("SELECT CAST(:before AS jsonb), CAST(:after AS jsonb)"),
-        {"before": orjson.dumps(row.before).decode(), "after": orjson.dumps(row.after).decode()},
-    ).one()
-    return dataclasses.replace(row, before=stored[0], after=stored[1])
 
 
 def chained(event: AuditEvent) -> ChainedRow:

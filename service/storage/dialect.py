@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import psycopg
 import sqlalchemy.exc
-from sqlalchemy import String, Table, any_, bindparam
+from sqlalchemy import String, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,6 +65,31 @@ def insert_new_returning(
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def serialise_transactions(session: Session, key: int) -> None:
+    """Make transactions that call this with the same ``key`` run one after another.
+
+    Postgres: a transaction-scoped advisory lock (``pg_advisory_xact_lock``), so a second caller
+    waits for the first one's commit or rollback. SQLite: nothing to do, it has one writer at a
+    time already (the session begins ``IMMEDIATE``).
+    """
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def as_stored_json(session: Session, *documents: Any) -> tuple[Any, ...]:
+    """``documents`` as the database will read them back from a JSON column.
+
+    Postgres' ``jsonb`` normalises numbers (``-0.0`` is stored as ``0``, ``1.50`` as ``1.5``), so a
+    hash over what was written would not verify against what is read: one round trip through
+    ``CAST(… AS jsonb)`` gives the stored form. SQLite keeps the text as written.
+    """
+    if not is_postgres(session):
+        return documents
+    casts = ", ".join(f"CAST(:d{i} AS jsonb)" for i in range(len(documents)))
+    params = {f"d{i}": orjson.dumps(document).decode() for i, document in enumerate(documents)}
+    return tuple(session.execute(text(f"SELECT {casts}"), params).one())
 
 
 def prepared_by_ids(base: Any, column: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""The client is its own distribution: ``pip install ./client`` into an empty virtual environment
+"""The client is its own distribution: its sdist, installed into an empty virtual environment,
 gives ``modelmon_client`` with httpx and none of the server's dependencies.
 
-The wheel is built from the repository (hatchling and httpx come from the package index pip
-is configured with), so the test proves what a model team gets, not what this venv has.
+The sdist is built from the repository and the wheel from that sdist alone (hatchling and httpx
+come from the package index pip is configured with), so the test proves what a model team gets
+from a package index, not what this venv has.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-# Building the wheel and a venv takes ~10 s on two shared cores.
+# Building the sdist, its wheel and a venv takes ~10 s on two shared cores.
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,21 @@ def client_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.EnvBuilder(with_pip=True).create(home)
     python = home / "bin" / "python"
     install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*install, str(REPO / "client")], check=True, capture_output=True, timeout=300)
+    # Through the sdist, as a package index would serve it: building the wheel from the sdist
+    # alone proves the sdist holds the code (in a checkout it lives in ../service/client).
+    subprocess.run([*install, "hatchling"], check=True, capture_output=True, timeout=300)
+    dist = home / "dist"
+    build = f"from hatchling.build import build_sdist; print(build_sdist({str(dist)!r}))"
+    built = subprocess.run(
+        [str(python), "-I", "-c", build],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO / "client",
+        timeout=120,
+    )
+    sdist = dist / built.stdout.strip().splitlines()[-1]
+    subprocess.run([*install, str(sdist)], check=True, capture_output=True, timeout=300)
     return python
 
 
