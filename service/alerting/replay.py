@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Protocol
 
 from service.alerting.bands import hysteresis_band
-from service.alerting.rules import Observation, Phase, Step, ThresholdRule, TrackState, direction_of
+from service.alerting.rules import ABSENT, Observation, Phase, Step, ThresholdRule, TrackState, direction_of
+from service.kernel.states import FigureStatus
 from service.monitors.plans import AlertingPolicy, FamilyPolicy
 from service.monitors.policy import Severity
 
@@ -126,7 +127,7 @@ class Replay:
             subject = subject_of(figure)
             seen.add(subject)
             track = self.tracks.get(subject)
-            if track is None and figure.status != "alert":
+            if track is None and figure.status != FigureStatus.ALERT:
                 continue  # only a subject that once alerted is tracked
             if track is None:
                 track = self.tracks[subject] = _Track(TrackState(), rule)
@@ -135,7 +136,7 @@ class Replay:
             )
         for subject, track in list(self.tracks.items()):
             if subject not in seen and track.state.phase in (Phase.PENDING, Phase.FIRING):
-                gone = Observation(window[0], window[1], "absent", None, None)
+                gone = Observation(window[0], window[1], ABSENT, None, None)
                 self._step(subject, track, track.rule, gone)
 
     def _step(self, subject: Subject, track: _Track, rule: FamilyPolicy, seen: Observation) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from service.alerting import repository
 from service.alerting.notify import PassContext
 from service.alerting.retraining import OpenAlert, RetrainDecision, decide
+from service.kernel.states import FigureStatus
 from service.monitors.plans import AlertingPolicy
 from service.registry import queries as registry
 from service.storage.alerting_tables import Alert
@@ -83,7 +84,8 @@ def _window_facts(
         return {}, [], None
     drifted = [
         f for f in repository.figures_of(ctx.session, [run.id]).get(run.id, [])
-        if f.family == "drift" and f.metric == "drift_score" and f.status == "alert" and f.value is not None
+        if f.family == "drift" and f.metric == "drift_score" and f.status == FigureStatus.ALERT
+        and f.value is not None
     ]  # fmt: skip
     drifted.sort(key=lambda f: f.value or 0.0, reverse=True)
     top = [

@@ -26,7 +26,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from service.kernel.states import FigureStatus
 from service.monitors.plans import FamilyPolicy
+
+# The status of a tracked figure that a window no longer reports (its feature or family was
+# removed): never stored, so not a FigureStatus.
+ABSENT = "absent"
 
 
 class Phase(StrEnum):
@@ -38,8 +43,8 @@ class Phase(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One window's figure for one fingerprint; ``status`` as stored (ok, alert,
-    insufficient_data, provisional) or ``absent`` when the window no longer reports it."""
+    """One window's figure for one fingerprint; ``status`` a ``FigureStatus`` as stored, or
+    ``ABSENT`` when the window no longer reports it."""
 
     window_start: datetime
     window_end: datetime
@@ -94,10 +99,10 @@ class ThresholdRule:
     def step(self, state: TrackState, seen: Observation) -> Step:
         if state.last_window_end is not None and seen.window_end <= state.last_window_end:
             return Step(state)  # an older window re-evaluated: history, not news
-        if seen.status == "provisional":
+        if seen.status == FigureStatus.PROVISIONAL:
             return Step(state)  # the final evaluation of this window comes later
         moved = replace(state, last_window_end=seen.window_end)
-        if seen.status == "alert" and seen.value is not None and seen.threshold is not None:
+        if seen.status == FigureStatus.ALERT and seen.value is not None and seen.threshold is not None:
             return self._alerting(moved, seen.value, seen.threshold, seen.band)
         if state.phase is Phase.PENDING:
             return Step(replace(moved, phase=Phase.NONE, streak=0, direction=""), (Phase.PENDING, Phase.NONE))
@@ -117,9 +122,9 @@ class ThresholdRule:
         return Step(moved, transition, bound)
 
     def _maybe_resolve(self, state: TrackState, seen: Observation) -> Step:
-        if seen.status == "absent":
+        if seen.status == ABSENT:
             return self._resolved(state, None)  # no longer evaluated (feature or family removed)
-        if seen.status != "ok" or seen.value is None or seen.threshold is None:
+        if seen.status != FigureStatus.OK or seen.value is None or seen.threshold is None:
             return Step(state)  # insufficient data: no evidence either way
         bound = resolve_threshold(seen.threshold, state.direction, seen.band)
         if _healthy(seen.value, bound, state.direction):

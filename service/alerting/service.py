@@ -19,9 +19,10 @@ from service.alerting import repository
 from service.alerting.notify import PassContext, record, refresh_muting
 from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
-from service.alerting.rules import NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
+from service.alerting.rules import ABSENT, NoDataRule, Observation, Phase, Step, ThresholdRule, TrackState
 from service.alerting.states import NO_ALERT, AlertState
 from service.failures.service import isolated
+from service.kernel.states import FigureStatus
 from service.monitors.plans import (
     AlertingPolicy,
     FamilyPolicy,
@@ -203,7 +204,7 @@ class ModelRules:
             subject = subject_of(figure)
             key = fingerprint(self.model_id, run.version_id, subject)
             seen.add(key)
-            if key not in self.tracks and figure.status != "alert":
+            if key not in self.tracks and figure.status != FigureStatus.ALERT:
                 continue  # only a subject that once alerted is tracked
             window = (run.window_start, run.window_end)
             seen_now = observe(self.policy, rule, figure, window, self._direction(key))
@@ -212,7 +213,7 @@ class ModelRules:
             alert = self.alerts.get(track.alert_id) if track.alert_id is not None else None
             if alert is not None and alert.version_id == run.version_id and key not in seen:
                 subject = Subject(alert.family, alert.metric, alert.feature, alert.attribute, alert.group)
-                gone = Observation(run.window_start, run.window_end, "absent", None, None)
+                gone = Observation(run.window_start, run.window_end, ABSENT, None, None)
                 self.step(key, subject, run, gone, self.policy.rule_for(alert.family) or PLAIN_RULE)
 
     def _direction(self, key: str) -> str:

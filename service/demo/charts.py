@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from service.demo.api import Api
 from service.demo.scenario import FEATURES, Plan, Timeline, injections
+from service.kernel.states import FigureStatus
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,7 +33,7 @@ MISSING = (
     "--charts needs matplotlib, which is not installed: install the `charts` extra "
     "(pip install 'modelmon[charts]') or leave out --charts"
 )
-FINAL = frozenset({"ok", "alert"})  # statuses of figures computed on enough final data
+FINAL = frozenset({FigureStatus.OK, FigureStatus.ALERT})  # statuses of figures computed on enough final data
 WIDTH, HEIGHT, DPI = 10.0, 4.8, 100
 
 

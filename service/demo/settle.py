@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 from service.demo.api import Api
+from service.webhooks.states import DeliveryState
 
 POLL_SECONDS = 0.5
 # Deliveries are polled every second by the server; two quiet polls 1.5 s apart mean the
@@ -25,7 +26,7 @@ def _caught_up(api: Api, model: str, last_end: datetime) -> bool:
 def _deliveries_pending(api: Api, endpoint_id: int | None) -> bool:
     if endpoint_id is None:
         return False
-    page = api.get(f"/v1/webhooks/{endpoint_id}/deliveries", state="pending", limit=1)
+    page = api.get(f"/v1/webhooks/{endpoint_id}/deliveries", state=DeliveryState.PENDING, limit=1)
     return bool(page["deliveries"])
 
 

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from service.export.repository import FigureRow, LatestRun
+from service.kernel.states import FigureStatus
 
 OUTPUT_COLUMNS = frozenset({"prediction", "score"})
-ALERT, WATCH, PROVISIONAL = "alert", "watch", "provisional"
 
 Labels = tuple[str, ...]
 
@@ -109,11 +109,11 @@ class Budget:
 
 
 def _flag(status: str) -> float:
-    return 1.0 if status == ALERT else 0.0
+    return 1.0 if status == FigureStatus.ALERT else 0.0
 
 
 def _watch(status: str) -> float:
-    return 1.0 if status == WATCH else 0.0
+    return 1.0 if status == FigureStatus.WATCH else 0.0
 
 
 def _chosen_features(rows: Sequence[FigureRow], configured: frozenset[str], top_k: int) -> set[str]:
@@ -189,7 +189,9 @@ class ModelFamilies:
         self._set("modelmon_performance_value", labels, row.value)
         self._set("modelmon_performance_ci_lower", labels, row.ci_low)
         self._set("modelmon_performance_ci_upper", labels, row.ci_high)
-        self._set("modelmon_performance_provisional", labels, 1.0 if row.status == PROVISIONAL else 0.0)
+        self._set(
+            "modelmon_performance_provisional", labels, 1.0 if row.status == FigureStatus.PROVISIONAL else 0.0
+        )
         self._set("modelmon_performance_breached", labels, _flag(row.status))
         self._set("modelmon_performance_watch", labels, _watch(row.status))
 

@@ -21,10 +21,12 @@ from service.ingestion import queries as events
 from service.monitors.queries import all_configs
 from service.registry import queries as registry
 from service.webhooks import queries as webhooks
+from service.webhooks.states import DeliveryState
 from service.windows import queries as windows
 
 SEVERITIES = ("warning", "critical")
-WEBHOOK_STATES = ("pending", "dead")
+# Deliveries waiting for an attempt and dead-lettered ones.
+WEBHOOK_STATES = (DeliveryState.PENDING, DeliveryState.DEAD)
 
 STORED_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("modelmon_models", "Registered models.", ()),
@@ -98,7 +100,7 @@ def _jobs(session: Session, families: dict[str, Family], now: datetime, due: Seq
     for job, at in (("aggregation", last_pass), ("evaluation", last_run)):
         stamp = None if at is None else at.timestamp()
         families["modelmon_job_last_run_timestamp_seconds"].add((job,), stamp)
-    queued = webhooks.delivery_counts(session)
+    queued = webhooks.delivery_counts(session, WEBHOOK_STATES)
     for name in WEBHOOK_STATES:
         families["modelmon_webhook_queue_deliveries"].add((name,), queued.get(name, 0))
 

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -46,6 +46,61 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+class PredictionContent(Protocol):
+    """A prediction as sent (``PredictionRecord``) or as stored (a ``predictions`` row)."""
+
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def features(self) -> dict[str, Any]: ...
+    @property
+    def predicted_label(self) -> str | None: ...
+    @property
+    def predicted_value(self) -> float | None: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def scores(self) -> dict[str, float] | None: ...
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+    @property
+    def attributions(self) -> dict[str, float] | None: ...
+    @property
+    def subject_id(self) -> str | None: ...
+
+
+class OutcomeContent(Protocol):
+    """An outcome as sent (``OutcomeRecord``) or as stored (an ``outcomes`` row)."""
+
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def outcome_time(self) -> datetime: ...
+
+
+def prediction_content(event: PredictionContent, version: str | None) -> dict[str, Any]:
+    """The content that decides duplicate (same) versus conflict (different), in the API's
+    field names: one definition for the record's hash and the stored row's comparison."""
+    return {
+        "timestamp": _iso(event.event_time),
+        "version": version,
+        "features": event.features,
+        "prediction": event.predicted_label if event.predicted_value is None else event.predicted_value,
+        "score": event.score,
+        "scores": event.scores,
+        "attributes": event.attributes,
+        "attributions": event.attributions,
+        "subject_id": event.subject_id,
+    }
+
+
+def outcome_content(event: OutcomeContent) -> dict[str, Any]:
+    """As ``prediction_content``, for an outcome."""
+    return {"label": event.label, "value": event.value, "timestamp": _iso(event.outcome_time)}
+
+
 @dataclass(frozen=True, slots=True)
 class PredictionRecord:
     prediction_id: str
@@ -66,18 +121,7 @@ class PredictionRecord:
         object.__setattr__(self, "digest", fingerprint([self.prediction_id, self.comparable()]))
 
     def comparable(self) -> dict[str, Any]:
-        """The content that decides duplicate (same) versus conflict (different)."""
-        return {
-            "timestamp": _iso(self.event_time),
-            "version": self.version.version,
-            "features": self.features,
-            "prediction": self.predicted_label if self.predicted_value is None else self.predicted_value,
-            "score": self.score,
-            "scores": self.scores,
-            "attributes": self.attributes,
-            "attributions": self.attributions,
-            "subject_id": self.subject_id,
-        }
+        return prediction_content(self, self.version.version)
 
     def content_hash(self) -> bytes:
         return self.digest
@@ -95,7 +139,7 @@ class OutcomeRecord:
         object.__setattr__(self, "digest", fingerprint([self.prediction_id, self.comparable()]))
 
     def comparable(self) -> dict[str, Any]:
-        return {"label": self.label, "value": self.value, "timestamp": _iso(self.outcome_time)}
+        return outcome_content(self)
 
     def content_hash(self) -> bytes:
         return self.digest

@@ -11,64 +11,46 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
+from service.ingestion.records import OutcomeRecord, PredictionRecord
 from service.storage.dialect import (
     COPY_THRESHOLD,
     chunks,
     copy_insert_ignoring_duplicates,
     execute_by_ids,
-    insert_new_returning_ids,
+    insert_new_returning,
     is_postgres,
     prepared_by_ids,
 )
-from service.storage.event_tables import Outcome, Prediction
+from service.storage.event_tables import EVENT_KEY, Outcome, Prediction
+from service.storage.rows import RowLayout
 
 PREDICTIONS = cast(Table, Prediction.__table__)
 OUTCOMES = cast(Table, Outcome.__table__)
 
-# The two event tables share their key: a client id unique per model.
 Event = type[Prediction] | type[Outcome]
-KEY = ["model_id", "prediction_id"]
 _TABLES: dict[Event, Table] = {Prediction: PREDICTIONS, Outcome: OUTCOMES}
+
+# The columns the write path supplies; every other column of the table is the record's
+# attribute of the same name (storage/rows.py), so a new column the record carries needs no
+# edit here.
+PREDICTION_ROW = RowLayout(PREDICTIONS, given=("model_id", "version_id", "received_at", "content_hash"))
+OUTCOME_ROW = RowLayout(OUTCOMES, given=("model_id", "received_at", "content_hash"))
 
 
 def prediction_row(model_id: int, record: PredictionRecord, now: datetime) -> dict[str, Any]:
-    return {
-        "model_id": model_id,
-        "version_id": record.version.version_id,
-        "prediction_id": record.prediction_id,
-        "event_time": record.event_time,
-        "received_at": now,
-        "features": record.features,
-        "predicted_label": record.predicted_label,
-        "predicted_value": record.predicted_value,
-        "score": record.score,
-        "scores": record.scores,
-        "attributes": record.attributes,
-        "attributions": record.attributions,
-        "subject_id": record.subject_id,
-        "content_hash": record.content_hash(),
-    }
+    return PREDICTION_ROW.row(record, model_id, record.version.version_id, now, record.content_hash())
 
 
 def outcome_row(model_id: int, record: OutcomeRecord, now: datetime) -> dict[str, Any]:
-    return {
-        "model_id": model_id,
-        "prediction_id": record.prediction_id,
-        "label": record.label,
-        "value": record.value,
-        "outcome_time": record.outcome_time,
-        "received_at": now,
-        "content_hash": record.content_hash(),
-    }
+    return OUTCOME_ROW.row(record, model_id, now, record.content_hash())
 
 
 def insert_new(session: Session, entity: Event, rows: list[dict[str, Any]]) -> set[str]:
     """Insert the rows whose (model_id, prediction_id) is new; returns the ids inserted."""
     table = _TABLES[entity]
     if is_postgres(session) and len(rows) >= COPY_THRESHOLD:
-        return set(copy_insert_ignoring_duplicates(session, table, rows, KEY, "prediction_id"))
-    return set(insert_new_returning_ids(session, table, rows))
+        return set(copy_insert_ignoring_duplicates(session, table, rows, EVENT_KEY, "prediction_id"))
+    return set(insert_new_returning(session, table, rows, EVENT_KEY, "prediction_id"))
 
 
 def _of_model(statement: Any, table: Table) -> Any:
@@ -123,24 +105,6 @@ def stored_rows(session: Session, entity: Event, model_id: int, ids: Sequence[st
         rows = cast("Sequence[Prediction | Outcome]", session.scalars(query).all())
         found.update({row.prediction_id: row for row in rows})
     return found
-
-
-def reference_values(records: Sequence[ReferenceRecord]) -> list[dict[str, Any]]:
-    """Column values of ``reference_rows`` for each record, in upload order."""
-    return [
-        {
-            "features": r.features,
-            "predicted_label": r.predicted_label,
-            "predicted_value": r.predicted_value,
-            "score": r.score,
-            "scores": r.scores,
-            "label": r.label,
-            "value": r.value,
-            "attributes": r.attributes,
-            "attributions": r.attributions,
-        }
-        for r in records
-    ]
 
 
 # ---------------------------------------------------------------- dataset exports

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, FieldError, Invalid
 from service.ingestion import repository, workload
-from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
+from service.ingestion.records import (
+    OutcomeRecord,
+    PredictionRecord,
+    ReferenceRecord,
+    outcome_content,
+    prediction_content,
+)
 from service.ingestion.repository import Event
 from service.ingestion.schemas import IngestResult, OutcomeResult, ReferenceResult
 from service.registry import queries as registry
@@ -104,17 +110,7 @@ def _stored_prediction_view(model: RegisteredModel) -> Callable[[Prediction], di
     names = {spec.version_id: spec.version for spec in model.versions.values()}
 
     def view(row: Prediction) -> dict[str, Any]:
-        return {
-            "timestamp": row.event_time.astimezone(UTC).isoformat(),
-            "version": names.get(row.version_id),
-            "features": row.features,
-            "prediction": row.predicted_label if row.predicted_value is None else row.predicted_value,
-            "score": row.score,
-            "scores": row.scores,
-            "attributes": row.attributes,
-            "attributions": row.attributions,
-            "subject_id": row.subject_id,
-        }
+        return prediction_content(row, names.get(row.version_id))
 
     return view
 
@@ -171,10 +167,6 @@ def ingest_predictions(
     return IngestResult(accepted=len(inserted), duplicates=repeats + stored, outcomes_joined=len(arrived))
 
 
-def _stored_outcome_view(row: Outcome) -> dict[str, Any]:
-    return {"label": row.label, "value": row.value, "timestamp": row.outcome_time.astimezone(UTC).isoformat()}
-
-
 def ingest_outcomes(
     session: Session,
     model: RegisteredModel,
@@ -188,8 +180,9 @@ def ingest_outcomes(
     would schedule more window evaluations (their labels revise those windows)."""
     unique, repeats = _dedupe_batch(records, "prediction_id")
     rows = [repository.outcome_row(model.model_id, r, now) for _, r in unique]
-    view = _stored_outcome_view
-    inserted, stored = _store_new(session, Outcome, model.model_id, unique, rows, view, "prediction_id")
+    inserted, stored = _store_new(
+        session, Outcome, model.model_id, unique, rows, outcome_content, "prediction_id"
+    )
     made = repository.matching_times(session, Prediction, model.model_id, list(inserted)) if inserted else {}
     if max_windows is not None and made:
         joined_times = workload.by_version(("the predictions they join", at) for at in made.values())
@@ -231,8 +224,7 @@ def store_reference(
             f"{current.content_hash[:12]}…); send ?replace=true to replace it",
             [FieldError(None, "replace", "must be true to replace an existing reference")],
         )
-    values = repository.reference_values(records)
-    reference = registry.replace_reference(session, spec.version_id, values, content_hash, now, current)
+    reference = registry.replace_reference(session, spec.version_id, records, content_hash, now, current)
     return ReferenceResult(
         accepted=len(records),
         duplicates=0,

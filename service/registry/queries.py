@@ -139,16 +139,16 @@ def lock_active_reference(session: Session, version_id: int) -> StoredReference 
 def replace_reference(
     session: Session,
     version_id: int,
-    rows: Sequence[dict[str, Any]],
+    records: Sequence[object],
     content_hash: str,
     now: datetime,
     retired: StoredReference | None,
 ) -> StoredReference:
-    """Store ``rows`` (column values of ``reference_rows`` without the reference id and index) as the
+    """Store ``records`` (objects with an attribute per column of ``reference_rows``) as the
     version's active reference; ``retired``, the one it replaces, is deactivated and its rows deleted."""
     if retired is not None:
         repository.retire_reference(session, retired.id, now)
-    return _stored(repository.insert_reference(session, version_id, rows, content_hash, now))
+    return _stored(repository.insert_reference(session, version_id, records, content_hash, now))
 
 
 def references_of(session: Session, version_id: int) -> list[StoredReference]:

@@ -12,8 +12,11 @@ from sqlalchemy.orm import Session
 from service.storage.dialect import insert_ignoring_duplicates
 from service.storage.event_tables import Outcome, Prediction
 from service.storage.registry_tables import Model, ModelVersion, Reference, ReferenceRow
+from service.storage.rows import RowLayout
 
 REFERENCE_ROWS = cast(Table, ReferenceRow.__table__)
+# A reference row is its record's attributes of the same names (storage/rows.py), numbered.
+REFERENCE_ROW = RowLayout(REFERENCE_ROWS, given=("reference_id", "row_index"))
 
 
 def lock_or_create_model(session: Session, name: str, now: datetime) -> Model:
@@ -157,15 +160,17 @@ def retire_reference(session: Session, reference_id: int, now: datetime) -> None
 
 
 def insert_reference(
-    session: Session, version_id: int, rows: Sequence[dict[str, Any]], content_hash: str, now: datetime
+    session: Session, version_id: int, records: Sequence[object], content_hash: str, now: datetime
 ) -> Reference:
+    """A new active reference holding ``records`` (objects with an attribute per column of
+    ``reference_rows``: ingestion's ``ReferenceRecord``), numbered in upload order."""
     reference = Reference(
-        version_id=version_id, row_count=len(rows), content_hash=content_hash, active=True, created_at=now
+        version_id=version_id, row_count=len(records), content_hash=content_hash, active=True, created_at=now
     )
     session.add(reference)
     session.flush()
-    numbered = [{"reference_id": reference.id, "row_index": index, **row} for index, row in enumerate(rows)]
-    session.execute(REFERENCE_ROWS.insert(), numbered)
+    rows = [REFERENCE_ROW.row(record, reference.id, index) for index, record in enumerate(records)]
+    session.execute(REFERENCE_ROWS.insert(), rows)
     return reference
 
 

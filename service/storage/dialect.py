@@ -13,6 +13,8 @@ from sqlalchemy import String, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from service.storage.rows import insert_columns
+
 # Below this many rows a multi-row INSERT is cheaper than creating the COPY stream; above
 # it COPY wins (1,000 rows: ~40 ms by INSERT, of which ~30 ms is psycopg parsing the
 # 15,000 placeholders, against ~8 ms by COPY on this 2-core machine).
@@ -43,18 +45,21 @@ def insert_ignoring_duplicates(session: Session, table: Any, key: list[str]) -> 
 
 
 @functools.cache
-def _insert_returning_key(dialect: str, table: Table) -> Any:
-    statement = _insert_ignoring(dialect, table, ["model_id", "prediction_id"])
-    return statement.returning(table.c.prediction_id)
+def _insert_returning(dialect: str, table: Table, key: tuple[str, ...], returning: str) -> Any:
+    statement = _insert_ignoring(dialect, table, list(key))
+    return statement.returning(table.c[returning])
 
 
-def insert_new_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[str]:
-    """``INSERT … ON CONFLICT (model_id, prediction_id) DO NOTHING RETURNING prediction_id``.
+def insert_new_returning(
+    session: Session, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...], returning: str
+) -> list[Any]:
+    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING returning``: the ``returning`` column
+    of the rows inserted.
 
-    The statement is built once per database and table: constructing it per request cost
-    ~0.3 ms of the ~3 ms a one-prediction request took.
+    The statement is built once per database, table, key and column: constructing it per
+    request cost ~0.3 ms of the ~3 ms a one-prediction request took.
     """
-    statement = _insert_returning_key(session.get_bind().dialect.name, table)
+    statement = _insert_returning(session.get_bind().dialect.name, table, key, returning)
     return list(session.execute(statement, rows).scalars().all())
 
 
@@ -128,9 +133,10 @@ def copy_insert_ignoring_duplicates(
     First try: COPY straight into the table inside a savepoint — the common case, new ids,
     costs one COPY. If any key already exists (a resend) the unique index refuses the COPY,
     the savepoint is rolled back, and the rows go through a staging table and
-    ``INSERT … SELECT … ON CONFLICT DO NOTHING``, which costs about twice as much.
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING``, which costs about twice as much. The column
+    list is the table's insert columns (``storage/rows.py``); a row missing one is a KeyError.
     """
-    columns = list(rows[0])
+    columns = list(insert_columns(table))
     driver = session.connection().connection.driver_connection
     assert driver is not None
     try:

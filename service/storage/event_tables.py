@@ -26,13 +26,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.storage.base import ID_LENGTH, LABEL_LENGTH, Base
 from service.storage.types import BigIntId, JsonDocument, UtcDateTime
 
+# The key both event tables share: a client id unique per model (resends are idempotent on it).
+EVENT_KEY = ("model_id", "prediction_id")
+
 
 class Prediction(Base):
     """One prediction as the model sent it (raw event)."""
 
     __tablename__ = "predictions"
     __table_args__ = (
-        UniqueConstraint("model_id", "prediction_id", name="uq_predictions_model_prediction"),
+        UniqueConstraint(*EVENT_KEY, name="uq_predictions_model_prediction"),
         Index("ix_predictions_model_time", "model_id", "event_time"),
         # Erasure finds a subject's rows; partial, so records without a subject cost nothing.
         Index(
@@ -68,7 +71,7 @@ class Outcome(Base):
     """The true outcome of a prediction, joined to it by ``prediction_id`` whenever either arrives."""
 
     __tablename__ = "outcomes"
-    __table_args__ = (UniqueConstraint("model_id", "prediction_id", name="uq_outcomes_model_prediction"),)
+    __table_args__ = (UniqueConstraint(*EVENT_KEY, name="uq_outcomes_model_prediction"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     model_id: Mapped[int] = mapped_column(Integer)  # no foreign key: see Prediction

@@ -21,6 +21,7 @@ from service.aggregation import queries as aggregation
 from service.alerting import queries as alerting
 from service.alerting.states import OPEN_STATES, AlertState
 from service.failures import queries as failures
+from service.kernel.states import FigureStatus
 from service.registry import queries as registry
 from service.ui import repository
 from service.ui.repository import AlertRecord
@@ -148,9 +149,9 @@ def _point(run: RunSummary, figure: FigureRecord | None) -> Point:
         low=figure.ci_low,
         high=figure.ci_high,
         n=figure.n,
-        provisional=figure.status == "provisional",
-        alert=figure.status == "alert",
-        watch=figure.status == "watch",
+        provisional=figure.status == FigureStatus.PROVISIONAL,
+        alert=figure.status == FigureStatus.ALERT,
+        watch=figure.status == FigureStatus.WATCH,
     )
 
 

@@ -20,6 +20,7 @@ from service import __version__
 from service.clock import Clock
 from service.webhooks.deadline import DeadlineBackend, deadline_after
 from service.webhooks.netguard import Guard, GuardedBackend, RefusedUrl
+from service.webhooks.states import Outcome
 
 log = logging.getLogger("modelmon.webhooks")
 
@@ -30,8 +31,6 @@ EXCERPT_BYTES = 1024
 FIRST_DELAY_SECONDS = 15.0
 MAX_DELAY_SECONDS = 4 * 3600.0
 JITTER = 0.2
-
-DELIVERED, RETRY, DEAD, DISABLED = "delivered", "retry", "dead", "disabled"
 
 
 def nominal_delay(attempts: int) -> float:
@@ -81,15 +80,15 @@ class AttemptResult:
     duration_ms: float
 
 
-def outcome(status_code: int | None, attempts: int, max_attempts: int) -> str:
+def outcome(status_code: int | None, attempts: int, max_attempts: int) -> Outcome:
     """What an attempt means for its delivery: 2xx delivered, 410 disabled (the receiver
     is gone for good), anything else — another status, a network error, a timeout, a
     refused address — a retry, or dead once ``attempts`` reached ``max_attempts``."""
     if status_code is not None and 200 <= status_code < 300:
-        return DELIVERED
+        return Outcome.DELIVERED
     if status_code == 410:
-        return DISABLED
-    return DEAD if attempts >= max_attempts else RETRY
+        return Outcome.DISABLED
+    return Outcome.DEAD if attempts >= max_attempts else Outcome.RETRY
 
 
 def signed_headers(message_id: str, body: bytes, secrets: tuple[str, ...], at: datetime) -> dict[str, str]:

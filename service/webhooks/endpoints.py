@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -24,6 +24,7 @@ from service.webhooks.schemas import (
     EndpointWithSecret,
 )
 from service.webhooks.sealing import sealer_for
+from service.webhooks.states import DeliveryState
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -149,7 +150,7 @@ def list_deliveries(
     endpoint_id: EndpointId,
     actor: Actor,
     context: Context,
-    state: Annotated[Literal["pending", "delivered", "dead", "disabled"] | None, Query()] = None,
+    state: Annotated[DeliveryState | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A delivery id (paging).")] = None,
 ) -> DeliveryList:

@@ -45,10 +45,6 @@ from service.storage.database import unit_of_work
 from service.storage.webhook_tables import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from service.webhooks import repository
 from service.webhooks.delivery import (
-    DEAD,
-    DELIVERED,
-    DISABLED,
-    RETRY,
     AttemptResult,
     Claim,
     attempt,
@@ -59,6 +55,7 @@ from service.webhooks.delivery import (
 from service.webhooks.netguard import Guard, Resolver, system_resolver
 from service.webhooks.sealing import UnreadableSecret, sealer_for
 from service.webhooks.service import signing_secrets
+from service.webhooks.states import Outcome, state_after
 
 log = logging.getLogger("modelmon.webhooks")
 Row = tuple[WebhookDelivery, WebhookMessage, WebhookEndpoint]
@@ -257,30 +254,30 @@ class Deliverer:
         for _, _, kind in decided:
             WEBHOOK_DELIVERIES.labels(outcome=kind).inc()
 
-    def _decide(self, claim: Claim, result: AttemptResult) -> str:
+    def _decide(self, claim: Claim, result: AttemptResult) -> Outcome:
         return outcome(result.status_code, claim.attempts + 1, self.settings.webhook_max_attempts)
 
-    def _after(self, session: Session, claim: Claim, kind: str, now: datetime) -> None:
-        if kind == DISABLED:
+    def _after(self, session: Session, claim: Claim, kind: Outcome, now: datetime) -> None:
+        if kind is Outcome.DISABLED:
             reason = f"the receiver answered 410 Gone at {now.isoformat()}; re-enable it with PATCH"
             repository.disable_endpoint(session, claim.endpoint_id, reason, now)
-        elif kind == DEAD:
+        elif kind is Outcome.DEAD:
             log.warning("webhooks: delivery %d dead after %d attempts", claim.delivery_id, claim.attempts + 1)
 
 
 def _changes(
-    claim: Claim, result: AttemptResult, kind: str, now: datetime, delay: timedelta
+    claim: Claim, result: AttemptResult, kind: Outcome, now: datetime, delay: timedelta
 ) -> dict[str, Any]:
     """The delivery's new columns after one attempt decided ``kind``."""
-    retry = kind == RETRY
+    retry = kind is Outcome.RETRY
     return {
         "id": claim.delivery_id,
         "attempts": claim.attempts + 1,
         "last_status": result.status_code,
         "last_error": result.error,
-        "state": "pending" if retry else kind,
+        "state": state_after(kind),
         "next_attempt_at": now + delay if retry else None,
-        "delivered_at": now if kind == DELIVERED else None,
+        "delivered_at": now if kind is Outcome.DELIVERED else None,
     }
 
 

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from service.storage.claim import skip_locked
 from service.storage.dialect import insert_ignoring_duplicates
 from service.storage.webhook_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
-
-PENDING = "pending"
+from service.webhooks.states import DeliveryState
 
 
 def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint | None:
@@ -53,7 +52,7 @@ def add_deliveries(session: Session, message_pk: int, endpoint_ids: Sequence[int
         {
             "message_id": message_pk,
             "endpoint_id": endpoint_id,
-            "state": PENDING,
+            "state": DeliveryState.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -83,7 +82,7 @@ def get_message(session: Session, message_pk: int) -> WebhookMessage:
 
 
 def deliveries_page(
-    session: Session, endpoint_id: int, *, state: str | None, before: int | None, limit: int
+    session: Session, endpoint_id: int, *, state: DeliveryState | None, before: int | None, limit: int
 ) -> Sequence[tuple[WebhookDelivery, WebhookMessage]]:
     """An endpoint's deliveries, newest (highest id) first, below ``before``."""
     query = (
@@ -163,7 +162,7 @@ def lease(session: Session, deliveries: Sequence[WebhookDelivery], lease_until: 
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
-    return (WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now)
+    return (WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now)
 
 
 def held_leases(session: Session, leases: dict[int, datetime]) -> set[int]:
@@ -177,7 +176,7 @@ def held_leases(session: Session, leases: dict[int, datetime]) -> set[int]:
         return set()
     query = (
         select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
-        .where(WebhookDelivery.id.in_(list(leases)), WebhookDelivery.state == PENDING)
+        .where(WebhookDelivery.id.in_(list(leases)), WebhookDelivery.state == DeliveryState.PENDING)
         .with_for_update()
     )
     return {row.id for row in session.execute(query) if row.next_attempt_at == leases[row.id]}
@@ -204,11 +203,11 @@ def disable_endpoint(session: Session, endpoint_id: int, reason: str, now: datet
     session.execute(statement)
 
 
-def delivery_counts(session: Session) -> dict[str, int]:
-    """Deliveries waiting for an attempt and dead-lettered ones, by state."""
+def delivery_counts(session: Session, states: Sequence[DeliveryState]) -> dict[str, int]:
+    """The number of deliveries in each of ``states``, by state."""
     query = (
         select(WebhookDelivery.state, func.count())
-        .where(WebhookDelivery.state.in_(("pending", "dead")))
+        .where(WebhookDelivery.state.in_(states))
         .group_by(WebhookDelivery.state)
     )
     return {str(s): int(c) for s, c in session.execute(query)}

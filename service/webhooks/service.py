@@ -30,6 +30,7 @@ from service.webhooks.schemas import (
     EndpointWithSecret,
 )
 from service.webhooks.sealing import Sealer, is_sealed
+from service.webhooks.states import DeliveryState
 
 # 32 random bytes = 256 bits, the HMAC-SHA256 block's worth of key; Standard Webhooks
 # accepts 24 to 64.
@@ -256,7 +257,7 @@ def delivery_view(
 
 
 def deliveries(
-    session: Session, endpoint_id: int, *, state: str | None, before: int | None, limit: int
+    session: Session, endpoint_id: int, *, state: DeliveryState | None, before: int | None, limit: int
 ) -> DeliveryList:
     load(session, endpoint_id)
     rows = repository.deliveries_page(session, endpoint_id, state=state, before=before, limit=limit)
@@ -298,7 +299,7 @@ def redeliver(session: Session, endpoint_id: int, delivery_id: int, now: datetim
     delivery = repository.get_delivery(session, endpoint_id, delivery_id)
     if delivery is None:
         raise NotFound(f"delivery {delivery_id} of webhook endpoint {endpoint_id} does not exist")
-    delivery.state = repository.PENDING
+    delivery.state = DeliveryState.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = now
     session.flush()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from service.kernel.states import COMPUTED, FigureStatus
 from service.monitors.schemas import DecisionMode
 from service.stats.intervals import MetricValue
 
@@ -40,14 +41,6 @@ FAIRNESS = "fairness"
 EXPLANATION = "explanation"
 FAMILIES = (DRIFT, DATA_QUALITY, PERFORMANCE, ESTIMATED_PERFORMANCE, FAIRNESS, EXPLANATION)
 
-OK = "ok"
-ALERT = "alert"
-WATCH = "watch"
-INSUFFICIENT = "insufficient_data"
-PROVISIONAL = "provisional"
-# Statuses of a figure whose point estimate is past its threshold.
-PAST = frozenset({ALERT, WATCH})
-
 
 @dataclass(frozen=True, slots=True)
 class Figure:
@@ -56,9 +49,8 @@ class Figure:
     ``attribute`` is a protected attribute or an intersection ("sex×age_band"); ``group``
     one of its values ("F", or "F|18-25" for an intersection). ``n`` is the denominator
     the value was computed on; ``threshold`` the bound the status was decided against.
-    ``status``: "ok", "alert" (past the threshold on evidence), "watch" (the point estimate
-    is past the threshold, the evidence is not), "insufficient_data" (``value`` is None) or
-    "provisional" (label-based and computed while labels are still arriving: not alerted on).
+    ``status``: see ``service/kernel/states.py``; ``insufficient_data`` exactly when
+    ``value`` is None.
     """
 
     family: str
@@ -71,7 +63,7 @@ class Figure:
     ci_high: float | None = None
     n: int = 0
     threshold: float | None = None
-    status: str = OK
+    status: FigureStatus = FigureStatus.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +134,14 @@ class Decider:
 
     def status(
         self, value: float | None, ci_low: float | None, ci_high: float | None, limit: Limit | None
-    ) -> str:
+    ) -> FigureStatus:
         if value is None:
-            return INSUFFICIENT
+            return FigureStatus.INSUFFICIENT_DATA
         if limit is None or not limit.breached(value):
-            return OK
+            return FigureStatus.OK
         if self.mode is DecisionMode.POINT or limit.evidenced(value, ci_low, ci_high):
-            return ALERT
-        return WATCH
+            return FigureStatus.ALERT
+        return FigureStatus.WATCH
 
 
 def _clean(value: float | None) -> float | None:
@@ -159,7 +151,7 @@ def _clean(value: float | None) -> float | None:
 def finite(figure: Figure) -> Figure:
     """The figure with every non-finite float set to None; no value → ``insufficient_data``."""
     value = _clean(figure.value)
-    status = figure.status if value is not None else INSUFFICIENT
+    status = figure.status if value is not None else FigureStatus.INSUFFICIENT_DATA
     low, high = _clean(figure.ci_low), _clean(figure.ci_high)
     if value is None:
         low = high = None  # an interval around nothing would be read as a figure
@@ -199,4 +191,4 @@ def judged(
 
 def provisional(figure: Figure) -> Figure:
     """Mark a computed (ok, watch or alert) label-based figure provisional; insufficient stays so."""
-    return replace(figure, status=PROVISIONAL) if figure.status in (OK, ALERT, WATCH) else figure
+    return replace(figure, status=FigureStatus.PROVISIONAL) if figure.status in COMPUTED else figure

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
+from service.kernel.states import FigureStatus
 from service.monitors.schemas import DecisionMode
 from service.stats.intervals import z_value
 from service.stats.layout import Layout
 from service.stats.profile import Profile
 from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
-from service.windows.figures_base import ALERT, DRIFT, INSUFFICIENT, OK, WATCH, Decider, Figure
+from service.windows.figures_base import DRIFT, Decider, Figure
 from service.windows.policy import EvaluationPolicy
 
 
@@ -62,18 +63,18 @@ def _interval(result: FeatureDrift, z: float) -> _Effect:
     return _Effect(max(0.0, result.effect_size - half), result.effect_size + half)
 
 
-def _drift_status(result: FeatureDrift, effect: _Effect, decider: Decider) -> str:
+def _drift_status(result: FeatureDrift, effect: _Effect, decider: Decider) -> FigureStatus:
     """alert when q < α and the effect reaches its threshold on evidence (its lower limit; on
     the point when no standard error exists); watch when the point effect reaches it without
     that evidence (a large shift the window's rows cannot confirm)."""
     if result.status == "insufficient_data":
-        return INSUFFICIENT
+        return FigureStatus.INSUFFICIENT_DATA
     large = result.effect_size is not None and result.effect_size >= result.threshold
     if result.status != "drift":
-        return WATCH if large else OK
+        return FigureStatus.WATCH if large else FigureStatus.OK
     if decider.mode is DecisionMode.POINT or effect.low is None:
-        return ALERT
-    return ALERT if effect.low >= result.threshold else WATCH
+        return FigureStatus.ALERT
+    return FigureStatus.ALERT if effect.low >= result.threshold else FigureStatus.WATCH
 
 
 def _drift_pair(result: FeatureDrift, decider: Decider, z: float) -> list[Figure]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from service.kernel.states import FigureStatus
 from service.stats.aggregates import BinaryCounts
 from service.stats.disparities import DISPARITIES, DISPARITY, disparities_of
 from service.stats.fairness import (
@@ -40,11 +41,7 @@ from service.stats.outcomes import Outcomes
 from service.stats.performance import calibration_error
 from service.stats.profile import Profile, group_outcomes
 from service.windows.figures_base import (
-    ALERT,
     FAIRNESS,
-    INSUFFICIENT,
-    OK,
-    WATCH,
     Decider,
     Figure,
     Limit,
@@ -153,12 +150,19 @@ def _label_based(figure: Figure) -> bool:
     return figure.metric in (LABEL_DISPARITIES if figure.group is None else LABEL_RATES)
 
 
+def _representation_status(v: float | None, large: bool, significant: bool) -> FigureStatus:
+    """insufficient_data without V; alert when V is large and significant, watch when only large."""
+    if v is None:
+        return FigureStatus.INSUFFICIENT_DATA
+    if not large:
+        return FigureStatus.OK
+    return FigureStatus.ALERT if significant else FigureStatus.WATCH
+
+
 def _representation_figure(report: RepresentationReport, q: float | None, alpha: float) -> Figure:
     v = report.cramers_v
     large = v is not None and v >= REPRESENTATION_MIN_V
-    status = (
-        INSUFFICIENT if v is None else (OK if not large else ALERT if q is not None and q < alpha else WATCH)
-    )
+    status = _representation_status(v, large, q is not None and q < alpha)
     return Figure(
         family=FAIRNESS,
         metric="representation_shift",

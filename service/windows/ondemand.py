@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
 from service.kernel import grid
+from service.kernel.states import FigureStatus
 from service.monitors.plans import WindowGrid
 from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, pick_version
@@ -82,7 +83,7 @@ def stored_item(row: Evaluation, run: WindowRun, version: str) -> EvaluationItem
         ci_high=row.ci_high,
         n=row.n,
         threshold=row.threshold,
-        status=row.status,
+        status=FigureStatus(row.status),
     )
     window = (run.window_start, run.window_end)
     coverage = run.label_coverage
@@ -208,7 +209,7 @@ def backtest(
     for window in windows:
         _, figures = compute(session, target, window, now, cache)
         replay.apply(window, figures.figures)
-        alerts = [f for f in figures.figures if f.status == "alert"]
+        alerts = [f for f in figures.figures if f.status == FigureStatus.ALERT]
         for f in alerts:
             counts[(f.family, f.metric, f.feature, f.attribute, f.group)] += 1
         results.append(

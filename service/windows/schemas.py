@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.kernel.states import FigureStatus
 from service.monitors.schemas import MonitorConfig
 from service.ranges import AwareGridMoment
 from service.registry.schemas import VersionName
@@ -22,17 +23,6 @@ class Family(StrEnum):
     ESTIMATED_PERFORMANCE = "estimated_performance"
     FAIRNESS = "fairness"
     EXPLANATION = "explanation"
-
-
-class Status(StrEnum):
-    """``alert``: past the threshold on evidence (the interval lies beyond it); ``watch``: the
-    point estimate is past the threshold but the interval still reaches it (never paged)."""
-
-    OK = "ok"
-    ALERT = "alert"
-    WATCH = "watch"
-    INSUFFICIENT_DATA = "insufficient_data"
-    PROVISIONAL = "provisional"
 
 
 ITEM_EXAMPLE: dict[str, Any] = {
@@ -76,7 +66,7 @@ class EvaluationItem(BaseModel):
     ci_high: float | None = None
     n: int
     threshold: float | None = None
-    status: Status
+    status: FigureStatus
     label_coverage: float | None = None
     revision: int
     computed_at: datetime

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from service.alerting.replay import Replay, Subject
+from service.kernel.states import FigureStatus
 from service.monitors.plans import alerting_policy
 from service.monitors.schemas import MonitorConfig
 from service.windows.figures_base import Figure
@@ -18,7 +19,8 @@ def window(i: int) -> tuple[datetime, datetime]:
     return T0 + timedelta(hours=i), T0 + timedelta(hours=i + 1)
 
 
-def drift(value: float, status: str) -> list[Figure]:
+def drift(value: float, seen: str) -> list[Figure]:
+    status = FigureStatus(seen)
     return [
         Figure("drift", "drift_score", feature="income", value=value, threshold=0.1, status=status),
         Figure("drift", "p_value", feature="income", value=0.001, threshold=0.05, status=status),

@@ -7,15 +7,14 @@ import random
 import pytest
 
 from service.webhooks.delivery import (
-    DEAD,
-    DELIVERED,
-    DISABLED,
-    RETRY,
     nominal_delay,
     outcome,
     retry_delay,
     schedule,
 )
+from service.webhooks.states import Outcome
+
+DELIVERED, RETRY, DEAD, DISABLED = Outcome.DELIVERED, Outcome.RETRY, Outcome.DEAD, Outcome.DISABLED
 
 
 def test_the_delay_doubles_from_15_seconds_up_to_4_hours() -> None:

@@ -7,13 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from service.kernel.states import FigureStatus
 from service.monitors.schemas import DecisionMode, MonitorConfig
 from service.stats.intervals import MetricValue, newcombe_difference, wilson
 from service.windows.figures_base import (
-    ALERT,
-    INSUFFICIENT,
-    OK,
-    WATCH,
     Decider,
     Estimate,
     Limit,
@@ -21,6 +18,8 @@ from service.windows.figures_base import (
     provisional,
 )
 
+OK, ALERT, WATCH = FigureStatus.OK, FigureStatus.ALERT, FigureStatus.WATCH
+INSUFFICIENT = FigureStatus.INSUFFICIENT_DATA
 INTERVAL = Decider(DecisionMode.INTERVAL, 0.95)
 POINT = Decider(DecisionMode.POINT, 0.95)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from service.kernel.states import FigureStatus
 from service.monitors.schemas import (
     Bound,
     DriftSettings,
@@ -597,7 +598,7 @@ def test_disabled_families_produce_no_figures(binary: Setup) -> None:
 
 def test_non_finite_numbers_never_leave_a_figure() -> None:
     raw = Figure("drift", "drift_score", value=math.nan, ci_low=0.0, ci_high=math.inf, threshold=math.nan)
-    assert finite(raw) == Figure("drift", "drift_score", status="insufficient_data")
+    assert finite(raw) == Figure("drift", "drift_score", status=FigureStatus.INSUFFICIENT_DATA)
     assert finite(Figure("drift", "x", value=1.0, ci_high=-math.inf)) == Figure("drift", "x", value=1.0)
 
 
