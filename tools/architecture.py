@@ -17,12 +17,15 @@ ROOT = "service"
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 40
 
-# The two extension examples of the registries issue; whoever builds a registry lists here
-# the files its example touched (goal: at most two each).
+# The two extension examples of the registries issue: the service files each example's own
+# commit touched (`git show --stat`; docs and tests aside). Goal: at most two each. Drift:
+# Hellinger (commit c94515a); fairness: predictive equality (commit 011273e), after the one-time
+# change that let a disparity default to no bound (commit c550c18).
 EXTENSION_EXAMPLES: Mapping[str, tuple[str, ...]] = {
-    "drift method": (),
-    "fairness disparity": (),
+    "drift method": ("service/stats/methods.py",),
+    "fairness disparity": ("service/stats/disparities.py", "service/monitors/schemas.py"),
 }
+MAX_EXTENSION_FILES = 2
 
 
 # Which packages own the tables of each storage module; a read from any other package is a
@@ -297,7 +300,7 @@ def report(base: Path) -> tuple[list[str], bool]:
     lines += [f"  {importer} -> {target}" for importer, target in foreign]
     lines += _table_lines(modules)
     for example, touched in EXTENSION_EXAMPLES.items():
-        lines.append(f"files touched by the {example} example: {len(touched)}")
+        lines.append(f"files touched by the {example} example: {len(touched)} (goal ≤ {MAX_EXTENSION_FILES})")
         lines += [f"  {path}" for path in touched]
     return lines, not package_cycles and not storage_cycles
 

@@ -158,21 +158,36 @@ class PerformanceSettings(_Strict):
     thresholds: dict[str, Bound] = Field(default_factory=dict)
 
 
+def _alerted(disparity: str) -> float:
+    """The table's default bound of a disparity that alerts by default (its field is a Share)."""
+    bound = DISPARITY[disparity].default_bound
+    if bound is None:
+        raise ValueError(f"{disparity} has no default bound: its field is Share | None")
+    return bound
+
+
 class FairnessSettings(_Strict):
     """Per-group rates and disparities for every protected attribute (and intersection).
 
     One bound per disparity of ``service.stats.disparities.DISPARITIES`` (its ``setting``; the
-    defaults are the table's); a disparity without a field here keeps the table's bound."""
+    defaults are the table's); a disparity without a field here keeps the table's bound. A
+    bound of None (``Share | None``, for a disparity the table reports without alerting on)
+    leaves the disparity reported with no threshold."""
 
     enabled: StrictBool = True
     min_group_size: Annotated[int, Field(ge=1, le=1_000_000)] = 30
-    max_parity_difference: Share = DISPARITY["statistical_parity_difference"].default_bound
-    min_impact_ratio: PositiveShare = DISPARITY["disparate_impact_ratio"].default_bound
-    max_equal_opportunity_difference: Share = DISPARITY["equal_opportunity_difference"].default_bound
-    max_equalized_odds_difference: Share = DISPARITY["equalized_odds_difference"].default_bound
-    max_predictive_parity_difference: Share = DISPARITY["predictive_parity_difference"].default_bound
+    max_parity_difference: Share = _alerted("statistical_parity_difference")
+    min_impact_ratio: PositiveShare = _alerted("disparate_impact_ratio")
+    max_equal_opportunity_difference: Share = _alerted("equal_opportunity_difference")
+    max_equalized_odds_difference: Share = _alerted("equalized_odds_difference")
+    max_predictive_parity_difference: Share = _alerted("predictive_parity_difference")
+    max_predictive_equality_difference: Share | None = Field(
+        DISPARITY["predictive_equality_difference"].default_bound,
+        description="Largest allowed max − min over groups of the false-positive rate; default "
+        "none: reported, not alerted on (equalized odds already covers it).",
+    )
     max_calibration_difference: Share = Field(
-        DISPARITY["calibration_difference"].default_bound,
+        _alerted("calibration_difference"),
         description="Largest allowed max − min over groups of calibration-in-the-large (mean score − "
         "observed positive rate); binary models with scores.",
     )

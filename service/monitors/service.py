@@ -13,6 +13,7 @@ from service.errors import Conflict, FieldError, Invalid
 from service.monitors import repository
 from service.monitors.schemas import MonitorConfig
 from service.registry.service import RegisteredModel
+from service.stats.disparities import DISPARITIES
 
 
 def config_from_stored(stored: dict[str, Any] | None) -> MonitorConfig:
@@ -40,8 +41,13 @@ EVALUATED_SECTIONS = (
     "explanation",
 )
 # Fields added after hashes were first stored: they enter the hash only when set away from their
-# default, so every configuration stored before them keeps the hash its window runs cite.
-ADDED_LATER: dict[str, tuple[str, ...]] = {"drift": ("numeric_method", "categorical_method")}
+# default, so every configuration stored before them keeps the hash its window runs cite. The
+# bound of a disparity whose table default is None (reported, never alerted on) decides nothing
+# until a monitor sets it, so adding such a disparity to the table keeps every stored hash.
+ADDED_LATER: dict[str, tuple[str, ...]] = {
+    "drift": ("numeric_method", "categorical_method"),
+    "fairness": tuple(d.setting for d in DISPARITIES if d.default_bound is None),
+}
 
 
 def _evaluated(config: MonitorConfig) -> dict[str, Any]:

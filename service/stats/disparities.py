@@ -5,7 +5,9 @@ differences, sharing one error budget, as equalized odds does), its form — ``d
 = max_g − min_g (≥ 0, alerts above its bound) or ``ratio`` = min_g / max_g (≤ 1, alerts below
 its bound) —, whether it needs labels (then it is provisional in early windows) and scores
 (then only scored binary models have it), the bound documented as its default, and the field
-of the monitor's fairness settings that overrides that bound.
+of the monitor's fairness settings that overrides that bound. A default bound of None makes
+the disparity reported but not alerted on unless a monitor sets its bound: its figure has no
+threshold, never alerts or watches, and stays out of the family its intervals are sized for.
 
 The table drives the statistics (``fairness.fairness_report`` computes the rate disparities
 in its order; ``group_calibration`` the score one), the figures (limits, provisional rule,
@@ -29,7 +31,7 @@ class DisparitySpec:
     form: DisparityForm
     needs_labels: bool
     needs_scores: bool
-    default_bound: float
+    default_bound: float | None
     setting: str
 
 
@@ -78,6 +80,18 @@ DISPARITIES: tuple[DisparitySpec, ...] = (
         needs_scores=False,
         default_bound=0.1,
         setting="max_predictive_parity_difference",
+    ),
+    # max − min FPR: with "default" as the positive class, creditworthy applicants wrongly
+    # refused. The FPR half of equalized odds, so by default reported, not alerted (no bound):
+    # alerting on both would page twice for one gap.
+    DisparitySpec(
+        name="predictive_equality_difference",
+        rates=("fpr",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=None,
+        setting="max_predictive_equality_difference",
     ),
     # Calibration-in-the-large (mean score − observed positive rate) per group: needs scores.
     DisparitySpec(

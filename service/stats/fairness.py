@@ -3,7 +3,8 @@
 Input is a mapping group → ``BinaryCounts``, one per value of a protected attribute or per
 declared intersection (e.g. ``"sex=F|age_band=18-25"``; this module does not care how the
 key was built). Per group: selection rate SR = P(ŷ=1), TPR = P(ŷ=1 | y=1),
-FPR = P(ŷ=1 | y=0), PPV = P(y=1 | ŷ=1), each a Wilson interval. Across groups (BRIEF.md):
+FPR = P(ŷ=1 | y=0), PPV = P(y=1 | ŷ=1), each a Wilson interval. Across groups, the rate
+disparities of ``disparities.DISPARITIES`` in its order; those of BRIEF.md are:
 
 - statistical parity difference = max_g SR_g − min_g SR_g
 - disparate impact ratio = min_g SR_g / max_g SR_g (four-fifths rule: alert below 0.8)
@@ -286,8 +287,8 @@ def fairness_report(
     min_denominator: int = MIN_DENOMINATOR,
     confidence: float = 0.95,
 ) -> FairnessReport:
-    """Per-group rates and the rate disparities of ``disparities.DISPARITIES`` (the five of
-    BRIEF.md) for one attribute or intersection.
+    """Per-group rates and the rate disparities of ``disparities.DISPARITIES`` (those that need
+    no scores) for one attribute or intersection.
 
     ``expected_groups`` (e.g. those seen in the reference) that are absent from ``groups``
     are reported with n = 0 and ``insufficient_data`` rather than silently dropped.

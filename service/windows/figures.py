@@ -65,11 +65,10 @@ are then "provisional" instead; insufficient ones stay insufficient.
    task only, with ``min_group_n = min_group_size`` and the groups seen in the reference as
    expected groups: per group ``selection_rate``, ``tpr``, ``fpr``, ``ppv`` and, with
    scores, ``calibration_in_the_large`` and ``ece`` (no thresholds); per attribute the
-   disparities ``statistical_parity_difference``, ``disparate_impact_ratio``,
-   ``equal_opportunity_difference``, ``equalized_odds_difference``,
-   ``predictive_parity_difference`` and, with scores, ``calibration_difference``, one family
-   across every attribute and intersection; tpr, fpr, ppv, the calibration figures and the
-   label-based disparities are provisional in early windows. Every task: per attribute
+   disparities of the table ``service.stats.disparities.DISPARITIES`` (those needing scores
+   only with scores): the bounded ones one family across every attribute and intersection,
+   those without a bound reported with no threshold; tpr, fpr, ppv, the calibration figures
+   and the label-based disparities are provisional in early windows. Every task: per attribute
    ``representation_shift`` = Cramér's V of the 2 × k table of group counts, alert when its
    BH-adjusted q < ``drift.alpha`` and V ≥ 0.1 ("watch" when V ≥ 0.1 without significance).
 6. **explanation** (``explanation.enabled`` and the window carries attributions):

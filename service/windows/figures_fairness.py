@@ -8,7 +8,9 @@ The rules are in the docstring of ``service.windows.figures`` (rule 5). Decision
   attribute and intersection form ONE family per window: their intervals are simultaneous
   over all of them (Bonferroni, ``Decider.level``), so on data without bias the chance that
   any disparity of the window alerts is at most 1 − confidence, however many attributes,
-  intersections and metrics are monitored. Each disparity's interval already holds for
+  intersections and metrics are monitored. A disparity without a bound (the table's default
+  None, not set by the monitor) is reported with no threshold, never alerts or watches, and
+  is not counted in that family. Each disparity's interval already holds for
   max − min over its groups (``service.stats.fairness``), which accounts for picking the
   extreme groups after looking at the data.
 - Per-group figures (selection_rate, tpr, fpr, ppv, calibration_in_the_large, ece) carry no
@@ -69,11 +71,18 @@ def named_groups(profile: Profile, attributes: Sequence[str]) -> dict[str, Outco
     return {GROUP_JOIN.join(k): o for k, o in group_outcomes(profile, attributes).items() if o.rows > 0}
 
 
-def disparity_limit(metric: str, settings: FairnessPolicy) -> Limit:
+def disparity_limit(metric: str, settings: FairnessPolicy) -> Limit | None:
     """Every difference is max − min ≥ 0 (fairness.py), so |value| = value: alert above; a
-    ratio (min / max) alerts below its minimum."""
+    ratio (min / max) alerts below its minimum; no bound, no limit (reported only)."""
     bound = settings.bounds[metric]
+    if bound is None:
+        return None
     return Limit(low=bound) if DISPARITY[metric].form == "ratio" else Limit(high=bound)
+
+
+def alerting_disparities(settings: FairnessPolicy, *, scored: bool) -> int:
+    """How many disparities of one attribute can alert: those with a bound (the family's size)."""
+    return sum(1 for d in disparities_of(scored=scored) if settings.bounds[d.name] is not None)
 
 
 def _disparity_figure(attribute: str, d: Disparity, settings: FairnessPolicy, decider: Decider) -> Figure:
@@ -182,7 +191,7 @@ def fairness_figures(
     binary = layout.task == "binary_classification"
     scored = binary and layout.score is not None
     every = groupings(layout)
-    level = decider.level(len(every) * len(disparities_of(scored=scored)) if binary else 0)
+    level = decider.level(len(every) * alerting_disparities(policy.fairness, scored=scored) if binary else 0)
     blocks: list[list[Figure]] = []
     reports: list[RepresentationReport] = []
     for attributes in every:

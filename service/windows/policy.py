@@ -76,11 +76,12 @@ class PerformancePolicy:
 
 @dataclass(frozen=True, slots=True)
 class FairnessPolicy:
-    """``bounds``: disparity name → bound (a difference alerts above it, a ratio below)."""
+    """``bounds``: disparity name → bound (a difference alerts above it, a ratio below; None:
+    reported, never alerted on)."""
 
     enabled: bool
     min_group_size: int
-    bounds: Mapping[str, float]
+    bounds: Mapping[str, float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +127,13 @@ def drift_policy(settings: DriftSettings) -> DriftPolicy:
     )
 
 
-def fairness_bounds(settings: FairnessSettings) -> dict[str, float]:
-    """Each disparity's bound: its settings field, else the table's default."""
-    return {d.name: float(getattr(settings, d.setting, d.default_bound)) for d in DISPARITIES}
+def fairness_bounds(settings: FairnessSettings) -> dict[str, float | None]:
+    """Each disparity's bound: its settings field, else the table's default (None: no bound)."""
+    bounds: dict[str, float | None] = {}
+    for d in DISPARITIES:
+        bound = getattr(settings, d.setting, d.default_bound)
+        bounds[d.name] = None if bound is None else float(bound)
+    return bounds
 
 
 def evaluation_policy(config: MonitorConfig) -> EvaluationPolicy:

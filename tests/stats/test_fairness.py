@@ -13,6 +13,7 @@ from fairlearn.metrics import (
     demographic_parity_ratio,
     equalized_odds_difference,
     false_positive_rate,
+    false_positive_rate_difference,
     selection_rate,
     true_positive_rate,
 )
@@ -79,6 +80,20 @@ def test_disparities_equal_fairlearn(seed: int) -> None:
     for metric, value in expected.items():
         assert _ok(report.disparity(metric)) == pytest.approx(value, abs=EXACT), metric
         assert report.disparity(metric).groups_compared == 3
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_predictive_equality_equals_fairlearn(seed: int) -> None:
+    """max − min FPR: fairlearn's ``false_positive_rate_difference`` and ``MetricFrame``'s
+    difference of ``false_positive_rate``; its interval holds the plug-in value."""
+    report, rows = _report(seed)
+    y, pred, sf = rows.actual, rows.predicted, rows.group
+    frame = MetricFrame(metrics=false_positive_rate, y_true=y, y_pred=pred, sensitive_features=sf)
+    d = report.disparity("predictive_equality_difference")
+    assert _ok(d) == pytest.approx(false_positive_rate_difference(y, pred, sensitive_features=sf), abs=EXACT)
+    assert _ok(d) == pytest.approx(frame.difference(), abs=EXACT)
+    assert (d.high_group, d.low_group) == (frame.by_group.idxmax(), frame.by_group.idxmin())
+    assert d.groups_compared == 3 and d.n == int((~y).sum())
 
 
 def test_group_rates_equal_fairlearn_by_group() -> None:

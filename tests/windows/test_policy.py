@@ -3,6 +3,7 @@ per column kind and the disparity table's bounds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,13 @@ from service.monitors.schemas import FairnessSettings, MonitorConfig
 from service.monitors.service import config_hash
 from service.stats.disparities import DISPARITIES, disparities_of
 from service.stats.drift import coarse_counts, hellinger
-from service.stats.layout import Batch, fit_layout
+from service.stats.layout import Batch, Layout, fit_layout
 from service.stats.methods import DRIFT_METHODS
-from service.stats.profile import build_profile
+from service.stats.profile import Profile, build_profile
 from service.windows.figures import evaluate_window
-from service.windows.figures_base import Limit
-from service.windows.figures_fairness import LABEL_DISPARITIES, disparity_limit
-from service.windows.policy import evaluation_policy
+from service.windows.figures_base import Figure, Limit
+from service.windows.figures_fairness import LABEL_DISPARITIES, alerting_disparities, disparity_limit
+from service.windows.policy import EvaluationPolicy, evaluation_policy
 from tests.asgi_client import AppClient
 from tests.windows import scenario
 
@@ -122,3 +123,69 @@ def test_the_api_saves_a_chosen_method_and_refuses_an_unknown_one(registered: Ap
     assert saved.status_code == 200, saved.text
     drift = registered.get(MONITOR).json()["config"]["drift"]
     assert (drift["numeric_method"], drift["categorical_method"]) == ("hellinger", "jensen_shannon")
+
+
+def test_a_disparity_without_a_bound_has_no_limit_and_leaves_the_family() -> None:
+    bounded = evaluation_policy(MonitorConfig()).fairness
+    bounds = dict(bounded.bounds)
+    bounds["predictive_parity_difference"] = None
+    unbounded = replace(bounded, bounds=bounds)
+    assert disparity_limit("predictive_parity_difference", unbounded) is None
+    assert alerting_disparities(unbounded, scored=True) == alerting_disparities(bounded, scored=True) - 1
+    assert alerting_disparities(unbounded, scored=False) == alerting_disparities(bounded, scored=False) - 1
+
+
+def test_a_disparity_without_a_bound_is_reported_but_never_alerted() -> None:
+    """A real predictive-parity gap: bounded it is judged against its threshold; without a bound
+    the same figure carries no threshold and is ``ok``, and the bounded disparities' intervals
+    are narrower (a family of one fewer)."""
+    reference = _gap_batch(8_000, seed=1, gap=0.0)
+    window = _gap_batch(8_000, seed=2, gap=0.6)
+    layout = fit_layout(task="binary_classification", reference=reference, positive_label="yes")
+    profiles = build_profile(layout, reference), build_profile(layout, window)
+    policy = evaluation_policy(
+        MonitorConfig.model_validate({"fairness": {"max_equalized_odds_difference": 0.5}})
+    )
+    bounds = {**policy.fairness.bounds, "predictive_parity_difference": None}
+    quiet = replace(policy, fairness=replace(policy.fairness, bounds=bounds))
+    judged = {name: _disparities(layout, profiles, p) for name, p in (("bounded", policy), ("quiet", quiet))}
+    loud, reported = (
+        judged["bounded"]["predictive_parity_difference"],
+        judged["quiet"]["predictive_parity_difference"],
+    )
+    assert loud.status == "alert" and loud.threshold == 0.1
+    assert (reported.status, reported.threshold, reported.value) == ("ok", None, loud.value)
+    parity = (
+        judged["bounded"]["statistical_parity_difference"],
+        judged["quiet"]["statistical_parity_difference"],
+    )
+    assert parity[1].value == parity[0].value
+    assert (
+        parity[1].ci_low is not None and parity[0].ci_low is not None and parity[1].ci_low > parity[0].ci_low
+    )
+
+
+def _gap_batch(rows: int, *, seed: int, gap: float) -> Batch:
+    """Group B's positives are predicted positive less often: its PPV and TPR fall by ``gap``."""
+    rng = np.random.default_rng(seed)
+    group = np.where(rng.random(rows) < 0.5, "A", "B").astype(object)
+    actual = rng.random(rows) < 0.4
+    hit = rng.random(rows) < np.where(group == "B", 0.9 - gap, 0.9)
+    false_alarm = rng.random(rows) < np.where(group == "B", 0.1 + gap / 2, 0.1)
+    predicted = np.where(actual, hit, false_alarm)
+    return Batch(
+        rows=rows,
+        numeric={"x": rng.normal(0.0, 1.0, rows)},
+        predictions=np.where(predicted, "yes", "no").astype(object),
+        labels=np.where(actual, "yes", "no").astype(object),
+        attributes={"group": group},
+    )
+
+
+def _disparities(
+    layout: Layout, profiles: tuple[Profile, Profile], policy: EvaluationPolicy
+) -> dict[str, Figure]:
+    result = evaluate_window(
+        layout=layout, reference=profiles[0], window=profiles[1], policy=policy, final=True
+    )
+    return {f.metric: f for f in result.figures if f.family == "fairness" and f.group is None and f.attribute}
