@@ -120,3 +120,18 @@ def test_a_foreign_repository_or_table_import_is_found(tmp_path: Path) -> None:
     lines, _ = report(tmp_path)
     assert "imports of another package's repository: 1 (goal 0)" in lines
     assert "imports of another domain's tables: 1 (goal 0)" in lines
+
+
+# What only `service/storage/` may say: a dialect's name or Postgres-only SQL.
+DIALECT_WORDS = ("dialect.name", "is_postgres", "pg_advisory", "SET LOCAL", "LOCK TABLE", "jsonb")
+
+
+def test_dialect_differences_stay_in_storage() -> None:
+    leaks = [
+        f"{path.relative_to(ROOT)}: {word}"
+        for path in sorted((ROOT / "service").rglob("*.py"))
+        if path.relative_to(ROOT / "service").parts[0] != "storage"
+        for word in DIALECT_WORDS
+        if word in path.read_text(encoding="utf-8")
+    ]
+    assert leaks == []

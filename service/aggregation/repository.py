@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, cast, delete, func, insert, select, text, update
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session, defer
 
 from service.storage.claim import claim_singleton
-from service.storage.dialect import is_postgres
+from service.storage.dialect import epoch_seconds, plan_each_execution, wait_for_writers
 from service.storage.engine_tables import AggregationState, BucketProfile, Layout
 from service.storage.event_tables import Outcome, Prediction
 
@@ -46,26 +46,17 @@ def committed_high_water(session: Session) -> tuple[int, int]:
     maxima can appear later. Call it in its own short transaction. SQLite commits
     writers one at a time, so its maxima are safe as read.
     """
-    if is_postgres(session):
-        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        session.execute(text("LOCK TABLE predictions, outcomes IN SHARE MODE"))
+    wait_for_writers(session, (Prediction.__tablename__, Outcome.__tablename__), LOCK_TIMEOUT)
     p_max = session.execute(select(func.coalesce(func.max(Prediction.id), 0))).scalar_one()
     o_max = session.execute(select(func.coalesce(func.max(Outcome.id), 0))).scalar_one()
     return int(p_max), int(o_max)
 
 
 def plan_for_id_ranges(session: Session) -> None:
-    """Postgres: plan each aggregation read for its own id range (this transaction only).
-
-    psycopg prepares a statement after 5 runs and Postgres then tends to a generic plan that,
-    not knowing the range, hashes every outcome below the watermark on each pass: at 10M
-    predictions a pass took 2.3 s instead of 0.96 s with custom plans. JIT compilation cost
-    ~77 ms a pass and parallel workers only contend on a small machine (0.96 → 0.79 s).
-    """
-    if is_postgres(session):
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    """Plan each aggregation read for its own id range (this transaction only): with a
+    generic plan Postgres hashed every outcome below the watermark on each pass
+    (``storage.dialect.plan_each_execution`` has the numbers)."""
+    plan_each_execution(session)
 
 
 def nth_id_after(session: Session, table: Any, after: int, upto: int, n: int) -> int:
@@ -104,11 +95,8 @@ def _events(session: Session, query: Select[Any]) -> list[Event]:
 
 def _epoch_seconds(session: Session) -> Any:
     """The event time in whole seconds since the epoch, computed by the database: turning
-    10^5 timestamps a pass into aware datetimes and back cost ~10% of aggregation. SQLite
-    stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; its fraction is cut off, not rounded."""
-    if is_postgres(session):
-        return cast(func.floor(func.extract("epoch", Prediction.event_time)), BigInteger)
-    return cast(func.strftime("%s", func.substr(Prediction.event_time, 1, 19)), BigInteger)
+    10^5 timestamps a pass into aware datetimes and back cost ~10% of aggregation."""
+    return epoch_seconds(session, Prediction.event_time)
 
 
 def _with_outcomes_upto(session: Session, outcomes_upto: int) -> Select[Any]:

@@ -13,12 +13,9 @@ from sqlalchemy.orm import Session
 
 from service.ingestion.records import OutcomeRecord, PredictionRecord
 from service.storage.dialect import (
-    COPY_THRESHOLD,
     chunks,
-    copy_insert_ignoring_duplicates,
     execute_by_ids,
-    insert_new_returning,
-    is_postgres,
+    insert_new_rows,
     prepared_by_ids,
 )
 from service.storage.event_tables import EVENT_KEY, Outcome, Prediction
@@ -47,10 +44,7 @@ def outcome_row(model_id: int, record: OutcomeRecord, now: datetime) -> dict[str
 
 def insert_new(session: Session, entity: Event, rows: list[dict[str, Any]]) -> set[str]:
     """Insert the rows whose (model_id, prediction_id) is new; returns the ids inserted."""
-    table = _TABLES[entity]
-    if is_postgres(session) and len(rows) >= COPY_THRESHOLD:
-        return set(copy_insert_ignoring_duplicates(session, table, rows, EVENT_KEY, "prediction_id"))
-    return set(insert_new_returning(session, table, rows, EVENT_KEY, "prediction_id"))
+    return set(insert_new_rows(session, _TABLES[entity], rows, EVENT_KEY, "prediction_id"))
 
 
 def _of_model(statement: Any, table: Table) -> Any:

@@ -33,10 +33,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from service.stats.drift_error import js_se, side_of, wasserstein_se
 from service.stats.layout import NumericBins
@@ -118,11 +119,19 @@ def ks_p_value(statistic: float, n_reference: int, n_window: int) -> float:
     """
     n_eff = n_reference * n_window / (n_reference + n_window)
     if n_eff <= KS_SMIRNOV_MAX_N:
-        p = stats.kstwo.sf(statistic, max(round(n_eff), 1))
+        p = _scipy_stats().kstwo.sf(statistic, max(round(n_eff), 1))
     else:
         root = math.sqrt(n_eff)
-        p = stats.kstwobign.sf((root + 0.12 + 0.11 / root) * statistic)
+        p = special.kolmogorov((root + 0.12 + 0.11 / root) * statistic)  # = kstwobign.sf
     return float(np.clip(p, 0.0, 1.0))
+
+
+def _scipy_stats() -> Any:
+    """``scipy.stats``, imported on first use: importing it costs ~0.6 s, which every process
+    (``modelmon serve``, each CLI command) paid at start-up although only an evaluation needs it."""
+    from scipy import stats
+
+    return stats
 
 
 def _cdf_gaps(reference: Counts, window: Counts) -> tuple[FloatArray, FloatArray, FloatArray]:

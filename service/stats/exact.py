@@ -26,7 +26,6 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from service.stats.bins import usable_values
 from service.stats.discrete import cells_of, chi2_pooled
@@ -51,6 +50,9 @@ def ks_exact(reference: FloatArray, window: FloatArray) -> tuple[float, float]:
         # With many ties scipy's exact recursion can fail; it then falls back to the
         # asymptotic p-value itself and warns. The fallback is what we want.
         warnings.filterwarnings("ignore", message="ks_2samp: Exact calculation unsuccessful")
+        # Imported on first use: ~0.6 s of every process's start-up (see stats.drift).
+        from scipy import stats
+
         result = stats.ks_2samp(_finite(reference), _finite(window))
     return float(result.statistic), float(result.pvalue)
 

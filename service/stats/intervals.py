@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from scipy import special as _special
-from scipy import stats as _st
 
 Status = Literal["ok", "insufficient_data"]
 Interval = tuple[float, float]
@@ -79,7 +78,7 @@ def z_value(confidence: float) -> float:
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    return float(_st.norm.ppf(0.5 + confidence / 2.0))
+    return float(_special.ndtri(0.5 + confidence / 2.0))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,7 +87,7 @@ def t_value(confidence: float, df: int) -> float:
     if df >= 1_000_000:
         return z_value(confidence)
     z_value(confidence)  # validates confidence
-    return float(_st.t.ppf(0.5 + confidence / 2.0, max(int(df), 1)))
+    return float(_special.stdtrit(max(int(df), 1), 0.5 + confidence / 2.0))
 
 
 def wilson(*, successes: int, trials: int, confidence: float = 0.95) -> Interval:
