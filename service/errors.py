@@ -192,6 +192,22 @@ def _location(loc: Sequence[int | str]) -> tuple[int | None, str]:
     return None, field.replace(".[", "[") or "body"
 
 
+def validation_answer(exc: RequestValidationError, max_errors_listed: int) -> JsonResponse:
+    """400 naming the byte where a body stops being JSON; else 422 listing each field's problem."""
+    malformed = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+    if malformed:
+        position = malformed[0]["loc"][-1]
+        reason = malformed[0].get("ctx", {}).get("error", "invalid JSON")
+        detail = f"malformed JSON at byte {position}: {reason}"
+        return JsonResponse(error_body(detail, [], max_errors_listed), status_code=400)
+    errors = [
+        FieldError(*_location(err["loc"]), message=str(err["msg"]).removeprefix("Value error, "))
+        for err in exc.errors()
+    ]
+    detail = f"the request is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})"
+    return JsonResponse(error_body(detail, errors, max_errors_listed), status_code=422)
+
+
 def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
     async def on_api_error(_request: Request, exc: Exception) -> JsonResponse:
         assert isinstance(exc, ApiError)
@@ -200,18 +216,7 @@ def install_error_handlers(app: FastAPI, max_errors_listed: int) -> None:
 
     async def on_validation_error(_request: Request, exc: Exception) -> JsonResponse:
         assert isinstance(exc, RequestValidationError)
-        malformed = [err for err in exc.errors() if err.get("type") == "json_invalid"]
-        if malformed:
-            position = malformed[0]["loc"][-1]
-            reason = malformed[0].get("ctx", {}).get("error", "invalid JSON")
-            detail = f"malformed JSON at byte {position}: {reason}"
-            return JsonResponse(error_body(detail, [], max_errors_listed), status_code=400)
-        errors = [
-            FieldError(*_location(err["loc"]), message=str(err["msg"]).removeprefix("Value error, "))
-            for err in exc.errors()
-        ]
-        detail = f"the request is invalid ({len(errors)} problem{'s' if len(errors) != 1 else ''})"
-        return JsonResponse(error_body(detail, errors, max_errors_listed), status_code=422)
+        return validation_answer(exc, max_errors_listed)
 
     async def on_http_error(_request: Request, exc: Exception) -> JsonResponse:
         # Routing and body-reading errors raised by Starlette/FastAPI themselves (404 for an

@@ -44,6 +44,7 @@ from service.stats.labels import label_delta
 from service.stats.layout import Layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
+from service.storage.engine_tables import AggregationState
 from service.storage.engine_tables import Layout as LayoutRow
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
@@ -118,16 +119,9 @@ def aggregate_pass(
     repository.plan_for_id_ranges(session)
     result = PassResult(claimed=True, generation=state.generation + 1)
     watermarks = (state.prediction_watermark, state.outcome_watermark)
-    waiting = set(held) - set(retry)
+    waiting, layouts = set(held) - set(retry), {} if parsed is None else parsed
     result.versions = _prepare_versions(
-        session,
-        now,
-        watermarks,
-        high_water,
-        result,
-        max_reference_rows,
-        {} if parsed is None else parsed,
-        waiting,
+        session, now, watermarks, high_water, result, max_reference_rows, layouts, waiting
     )
     p_new, o_new = repository.pass_bounds(session, watermarks, high_water, max_rows)
     events = repository.new_predictions(session, watermarks[0], p_new, o_new)
@@ -136,12 +130,24 @@ def aggregate_pass(
     _rebuild_held(session, result, set(retry) - set(result.failed), (p_new, o_new))
     result.predictions, result.late_labels = len(events), len(late)
     result.caught_up = (p_new, o_new) == high_water
-    if result.caught_up and high_water_at is not None:
-        state.folded_through = max(high_water_at, state.folded_through or high_water_at)
-    state.prediction_watermark, state.outcome_watermark = p_new, o_new
-    state.generation, state.updated_at = result.generation, now
+    _advance(state, result, (p_new, o_new), now, high_water_at)
     session.flush()
     return result
+
+
+def _advance(
+    state: AggregationState,
+    result: PassResult,
+    watermarks: tuple[int, int],
+    now: datetime,
+    high_water_at: datetime | None,
+) -> None:
+    """Move the watermarks past the folded events; a pass that caught up with the high water
+    read at ``high_water_at`` records that everything committed before then is folded."""
+    if result.caught_up and high_water_at is not None:
+        state.folded_through = max(high_water_at, state.folded_through or high_water_at)
+    state.prediction_watermark, state.outcome_watermark = watermarks
+    state.generation, state.updated_at = result.generation, now
 
 
 def _fold_by_model(

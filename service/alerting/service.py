@@ -33,7 +33,7 @@ from service.monitors.plans import (
 from service.monitors.policy import FamilyRule
 from service.monitors.queries import all_configs
 from service.monitors.service import config_from_stored
-from service.storage.alerting_tables import Alert, AlertTrack
+from service.storage.alerting_tables import Alert, AlertQueue, AlertTrack
 from service.storage.engine_tables import Evaluation, WindowRun
 
 NO_DATA_METRIC = "seconds_since_last_prediction"
@@ -140,13 +140,7 @@ def apply_queue(
     if not queue:
         return 0
     runs = repository.runs_by_id(ctx.session, [q.run_id for q in queue])
-    holding = repository.oldest_unevaluated(ctx.session, {r.version_id for r in runs.values()}, ctx.now)
-
-    def is_ready(run: WindowRun | None) -> bool:
-        oldest = holding.get(run.version_id) if run is not None else None
-        return run is None or oldest is None or run.window_end < oldest
-
-    ready = [q for q in queue if is_ready(runs.get(q.run_id))]
+    ready = _ready(ctx, queue, runs)
     by_model: dict[int, list[WindowRun]] = defaultdict(list)
     for item in ready:
         run = runs.get(item.run_id)
@@ -155,17 +149,39 @@ def apply_queue(
     applied = [run.id for model_runs in by_model.values() for run in model_runs]
     figures = repository.figures_of(ctx.session, applied)
     for model_id, model_runs in by_model.items():
-        policy = policies.get(model_id, DEFAULT_POLICY)
-        counts = (ctx.fired, ctx.resolved, ctx.notified)
-        _, error = isolated(ctx.session, _apply_model, ctx, model_id, policy, model_runs, figures)
-        if error is None:
-            outcome.applied_models.add(model_id)
-        else:
-            ctx.fired, ctx.resolved, ctx.notified = counts  # rolled back with the savepoint
-            outcome.failed[model_id] = error
+        _apply_isolated(ctx, model_id, policies.get(model_id, DEFAULT_POLICY), model_runs, figures, outcome)
     left = [q.run_id for q in ready if q.model_id not in outcome.failed]
     repository.drop_queued(ctx.session, left)
     return len(left)
+
+
+def _apply_isolated(
+    ctx: PassContext,
+    model_id: int,
+    policy: AlertingPolicy,
+    runs: list[WindowRun],
+    figures: dict[int, list[Evaluation]],
+    outcome: PassSummary,
+) -> None:
+    """``_apply_model`` in a savepoint: a model whose rules raise is rolled back alone."""
+    counts = (ctx.fired, ctx.resolved, ctx.notified)
+    _, error = isolated(ctx.session, _apply_model, ctx, model_id, policy, runs, figures)
+    if error is None:
+        outcome.applied_models.add(model_id)
+    else:
+        ctx.fired, ctx.resolved, ctx.notified = counts  # rolled back with the savepoint
+        outcome.failed[model_id] = error
+
+
+def _ready(ctx: PassContext, queue: list[AlertQueue], runs: dict[int, WindowRun]) -> list[AlertQueue]:
+    """The queued runs no due, unevaluated window of their version ending at or before them holds back."""
+    holding = repository.oldest_unevaluated(ctx.session, {r.version_id for r in runs.values()}, ctx.now)
+
+    def is_ready(run: WindowRun | None) -> bool:
+        oldest = holding.get(run.version_id) if run is not None else None
+        return run is None or oldest is None or run.window_end < oldest
+
+    return [q for q in queue if is_ready(runs.get(q.run_id))]
 
 
 def _apply_model(

@@ -17,7 +17,7 @@ from service.registry.service import RegisteredModel, VersionSpec, pick_version
 from service.storage.engine_tables import Evaluation, WindowRun
 from service.windows import repository
 from service.windows.figures import Figure, WindowFigures
-from service.windows.policy import monitor_policy
+from service.windows.policy import MonitorPolicy, monitor_policy
 from service.windows.schemas import (
     MAX_BACKTEST_WINDOWS,
     AlertCount,
@@ -200,11 +200,8 @@ def backtest(
     proposal = monitor_policy(request.config)
     windows = _check_backtest(request, proposal.grid, stored)
     target = Target(stored.row, stored.layout, proposal)
-    cache, results, counts = (
-        ProfileCache(),
-        [],
-        Counter[tuple[str, str, str | None, str | None, str | None]](),
-    )
+    cache, results = ProfileCache(), []
+    counts = Counter[tuple[str, str, str | None, str | None, str | None]]()
     replay = Replay(proposal.alerting)
     for window in windows:
         _, figures = compute(session, target, window, now, cache)
@@ -221,12 +218,6 @@ def backtest(
                 alerts=[_live_item(f, window, spec.version, figures, target, now) for f in alerts],
             )
         )
-    notes = []
-    if proposal.binning.inputs != stored.policy.binning.inputs:
-        notes.append(
-            "bins, bucket and intersections are those already stored; a changed reference kind, bucket "
-            "or intersection list takes effect on the stored profiles only after the change is saved"
-        )
     return BacktestResponse(
         version=spec.version,
         windows=results,
@@ -237,5 +228,15 @@ def backtest(
             for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         ],
         fired=[_fired(e) for e in replay.finish()],
-        notes=notes,
+        notes=_backtest_notes(proposal, stored.policy),
     )
+
+
+def _backtest_notes(proposal: MonitorPolicy, stored: MonitorPolicy) -> list[str]:
+    """What a backtest could not replay as proposed: binning changes need stored profiles."""
+    if proposal.binning.inputs == stored.binning.inputs:
+        return []
+    return [
+        "bins, bucket and intersections are those already stored; a changed reference kind, bucket "
+        "or intersection list takes effect on the stored profiles only after the change is saved"
+    ]
