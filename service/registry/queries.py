@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -100,19 +100,6 @@ class StoredReference:
     replaced_at: datetime | None
 
 
-class ReferenceRowValues(NamedTuple):
-    """One stored reference row, in the order aggregation profiles it (`aggregation/frames.py: EventRow`)."""
-
-    features: dict[str, Any]
-    predicted_label: str | None
-    predicted_value: float | None
-    score: float | None
-    attributes: dict[str, Any] | None
-    attributions: dict[str, float] | None
-    label: str | None
-    value: float | None
-
-
 def _stored(row: Reference) -> StoredReference:
     return StoredReference(
         row.id, row.version_id, row.row_count, row.content_hash, row.created_at, row.active, row.replaced_at
@@ -124,9 +111,11 @@ def active_references(session: Session) -> dict[int, StoredReference]:
     return {row.version_id: _stored(row) for row in repository.active_references(session)}
 
 
-def reference_rows(session: Session, reference_id: int) -> list[ReferenceRowValues]:
-    """Every row of the reference in upload order (one query)."""
-    return [ReferenceRowValues(*row) for row in repository.reference_rows(session, reference_id)]
+def reference_rows(session: Session, reference_id: int) -> list[tuple[Any, ...]]:
+    """Every row of the reference in upload order (one query): features, predicted label,
+    predicted value, score, attributes, attributions, label, value — the order of
+    aggregation's ``EventRow``, which wraps them."""
+    return repository.reference_rows(session, reference_id)
 
 
 def lock_active_reference(session: Session, version_id: int) -> StoredReference | None:
