@@ -1,4 +1,4 @@
-"""Coverage of the fairness intervals: five rate disparities, per-group rates, calibration.
+"""Coverage of the fairness intervals: six rate disparities, per-group rates, calibration.
 
 Each scenario draws ``reps`` windows of k groups from a known truth and computes the
 intervals with the service's own vectorised functions (the ones ``fairness_report`` and
@@ -14,9 +14,9 @@ unequal sizes from 50 to 5,000):
 
 - selection rate (parity difference, impact ratio): rates around 0.03 and 0.5, all groups
   equal, one group at 0.7 × the others, or a spread from 0.7 × to 1 × the base;
-- error rates (equal opportunity, equalized odds, predictive parity): prevalence 0.03 and
-  0.3, TPR around 0.5 and FPR around 0.03, all equal, one group at TPR 0.35 / FPR 0.06, or a
-  spread between those; every row labelled, so small groups have few positives. At
+- error rates (equal opportunity, predictive equality, equalized odds, predictive parity):
+  prevalence 0.03 and 0.3, TPR around 0.5 and FPR around 0.03, all equal, one group at TPR
+  0.35 / FPR 0.06, or a spread between those; every row labelled, so small groups have few positives. At
   prevalence 0.03 the sizes are 400 (12 positives: a TPR needs 10), 1,000, 10,000 and mixed
   from 400 to 40,000: below 400 rows almost no window has two groups with a TPR.
 
@@ -142,7 +142,8 @@ def error_rate_rows(
     truth: str,
     confidence: float,
 ) -> list[CoverageRow]:
-    """Equal opportunity, equalized odds, predictive parity, and (at 0.95) per-group TPR, FPR, PPV."""
+    """Equal opportunity, predictive equality, equalized odds, predictive parity, and (at 0.95)
+    per-group TPR, FPR, PPV."""
     tpr, fpr = shaped(0.5, 0.35, truth, k), shaped(0.03, 0.06, truth, k)
     ppv = prevalence * tpr / (prevalence * tpr + (1 - prevalence) * fpr)
     n = np.broadcast_to(sizes_of(size, k, 400 if prevalence < 0.1 else 50), (reps, k))
@@ -155,9 +156,11 @@ def error_rate_rows(
     label = f"k={k} n={size} prevalence={prevalence} {truth}"
 
     opportunity = difference_bounds(tp, tp + fn, u_tpr, confidence=confidence)
+    equality = difference_bounds(fp, fp + tn, u_fpr, confidence=confidence)
     parity = difference_bounds(tp, tp + fp, u_ppv, confidence=confidence)
     out = [
         row("equal_opportunity_difference", label, confidence, opportunity, spread(tpr, u_tpr)),
+        row("predictive_equality_difference", label, confidence, equality, spread(fpr, u_fpr)),
         odds_row(label, confidence, (tp, fn, fp, tn), u_tpr & u_fpr, (tpr, fpr)),
         row("predictive_parity_difference", label, confidence, parity, spread(ppv, u_ppv)),
     ]
