@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from service.context import Context
@@ -13,12 +13,11 @@ from service.datasets import service
 from service.datasets.schemas import MAX_EXPORT_RANGE, MEDIA_TYPES, ExportFormat, ExportRequest
 from service.errors import ErrorBody
 from service.ranges import checked_range
-from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
+from service.registry.schemas import VERSION_PATTERN, ModelNamePath
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models", tags=["datasets"])
 
-ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 _NDJSON_EXAMPLE = (
     '{"prediction_id":"p6","version":"v1","event_time":"2026-11-01T00:06:00+00:00",'
     '"features":{"income":52.5,"purpose":"car"},"prediction":"1","score":0.81,"scores":null,'

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.audit.service import Action, record
@@ -37,13 +37,12 @@ from service.ingestion.validation import event_times, shown
 from service.kernel.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.kernel.principal import Actor, Principal
 from service.privacy.pseudonym import settings_pseudonymiser
-from service.registry.schemas import NAME_PATTERN
+from service.registry.schemas import ModelNamePath
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models/{name}", tags=["ingestion"])
 
-ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON; the message gives line, column and byte."},

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 
 from service.audit.service import Action, record
 from service.context import Context
 from service.errors import ErrorBody
 from service.kernel.principal import Actor
 from service.registry import service
-from service.registry.schemas import NAME_PATTERN, ModelDetail, ModelList, ModelRegistration, ModelVersionView
+from service.registry.schemas import (
+    ModelDetail,
+    ModelList,
+    ModelNamePath,
+    ModelRegistration,
+    ModelVersionView,
+)
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
-ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
+from fastapi import Path
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +26,8 @@ from service.errors import INVALID_TEXT, find_invalid_text
 from service.names import refuse_invisible
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+# The `{name}` path parameter of every /v1/models/{name}/… route.
+ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
 MAX_FEATURES = 2_000
 MAX_METADATA_BYTES = 16_384

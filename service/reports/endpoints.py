@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.context import Context
 from service.errors import ErrorBody
 from service.ranges import checked_range
-from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
+from service.registry.schemas import VERSION_PATTERN, ModelNamePath
 from service.reports import drift, evidently_report
 from service.reports.card import render_markdown
 from service.reports.schemas import (
@@ -32,7 +32,6 @@ from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models", tags=["reports"])
 
-ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 MARKDOWN = "text/markdown; charset=utf-8"
 # The page inlines its script, styles and font: it needs nothing from any network, and a
 # browser honouring this policy fetches nothing.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from service.audit.service import Action, record
 from service.context import Context
@@ -13,14 +13,13 @@ from service.failures import queries as failures
 from service.kernel.principal import Actor
 from service.monitors import service as monitors
 from service.monitors.schemas import MonitorConfig, MonitorView
-from service.registry.schemas import NAME_PATTERN
+from service.registry.schemas import ModelNamePath
 from service.registry.service import load_model
 from service.status import service
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models", tags=["monitoring"])
 
-ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
     404: {"model": ErrorBody, "description": "Unknown model."},

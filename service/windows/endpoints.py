@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 
 from service.context import Context
 from service.errors import ErrorBody, Invalid
 from service.ranges import utc_parameter
-from service.registry.schemas import NAME_PATTERN, VERSION_PATTERN
+from service.registry.schemas import VERSION_PATTERN, ModelNamePath
 from service.registry.service import load_model, pick_version
 from service.storage.database import unit_of_work
 from service.windows import ondemand
@@ -27,7 +27,6 @@ from service.windows.schemas import (
 
 router = APIRouter(prefix="/v1/models", tags=["evaluations"])
 
-ModelNamePath = Annotated[str, Path(pattern=NAME_PATTERN, examples=["credit-scoring"])]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
     404: {"model": ErrorBody, "description": "Unknown model, or a version without bins yet."},
