@@ -194,8 +194,9 @@ def version_event_columns(
     outcomes_upto: int,
     start: datetime | None = None,
     end: datetime | None = None,
+    ordered: bool = True,
 ) -> EventColumns:
-    """``version_events`` in columns (the same rows in the same order)."""
+    """``version_events`` in columns (the same rows; in the same order if ``ordered``)."""
     query = (
         select(*_plain(session))
         .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
@@ -204,8 +205,9 @@ def version_event_columns(
             Prediction.version_id == spec.version_id,
             Prediction.id <= predictions_upto,
         )
-        .order_by(Prediction.event_time, Prediction.id)
     )
+    if ordered:
+        query = query.order_by(Prediction.event_time, Prediction.id)
     if start is not None:
         query = query.where(Prediction.event_time >= start)
     if end is not None:

@@ -87,10 +87,22 @@ def _copied(
 
 def _numpy(column: Any, kind: Kind) -> np.ndarray[Any, Any]:
     if kind == "text":
-        return np.array(column.to_pylist(), dtype=object)
+        return _texts(column)
     if kind == "float":
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _texts(column: Any) -> np.ndarray[Any, Any]:
+    """An object array sharing one str per distinct value: a dictionary lookup in numpy
+    instead of a Python str per row (``to_pylist`` took ~0.1 s per 10^6 rows and column,
+    and ~60 bytes per row, for columns of a few dozen distinct values)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    table = np.array([*values, None], dtype=object)
+    indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    out: np.ndarray[Any, Any] = table[indices]
+    return out
 
 
 def _decoded(
