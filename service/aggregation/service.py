@@ -163,7 +163,7 @@ def _fold_by_model(
     """Fold each model's events in a unit of its own; held models' events are passed over."""
     model_of = {version_id: state.model_id for version_id, state in result.versions.items()}
     models = {
-        slot: _model_ids(group.columns[frames.VERSION], model_of) for slot, group in enumerate((events, late))
+        slot: _per_row(group.columns[frames.VERSION], model_of) for slot, group in enumerate((events, late))
     }
     wanted = {int(m) for ids in models.values() for m in np.unique(ids)} - passed_over - {-1}
     for model_id in sorted(wanted):
@@ -177,10 +177,10 @@ def _fold_by_model(
             result.failed[model_id] = error
 
 
-def _model_ids(versions: IntArray, model_of: dict[int, int]) -> IntArray:
-    """The model id of each row's version (-1 for a version without a usable layout)."""
+def _per_row(versions: IntArray, value_of: dict[int, int]) -> IntArray:
+    """``value_of`` each row's version (-1 for a version not in it), one look-up per version."""
     distinct, inverse = np.unique(versions, return_inverse=True)
-    return np.array([model_of.get(int(v), -1) for v in distinct], dtype=np.int64)[inverse]
+    return np.array([value_of.get(int(v), -1) for v in distinct], dtype=np.int64)[inverse]
 
 
 def _rebuild_held(session: Session, result: PassResult, models: set[int], upto: tuple[int, int]) -> None:
@@ -347,8 +347,7 @@ def _by_bucket(
     events of versions without bins are left out. One stable argsort instead of appending
     10^5 rows a pass to Python lists."""
     version_of, seconds = events.columns[frames.VERSION], events.columns[frames.SECONDS]
-    distinct, inverse = np.unique(version_of, return_inverse=True)
-    sizes = np.array([_bucket_size(versions, int(v)) for v in distinct], dtype=np.int64)[inverse]
+    sizes = _per_row(version_of, {v: state.row.bucket_seconds for v, state in versions.items()})
     keep = np.flatnonzero(sizes > 0)
     starts = seconds[keep] // sizes[keep] * sizes[keep]
     order = np.lexsort((starts, version_of[keep]))  # stable: read order within a key
@@ -358,11 +357,6 @@ def _by_bucket(
     return [
         ((int(key_version[a]), grid.at(int(key_start[a]))), rows[a:b]) for a, b in pairwise(bounds) if b > a
     ]
-
-
-def _bucket_size(versions: dict[int, VersionState], version_id: int) -> int:
-    state = versions.get(version_id)
-    return 0 if state is None else state.row.bucket_seconds
 
 
 def _store(
