@@ -20,7 +20,7 @@ time to some writers (pandas) and UTC to others, and guessing would shift events
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +30,10 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from service.errors import ApiError, BadRequest, FieldError, Invalid
+from service.errors import INVALID_TEXT, ApiError, BadRequest, FieldError, Invalid
+from service.ingestion import vectorised
+from service.ingestion.records import PredictionRecord
+from service.ingestion.validation import EventTimes
 from service.registry.schemas import Task
 from service.registry.service import RegisteredModel
 
@@ -55,8 +58,11 @@ def read_table(body: bytes, content_type: str, max_rows: int, key: str) -> pa.Ta
         if content_type == PARQUET:
             rows = pq.ParquetFile(pa.BufferReader(body)).metadata.num_rows
             _check_rows(rows, max_rows, key)
-            return pq.read_table(pa.BufferReader(body))
-        return _read_stream(body, max_rows, key)
+            table = pq.read_table(pa.BufferReader(body))
+        else:
+            table = _read_stream(body, max_rows, key)
+        _refuse_unstorable_text(table)
+        return table
     except ApiError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError) as error:
@@ -65,6 +71,23 @@ def read_table(body: bytes, content_type: str, max_rows: int, key: str) -> pa.Ta
             f"the body is not a readable {kind} document: {error}",
             [FieldError(None, "body", f"expected {kind} bytes ({content_type})")],
         ) from None
+
+
+def _refuse_unstorable_text(table: pa.Table) -> None:
+    """400 for a text column holding NUL (Postgres text cannot) or bytes that are not UTF-8,
+    as JSON bodies with such strings are refused (``body.py``)."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        data_type = _value_type(column.type)
+        if not (pa.types.is_string(data_type) or pa.types.is_large_string(data_type)):
+            continue
+        if pa.types.is_dictionary(column.type):
+            column = pc.cast(column, data_type)
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            raise BadRequest(f"{name} {INVALID_TEXT}", [FieldError(None, name, INVALID_TEXT)]) from None
+        if pc.any(pc.match_substring(column, "\x00")).as_py():
+            raise BadRequest(f"{name} {INVALID_TEXT}", [FieldError(None, name, INVALID_TEXT)])
 
 
 def _read_stream(body: bytes, max_rows: int, key: str) -> pa.Table:
@@ -184,6 +207,16 @@ def _prediction_layout(model: RegisteredModel) -> tuple[dict[str, str], list[str
     )
     feature_names = [n for n in features if allowed.get(n) == "feature"]
     return allowed, feature_names, sorted(attributes), kinds
+
+
+def fast_predictions(
+    table: pa.Table, model: RegisteredModel, times: EventTimes, pseudonymise: Callable[[str], str]
+) -> list[PredictionRecord] | None:
+    """After the column checks (422), the records by whole columns when every value passes
+    (``vectorised.py``); None when some value needs the record checks to be named."""
+    allowed, _, _, kinds = _prediction_layout(model)
+    _check_columns(table, allowed, REQUIRED_PREDICTION_COLUMNS, kinds)
+    return vectorised.fast_predictions(table, model, times, pseudonymise)
 
 
 def prediction_records(table: pa.Table, model: RegisteredModel) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ to enforce the byte limit while streaming and to accept NDJSON; they are parsed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,7 +22,13 @@ from service.edge.collector import collection_deferred, release_in_pieces
 from service.errors import ErrorBody, FieldError, Invalid
 from service.ingestion import columnar, service
 from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
-from service.ingestion.records import outcome_record, prediction_record, reference_record, validate_all
+from service.ingestion.records import (
+    PredictionRecord,
+    outcome_record,
+    prediction_record,
+    reference_record,
+    validate_all,
+)
 from service.ingestion.schemas import (
     OUTCOME_COLUMNS_DOC,
     PREDICTION_COLUMNS_DOC,
@@ -36,12 +43,12 @@ from service.ingestion.schemas import (
     ReferenceUpload,
     request_body_doc,
 )
-from service.ingestion.validation import event_times, shown
+from service.ingestion.validation import EventTimes, event_times, shown
 from service.kernel.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.kernel.principal import Actor, Principal
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import ModelNamePath
-from service.registry.service import load_model
+from service.registry.service import RegisteredModel, load_model
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models/{name}", tags=["ingestion"])
@@ -80,12 +87,33 @@ def _prediction_batch(
     return records, None
 
 
+def _valid_predictions(
+    context: AppContext,
+    model: RegisteredModel,
+    batch: tuple[list[Any], pa.Table | None],
+    times: EventTimes,
+    pseudonymise: Callable[[str], str],
+) -> list[PredictionRecord]:
+    """The batch's records, validated (422 listing the problems): a columnar table by whole
+    columns when every value passes (``vectorised.py``), else record by record."""
+    records, table = batch
+    if table is not None:
+        fast = columnar.fast_predictions(table, model, times, pseudonymise)
+        if fast is not None:
+            return fast
+        records = columnar.prediction_records(table, model)
+    return validate_all(
+        records,
+        lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
+        context.settings.max_errors_listed,
+    )
+
+
 def _store_predictions(context: AppContext, name: str, body: bytes, content_type: str) -> IngestResult:
     settings = context.settings
-    records, table = _prediction_batch(context, body, content_type)
-    check_batch_size(
-        records if table is None else range(table.num_rows), "predictions", settings.max_batch_size
-    )
+    records, table = batch = _prediction_batch(context, body, content_type)
+    size = len(records) if table is None else table.num_rows
+    check_batch_size(range(size), "predictions", settings.max_batch_size)
     now = context.clock()
     times = event_times(
         now, skew_seconds=settings.max_future_skew_seconds, horizon_days=settings.horizon_days
@@ -94,20 +122,13 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
     pseudonymise = settings_pseudonymiser(settings)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        size = len(records) if table is None else table.num_rows
         with counting_refusals(model.name, "prediction", size), columnar.flat_field_names(table is not None):
-            if table is not None:
-                records = columnar.prediction_records(table, model)
-            valid = validate_all(
-                records,
-                lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
-                settings.max_errors_listed,
-            )
+            valid = _valid_predictions(context, model, batch, times, pseudonymise)
             result = service.ingest_predictions(
                 session, model, valid, now, delays, max_windows=settings.max_batch_windows
             )
     record_stored_batch(
-        model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
+        model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=size
     )
     release_in_pieces(valid, records)
     record_label_delays(model.name, delays)

@@ -211,3 +211,14 @@ def test_the_openapi_document_lists_the_columnar_types(client: AppClient) -> Non
     for path in (URL, OUTCOMES):
         content = paths[path.replace("credit", "{name}")]["post"]["requestBody"]["content"]
         assert {PARQUET, ARROW_STREAM} <= set(content)
+
+
+@pytest.mark.parametrize("content_type", FORMATS)
+def test_text_that_cannot_be_stored_is_400_naming_the_column(
+    registered: AppClient, content_type: str
+) -> None:
+    sent = records(0, 3)
+    sent[1]["features"]["cat_2"] = "nul\x00inside"
+    response = post(registered, URL, body(sent, content_type), content_type)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cat_2"
