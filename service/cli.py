@@ -317,19 +317,23 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _client_command(args: argparse.Namespace) -> int:
+    """The commands that read no server settings: the demo builds its own (a production
+    MODELMON_* shell must not stop it), and import is a client of a running modelmon."""
+    if args.command == "demo":
+        from service.demo import command as demo_command
+
+        return demo_command.run(args)
+    from service.importer.command import run as run_import
+
+    return run_import(args)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser(arguments).parse_args(arguments)
-    if args.command == "demo":
-        # The demo builds its own settings: a production MODELMON_* shell must not stop it.
-        from service.demo import command as demo_command
-
-        raise SystemExit(demo_command.run(args))
-    if args.command == "import":
-        # A client of a running modelmon: it needs no server settings.
-        from service.importer.command import run as run_import
-
-        raise SystemExit(run_import(args))
+    if args.command in ("demo", "import"):
+        raise SystemExit(_client_command(args))
     settings, warnings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -4,8 +4,8 @@ Exit codes:
   0  every row acknowledged (stored, or a duplicate of a stored row)
   1  the server refused a batch for its data (400, 409, 413, 422): the message names the
      batch's first row in the file and each problem's row and column; earlier batches stay
-     stored, and a re-run after fixing the file resends them as duplicates (or, with
-     ``--resume``, skips them)
+     stored, and a re-run after fixing the file resends them, counted as duplicates (an
+     edited file does not match its --resume state: delete the state file)
   2  the command line, the file or the resume state is unusable
   3  the server refused the request itself (401/403: the key; 404: the model; 415)
   4  gave up after the retries: the server stayed unreachable, busy (429) or unavailable (5xx)
@@ -22,8 +22,6 @@ from typing import Any
 
 IMPORT_HELP = "send a Parquet or CSV file of predictions or outcomes to a running modelmon, in batches"
 DEFAULT_URL = "http://127.0.0.1:8000"
-DATA_STATUSES = frozenset({400, 409, 413, 422})
-EXIT_DATA, EXIT_USAGE, EXIT_REFUSED, EXIT_GAVE_UP = 1, 2, 3, 4
 
 
 def _positive(text: str) -> int:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 import pyarrow as pa
 
-from service.importer.command import DATA_STATUSES, EXIT_DATA, EXIT_GAVE_UP, EXIT_REFUSED, EXIT_USAGE
+from service.importer.exits import DATA_STATUSES, EXIT_DATA, EXIT_GAVE_UP, EXIT_REFUSED, EXIT_USAGE
 from service.importer.files import Batch, Source, open_source
 from service.importer.progress import Progress
 from service.importer.resume import Identity, StaleState, acknowledged_rows, save
