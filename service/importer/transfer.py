@@ -1,8 +1,7 @@
 """The import itself: the file's batches sent in order, acknowledged, counted and shown.
 
-Batches go one at a time: the server takes a batch in one transaction and one client keeps
-one server worker busy; a second concurrent sender would mostly queue behind the first on a
-2-core machine (docs/ingestion.md measures it).
+Batches go one at a time, in file order, so that what the server has acknowledged is always
+a prefix of the file and the ``--resume`` state is one row count.
 """
 
 from __future__ import annotations

@@ -56,11 +56,14 @@ def read_table(body: bytes, content_type: str, max_rows: int, key: str) -> pa.Ta
     of them (a few KiB of compressed Parquet can hold millions of rows)."""
     try:
         if content_type == PARQUET:
-            rows = pq.ParquetFile(pa.BufferReader(body)).metadata.num_rows
-            _check_rows(rows, max_rows, key)
-            table = pq.read_table(pa.BufferReader(body))
+            parquet = pq.ParquetFile(pa.BufferReader(body))
+            _check_rows(parquet.metadata.num_rows, max_rows, key)
+            # One thread: requests already run in parallel, and on 2 cores pyarrow's pool made
+            # a 1,000-row body take 6.7 ms to decode against 3.6 ms without it.
+            table = parquet.read(use_threads=False)
         else:
             table = _read_stream(body, max_rows, key)
+        table = _plain_strings(table)
         _refuse_unstorable_text(table)
         return table
     except ApiError:
@@ -71,6 +74,15 @@ def read_table(body: bytes, content_type: str, max_rows: int, key: str) -> pa.Ta
             f"the body is not a readable {kind} document: {error}",
             [FieldError(None, "body", f"expected {kind} bytes ({content_type})")],
         ) from None
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """String-view columns (Arrow's newer text layout, which some writers send) as plain strings:
+    every check after this one reads ``string`` and ``large_string`` only."""
+    for at, field in enumerate(table.schema):
+        if pa.types.is_string_view(field.type):
+            table = table.set_column(at, field.name, pc.cast(table.column(at), pa.string()))
+    return table
 
 
 def _refuse_unstorable_text(table: pa.Table) -> None:

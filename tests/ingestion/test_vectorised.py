@@ -15,6 +15,7 @@ from service.ingestion.validation import event_times
 from service.registry.schemas import FeatureType, Task
 from service.registry.service import RegisteredModel, VersionSpec
 from tests.factories import CATEGORICAL_FEATURES, NUMERIC_FEATURES, prediction
+from tests.ingestion import columnar_bodies
 from tests.ingestion.columnar_bodies import table_of
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -105,3 +106,13 @@ def test_a_batch_with_any_value_to_name_goes_to_the_record_path(change: Any) -> 
 def test_a_missing_feature_column_goes_to_the_record_path() -> None:
     table = table_of(sent(10)).drop_columns(["num_07"])
     assert vectorised.fast_predictions(table, MODEL, TIMES, pseudonym) is None
+
+
+def test_string_view_columns_read_as_text() -> None:
+    table = table_of(sent(10))
+    at = table.column_names.index("cat_0")
+    viewed = table.set_column(at, "cat_0", table.column("cat_0").cast(pa.string_view()))
+    body = columnar_bodies.encode(viewed, columnar_bodies.ARROW_STREAM)
+    read = columnar.read_table(body, columnar.ARROW_STREAM, 100, "predictions")
+    assert read.schema.field("cat_0").type == pa.string()
+    assert vectorised.fast_predictions(read, MODEL, TIMES, pseudonym) == record_path(table)
