@@ -238,17 +238,37 @@ def bench_database(name: str, url: str, args: argparse.Namespace) -> list[Result
         auth = stored_ingest_key(url) if args.auth == "stored" else None
         warm_up(port, args.bodies, auth)
         for batch in args.batch_sizes:
-            for body in args.bodies if batch > 1 else ["json"]:
-                rows = max(batch * 4, args.rows if batch > 1 else args.single_requests)
-                requests = rows // batch
-                run = uuid.uuid4().hex[:8]
-                bodies = [
-                    encoded([record(run, r * batch + i) for i in range(batch)], body) for r in range(requests)
-                ]
-                progress(f"{name}: {requests} {body} requests of {batch} predictions, {args.clients} clients")
-                seconds, latencies = run_load(port, bodies, args.clients, auth, CONTENT_TYPES[body])
-                results.append(Result(name, body, batch, requests, requests * batch, seconds, latencies))
+            results += bench_batch(name, port, batch, args, auth)
     return results
+
+
+def bench_batch(
+    name: str, port: int, batch: int, args: argparse.Namespace, auth: dict[str, str] | None
+) -> list[Result]:
+    """Each body format's share of the rows, sent in ``--rounds`` interleaved rounds (json,
+    parquet, arrow, json, …): on a machine whose load drifts, each format meets the same drift."""
+    bodies = args.bodies if batch > 1 else ["json"]
+    rows = max(batch * 4, args.rows if batch > 1 else args.single_requests)
+    rounds = max(1, min(args.rounds, rows // batch))
+    requests = rows // batch // rounds
+    totals = {body: Result(name, body, batch, 0, 0, 0.0, []) for body in bodies}
+    for round_number in range(rounds):
+        for body in bodies:
+            run = uuid.uuid4().hex[:8]
+            payloads = [
+                encoded([record(run, r * batch + i) for i in range(batch)], body) for r in range(requests)
+            ]
+            progress(
+                f"{name}: round {round_number + 1}/{rounds}, {requests} {body} requests of {batch} "
+                f"predictions, {args.clients} clients"
+            )
+            seconds, latencies = run_load(port, payloads, args.clients, auth, CONTENT_TYPES[body])
+            total = totals[body]
+            total.requests += requests
+            total.rows += requests * batch
+            total.seconds += seconds
+            total.latencies_ms += latencies
+    return list(totals.values())
 
 
 def raw_copy_rate(url: str, rows: int) -> float:
@@ -333,6 +353,9 @@ def main() -> None:
         default="json,parquet,arrow",
         type=lambda s: s.split(","),
         help="request body formats of batches over 1 (json, parquet, arrow)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="interleaved rounds of the body formats per batch size"
     )
     parser.add_argument(
         "--quick",
