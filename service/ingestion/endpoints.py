@@ -22,7 +22,6 @@ from service.edge.collector import collection_deferred, release_in_pieces
 from service.errors import ErrorBody, FieldError, Invalid
 from service.ingestion import columnar, service
 from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
-from service.ingestion.plain import plain_prediction
 from service.ingestion.records import (
     PredictionRecord,
     outcome_record,
@@ -96,8 +95,7 @@ def _valid_predictions(
     pseudonymise: Callable[[str], str],
 ) -> list[PredictionRecord]:
     """The batch's records, validated (422 listing the problems): a columnar table by whole
-    columns when every value passes (``vectorised.py``), else record by record, each plainly
-    valid one on the fast path (``plain.py``)."""
+    columns when every value passes (``vectorised.py``), else record by record."""
     records, table = batch
     if table is not None:
         fast = columnar.fast_predictions(table, model, times, pseudonymise)
@@ -106,10 +104,7 @@ def _valid_predictions(
         records = columnar.prediction_records(table, model)
     return validate_all(
         records,
-        lambda c, i, r: (
-            plain_prediction(r, model, times, pseudonymise)
-            or prediction_record(c, i, r, model, times, pseudonymise)
-        ),
+        lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
         context.settings.max_errors_listed,
     )
 
