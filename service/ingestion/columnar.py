@@ -8,9 +8,11 @@ and ``label`` (``value`` for regression). Class scores and attributions are nest
 JSON-only.
 
 The table is checked column-wise first (names and Arrow types: one error per column, index
-null), then its rows take the JSON path's record checks (``records.py``), so a flat row is
-stored exactly as the same record sent as JSON would be, with the same messages; the fields of
-those messages are renamed to the flat columns (``features.income`` → ``income``).
+null). A table whose every value passes is then built into records by whole columns
+(``vectorised.py``); any other one has its rows take the JSON path's record checks
+(``records.py``). Either way a flat row is stored exactly as the same record sent as JSON would
+be, and refused with the same messages, their fields renamed to the flat columns
+(``features.income`` → ``income``).
 
 Time: a ``timestamp`` column is an Arrow timestamp with a time zone (any unit; nanoseconds are
 truncated to microseconds, the stored precision) or ISO 8601 text as in JSON. A timestamp
