@@ -89,13 +89,9 @@ def claim_cursor(session: Session, model_id: int, lock_timeout: str) -> Aggregat
 
 
 def idle_cursors(session: Session, high_water: tuple[int, int]) -> list[AggregationCursor]:
-    """Cursors behind ``high_water`` whose models have no event up to it left to fold, locked
-    (``FOR UPDATE SKIP LOCKED``)."""
-    behind = or_(
-        AggregationCursor.prediction_watermark < high_water[0],
-        AggregationCursor.outcome_watermark < high_water[1],
-    )
-    query = select(AggregationCursor).where(behind, not_(_pending(high_water)))
+    """Cursors whose models have no event up to ``high_water`` left to fold, locked
+    (``FOR UPDATE SKIP LOCKED``): a sweep that caught up moves them to it."""
+    query = select(AggregationCursor).where(not_(_pending(high_water)))
     return list(session.execute(skip_locked(query.execution_options(populate_existing=True))).scalars())
 
 

@@ -162,19 +162,27 @@ def aggregate_pass(
 
 
 def fold_now(
-    session: Session, model_id: int, *, now: datetime, high_water: HighWater, limits: Limits, passes: int = 5
+    session: Session,
+    model_id: int,
+    *,
+    now: datetime,
+    high_water: HighWater,
+    limits: Limits,
+    passes: int = 5,
+    lock_timeout: str = FOLD_NOW_LOCK_TIMEOUT,
 ) -> PassResult:
     """Fold one model's events up to ``high_water`` in this transaction (at most ``passes``
-    passes), waiting up to ``FOLD_NOW_LOCK_TIMEOUT`` for a worker folding it; ``Unavailable``
-    (503) when the wait runs out. For a window evaluated on demand."""
+    passes), waiting up to ``lock_timeout`` for a worker folding it; ``Unavailable`` (503) when
+    the wait runs out. For a window evaluated on demand."""
     repository.ensure_cursors(session, [model_id], now)
     try:
-        cursor = repository.claim_cursor(session, model_id, FOLD_NOW_LOCK_TIMEOUT)
+        cursor = repository.claim_cursor(session, model_id, lock_timeout)
     except OperationalError as error:
         if not lock_timed_out(error):
             raise
         raise Unavailable(
-            f"a worker has been folding this model's events for over {FOLD_NOW_LOCK_TIMEOUT}; retry shortly"
+            f"a worker has been folding this model's events for over {lock_timeout}; retry shortly",
+            headers={"Retry-After": "5"},  # a worker's pass holds a model ~2 s at the default size
         ) from error
     total = PassResult(claimed=cursor is not None, model_id=model_id)
     for _ in range(passes if cursor is not None else 0):
