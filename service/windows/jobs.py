@@ -21,7 +21,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.aggregation import queries as aggregation_queries
-from service.aggregation.service import HighWater, Limits, aggregate_pass
+from service.aggregation.cursors import HighWater, aggregate_pass
+from service.aggregation.service import Limits
 from service.clock import Clock
 from service.config import Settings
 from service.failures import service as failures

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from service.aggregation.service import HighWater, Limits, fold_now
+from service.aggregation.cursors import HighWater, fold_now
+from service.aggregation.service import Limits
 from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
 from service.kernel import grid

@@ -18,9 +18,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.aggregation import repository
+from service.aggregation.cursors import HighWater, fold_now
 from service.aggregation.frames import to_batch
 from service.aggregation.layouts import layout_of
-from service.aggregation.service import HighWater, Limits, fold_now
+from service.aggregation.service import Limits
 from service.app import create_app
 from service.config import Settings
 from service.errors import Unavailable
