@@ -1,6 +1,6 @@
 """A cursor per model: two workers fold two models at once, each event counted once; a model
-a worker holds blocks no other; the migration carries the one global watermark over; a window
-evaluated on demand folds its model's events first."""
+a worker holds blocks no other, nor its windows; the migration carries the one global
+watermark over; a window evaluated on demand folds its model's events first."""
 
 from __future__ import annotations
 
@@ -211,6 +211,40 @@ def test_a_model_a_worker_holds_blocks_no_other_model(postgres_url: str) -> None
             assert world.worker().catch_up() == 400
         for name in MODELS:
             _check_against_oracle(world, name, rows=400, labelled=0)
+
+
+def _runs_ending_after(world: World, model: str, after: object) -> int:
+    sql = text(
+        "SELECT count(*) FROM window_runs r JOIN models m ON m.id = r.model_id"
+        " WHERE m.name = :m AND r.window_end > :after"
+    )
+    with unit_of_work(world.sessions) as session:
+        return int(session.execute(sql, {"m": model, "after": after}).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_model_behind_holds_back_its_own_windows_only(postgres_url: str) -> None:
+    """Windows are due once they end before their own model's ``folded_through``: beta's
+    windows are evaluated while alpha's cursor, held by another worker, is a day behind."""
+    with _world(postgres_url) as world:
+        for name in MODELS:
+            world.send(name, _records(300, name[0]))
+        world.worker().catch_up()  # both folded through DAY + 1 d
+        folded_at = world.clock()
+        world.clock.at += timedelta(days=1)
+        for name in MODELS:
+            world.send(name, _records(300, name[0] + "2", seed=5))
+        with _holding(postgres_url, world.model_id("alpha")):
+            worker = world.worker()
+            assert worker.catch_up() == 300  # beta's only
+            while worker.evaluate_once():
+                pass
+            assert _runs_ending_after(world, "beta", folded_at) > 0
+            assert _runs_ending_after(world, "alpha", folded_at) == 0
+        worker.catch_up()
+        while worker.evaluate_once():
+            pass
+        assert _runs_ending_after(world, "alpha", folded_at) == _runs_ending_after(world, "beta", folded_at)
 
 
 @pytest.mark.postgres
