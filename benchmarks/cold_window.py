@@ -3,8 +3,8 @@ against Evidently 0.7's DataDriftPreset on the same rows, in one run.
 
 The data is ``benchmarks.evaluate``'s (20 features, protected attributes sex and age_band,
 outcomes for half), all ``--rows`` predictions inside the last 24 h, COPied into a throwaway
-Postgres database; the model's layout is fitted from its reference by an aggregation pass
-that folds nothing. Then, median of ``--repeats``:
+Postgres database; the model's layout is fitted from its reference by the model's
+aggregation pass with nothing to fold. Then, median of ``--repeats``:
 
 - cold, columnar: read the window's raw rows (``repository.version_event_columns``: COPY +
   pyarrow), ``build_profile`` over all of them at once, evaluate every figure against the
@@ -35,7 +35,7 @@ from benchmarks.common import parse_size, postgres_database, progress
 from benchmarks.evaluate import END, Plan, Results, in_child, prepare, run_evidently
 from service.aggregation import frames, repository
 from service.aggregation.cold import EVERY_ID
-from service.aggregation.service import aggregate_pass
+from service.aggregation.service import Limits, PassResult, fold_events
 from service.clock import frozen_clock
 from service.config import Settings
 from service.registry.service import load_model
@@ -95,10 +95,11 @@ def _evaluate(session: Any, target: Target, profile: Profile) -> WindowFigures:
     )
 
 
-def fit_layout_only(sessions: Any) -> None:
-    """An aggregation pass that folds nothing (high water 0): it fits the layout."""
+def fit_layout_only(sessions: Any, model_id: int) -> None:
+    """The model's pass with nothing to fold (every id bound 0): it fits the layout."""
     with unit_of_work(sessions) as session:
-        aggregate_pass(session, now=END, high_water=(0, 0))
+        nothing = ((0, 0), (0, 0))
+        fold_events(session, model_id, PassResult(claimed=True), nothing, END, Limits(), rebuild=False)
 
 
 def _key(figure: Figure) -> tuple[Any, ...]:
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_database_engine(settings)
         try:
             sessions = create_session_factory(engine)
-            fit_layout_only(sessions)
+            fit_layout_only(sessions, prepared.model_id)
             runs: dict[str, list[dict[str, float]]] = {"columnar": [], "rows": []}
             for k in range(args.repeats):
                 for name, reader in (("columnar", _columnar), ("rows", _rows)):
