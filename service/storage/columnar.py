@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow as pa
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
@@ -63,10 +63,10 @@ def _copied(
     extracted = [f.document.op("->>")(f.key).label(f.name) for f in fields]
     compiled = query.add_columns(*extracted).compile(bind=session.get_bind())
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = session.connection().connection.driver_connection  # this transaction's connection
     buffer = io.BytesIO()
-    with cursor.copy(statement, compiled.params) as copy:  # parameters bound client-side
-        for chunk in copy:
+    with driver.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:  # type: ignore[union-attr]
+        for chunk in copy:  # parameters are bound client-side: COPY takes none
             buffer.write(chunk)
     if not buffer.tell():  # no row (pyarrow refuses an empty file)
         return {name: _typed([], kind) for name, kind in typed}
