@@ -175,15 +175,10 @@ def _epoch_seconds(session: Session) -> Any:
 
 def _with_outcomes_upto(session: Session, outcomes_upto: int) -> Select[Any]:
     """Predictions, each with its outcome if that outcome's id ≤ ``outcomes_upto``."""
-    join = and_(
-        Outcome.model_id == Prediction.model_id,
-        Outcome.prediction_id == Prediction.prediction_id,
-        Outcome.id <= outcomes_upto,
-    )
     return (
         select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
         .add_columns(Outcome.label, Outcome.value)
-        .outerjoin(Outcome, join)
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
     )
 
 
@@ -219,6 +214,7 @@ def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec])
 
 
 def _outcomes_upto(outcomes_upto: int) -> Any:
+    """A prediction's outcome if that outcome's id ≤ ``outcomes_upto`` (an outer join's condition)."""
     return and_(
         Outcome.model_id == Prediction.model_id,
         Outcome.prediction_id == Prediction.prediction_id,
