@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, insert, not_, or_, select, update
@@ -22,6 +23,7 @@ from service.storage.dialect import (
 )
 from service.storage.engine_tables import AggregationCursor, BucketProfile, Layout
 from service.storage.event_tables import Outcome, Prediction
+from service.storage.sliced import read_sliced
 
 # Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to
 # commit means a stuck transaction, and the pass is retried later instead.
@@ -205,12 +207,16 @@ _DOCUMENTS = {
 
 def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec]) -> EventColumns:
     """Run an event ``query`` (of ``_plain`` columns) with the JSON fields ``specs`` read, in columns."""
-    fields = [
+    kinds = [kind for _, kind in frames.PLAIN]
+    return EventColumns(read_columns(session, query, kinds, _fields(specs)))
+
+
+def _fields(specs: Iterable[VersionSpec]) -> list[JsonField]:
+    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions)."""
+    return [
         JsonField(name, _DOCUMENTS[document], key, kind)
         for name, document, key, kind in frames.event_fields(specs)
     ]
-    kinds = [kind for _, kind in frames.PLAIN]
-    return EventColumns(read_columns(session, query, kinds, fields))
 
 
 def _outcomes_upto(outcomes_upto: int) -> Any:
@@ -292,6 +298,30 @@ def version_event_columns(
     if end is not None:
         query = query.where(Prediction.event_time < end)
     return _columns(session, query, [spec])
+
+
+_EVERY_ID = 2**62  # no id bound: every committed outcome
+
+
+def window_event_columns(
+    session: Session, model_id: int, spec: VersionSpec, start: datetime, end: datetime, *, slices: int = 1
+) -> EventColumns:
+    """Every committed prediction of ``spec`` with event time in [start, end), with its stored
+    outcome, in columns: read in ``slices`` equal time slices at once (``read_sliced``: one
+    snapshot), concatenated by time slice; within a slice the database's order."""
+    query = (
+        select(*_plain(session))
+        .outerjoin(Outcome, _outcomes_upto(_EVERY_ID))
+        .where(Prediction.model_id == model_id, Prediction.version_id == spec.version_id)
+    )
+    step = (end - start) / max(1, slices)
+    cuts = [start + step * k for k in range(max(1, slices))] + [end]
+    parts = [
+        query.where(Prediction.event_time >= low, Prediction.event_time < high)
+        for low, high in pairwise(cuts)
+    ]
+    kinds = [kind for _, kind in frames.PLAIN]
+    return EventColumns(read_sliced(session, parts, kinds, _fields([spec])))
 
 
 def version_events(

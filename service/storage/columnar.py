@@ -57,17 +57,37 @@ def _names(query: Select[Any]) -> list[str]:
 def _copied(
     session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
 ) -> Columns:
-    from pyarrow import csv
+    statement, params, typed = copy_statement(session, query, kinds, fields)
+    driver = session.connection().connection.driver_connection  # this transaction's connection
+    return parse_csv(copy_out(driver, statement, params), typed)
 
+
+Typed = list[tuple[str, Kind]]
+
+
+def copy_statement(
+    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
+) -> tuple[str, Any, Typed]:
+    """``COPY (query + fields) TO STDOUT`` as CSV, its parameters, and each column's kind."""
     typed = list(zip(_names(query), kinds, strict=True)) + [(f.name, f.kind) for f in fields]
     extracted = [f.document.op("->>")(f.key).label(f.name) for f in fields]
     compiled = query.add_columns(*extracted).compile(bind=session.get_bind())
-    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-    driver = session.connection().connection.driver_connection  # this transaction's connection
+    return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params, typed
+
+
+def copy_out(driver: Any, statement: str, params: Any) -> io.BytesIO:
+    """The CSV text of a COPY statement run on a psycopg connection."""
     buffer = io.BytesIO()
-    with driver.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:  # type: ignore[union-attr]
+    with driver.cursor() as cursor, cursor.copy(statement, params) as copy:
         for chunk in copy:  # parameters are bound client-side: COPY takes none
             buffer.write(chunk)
+    return buffer
+
+
+def parse_csv(buffer: io.BytesIO, typed: Typed) -> Columns:
+    """COPY's CSV text as numpy columns of ``typed`` kinds."""
+    from pyarrow import csv
+
     if not buffer.tell():  # no row (pyarrow refuses an empty file)
         return {name: _typed([], kind) for name, kind in typed}
     table = csv.read_csv(

@@ -1,0 +1,84 @@
+"""A cold window read in parallel slices (``repository.window_event_columns``) against the
+single ordered read: the same rows and the same profile, and on Postgres the slices see the
+snapshot of the request's transaction, not rows committed after it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from service.aggregation import frames, repository
+from service.aggregation.cold import events_profile
+from service.aggregation.layouts import layout_of
+from service.registry.service import load_model
+from service.stats.profile import build_profile
+from service.stats.serialize import profile_to_dict
+from service.storage.database import unit_of_work
+from tests.aggregation.test_columnar import ALL, DAY, World, _close, _credit_records, _fill
+from tests.aggregation.test_columnar import world as world  # the fixture
+
+WINDOW = (DAY, DAY + timedelta(days=1))
+
+
+def _sorted(columns: dict[str, Any]) -> dict[str, Any]:
+    """The columns in (event time, id) order, as the single ordered read gives them."""
+    order = np.lexsort((columns[frames.ID], columns[frames.SECONDS]))
+    return {name: values[order] for name, values in columns.items()}
+
+
+def _read(session: Any, slices: int) -> tuple[Any, Any, Any, Any]:
+    model = load_model(session, "credit")
+    spec = model.latest
+    layout = layout_of(repository.active_layouts(session)[spec.version_id])
+    single = repository.version_event_columns(
+        session, model.model_id, spec, predictions_upto=ALL, outcomes_upto=ALL,
+        start=WINDOW[0], end=WINDOW[1],
+    )  # fmt: skip
+    sliced = repository.window_event_columns(session, model.model_id, spec, *WINDOW, slices=slices)
+    return spec, layout, single, sliced
+
+
+@pytest.mark.parametrize("slices", [1, 2, 3])
+def test_slices_give_the_rows_and_profile_of_one_read(world: World, slices: int) -> None:
+    _fill(world)
+    with unit_of_work(world.jobs.sessions) as session:
+        spec, layout, single, sliced = _read(session, slices)
+        assert single.rows == sliced.rows == 500
+        ordered = frames.EventColumns(_sorted(sliced.columns))
+        for name, values in single.columns.items():
+            assert list(ordered.columns[name]) == list(values) or np.array_equal(
+                ordered.columns[name], values, equal_nan=True
+            ), name
+        expected = build_profile(layout, frames.batch_of(spec, single))
+        assert profile_to_dict(build_profile(layout, frames.batch_of(spec, ordered))) == profile_to_dict(
+            expected
+        )
+        cold = events_profile(
+            session, load_model(session, "credit").model_id, spec, layout, *WINDOW, slices=slices
+        )
+        _close(profile_to_dict(cold), profile_to_dict(expected))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_slices_read_the_snapshot_of_the_request(world: World) -> None:
+    _fill(world)
+    session = world.jobs.sessions()
+    try:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        spec, layout, before, _ = _read(session, 2)  # the transaction's snapshot is taken here
+        later = _credit_records(600, "late")[:100]
+        world.post("/v1/models/credit/predictions", {"predictions": later})  # committed meanwhile
+        _, _, single, sliced = _read(session, 2)
+        assert before.rows == single.rows == sliced.rows == 500
+        expected = profile_to_dict(build_profile(layout, frames.batch_of(spec, single)))
+        ordered = frames.EventColumns(_sorted(sliced.columns))
+        assert profile_to_dict(build_profile(layout, frames.batch_of(spec, ordered))) == expected
+    finally:
+        session.rollback()
+        session.close()
+    with unit_of_work(world.jobs.sessions) as fresh:
+        assert _read(fresh, 2)[3].rows == 600  # the new rows are there for a new transaction
