@@ -119,6 +119,14 @@ class Settings(BaseSettings):
         20_000, description="Most predictions (and outcomes) folded in one aggregation transaction."
     )
 
+    # Two slices read a cold 1M-row window's 20 JSON fields on two Postgres backends at once
+    # (the read was ~80% of a cold evaluation on one backend); each holds a pooled connection.
+    cold_read_slices: Annotated[int, Field(ge=1, le=16)] = Field(
+        2,
+        description="Parallel reads (Postgres connections, at most the pool size) of a window "
+        "evaluated on demand from its raw events.",
+    )
+
     public_url: str | None = Field(
         None,
         description="Base URL of this service as receivers reach it, for links in webhook payloads "

@@ -14,7 +14,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from service.aggregation import frames, repository
+from service.aggregation import frames, layouts, repository
+from service.monitors.plans import binning_plan
+from service.monitors.queries import all_configs
+from service.monitors.service import config_from_stored
+from service.registry import queries as registry
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout
 from service.stats.profile import Profile, build_profile
@@ -39,3 +43,39 @@ def events_profile(
     count = slice_count(session, slices)
     events = repository.window_event_columns(session, model_id, spec, start, end, slices=count)
     return build_profile(layout, frames.batch_of(spec, events))
+
+
+def layout_is_current(
+    session: Session, model_id: int, version_id: int, inputs_hash: str, now: datetime
+) -> bool:
+    """Whether the model's next pass keeps the layout of ``inputs_hash`` (its bins would not be
+    refitted, so raw rows profiled against it now give what the pass will fold). Reads no
+    event when the planned inputs are those of the layout."""
+    found = [versions for model, versions in registry.models_with_versions(session) if model.id == model_id]
+    version = next((v for v in (found[0] if found else []) if v.id == version_id), None)
+    if version is None:
+        return False
+    binning = binning_plan(config_from_stored(all_configs(session).get(model_id)))
+    plan = layouts.plan_layout(
+        session, layouts.VersionKey(model_id, version_id, version.spec_hash), binning,
+        registry.active_references(session).get(version_id),
+        now=now, watermarks=(0, 0), current_hash=inputs_hash, max_rows=1,
+    )  # fmt: skip
+    return plan.inputs_hash == inputs_hash
+
+
+def is_cold(
+    session: Session,
+    model_id: int,
+    version_id: int,
+    inputs_hash: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> bool:
+    """Whether the version's window [start, end) has events (or outcomes) past the model's
+    cursor and the layout of ``inputs_hash`` stays for them: then profiling its raw rows
+    against that layout gives what folding them would."""
+    if not repository.window_unfolded(session, model_id, version_id, start, end):
+        return False
+    return layout_is_current(session, model_id, version_id, inputs_hash, now)

@@ -324,6 +324,27 @@ def window_event_columns(
     return EventColumns(read_sliced(session, parts, kinds, _fields([spec])))
 
 
+def window_unfolded(session: Session, model_id: int, version_id: int, start: datetime, end: datetime) -> bool:
+    """Whether a prediction of the version with event time in [start, end), or its outcome,
+    is past the model's cursor (not folded yet; a model without a cursor has folded nothing)."""
+    cursor = session.get(AggregationCursor, model_id)
+    p_m, o_m = (0, 0) if cursor is None else (cursor.prediction_watermark, cursor.outcome_watermark)
+    in_window = and_(
+        Prediction.model_id == model_id,
+        Prediction.version_id == version_id,
+        Prediction.event_time >= start,
+        Prediction.event_time < end,
+    )
+    new_prediction = exists().where(in_window, Prediction.id > p_m)
+    new_outcome = exists().where(
+        in_window,
+        Outcome.model_id == Prediction.model_id,
+        Outcome.prediction_id == Prediction.prediction_id,
+        Outcome.id > o_m,
+    )
+    return bool(session.execute(select(or_(new_prediction, new_outcome))).scalar_one())
+
+
 def version_events(
     session: Session,
     model_id: int,

@@ -78,9 +78,11 @@ def list_evaluations(
 def evaluate(
     name: ModelNamePath, context: Context, request: Annotated[WindowRequest | None, Body()] = None
 ) -> EvaluateResponse:
-    """Fold the model's committed events, then evaluate the given window (or the one ending at
-    the current bucket boundary) and return its figures. No figures are stored; the fold is,
-    as a worker's would be. 503 when a worker folding the model holds it for over 10 s."""
+    """Evaluate the given window (or the one ending at the current bucket boundary) and return
+    its figures, none stored. A window with events not folded yet is profiled from its raw
+    events; otherwise (or before the version has a layout, or when its bins are due for a
+    refit) the model's committed events are folded first, as a worker's pass would, and stored.
+    503 when a worker folding the model holds it for over 10 s."""
     jobs = AggregationJob(context.sessions, context.settings, context.clock)
     try:
         high_water = jobs.read_high_water()  # its own short transaction: it holds writers back
@@ -88,7 +90,7 @@ def evaluate(
         raise Unavailable("the event tables are busy (a writer is stuck); retry shortly") from error
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        folding = ondemand.Folding(high_water, jobs.limits())
+        folding = ondemand.Folding(high_water, jobs.limits(), context.settings.cold_read_slices)
         return ondemand.evaluate_now(session, model, request or WindowRequest(), context.clock(), folding)
 
 

@@ -18,7 +18,7 @@ from service.monitors.plans import WindowGrid
 from service.registry import queries as registry
 from service.registry.service import RegisteredModel, VersionSpec, pick_version
 from service.storage.engine_tables import Evaluation, WindowRun
-from service.windows import repository
+from service.windows import cold, repository
 from service.windows.figures import Figure, WindowFigures
 from service.windows.policy import MonitorPolicy, monitor_policy
 from service.windows.schemas import (
@@ -130,10 +130,12 @@ def _target(session: Session, model: RegisteredModel, spec: VersionSpec) -> Targ
 
 @dataclass(frozen=True, slots=True)
 class Folding:
-    """Up to where a request folds its model's events before evaluating, and its pass limits."""
+    """Up to where a request folds its model's events before evaluating, and its pass limits;
+    ``slices``: parallel reads of a window evaluated from its raw events instead."""
 
     high_water: HighWater
     limits: Limits
+    slices: int = 1
 
 
 # Bounded: a backlog larger than 5 passes (500,000 rows at the default pass size) is the
@@ -151,6 +153,46 @@ def fold_model_now(session: Session, model_id: int, now: datetime, folding: Fold
     schedule_each_model(session, result, now)
 
 
+def _window(request: WindowRequest, target: Target, now: datetime) -> grid.Window:
+    """The requested window, or the one ending at the current bucket boundary."""
+    bucket = target.row.bucket_seconds
+    if request.window_start is None or request.window_end is None:
+        end = grid.floor(now, bucket)
+        return (end - timedelta(seconds=target.policy.grid.window), end)
+    window = (request.window_start, request.window_end)
+    errors = [
+        FieldError(None, name, f"must lie on the {bucket} s bucket grid (UTC, from the epoch)")
+        for name, moment in (("window_start", window[0]), ("window_end", window[1]))
+        if not grid.is_aligned(moment, bucket)
+    ]
+    if errors:
+        raise Invalid("the window does not fall on bucket boundaries", errors)
+    return window
+
+
+def _cold_figures(
+    session: Session,
+    model: RegisteredModel,
+    spec: VersionSpec,
+    request: WindowRequest,
+    now: datetime,
+    slices: int,
+) -> tuple[Target, grid.Window, WindowFigures] | None:
+    """The window's figures from its raw events when it has unfolded events and a layout its
+    fold will keep (``windows.cold``); None otherwise (no layout yet, a refit due, folded)."""
+    target = target_of(session, model.model_id, spec.version_id)
+    if target is None:
+        return None
+    window = _window(request, target, now)
+    if not cold.is_cold(session, model.model_id, spec, target, window, now):
+        return None
+    return (
+        target,
+        window,
+        cold.compute_cold(session, model.model_id, spec, target, window, now, slices=slices),
+    )
+
+
 def evaluate_now(
     session: Session,
     model: RegisteredModel,
@@ -158,26 +200,19 @@ def evaluate_now(
     now: datetime,
     folding: Folding | None = None,
 ) -> EvaluateResponse:
-    """The figures of one window computed now from the stored profiles, after folding the
-    model's committed events when ``folding`` is given (so a fresh window is complete)."""
+    """The figures of one window computed now. With ``folding``: a window with events not yet
+    folded is profiled from its raw rows (nothing stored); otherwise the model's committed
+    events are folded first and the stored profiles merged. Without: the stored profiles."""
     spec = pick_version(model, request.version, Invalid)
-    if folding is not None:
-        fold_model_now(session, model.model_id, now, folding)
-    target = _target(session, model, spec)
-    bucket = target.row.bucket_seconds
-    if request.window_start is None or request.window_end is None:
-        end = grid.floor(now, bucket)
-        window = (end - timedelta(seconds=target.policy.grid.window), end)
+    found = None if folding is None else _cold_figures(session, model, spec, request, now, folding.slices)
+    if found is not None:
+        target, window, figures = found
     else:
-        window = (request.window_start, request.window_end)
-        errors = [
-            FieldError(None, name, f"must lie on the {bucket} s bucket grid (UTC, from the epoch)")
-            for name, moment in (("window_start", window[0]), ("window_end", window[1]))
-            if not grid.is_aligned(moment, bucket)
-        ]
-        if errors:
-            raise Invalid("the window does not fall on bucket boundaries", errors)
-    _, figures = compute(session, target, window, now, ProfileCache(64))
+        if folding is not None:
+            fold_model_now(session, model.model_id, now, folding)
+        target = _target(session, model, spec)
+        window = _window(request, target, now)
+        _, figures = compute(session, target, window, now, ProfileCache(64))
     return EvaluateResponse(
         window_start=window[0],
         window_end=window[1],
