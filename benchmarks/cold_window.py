@@ -8,7 +8,13 @@ aggregation pass with nothing to fold. Then, median of ``--repeats``:
 
 - cold, columnar: read the window's raw rows (``repository.version_event_columns``: COPY +
   pyarrow), ``build_profile`` over all of them at once, evaluate every figure against the
-  reference (``evaluate_window``), i.e. ``aggregation.cold.events_profile`` + the figures;
+  reference (``evaluate_window``);
+- cold, columnar in ``--slices`` parallel slices (``repository.window_event_columns``: one
+  COPY per time slice on its own connection, all in the snapshot of the reading
+  transaction), i.e. ``aggregation.cold.events_profile`` + the figures;
+- evaluate-now through the API: ``POST /v1/models/bench/evaluate`` of the window, in-process
+  (ASGI), which takes the cold path above (the model's cursor is behind the window), with
+  its request and JSON response;
 - cold, row path (what was there before): ``version_events`` rows + ``to_batch`` + the same;
 - once: the full fold (``catch_up``: every bucket profiled and stored) + ``compute``;
 - Evidently: DataDriftPreset on the same rows (``benchmarks.evaluate.run_evidently``; its
@@ -26,6 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +49,7 @@ from service.registry.service import load_model
 from service.runner import Pipeline
 from service.stats.profile import Profile, build_profile
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
+from service.storage.sliced import slice_count
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 from service.windows.service import ProfileCache, Target, compute, reference_profile, target_of
 
@@ -58,6 +66,39 @@ def _columnar(session: Any, model_id: int, spec: Any, layout: Any) -> tuple[Prof
     read = time.perf_counter()
     profile = build_profile(layout, frames.batch_of(spec, events))
     return profile, {"read": read - began, "profile": time.perf_counter() - read}
+
+
+def _sliced(slices: int) -> Reader:
+    def read(session: Any, model_id: int, spec: Any, layout: Any) -> tuple[Profile, dict[str, float]]:
+        began = time.perf_counter()
+        count = slice_count(session, slices)
+        events = repository.window_event_columns(session, model_id, spec, *WINDOW, slices=count)
+        read = time.perf_counter()
+        profile = build_profile(layout, frames.batch_of(spec, events))
+        return profile, {"read": read - began, "profile": time.perf_counter() - read}
+
+    return read
+
+
+def through_api(url: str, slices: int) -> tuple[dict[tuple[Any, ...], float | None], dict[str, float]]:
+    """``POST …/evaluate`` of the window in-process; its figures' values and its seconds."""
+    from service.app import create_app
+    from tests.asgi_client import app_client
+
+    settings = Settings(database_url=url, run_jobs=False, cold_read_slices=slices)
+    app = create_app(settings, clock=frozen_clock(END))
+    body = {"window_start": WINDOW[0].isoformat(), "window_end": WINDOW[1].isoformat()}
+    try:
+        with app_client(app) as client:
+            began = time.perf_counter()
+            response = client.post("/v1/models/bench/evaluate", json=body)
+            seconds = time.perf_counter() - began
+    finally:
+        app.state.context.engine.dispose()
+    assert response.status_code == 200, response.text
+    keys = ("family", "metric", "feature", "attribute", "group")
+    values = {tuple(i[k] for k in keys): i["value"] for i in response.json()["items"]}
+    return values, {"total": seconds}
 
 
 def _rows(session: Any, model_id: int, spec: Any, layout: Any) -> tuple[Profile, dict[str, float]]:
@@ -106,20 +147,78 @@ def _key(figure: Figure) -> tuple[Any, ...]:
     return (figure.family, figure.metric, figure.feature, figure.attribute, figure.group)
 
 
-def largest_difference(left: WindowFigures, right: WindowFigures) -> float:
+def values_of(figures: WindowFigures) -> dict[tuple[Any, ...], float | None]:
+    return {_key(f): f.value for f in figures.figures}
+
+
+def largest_difference(
+    left: dict[tuple[Any, ...], float | None], right: dict[tuple[Any, ...], float | None]
+) -> float:
     """Largest |difference| between the values of the same figures (finite ones)."""
-    theirs = {_key(f): f.value for f in right.figures}
-    assert len(theirs) == len(left.figures), "different figures"
+    assert left.keys() == right.keys(), "different figures"
     gaps = []
-    for figure in left.figures:
-        other = theirs[_key(figure)]
-        if figure.value is not None and other is not None and np.isfinite(figure.value - other):
-            gaps.append(abs(figure.value - other))
+    for key, value in left.items():
+        other = right[key]
+        if value is not None and other is not None and np.isfinite(value - other):
+            gaps.append(abs(value - other))
     return max(gaps, default=0.0)
 
 
 def median_phases(runs: list[dict[str, float]]) -> dict[str, float]:
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+PATHS = (
+    ("columnar", "cold, columnar read, one COPY (before)"),
+    ("sliced", "cold, columnar read in {slices} parallel slices (one snapshot)"),
+    ("rows", "cold, row read"),
+)
+
+
+@dataclass
+class Measured:
+    """Seconds per phase (median over repeats) of each path, and the figures to compare."""
+
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    values: dict[str, dict[tuple[Any, ...], float | None]] = field(default_factory=dict)
+    fold_s: float = 0.0
+    compute_s: float = 0.0
+
+
+def measure(url: str, model_id: int, version_id: int, args: argparse.Namespace) -> Measured:
+    """Every cold path ``args.repeats`` times (interleaved), then the full fold + compute."""
+    settings = Settings(database_url=url, run_jobs=False)
+    engine = create_database_engine(settings)
+    out = Measured()
+    try:
+        sessions = create_session_factory(engine)
+        fit_layout_only(sessions, model_id)
+        readers: dict[str, Reader] = {"columnar": _columnar, "sliced": _sliced(args.slices), "rows": _rows}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in [*readers, "api"]}
+        for k in range(args.repeats):
+            for name, reader in readers.items():
+                progress(f"cold window, {name} read, run {k + 1}")
+                figures, seconds = cold(sessions, model_id, reader)
+                runs[name].append(seconds)
+                out.values[name] = values_of(figures)
+            progress(f"evaluate-now through the API, run {k + 1}")
+            out.values["api"], seconds = through_api(url, args.slices)
+            runs["api"].append(seconds)
+        out.phases = {name: median_phases(r) for name, r in runs.items()}
+        progress("full fold (catch_up) + compute")
+        began = time.perf_counter()
+        Pipeline(sessions, settings, frozen_clock(END)).catch_up()
+        out.fold_s = time.perf_counter() - began
+        with unit_of_work(sessions) as session:
+            target = target_of(session, model_id, version_id)
+            assert target is not None
+            began = time.perf_counter()
+            _, folded = compute(session, target, WINDOW, END, ProfileCache())
+            out.compute_s = time.perf_counter() - began
+        out.values["folded"] = values_of(folded)
+    finally:
+        engine.dispose()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,53 +228,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=parse_size, default=1_000_000)
     parser.add_argument("--reference-rows", type=parse_size, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--slices", type=int, default=Settings().cold_read_slices)
     parser.add_argument("--no-evidently", action="store_true")
     args = parser.parse_args(argv)
     plan = Plan(args.rows, WINDOW[0], WINDOW[1])
     results = Results(args.rows, 1, args.reference_rows)
     with postgres_database() as url:
         prepared = in_child(prepare, url, plan, args.reference_rows)
-        settings = Settings(database_url=url, run_jobs=False)
-        engine = create_database_engine(settings)
-        try:
-            sessions = create_session_factory(engine)
-            fit_layout_only(sessions, prepared.model_id)
-            runs: dict[str, list[dict[str, float]]] = {"columnar": [], "rows": []}
-            for k in range(args.repeats):
-                for name, reader in (("columnar", _columnar), ("rows", _rows)):
-                    progress(f"cold window, {name} read, run {k + 1}")
-                    figures, seconds = cold(sessions, prepared.model_id, reader)
-                    runs[name].append(seconds)
-                    if name == "columnar":
-                        cold_figures = figures
-            progress("full fold (catch_up) + compute")
-            jobs = Pipeline(sessions, settings, frozen_clock(END))
-            began = time.perf_counter()
-            jobs.catch_up()
-            fold_s = time.perf_counter() - began
-            with unit_of_work(sessions) as session:
-                target = target_of(session, prepared.model_id, prepared.version_id)
-                assert target is not None
-                began = time.perf_counter()
-                _, folded = compute(session, target, WINDOW, END, ProfileCache())
-                compute_s = time.perf_counter() - began
-        finally:
-            engine.dispose()
+        measured = measure(url, prepared.model_id, prepared.version_id, args)
         if not args.no_evidently:
             run_evidently(url, prepared.model_id, results)
-    phases = {name: median_phases(r) for name, r in runs.items()}
-    print(report(args, phases, fold_s, compute_s, results, largest_difference(cold_figures, folded)))
+    print(report(args, measured, results))
     return 0
 
 
-def report(
-    args: argparse.Namespace,
-    phases: dict[str, dict[str, float]],
-    fold_s: float,
-    compute_s: float,
-    evidently: Results,
-    gap: float,
-) -> str:
+def report(args: argparse.Namespace, measured: Measured, evidently: Results) -> str:
     lines = [
         f"modelmon cold-window benchmark: a fresh 24 h window of {args.rows:,} predictions "
         f"(20 features, reference {args.reference_rows:,} rows), median of {args.repeats}",
@@ -183,32 +250,40 @@ def report(
         "| path | read | profile | evaluate | total | Evidently / this |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    ev = evidently.evidently_s
-    for name, label in (
-        ("columnar", "cold, columnar read (COPY + pyarrow)"),
-        ("rows", "cold, row read (before)"),
-    ):
+    ev, phases = evidently.evidently_s, measured.phases
+    for name, label in PATHS:
         p = phases[name]
         lines.append(
-            f"| {label} | {p['read']:.2f} s | {p['profile']:.2f} s | {p['evaluate']:.2f} s | "
-            f"{p['total']:.2f} s | {ev / p['total']:.1f}× |"
+            f"| {label.format(slices=args.slices)} | {p['read']:.2f} s | {p['profile']:.2f} s | "
+            f"{p['evaluate']:.2f} s | {p['total']:.2f} s | {_ratio(ev, p['total'])} |"
         )
-    full = fold_s + compute_s
+    api = phases["api"]["total"]
     lines.append(
-        f"| full fold (every bucket) + compute | {fold_s:.2f} s fold | – | {compute_s:.2f} s | "
-        f"{full:.2f} s | {ev / full:.1f}× |"
+        f"| evaluate-now through the API ({args.slices} slices; request + JSON) | – | – | – | "
+        f"{api:.2f} s | {_ratio(ev, api)} |"
+    )
+    full = measured.fold_s + measured.compute_s
+    lines.append(
+        f"| full fold (every bucket) + compute | {measured.fold_s:.2f} s fold | – | "
+        f"{measured.compute_s:.2f} s | {full:.2f} s | {_ratio(ev, full)} |"
     )
     lines.append(
         f"| Evidently 0.7 DataDriftPreset ({evidently.evidently_rows:,} rows) | – | – | – | {ev:.2f} s | 1× |"
     )
-    ratio = ev / phases["columnar"]["total"]
-    lines += [
-        "",
-        f"speed-up of the cold columnar path over Evidently: {ratio:.1f}× (goal ≥ {GOAL:.0f}×: "
-        f"{'met' if ratio >= GOAL else 'NOT met'})",
-        f"largest |difference| of a figure, cold vs folded: {gap:.2e}",
-    ]
+    lines.append("")
+    for name, label in (("sliced", "sliced read"), ("api", "API")):
+        ratio = ev / (phases[name]["total"])
+        met = "met" if ratio >= GOAL else "NOT met"
+        lines.append(f"speed-up of the {label} over Evidently: {ratio:.1f}× (goal ≥ {GOAL:.0f}×: {met})")
+    folded = measured.values["folded"]
+    for name in ("columnar", "sliced", "api"):
+        gap = largest_difference(measured.values[name], folded)
+        lines.append(f"largest |difference| of a figure, {name} vs folded: {gap:.2e}")
     return "\n".join(lines)
+
+
+def _ratio(evidently_s: float, seconds: float) -> str:
+    return f"{evidently_s / seconds:.1f}×" if np.isfinite(evidently_s) else "–"
 
 
 if __name__ == "__main__":
