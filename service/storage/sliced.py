@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, Select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from service.storage.columnar import (
     Columns,
@@ -40,14 +41,16 @@ _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")  # e.g. 00000003-0000001B-1
 
 
 def slice_count(session: Session, wanted: int) -> int:
-    """How many slices to read with: ``wanted`` on Postgres, at most the pool's size (each
-    slice holds one pooled connection beside the request's own); 1 on SQLite."""
+    """How many slices to read with: on Postgres ``wanted``, at most the pool connections not
+    checked out (each slice holds one beside the request's own, so requests beyond the pool
+    read once on their own connection instead of waiting for the pool); 1 on SQLite."""
     if not is_postgres(session):
         return 1
     bind = session.get_bind()
-    size = getattr(getattr(bind, "pool", None), "size", None)
-    bound = size() if callable(size) else wanted
-    return max(1, min(wanted, int(bound)))
+    pool = bind.pool if isinstance(bind, Engine) else None
+    if not isinstance(pool, QueuePool):
+        return wanted
+    return max(1, min(wanted, pool.size() - pool.checkedout()))
 
 
 def read_sliced(
