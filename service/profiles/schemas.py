@@ -1,0 +1,64 @@
+"""Bodies of ``GET …/layout`` and ``POST …/profiles``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# 32 MiB of body (the ingestion limit) holds ~900 profiles of the 20-feature credit layout
+# (~36 kB each in base64); 1,000 bounds the work of one request whatever the layout.
+MAX_PROFILES_PER_REQUEST = 1000
+
+
+class LayoutView(BaseModel):
+    """The active layout of a version: what a remote job needs to build the server's profiles."""
+
+    model: str
+    version: str
+    layout_id: int
+    layout_hash: str = Field(description="sha256 of the layout's canonical JSON; profiles cite it")
+    bucket_seconds: int = Field(description="bucket length; a profile covers [start, start + bucket)")
+    source: str = Field(description="what the bins were fitted on: reference, bootstrap or range")
+    created_at: datetime
+    layout: dict[str, Any] = Field(description="the layout as JSON (stats ``Layout.to_dict``)")
+    uploaded_buckets: int = Field(description="uploaded bucket profiles merged into this layout")
+    stale_uploaded_buckets: int = Field(
+        description="uploads of this version's earlier layouts: a refit left them out of every "
+        "window; their producer must upload again with this layout"
+    )
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime = Field(description="bucket start, on the layout's bucket grid (UTC)")
+    body: str = Field(
+        min_length=1, description="base64 of the zlib-compressed profile JSON (stats serialize)"
+    )
+
+
+class ProfileUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(default=None, description="model version (default: the newest)")
+    layout_id: int
+    layout_hash: str = Field(min_length=64, max_length=64)
+    source: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$",
+        description="the producer's name for this run, e.g. spark-backfill:2026-12; "
+        "one profile per (bucket, source)",
+    )
+    profiles: list[ProfileIn] = Field(min_length=1, max_length=MAX_PROFILES_PER_REQUEST)
+
+
+class UploadResult(BaseModel):
+    accepted: int = Field(description="new bucket profiles merged into the windows")
+    duplicates: int = Field(description="bucket profiles this source had sent already, unchanged")
+    rows: int = Field(description="predictions in the accepted profiles")
+    layout_id: int
+    layout_hash: str
+    windows_scheduled: int = Field(description="windows queued for (re-)evaluation")
