@@ -2,9 +2,9 @@
 whether it is within its rate.
 
 What each route needs (``requirement``): health probes and ``/metrics`` are open (Prometheus
-and kubelets carry no key; both expose no personal data); ``POST …/predictions``,
-``…/outcomes`` and ``…/profiles`` (uploaded bucket profiles) need an ``ingest`` key for that
-model or ``admin``; the export of raw labelled records (``GET …/export``: features, protected attributes, outcomes) needs ``export`` or
+and kubelets carry no key; both expose no personal data); ``POST …/predictions`` and
+``…/outcomes`` need an ``ingest`` key for that model or ``admin``; the export of raw labelled
+records (``GET …/export``: features, protected attributes, outcomes) needs ``export`` or
 ``admin``; every other GET needs ``read`` (which ``export`` and ``admin`` include), except keys
 and the audit log, which need ``admin`` like every change. The key
 comes from ``Authorization: Bearer``. GET pages of ``/ui`` also take the ``modelmon_session``
@@ -33,6 +33,7 @@ DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/assets/{name}", "/openapi.json
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout", *DOCS_PATHS})
 # Reading keys or the audit log is an admin's business, although it is a GET.
 ADMIN_READ_PREFIXES = ("/v1/keys", "/v1/audit")
+# …/profiles: bucket profiles built where the data lives (service/profiles), ingested like rows.
 INGEST_PATHS = frozenset(
     {"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes", "/v1/models/{name}/profiles"}
 )
