@@ -1,4 +1,5 @@
-"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys`` and ``demo``."""
+"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys``, ``demo``
+and ``spark-backfill``."""
 
 from __future__ import annotations
 
@@ -302,9 +303,11 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     grant.add_argument("--role", required=True, help="the role serve and worker connect as")
     from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
+    from service.profiles.commands import register as register_spark_backfill
 
     register_keys(commands)
     register_audit(commands)
+    register_spark_backfill(commands)
     demo = commands.add_parser("demo", help=DEMO_HELP)
     if argv[:1] == ["demo"]:
         # Only `modelmon demo` loads the demo: serve, worker and the rest never import service.demo.
@@ -322,6 +325,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         from service.demo import command as demo_command
 
         raise SystemExit(demo_command.run(args))
+    if args.command == "spark-backfill":
+        # A client of a running modelmon (its --url): no database, no MODELMON_* settings.
+        from service.profiles import commands as spark_backfill
+
+        raise SystemExit(spark_backfill.run(args))
     settings, warnings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
