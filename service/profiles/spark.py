@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -62,8 +63,11 @@ def spark_session(master: str | None = None, memory: str = "2g") -> Iterator[Spa
     folder removed afterwards; Python workers run this interpreter with this package on
     their path."""
     sql = _pyspark()
+    # Spark starts its Python workers by the interpreter's resolved path, which loses a
+    # virtualenv: hand them this package and the driver's site-packages (numpy, pyarrow) by path.
     package_root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+    inherited = os.environ.get("PYTHONPATH", "")
+    path = os.pathsep.join(p for p in (package_root, *site.getsitepackages(), inherited) if p)
     with tempfile.TemporaryDirectory(prefix="modelmon-spark-") as scratch:
         spark = (
             sql.SparkSession.builder.master(master or "local[*]")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import numpy as np
 
 from service.app import create_app
@@ -33,7 +34,7 @@ CONFIG: dict[str, Any] = {
 BUCKET = 900
 
 
-def setup_model(client: AppClient, name: str) -> None:
+def setup_model(client: AppClient | httpx.Client, name: str) -> None:
     """Register ``name`` (scenario's credit model), configure it and upload the reference."""
     assert client.post("/v1/models", json=scenario.registration() | {"name": name}).status_code == 201
     assert client.put(f"/v1/models/{name}/monitor", json=CONFIG).status_code == 200
