@@ -43,6 +43,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     job.add_argument("--master", help="Spark master URL (default: local[*])")
     job.add_argument("--source", help="name of this upload (default: spark-backfill:<input name>)")
     job.add_argument("--batch", type=int, default=UPLOAD_BATCH, help="profiles per request")
+    job.add_argument("--partitions", type=int, help="Spark partitions of the buckets (default: 2 × cores)")
 
 
 def default_source(path: str) -> str:
@@ -140,7 +141,7 @@ def backfill(args: argparse.Namespace, key: str, out: TextIO = sys.stderr) -> Up
         identity = {"layout_id": view["layout_id"], "layout_hash": view["layout_hash"]}
         body = {"version": view["version"], **identity, "source": args.source or default_source(args.input)}
         uploader = Uploader(http, args.model, body)
-        with spark.spark_session(args.master) as session:
+        with spark.spark_session(args.master, args.partitions) as session:
             profiles = spark.bucket_profiles(session, job).cache()
             total = profiles.count()
             out.write(f"spark-backfill {args.model}: {total} bucket profiles built\n")
