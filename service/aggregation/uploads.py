@@ -23,6 +23,8 @@ from service.storage.engine_tables import Layout as LayoutRow
 from service.storage.upload_tables import UploadedProfile
 
 UploadKey = tuple[datetime, str]  # (bucket start, source)
+# The row type of a layout, for callers above aggregation (they read it, never query it).
+LayoutRecord = LayoutRow
 # Keys per IN (...) look-up: two parameters each, well under SQLite's 32,766 limit.
 KEYS_PER_QUERY = 500
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from service.context import AppContext, Context
 from service.errors import ErrorBody
 from service.profiles import service
-from service.profiles.schemas import LayoutView, ProfileUpload, UploadResult
+from service.profiles.schemas import ActiveLayout, ProfileUpload, UploadResult
 from service.registry.schemas import ModelNamePath
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
@@ -35,7 +35,7 @@ def get_layout(
     name: ModelNamePath,
     context: Context,
     version: Annotated[str | None, Query(max_length=100, description="default: the newest")] = None,
-) -> LayoutView:
+) -> ActiveLayout:
     """The bins a version's profiles are built on, its id and hash, and the bucket length:
     enough for a remote job to build bucket profiles identical to the server's."""
     with unit_of_work(context.sessions) as session:

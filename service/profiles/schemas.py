@@ -12,8 +12,30 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 MAX_PROFILES_PER_REQUEST = 1000
 
 
-class LayoutView(BaseModel):
+_HASH = "56051c3194fc562dd084a0d2a5d9c7516c45e302b2d689ecb8c318b7ed664c66"
+
+
+class ActiveLayout(BaseModel):
     """The active layout of a version: what a remote job needs to build the server's profiles."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "credit-scoring",
+                    "version": "2026-11-01",
+                    "layout_id": 7,
+                    "layout_hash": _HASH,
+                    "bucket_seconds": 300,
+                    "source": "reference",
+                    "created_at": "2026-11-01T00:05:00Z",
+                    "layout": {"version": 1, "task": "binary_classification", "numeric": ["…"]},
+                    "uploaded_buckets": 8640,
+                    "stale_uploaded_buckets": 0,
+                }
+            ]
+        }
+    )
 
     model: str
     version: str
@@ -40,7 +62,20 @@ class ProfileIn(BaseModel):
 
 
 class ProfileUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "2026-11-01",
+                    "layout_id": 7,
+                    "layout_hash": _HASH,
+                    "source": "spark-backfill:2026-12",
+                    "profiles": [{"start": "2026-12-01T00:05:00Z", "body": "eJzNfU1v…"}],
+                }
+            ]
+        },
+    )
 
     version: str | None = Field(default=None, description="model version (default: the newest)")
     layout_id: int
@@ -56,6 +91,21 @@ class ProfileUpload(BaseModel):
 
 
 class UploadResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 198,
+                    "duplicates": 2,
+                    "rows": 1184003,
+                    "layout_id": 7,
+                    "layout_hash": _HASH,
+                    "windows_scheduled": 211,
+                }
+            ]
+        }
+    )
+
     accepted: int = Field(description="new bucket profiles merged into the windows")
     duplicates: int = Field(description="bucket profiles this source had sent already, unchanged")
     rows: int = Field(description="predictions in the accepted profiles")

@@ -22,17 +22,17 @@ from service.aggregation import queries as aggregation_queries
 from service.aggregation import uploads
 from service.aggregation.layouts import layout_of
 from service.aggregation.service import STORE_EVERY, PassResult, VersionState, fold_profiles
+from service.aggregation.uploads import LayoutRecord
 from service.errors import Conflict, FieldError, Invalid
 from service.kernel import grid
 from service.monitors.plans import window_grid
 from service.monitors.service import load_config
-from service.profiles.schemas import LayoutView, ProfileIn, ProfileUpload, UploadResult
+from service.profiles.schemas import ActiveLayout, ProfileIn, ProfileUpload, UploadResult
 from service.profiles.validation import decode, parse
 from service.registry.service import RegisteredModel, pick_version
 from service.stats.layout import Layout
 from service.stats.profile import Profile
 from service.stats.serialize import profile_to_bytes
-from service.storage.engine_tables import Layout as LayoutRow
 from service.windows.commands import force_schedule
 
 
@@ -44,7 +44,7 @@ def _no_layout(model: RegisteredModel, version: str) -> Conflict:
     return Conflict(problem, [FieldError(None, "version", "no layout yet")])
 
 
-def active_row(session: Session, model: RegisteredModel, version: str | None) -> LayoutRow:
+def active_row(session: Session, model: RegisteredModel, version: str | None) -> LayoutRecord:
     spec = pick_version(model, version)
     row = aggregation_queries.active_layout(session, spec.version_id)
     if row is None:
@@ -52,12 +52,12 @@ def active_row(session: Session, model: RegisteredModel, version: str | None) ->
     return row
 
 
-def layout_view(session: Session, model: RegisteredModel, version: str | None) -> LayoutView:
+def layout_view(session: Session, model: RegisteredModel, version: str | None) -> ActiveLayout:
     spec = pick_version(model, version)
     row = active_row(session, model, version)
     counts = uploads.upload_counts(session, spec.version_id)
     stale = sum(n for layout_id, (n, _) in counts.items() if layout_id != row.id)
-    return LayoutView(
+    return ActiveLayout(
         model=model.name, version=spec.version, layout_id=row.id, layout_hash=row.layout_hash,
         bucket_seconds=row.bucket_seconds, source=row.source, created_at=row.created_at,
         layout=row.layout, uploaded_buckets=counts.get(row.id, (0, 0))[0], stale_uploaded_buckets=stale,
@@ -118,7 +118,7 @@ def check_profiles(upload: ProfileUpload, layout: Layout, bucket: int, bounds: B
     return checked
 
 
-def _current(session: Session, model: RegisteredModel, upload: ProfileUpload) -> tuple[LayoutRow, Layout]:
+def _current(session: Session, model: RegisteredModel, upload: ProfileUpload) -> tuple[LayoutRecord, Layout]:
     row = active_row(session, model, upload.version)
     if row.id != upload.layout_id or row.layout_hash != upload.layout_hash:
         raise Conflict(
@@ -186,7 +186,7 @@ def _row(layout_id: int, source: str, checked: Checked, now: datetime) -> dict[s
 
 
 def _version_state(
-    session: Session, model: RegisteredModel, version: str, row: LayoutRow, layout: Layout
+    session: Session, model: RegisteredModel, version: str, row: LayoutRecord, layout: Layout
 ) -> VersionState:
     config, _ = load_config(session, model.model_id)
     spec = model.versions[version]
