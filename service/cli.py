@@ -1,5 +1,5 @@
-"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys``, ``demo``
-and ``spark-backfill``."""
+"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys``, ``demo``,
+``import`` and ``spark-backfill``."""
 
 from __future__ import annotations
 
@@ -303,10 +303,12 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     grant.add_argument("--role", required=True, help="the role serve and worker connect as")
     from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
+    from service.importer.command import register as register_import
     from service.profiles.commands import register as register_spark_backfill
 
     register_keys(commands)
     register_audit(commands)
+    register_import(commands)
     register_spark_backfill(commands)
     demo = commands.add_parser("demo", help=DEMO_HELP)
     if argv[:1] == ["demo"]:
@@ -317,19 +319,28 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _client_command(args: argparse.Namespace) -> int:
+    """The commands that read no server settings: the demo builds its own (a production
+    MODELMON_* shell must not stop it), and import and spark-backfill are clients of a running
+    modelmon."""
+    if args.command == "demo":
+        from service.demo import command as demo_command
+
+        return demo_command.run(args)
+    if args.command == "spark-backfill":
+        from service.profiles import commands as spark_backfill
+
+        return spark_backfill.run(args)
+    from service.importer.command import run as run_import
+
+    return run_import(args)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser(arguments).parse_args(arguments)
-    if args.command == "demo":
-        # The demo builds its own settings: a production MODELMON_* shell must not stop it.
-        from service.demo import command as demo_command
-
-        raise SystemExit(demo_command.run(args))
-    if args.command == "spark-backfill":
-        # A client of a running modelmon (its --url): no database, no MODELMON_* settings.
-        from service.profiles import commands as spark_backfill
-
-        raise SystemExit(spark_backfill.run(args))
+    if args.command in ("demo", "import", "spark-backfill"):
+        raise SystemExit(_client_command(args))
     settings, warnings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

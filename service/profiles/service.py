@@ -3,7 +3,7 @@ delta into the stored bucket, hour and day profiles, and their windows queued.
 
 The result is what a fold of the same rows would have stored (``build_profile`` of a bucket's
 rows merged with whatever else the bucket holds), so windows are evaluated as if the rows had
-been ingested. The upload holds the aggregation lock while it merges (``uploads.lock_state``)
+been ingested. The upload holds the model's aggregation cursor while it merges (``uploads.lock_cursor``)
 and is a generation of its own, so cached copies of the profiles it rewrites are not reused.
 
 A refit makes a new layout: uploads of the old one stay stored, counted as stale by the
@@ -134,10 +134,9 @@ def store_upload(
     session: Session, model: RegisteredModel, upload: ProfileUpload, *, now: datetime, bounds: Bounds
 ) -> UploadResult:
     """Check, store and merge one request's profiles (all or nothing)."""
-    state = uploads.lock_state(session)  # before reading the layout: a pass may be refitting it
+    # Before reading the layout: a pass of the model may be refitting it.
+    cursor = uploads.lock_cursor(session, model.model_id, now)
     row, layout = _current(session, model, upload)
-    if state is None:
-        raise _no_layout(model, pick_version(model, upload.version).version)
     checked = check_profiles(upload, layout, row.bucket_seconds, bounds)
     stored = uploads.stored_digests(session, row.id, [(c.start, upload.source) for c in checked])
     _refuse_changed(checked, stored, upload.source)
@@ -145,9 +144,9 @@ def store_upload(
     uploads.add_uploads(session, [_row(row.id, upload.source, c, now) for c in new])
     scheduled = 0
     if new:
-        state.generation += 1  # the upload is a generation of its own (see the module doc)
+        cursor.generation += 1  # the upload is a generation of its own (see the module doc)
         target = _version_state(session, model, pick_version(model, upload.version).version, row, layout)
-        result = PassResult(claimed=True, generation=state.generation, versions={row.version_id: target})
+        result = PassResult(claimed=True, generation=cursor.generation, versions={row.version_id: target})
         for first in range(0, len(new), STORE_EVERY):
             part = new[first : first + STORE_EVERY]
             fold_profiles(session, result, target, [(c.start, c.profile) for c in part])

@@ -37,6 +37,8 @@ class Prediction(Base):
     __table_args__ = (
         UniqueConstraint(*EVENT_KEY, name="uq_predictions_model_prediction"),
         Index("ix_predictions_model_time", "model_id", "event_time"),
+        # A model's aggregation pass reads ``model_id = m AND id > watermark AND id <= high water``.
+        Index("ix_predictions_model_id", "model_id", "id"),
         # Erasure finds a subject's rows; partial, so records without a subject cost nothing.
         Index(
             "ix_predictions_subject",
@@ -71,7 +73,10 @@ class Outcome(Base):
     """The true outcome of a prediction, joined to it by ``prediction_id`` whenever either arrives."""
 
     __tablename__ = "outcomes"
-    __table_args__ = (UniqueConstraint(*EVENT_KEY, name="uq_outcomes_model_prediction"),)
+    __table_args__ = (
+        UniqueConstraint(*EVENT_KEY, name="uq_outcomes_model_prediction"),
+        Index("ix_outcomes_model_id", "model_id", "id"),  # a model's aggregation pass, as above
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     model_id: Mapped[int] = mapped_column(Integer)  # no foreign key: see Prediction

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from service.aggregation.cursors import aggregate_pass
 from service.aggregation.queries import committed_high_water
-from service.aggregation.service import aggregate_pass
 from service.registry.service import load_model
 from service.stats.layout import Layout
 from service.stats.serialize import profile_from_bytes, profile_to_dict
