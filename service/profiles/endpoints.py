@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from service.context import AppContext, Context
-from service.errors import ErrorBody
+from service.errors import ErrorBody, Unavailable
 from service.profiles import service
 from service.profiles.schemas import ActiveLayout, ProfileUpload, UploadResult
 from service.registry.schemas import ModelNamePath
 from service.registry.service import load_model
 from service.storage.database import unit_of_work
+from service.windows.jobs import AggregationJob
+from service.windows.ondemand import Folding, fold_model_now
 
 router = APIRouter(prefix="/v1/models/{name}", tags=["profiles"])
 
@@ -28,7 +31,11 @@ _NO_LAYOUT = "The version has no layout yet (upload a reference first)."
 
 @router.get(
     "/layout",
-    responses={404: _NOT_FOUND, 409: {"model": ErrorBody, "description": _NO_LAYOUT}},
+    responses={
+        404: _NOT_FOUND,
+        409: {"model": ErrorBody, "description": _NO_LAYOUT},
+        503: {"model": ErrorBody, "description": "A worker folding the model held it too long."},
+    },
     summary="The active layout of a version",
 )
 def get_layout(
@@ -37,9 +44,24 @@ def get_layout(
     version: Annotated[str | None, Query(max_length=100, description="default: the newest")] = None,
 ) -> ActiveLayout:
     """The bins a version's profiles are built on, its id and hash, and the bucket length:
-    enough for a remote job to build bucket profiles identical to the server's."""
+    enough for a remote job to build bucket profiles identical to the server's.
+
+    A version with a reference but no layout yet is fitted now: workers fit layouts in a
+    model's aggregation pass, which only runs once the model has events, and a model fed by
+    uploads alone may have none."""
     with unit_of_work(context.sessions) as session:
-        return service.layout_view(session, load_model(session, name), version)
+        model = load_model(session, name)
+        if service.has_layout(session, model, version):
+            return service.layout_view(session, model, version)
+    jobs = AggregationJob(context.sessions, context.settings, context.clock)
+    try:
+        high_water = jobs.read_high_water()  # its own short transaction: it holds writers back
+    except OperationalError as error:
+        raise Unavailable("the event tables are busy (a writer is stuck); retry shortly") from error
+    with unit_of_work(context.sessions) as session:
+        model = load_model(session, name)
+        fold_model_now(session, model.model_id, context.clock(), Folding(high_water, jobs.limits()))
+        return service.layout_view(session, model, version)
 
 
 _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {

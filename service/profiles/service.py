@@ -52,6 +52,11 @@ def active_row(session: Session, model: RegisteredModel, version: str | None) ->
     return row
 
 
+def has_layout(session: Session, model: RegisteredModel, version: str | None) -> bool:
+    spec = pick_version(model, version)
+    return aggregation_queries.active_layout(session, spec.version_id) is not None
+
+
 def layout_view(session: Session, model: RegisteredModel, version: str | None) -> ActiveLayout:
     spec = pick_version(model, version)
     row = active_row(session, model, version)

@@ -93,6 +93,9 @@ def test_a_refit_leaves_old_uploads_stale_and_refuses_them(one: World) -> None:
     # A change of what fixes the bins refits the layout (and re-aggregates the events).
     refit = CONFIG | {"bootstrap_rows": 4321}
     assert one.client.put("/v1/models/credit/monitor", json=refit).status_code == 200
+    # A model's layout is refitted in its next aggregation pass, which new events start.
+    events = rows(10, DAY + timedelta(hours=12), 1, seed=9).records
+    assert one.client.post("/v1/models/credit/predictions", json={"predictions": events}).status_code == 200
     one.jobs.catch_up()
     new = one.layout("credit")
     assert new["layout_id"] != old["layout_id"]
