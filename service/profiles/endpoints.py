@@ -73,6 +73,7 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     413: {"model": ErrorBody, "description": "Body over the ingestion byte limit."},
     422: {"model": ErrorBody, "description": "Invalid profiles: `errors` lists {index, field, message}."},
+    503: {"model": ErrorBody, "description": "A worker folding the model held it over 10 s; retry."},
 }
 
 
