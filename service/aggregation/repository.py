@@ -9,7 +9,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session, defer
 
+from service.aggregation import frames
+from service.aggregation.frames import EventColumns
+from service.registry.service import VersionSpec
 from service.storage.claim import claim_waiting, skip_locked
+from service.storage.columnar import JsonField, read_columns
 from service.storage.dialect import (
     epoch_seconds,
     insert_ignoring_duplicates,
@@ -171,43 +175,123 @@ def _epoch_seconds(session: Session) -> Any:
 
 def _with_outcomes_upto(session: Session, outcomes_upto: int) -> Select[Any]:
     """Predictions, each with its outcome if that outcome's id ≤ ``outcomes_upto``."""
-    join = and_(
+    return (
+        select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
+        .add_columns(Outcome.label, Outcome.value)
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
+    )
+
+
+def _plain(session: Session) -> tuple[Any, ...]:
+    """The plain columns of a columnar event read, labelled as ``frames.PLAIN`` names them."""
+    return (
+        Prediction.id.label(frames.ID),
+        Prediction.version_id.label(frames.VERSION),
+        _epoch_seconds(session).label(frames.SECONDS),
+        Prediction.predicted_label.label("predicted_label"),
+        Prediction.predicted_value.label("predicted_value"),
+        Prediction.score.label("score"),
+        Outcome.label.label("label"),
+        Outcome.value.label("value"),
+    )
+
+
+_DOCUMENTS = {
+    "features": Prediction.features,
+    "attributes": Prediction.attributes,
+    "attributions": Prediction.attributions,
+}
+
+
+def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec]) -> EventColumns:
+    """Run an event ``query`` (of ``_plain`` columns) with the JSON fields ``specs`` read, in columns."""
+    fields = [
+        JsonField(name, _DOCUMENTS[document], key, kind)
+        for name, document, key, kind in frames.event_fields(specs)
+    ]
+    kinds = [kind for _, kind in frames.PLAIN]
+    return EventColumns(read_columns(session, query, kinds, fields))
+
+
+def _outcomes_upto(outcomes_upto: int) -> Any:
+    """A prediction's outcome if that outcome's id ≤ ``outcomes_upto`` (an outer join's condition)."""
+    return and_(
         Outcome.model_id == Prediction.model_id,
         Outcome.prediction_id == Prediction.prediction_id,
         Outcome.id <= outcomes_upto,
     )
-    return (
-        select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
-        .add_columns(Outcome.label, Outcome.value)
-        .outerjoin(Outcome, join)
-    )
 
 
 def new_predictions(
-    session: Session, after: int, upto: int, outcomes_upto: int, *, model_id: int
-) -> list[Event]:
+    session: Session,
+    after: int,
+    upto: int,
+    outcomes_upto: int,
+    specs: Iterable[VersionSpec],
+    *,
+    model_id: int,
+) -> EventColumns:
     """The model's predictions with ids in (after, upto], each with its outcome if that id ≤
-    outcomes_upto."""
+    outcomes_upto; the features, attributes and attributions of ``specs`` in columns."""
     # No ORDER BY: folding is order-free, and the sort spilled to disk at the default work_mem.
-    query = _with_outcomes_upto(session, outcomes_upto).where(Prediction.id > after, Prediction.id <= upto)
-    query = query.where(Prediction.model_id == model_id)
-    return _events(session, query)
+    query = (
+        select(*_plain(session))
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
+        .where(Prediction.id > after, Prediction.id <= upto, Prediction.model_id == model_id)
+    )
+    return _columns(session, query, specs)
 
 
 def new_outcomes_of_folded(
-    session: Session, after: int, upto: int, predictions_upto: int, *, model_id: int
-) -> list[Event]:
+    session: Session,
+    after: int,
+    upto: int,
+    predictions_upto: int,
+    specs: Iterable[VersionSpec],
+    *,
+    model_id: int,
+) -> EventColumns:
     """The model's outcomes with ids in (after, upto] whose prediction (id ≤ predictions_upto)
-    is already folded."""
+    is already folded, with their predictions, in columns."""
     join = and_(Prediction.model_id == Outcome.model_id, Prediction.prediction_id == Outcome.prediction_id)
     query = (
-        select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
-        .add_columns(Outcome.label, Outcome.value)
+        select(*_plain(session))
+        .select_from(Outcome)
         .join(Prediction, join)
         .where(Outcome.id > after, Outcome.id <= upto, Prediction.id <= predictions_upto)
     )
     query = query.where(Outcome.model_id == model_id)
-    return _events(session, query)
+    return _columns(session, query, specs)
+
+
+def version_event_columns(
+    session: Session,
+    model_id: int,
+    spec: VersionSpec,
+    *,
+    predictions_upto: int,
+    outcomes_upto: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    ordered: bool = True,
+) -> EventColumns:
+    """``version_events`` in columns (the same rows; in the same order if ``ordered``)."""
+    query = (
+        select(*_plain(session))
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
+        .where(
+            Prediction.model_id == model_id,
+            Prediction.version_id == spec.version_id,
+            Prediction.id <= predictions_upto,
+        )
+    )
+    if ordered:
+        query = query.order_by(Prediction.event_time, Prediction.id)
+    if start is not None:
+        query = query.where(Prediction.event_time >= start)
+    if end is not None:
+        query = query.where(Prediction.event_time < end)
+    return _columns(session, query, [spec])
 
 
 def version_events(
