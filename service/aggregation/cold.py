@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from service.aggregation import frames, layouts, repository
+from service.aggregation import frames, layouts, repository, uploads
 from service.monitors.plans import binning_plan
 from service.monitors.queries import all_configs
 from service.monitors.service import config_from_stored
@@ -68,14 +68,18 @@ def is_cold(
     session: Session,
     model_id: int,
     version_id: int,
-    inputs_hash: str,
-    start: datetime,
-    end: datetime,
+    layout: tuple[int, str],
+    spans: tuple[datetime, datetime, datetime],
     now: datetime,
 ) -> bool:
-    """Whether the version's window [start, end) has events (or outcomes) past the model's
-    cursor and the layout of ``inputs_hash`` stays for them: then profiling its raw rows
-    against that layout gives what folding them would."""
+    """Whether the version's window [start, end) of ``spans`` (earliest, start, end; earliest:
+    where the figures' raw rows begin, the start of a trailing reference) has events (or
+    outcomes) past the model's cursor, no uploaded bucket profile from earliest to end (raw
+    rows do not hold them) and a layout ``(id, inputs hash)`` that stays for them: then
+    profiling its raw rows against that layout gives what folding them would."""
+    earliest, start, end = spans
     if not repository.window_unfolded(session, model_id, version_id, start, end):
         return False
-    return layout_is_current(session, model_id, version_id, inputs_hash, now)
+    if uploads.uploaded_within(session, layout[0], earliest, end):
+        return False
+    return layout_is_current(session, model_id, version_id, layout[1], now)

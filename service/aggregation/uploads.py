@@ -89,6 +89,14 @@ def layout_uploads(session: Session, layout_id: int, chunk: int) -> Iterator[lis
         yield [(start, profile_from_bytes(body)) for start, body in session.execute(query)]
 
 
+def uploaded_within(session: Session, layout_id: int, start: datetime, end: datetime) -> bool:
+    """Whether the layout has an uploaded bucket profile starting in [start, end)."""
+    query = select(UploadedProfile.id).where(
+        UploadedProfile.layout_id == layout_id, UploadedProfile.start >= start, UploadedProfile.start < end
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
 def upload_counts(session: Session, version_id: int) -> dict[int, tuple[int, int]]:
     """Layout id → (uploaded bucket profiles, rows in them) of every layout of one version."""
     query = (

@@ -30,10 +30,16 @@ from service.windows.service import ProfileCache, Target, reference_profile
 def is_cold(
     session: Session, model_id: int, spec: VersionSpec, target: Target, window: grid.Window, now: datetime
 ) -> bool:
-    """Whether ``window`` has events not folded yet and its layout will not be refitted
-    before they are (else: fold, then the stored profiles)."""
-    inputs = target.row.inputs_hash
-    return cold.is_cold(session, model_id, spec.version_id, inputs, window[0], window[1], now)
+    """Whether ``window`` has events not folded yet, no uploaded profiles, and a layout that
+    will not be refitted before they are folded (else: fold, then the stored profiles)."""
+    start, end = window
+    earliest = start - timedelta(seconds=target.policy.grid.window) if _trailing(target) else start
+    layout = (target.row.id, target.row.inputs_hash)
+    return cold.is_cold(session, model_id, spec.version_id, layout, (earliest, start, end), now)
+
+
+def _trailing(target: Target) -> bool:
+    return target.policy.binning.reference.kind is ReferenceKind.TRAILING
 
 
 def compute_cold(
@@ -49,7 +55,7 @@ def compute_cold(
     """The window's figures from its raw events (read in up to ``slices`` parallel slices)."""
     start, end = window
     profile = cold.events_profile(session, model_id, spec, target.layout, start, end, slices=slices)
-    if target.policy.binning.reference.kind is ReferenceKind.TRAILING:
+    if _trailing(target):
         before = start - timedelta(seconds=target.policy.grid.window)
         reference = cold.events_profile(session, model_id, spec, target.layout, before, start, slices=slices)
     else:

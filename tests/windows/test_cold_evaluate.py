@@ -13,9 +13,11 @@ import pytest
 
 from service.aggregation.cold import layout_is_current
 from service.registry.service import load_model
+from service.stats.layout import Layout
 from service.storage.database import unit_of_work
 from service.windows.service import target_of
 from tests.aggregation.test_cursors import DAY, World, _world
+from tests.profiles import world as profiles_world
 from tests.windows import scenario
 
 Key = tuple[Any, ...]
@@ -93,3 +95,27 @@ def test_a_layout_due_for_a_refit_is_not_current(database_url: str) -> None:
         assert monitor.status_code == 200, monitor.text
         with unit_of_work(world.sessions) as session:
             assert not layout_is_current(session, *current)
+
+
+def test_a_window_with_uploaded_profiles_is_folded_first(database_url: str) -> None:
+    """Uploaded bucket profiles have no raw rows: a window holding some is evaluated after a
+    fold (its raw rows alone would miss the uploaded 300)."""
+    start = profiles_world.DAY + timedelta(hours=6)
+    ingested, uploaded = (
+        profiles_world.rows(300, start, 6, seed=5),
+        profiles_world.rows(300, start, 6, seed=6),
+    )
+    window = {"window_start": start.isoformat(), "window_end": (start + timedelta(hours=6)).isoformat()}
+    with profiles_world.world(database_url, "upload") as opened:
+        layout = Layout.from_dict(opened.layout("upload")["layout"])
+        labels = dict(zip(uploaded.ids, uploaded.labels, strict=True))
+        bodies = profiles_world.bucket_bodies(layout, uploaded.records, labels)
+        assert opened.upload("upload", bodies).status_code == 200
+        sent = opened.client.post("/v1/models/upload/predictions", json={"predictions": ingested.records})
+        assert sent.status_code == 200, sent.text  # not folded yet
+        now = opened.client.post("/v1/models/upload/evaluate", json=window)
+        opened.jobs.catch_up()
+        later = opened.client.post("/v1/models/upload/evaluate", json=window)
+    assert now.status_code == later.status_code == 200, now.text
+    assert now.json()["rows"] == later.json()["rows"] == 600
+    _assert_close(_figures(now.json()), _figures(later.json()))
