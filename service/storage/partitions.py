@@ -1,0 +1,189 @@
+"""Time partitions of the event tables on Postgres: which exist, creating the missing ones,
+and dropping those wholly past retention. SQLite has no partitions (callers ask ``is_postgres``
+through the functions here that say so).
+
+Partitions lie on a grid of ``days``-long slots counted from the Unix epoch in UTC, so every
+worker and request computes the same bounds: slot k is [epoch + k·days, epoch + (k+1)·days).
+A partition is named after its first day, ``<table>_pYYYYMMDD``. When the span setting
+changes, new slots are clipped against the partitions that exist, so bounds never overlap.
+
+A partition is created as a plain table (``LIKE`` the parent) and then attached: ``ATTACH
+PARTITION`` takes only a SHARE UPDATE EXCLUSIVE lock on the parent, which ingestion's ROW
+EXCLUSIVE does not conflict with, where ``CREATE TABLE … PARTITION OF`` would take ACCESS
+EXCLUSIVE and wait for every open ingestion transaction. Attaching builds the parent's
+indexes on the empty table (milliseconds).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
+
+# The partitioned tables and their partition key columns.
+PARTITION_KEYS = {"predictions": "event_time", "outcomes": "received_at"}
+# The unpartitioned idempotency key table of each (event_tables.py).
+KEY_TABLES = {"predictions": "prediction_keys", "outcomes": "outcome_keys"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# One advisory lock serialises partition creation and dropping across processes ("mmpt").
+_MAINTENANCE_LOCK = 0x6D6D7074
+# DDL waits at most this long for a lock, so it never queues ingestion behind it for long;
+# a timed-out maintenance run is retried at the next poll (60 s).
+DDL_LOCK_TIMEOUT = "5s"
+_BOUND = re.compile(r"'([^']+)'")
+
+# The span of each engine's partitions (``MODELMON_PARTITION_DAYS``), set where the engine is
+# built from the settings; 1 day for an engine built elsewhere.
+_SPANS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    name: str
+    start: datetime  # inclusive, UTC
+    end: datetime  # exclusive, UTC
+
+
+def set_partition_days(engine: Engine, days: int) -> None:
+    _SPANS[engine] = days
+
+
+def partition_days(session: Session) -> int:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return _SPANS.get(engine, 1)
+
+
+def is_partitioned(session: Session) -> bool:
+    """Whether the event tables of this database are partitioned (Postgres)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def slots(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    """The grid slots of ``days`` days that cover [start, end] (both inclusive)."""
+    span = timedelta(days=days)
+    first = _EPOCH + span * ((start - _EPOCH) // span)
+    covering = []
+    while first <= end:
+        covering.append((first, first + span))
+        first += span
+    return covering
+
+
+def uncovered(
+    wanted: list[tuple[datetime, datetime]], existing: list[Partition]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of the ``wanted`` ranges that no ``existing`` partition covers."""
+    pieces = []
+    ordered = sorted(existing, key=lambda p: p.start)
+    for start, end in wanted:
+        at = start
+        for partition in ordered:
+            if partition.end <= at or partition.start >= end:
+                continue
+            if partition.start > at:
+                pieces.append((at, partition.start))
+            at = max(at, partition.end)
+        if at < end:
+            pieces.append((at, end))
+    return pieces
+
+
+_LIST = text(
+    """
+    SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = to_regclass(:parent)
+    ORDER BY c.relname
+    """
+)
+
+
+def partitions(connection: Connection, table: str) -> list[Partition]:
+    """The partitions of ``table`` with their bounds, oldest first. The bounds are printed in
+    the session's time zone: UTC for the rest of this transaction."""
+    connection.execute(text("SET LOCAL TimeZone = 'UTC'"))
+    found = []
+    for name, bound in connection.execute(_LIST, {"parent": table}):
+        start, end = (datetime.fromisoformat(value) for value in _BOUND.findall(bound))
+        found.append(Partition(name, start, end))
+    return sorted(found, key=lambda p: p.start)
+
+
+def _lock(connection: Connection) -> None:
+    connection.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MAINTENANCE_LOCK})
+
+
+def create_partitions(connection: Connection, table: str, start: datetime, end: datetime, days: int) -> list[str]:
+    """Create the partitions of ``table`` that [start, end] needs and that do not exist, in
+    the caller's transaction; the names created. Serialised across processes by an advisory
+    lock held to the end of the transaction."""
+    _lock(connection)
+    created = []
+    for low, high in uncovered(slots(start, end, days), partitions(connection, table)):
+        name = f"{table}_p{low:%Y%m%d}"
+        connection.execute(
+            text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        )
+        connection.execute(
+            text(
+                f"ALTER TABLE {table} ATTACH PARTITION {name} "
+                f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
+            )
+        )
+        created.append(name)
+    return created
+
+
+def ensure_partitions(session: Session, start: datetime, end: datetime, days: int) -> list[str]:
+    """Postgres: create the missing partitions of both event tables for [start, end]; the names
+    created. SQLite: nothing."""
+    if not is_partitioned(session):
+        return []
+    connection = session.connection()
+    return [name for table in PARTITION_KEYS for name in create_partitions(connection, table, start, end, days)]
+
+
+def expired_partition(session: Session, table: str, cutoff: datetime) -> Partition | None:
+    """Postgres: the oldest partition of ``table`` that ends at or before ``cutoff`` (every row
+    in it is past retention); None on SQLite or when there is none."""
+    if not is_partitioned(session):
+        return None
+    connection = session.connection()
+    _lock(connection)
+    oldest = next(iter(partitions(connection, table)), None)
+    return oldest if oldest is not None and oldest.end <= cutoff else None
+
+
+def drop_partition(session: Session, table: str, partition: Partition) -> tuple[int, int]:
+    """Delete the key rows of ``partition``'s events, and for a predictions partition the
+    outcomes joined to them (with their keys); then DETACH and DROP it. Returns (rows of the
+    partition, outcomes deleted beside it). The caller holds the maintenance lock
+    (``expired_partition``)."""
+    connection = session.connection()
+    name, keys = partition.name, KEY_TABLES[table]
+    joined = 0
+    if table == "predictions":
+        joined = connection.execute(
+            text(
+                f"WITH gone AS (DELETE FROM outcomes o USING {name} p WHERE o.model_id = p.model_id "
+                "AND o.prediction_id = p.prediction_id RETURNING o.model_id, o.prediction_id), "
+                "k AS (DELETE FROM outcome_keys k USING gone g WHERE k.model_id = g.model_id "
+                "AND k.prediction_id = g.prediction_id) SELECT count(*) FROM gone"
+            )
+        ).scalar_one()
+    rows = connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+    connection.execute(
+        text(
+            f"DELETE FROM {keys} k USING {name} p "
+            "WHERE k.model_id = p.model_id AND k.prediction_id = p.prediction_id"
+        )
+    )
+    connection.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+    connection.execute(text(f"DROP TABLE {name}"))
+    return int(rows), int(joined)
