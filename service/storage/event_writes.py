@@ -18,11 +18,11 @@ from typing import Any, cast
 
 import psycopg
 import sqlalchemy.exc
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, delete, insert, tuple_
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import COPY_THRESHOLD, copy_rows, insert_new_returning, insert_new_rows
-from service.storage.event_tables import OutcomeKey, PredictionKey
+from service.storage.event_tables import Outcome, OutcomeKey, Prediction, PredictionKey
 from service.storage.partitions import (
     KEY_TABLES,
     PARTITION_KEYS,
@@ -154,3 +154,12 @@ def _staged(
         f"FROM {staging} s JOIN new USING ({key_list}) RETURNING {returning}"
     )
     return [row[0] for row in cursor.fetchall()]
+
+
+def delete_keys(session: Session, entity: type[Prediction] | type[Outcome], pairs: Sequence[tuple[int, str]]) -> None:
+    """Postgres: delete the key rows ``(model_id, prediction_id)`` of deleted ``entity`` rows, so
+    that a resend after erasure or retention is stored again, as on SQLite. SQLite: nothing."""
+    if not pairs or not is_partitioned(session):
+        return
+    keys = _KEY_TABLES[entity.__tablename__]
+    session.execute(delete(keys).where(tuple_(keys.c.model_id, keys.c.prediction_id).in_(pairs)))

@@ -34,6 +34,9 @@ _MAINTENANCE_LOCK = 0x6D6D7074
 # DDL waits at most this long for a lock, so it never queues ingestion behind it for long;
 # a timed-out maintenance run is retried at the next poll (60 s).
 DDL_LOCK_TIMEOUT = "5s"
+# Partitions are kept this far ahead of now (plus the allowed clock skew): a week of worker
+# outage before ingestion has to create one on demand.
+DAYS_AHEAD = 7
 _BOUND = re.compile(r"'([^']+)'")
 
 # The span of each engine's partitions (``MODELMON_PARTITION_DAYS``), set where the engine is
@@ -155,7 +158,10 @@ def expired_partition(session: Session, table: str, cutoff: datetime) -> Partiti
     if not is_partitioned(session):
         return None
     connection = session.connection()
-    _lock(connection)
+    oldest = next(iter(partitions(connection, table)), None)
+    if oldest is None or oldest.end > cutoff:
+        return None
+    _lock(connection)  # then look again: another worker may have dropped it meanwhile
     oldest = next(iter(partitions(connection, table)), None)
     return oldest if oldest is not None and oldest.end <= cutoff else None
 
