@@ -40,8 +40,7 @@ _SUBJECT = sa.text("subject_id IS NOT NULL")
 
 
 def _old_indexes(table: str) -> list[str]:
-    names = [f"ix_{table}_model_time", f"ix_{table}_subject"] if table == "predictions" else []
-    return names
+    return [f"ix_{table}_model_time", f"ix_{table}_subject"] if table == "predictions" else []
 
 
 def _create_indexes(table: str) -> None:
@@ -82,7 +81,9 @@ def _partition(connection: sa.Connection, table: str, old: str) -> None:
     create_partitions(connection, table, start, end, Settings().partition_days)
     op.execute(f"INSERT INTO {table} SELECT * FROM {old} ORDER BY id")
     op.execute(f"INSERT INTO {keys} SELECT model_id, prediction_id, {time} FROM {old}")
-    op.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {old})) WHERE EXISTS (SELECT 1 FROM {old})")
+    op.execute(
+        f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {old})) WHERE EXISTS (SELECT 1 FROM {old})"
+    )
     op.execute(f"DROP TABLE {old}")
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
-from service.storage.partitions import set_partition_days
 from service.storage import tables  # noqa: F401  (every table registered: foreign keys cross domains)
+from service.storage.partitions import set_partition_days
 
 # A writer waits this long for SQLite's single write lock before giving up (5 s covers a
 # 10,000-row batch, which commits in ~0.3 s here).

@@ -52,11 +52,11 @@ def include_object(dialect: str) -> Callable[[Any, str | None, str, bool, Any], 
     """Alembic's ``include_object`` for ``dialect``: leaves out the objects marked for another
     database and the partitions of the event tables."""
 
-    def include(item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:  # noqa: ARG001
+    def include(item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and name is not None and PARTITION_NAME.match(name):
             return False
         info = getattr(item if compare_to is None or not reflected else compare_to, "info", {})
-        return info.get("dialect", dialect) == dialect
+        return bool(info.get("dialect", dialect) == dialect)
 
     return include
 
@@ -127,7 +127,7 @@ class PredictionKey(Base):
     stored prediction, written in the same transaction; ``event_time`` names its partition."""
 
     __tablename__ = "prediction_keys"
-    __table_args__ = {"info": ONLY_POSTGRES}
+    __table_args__ = ({"info": ONLY_POSTGRES},)
 
     model_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     prediction_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -138,7 +138,7 @@ class OutcomeKey(Base):
     """Postgres: the idempotency key of ``outcomes`` across its partitions (see PredictionKey)."""
 
     __tablename__ = "outcome_keys"
-    __table_args__ = {"info": ONLY_POSTGRES}
+    __table_args__ = ({"info": ONLY_POSTGRES},)
 
     model_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     prediction_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

@@ -156,7 +156,9 @@ def _staged(
     return [row[0] for row in cursor.fetchall()]
 
 
-def delete_keys(session: Session, entity: type[Prediction] | type[Outcome], pairs: Sequence[tuple[int, str]]) -> None:
+def delete_keys(
+    session: Session, entity: type[Prediction] | type[Outcome], pairs: Sequence[tuple[int, str]]
+) -> None:
     """Postgres: delete the key rows ``(model_id, prediction_id)`` of deleted ``entity`` rows, so
     that a resend after erasure or retention is stored again, as on SQLite. SQLite: nothing."""
     if not pairs or not is_partitioned(session):

@@ -122,7 +122,9 @@ def _lock(connection: Connection) -> None:
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MAINTENANCE_LOCK})
 
 
-def create_partitions(connection: Connection, table: str, start: datetime, end: datetime, days: int) -> list[str]:
+def create_partitions(
+    connection: Connection, table: str, start: datetime, end: datetime, days: int
+) -> list[str]:
     """Create the partitions of ``table`` that [start, end] needs and that do not exist, in
     the caller's transaction; the names created. Serialised across processes by an advisory
     lock held to the end of the transaction."""
@@ -149,7 +151,9 @@ def ensure_partitions(session: Session, start: datetime, end: datetime, days: in
     if not is_partitioned(session):
         return []
     connection = session.connection()
-    return [name for table in PARTITION_KEYS for name in create_partitions(connection, table, start, end, days)]
+    return [
+        name for table in PARTITION_KEYS for name in create_partitions(connection, table, start, end, days)
+    ]
 
 
 def expired_partition(session: Session, table: str, cutoff: datetime) -> Partition | None:
