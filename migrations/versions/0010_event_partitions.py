@@ -5,7 +5,8 @@ Postgres: ``predictions`` becomes RANGE-partitioned by ``event_time`` and ``outc
 ones created ``LIKE`` them (same columns, same ``id`` default on the same sequence, which now
 belongs to the new table), partitions created for the stored rows' time range up to a week
 ahead, the rows copied in id order with their ids, the key tables filled, the old tables
-dropped. The sequence is already past every copied id (the rows took their ids from it); it is
+dropped. The partition DDL runs in two SECURITY DEFINER functions created here
+(storage/partitions.py), so a service role that owns no table can run it. The sequence is already past every copied id (the rows took their ids from it); it is
 set past the largest id anyway in case rows were written with explicit ids. SQLite: nothing.
 
 Downgrade (Postgres): the rows go back to plain tables with the unique keys, in id order.
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service.config import Settings
-from service.storage.partitions import create_partitions
+from service.storage.partitions import PARTITION_FUNCTIONS, create_partitions
 
 revision: str = "0010"
 down_revision: str | None = "0008"
@@ -91,6 +92,10 @@ def upgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name != "postgresql":
         return
+    for signature, definition in PARTITION_FUNCTIONS.items():
+        op.execute(definition)
+        # EXECUTE goes to the service role with its other grants (storage/roles.py).
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
     for table in _TABLES:
         _partition(connection, table, f"{table}_unpartitioned")
 
@@ -118,3 +123,5 @@ def downgrade() -> None:
         return
     for table in _TABLES:
         _unpartition(table, f"{table}_partitioned")
+    for signature in PARTITION_FUNCTIONS:
+        op.execute(f"DROP FUNCTION {signature}")

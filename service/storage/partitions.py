@@ -12,6 +12,12 @@ PARTITION`` takes only a SHARE UPDATE EXCLUSIVE lock on the parent, which ingest
 EXCLUSIVE does not conflict with, where ``CREATE TABLE … PARTITION OF`` would take ACCESS
 EXCLUSIVE and wait for every open ingestion transaction. Attaching builds the parent's
 indexes on the empty table (milliseconds).
+
+Only a table's owner may attach or detach its partitions, and production runs ``serve`` and
+``worker`` as a service role that owns nothing (storage/roles.py). So the DDL runs in two
+SECURITY DEFINER functions owned by the migrating owner (``PARTITION_FUNCTIONS``, created by
+migration 0010), which accept only the event tables and partition names of the form above;
+the service role is granted EXECUTE on them and nothing more.
 """
 
 from __future__ import annotations
@@ -38,6 +44,30 @@ DDL_LOCK_TIMEOUT = "5s"
 # outage before ingestion has to create one on demand.
 DAYS_AHEAD = 7
 _BOUND = re.compile(r"'([^']+)'")
+
+# The owner's DDL, callable by the service role (see the module's docstring). ``SET search_path
+# FROM CURRENT`` pins the schema the migration ran in, so a caller cannot redirect the names.
+_CHECK = """
+  IF parent NOT IN ('predictions', 'outcomes') OR name !~ ('^' || parent || '_p[0-9]{8}$') THEN
+    RAISE EXCEPTION 'not a partition of an event table: % of %', name, parent;
+  END IF;"""
+PARTITION_FUNCTIONS = {
+    "modelmon_create_partition(text, text, timestamptz, timestamptz)": f"""
+CREATE OR REPLACE FUNCTION modelmon_create_partition(
+  parent text, name text, low timestamptz, high timestamptz
+) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN{_CHECK}
+  EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
+  EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', parent, name, low, high);
+END $$""",
+    "modelmon_drop_partition(text, text)": f"""
+CREATE OR REPLACE FUNCTION modelmon_drop_partition(parent text, name text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN{_CHECK}
+  EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', parent, name);
+  EXECUTE format('DROP TABLE %I', name);
+END $$""",
+}
 
 # The span of each engine's partitions (``MODELMON_PARTITION_DAYS``), set where the engine is
 # built from the settings; 1 day for an engine built elsewhere.
@@ -133,13 +163,8 @@ def create_partitions(
     for low, high in uncovered(slots(start, end, days), partitions(connection, table)):
         name = f"{table}_p{low:%Y%m%d}"
         connection.execute(
-            text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        )
-        connection.execute(
-            text(
-                f"ALTER TABLE {table} ATTACH PARTITION {name} "
-                f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
-            )
+            text("SELECT modelmon_create_partition(:parent, :name, :low, :high)"),
+            {"parent": table, "name": name, "low": low, "high": high},
         )
         created.append(name)
     return created
@@ -176,24 +201,30 @@ def drop_partition(session: Session, table: str, partition: Partition) -> tuple[
     partition, outcomes deleted beside it). The caller holds the maintenance lock
     (``expired_partition``)."""
     connection = session.connection()
-    name, keys = partition.name, KEY_TABLES[table]
+    # The partition's rows read through the parent (pruned to it by the bounds): the service
+    # role may read the parent, not the partitions the owner's function created.
+    rows_of = f"{table} p WHERE p.{PARTITION_KEYS[table]} >= :start AND p.{PARTITION_KEYS[table]} < :end"
+    bounds = {"start": partition.start, "end": partition.end}
     joined = 0
     if table == "predictions":
         joined = connection.execute(
             text(
-                f"WITH gone AS (DELETE FROM outcomes o USING {name} p WHERE o.model_id = p.model_id "
+                f"WITH gone AS (DELETE FROM outcomes o USING {rows_of} AND o.model_id = p.model_id "
                 "AND o.prediction_id = p.prediction_id RETURNING o.model_id, o.prediction_id), "
                 "k AS (DELETE FROM outcome_keys k USING gone g WHERE k.model_id = g.model_id "
                 "AND k.prediction_id = g.prediction_id) SELECT count(*) FROM gone"
-            )
+            ),
+            bounds,
         ).scalar_one()
-    rows = connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+    rows = connection.execute(text(f"SELECT count(*) FROM {rows_of}"), bounds).scalar_one()
     connection.execute(
         text(
-            f"DELETE FROM {keys} k USING {name} p "
-            "WHERE k.model_id = p.model_id AND k.prediction_id = p.prediction_id"
-        )
+            f"DELETE FROM {KEY_TABLES[table]} k USING {rows_of} "
+            "AND k.model_id = p.model_id AND k.prediction_id = p.prediction_id"
+        ),
+        bounds,
     )
-    connection.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
-    connection.execute(text(f"DROP TABLE {name}"))
+    connection.execute(
+        text("SELECT modelmon_drop_partition(:parent, :name)"), {"parent": table, "name": partition.name}
+    )
     return int(rows), int(joined)

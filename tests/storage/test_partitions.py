@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from service.app import create_app
 from service.clock import frozen_clock
@@ -16,9 +17,14 @@ from service.config import Settings
 from service.privacy.jobs import Partitioning, RetentionJob
 from service.storage.database import create_database_engine, create_session_factory
 from service.storage.partitions import Partition, uncovered
+from service.storage.roles import grant_service_role
 from tests import factories
 from tests.asgi_client import AppClient, app_client
 from tests.conftest import NOW
+from tests.storage import test_roles
+from tests.storage.test_roles import Roles
+
+roles_fixture = test_roles.roles  # a throwaway database with an owner and a service role
 
 pytestmark = pytest.mark.postgres
 
@@ -198,3 +204,27 @@ def test_retention_drops_whole_partitions_and_trims_the_straddling_one(
 def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def test_the_service_role_makes_and_drops_partitions_it_does_not_own(roles_fixture: Roles) -> None:
+    """Production runs as a role that owns no table: the partition DDL goes through the owner's
+    SECURITY DEFINER functions (storage/partitions.py), granted by `db grant`."""
+    roles = roles_fixture
+    owner = create_engine(roles.owner_url)
+    grant_service_role(owner, make_url(roles.service_url).username or "")
+    _drop_partitions(owner)
+    settings = Settings(database_url=roles.service_url, run_jobs=False)
+    application = create_app(settings, clock=frozen_clock(NOW))
+    try:
+        with app_client(application) as client:
+            assert client.post("/v1/models", json=factories.registration()).status_code == 201
+            assert _send(client, [factories.prediction(i) for i in range(60)]).json()["accepted"] == 60
+        assert _names(owner, "predictions") == ["predictions_p20261101"]
+        later = factories.START + timedelta(days=92)
+        job = RetentionJob(application.state.context.sessions, frozen_clock(later), 90)
+        assert job.run(later) == (60, 0)
+        assert "predictions_p20261101" not in _names(owner, "predictions")
+        assert _scalar(owner, "SELECT count(*) FROM prediction_keys") == 0
+    finally:
+        application.state.context.engine.dispose()
+        owner.dispose()
