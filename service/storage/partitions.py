@@ -161,7 +161,8 @@ def create_partitions(
     _lock(connection)
     created = []
     for low, high in uncovered(slots(start, end, days), partitions(connection, table)):
-        name = f"{table}_p{low:%Y%m%d}"
+        # Not strftime's %Y: glibc writes year 1 as "1", not "0001".
+        name = f"{table}_p{low.year:04d}{low.month:02d}{low.day:02d}"
         connection.execute(
             text("SELECT modelmon_create_partition(:parent, :name, :low, :high)"),
             {"parent": table, "name": name, "low": low, "high": high},
