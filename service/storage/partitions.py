@@ -168,6 +168,8 @@ def create_partitions(
             {"parent": table, "name": name, "low": low, "high": high},
         )
         created.append(name)
+    # Back to the session's lock_timeout: an ingestion request goes on in this transaction.
+    connection.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     return created
 
 
