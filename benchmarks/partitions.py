@@ -18,7 +18,10 @@ database. Then:
   and dropped), against one ``DELETE … WHERE event_time < cutoff`` on the plain table (a lower
   bound for the old path, which deleted in batches of 5,000 and left the dead rows to vacuum:
   the VACUUM that follows is timed apart);
-- the second day's drop split into its parts: deleting the key rows, DETACH + DROP.
+- the second day's drop split into its parts: deleting the key rows, DETACH + DROP, then the
+  VACUUM of the key table;
+- ``SELECT max(id)`` on each table: what the global id reads still in the code cost once
+  ``id`` has no index of its own (``(model_id, id)`` instead).
 
     python -m benchmarks.partitions --rows 500k        # quick: ~1 min
     python -m benchmarks.partitions                    # 10M rows over 10 days
@@ -195,6 +198,14 @@ def drop_parts(url: str, start: datetime) -> dict[str, float]:
         conn.execute(f"DROP TABLE {name}")
         conn.commit()
         timings["detach + drop"] = time.perf_counter() - began
+        conn.autocommit = True
+        began = time.perf_counter()
+        conn.execute("VACUUM prediction_keys")  # the dead key rows of both days
+        timings["key vacuum"] = time.perf_counter() - began
+        for table in ("predictions", "predictions_plain"):  # what a global max(id) costs each
+            began = time.perf_counter()
+            conn.execute(f"SELECT max(id) FROM {table}")
+            timings[f"max(id) {table}"] = time.perf_counter() - began
     return timings
 
 
@@ -220,6 +231,10 @@ def report(rows: int, days: int, loaded: float, ingestion: dict[str, list[float]
     print(
         f"  second day's drop: key rows {parts['keys']:.2f} s, DETACH + DROP {parts['detach + drop']:.3f} s"
     )
+    print(f"  then VACUUM of prediction_keys (both days' dead keys): {parts['key vacuum']:.2f} s")
+    print("\nSELECT max(id) (aggregation's committed_high_water; no index on id alone when partitioned)")
+    for table in ("predictions", "predictions_plain"):
+        print(f"  {table:42s} {parts[f'max(id) {table}'] * 1000:8.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:
