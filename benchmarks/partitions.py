@@ -188,8 +188,8 @@ def drop_parts(url: str, start: datetime) -> dict[str, float]:
     with psycopg.connect(_conninfo(url)) as conn:
         began = time.perf_counter()
         conn.execute(
-            f"DELETE FROM prediction_keys k USING {name} p "
-            "WHERE k.model_id = p.model_id AND k.prediction_id = p.prediction_id"
+            "DELETE FROM prediction_keys WHERE event_time >= %s AND event_time < %s",
+            (start + timedelta(days=1), start + timedelta(days=2)),
         )
         conn.commit()
         timings["keys"] = time.perf_counter() - began
