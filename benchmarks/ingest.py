@@ -1,10 +1,13 @@
 """Write-path speed: predictions/s and request latency through a live `modelmon serve`.
 
 For batches of 1, 100, 1,000 and 10,000 predictions (20 features, 2 attributes), on SQLite
-and on Postgres, with concurrent keep-alive clients; and, in the same run, the rate of a raw
-COPY of the same rows into a table of the same shape and indexes (the physical ceiling).
+and on Postgres, with concurrent keep-alive clients, as JSON bodies and (batches over 1) as
+Parquet and Arrow IPC stream bodies of the same rows; and, in the same run, before and after
+the requests, the rate of a raw COPY of the same rows into a table of the predictions' shape
+with only a primary key (the ceiling issue 18 measures against).
 
     python -m benchmarks.ingest                      # both databases, defaults
+    python -m benchmarks.ingest --quick              # Postgres, batches of 1,000, ~1 minute
     python -m benchmarks.ingest --databases postgres --workers 2 --clients 8
 
 Prints a progress line per step to stderr and the table to stdout.
@@ -34,6 +37,10 @@ import orjson
 import psycopg
 
 from benchmarks.common import BENCH_HEADERS, postgres_database
+from tests.ingestion.columnar_bodies import ARROW_STREAM, PARQUET
+from tests.ingestion.columnar_bodies import body as columnar_body
+
+CONTENT_TYPES = {"json": "application/json", "parquet": PARQUET, "arrow": ARROW_STREAM}
 
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
@@ -72,6 +79,7 @@ def record(run: str, i: int) -> dict[str, Any]:
 @dataclass
 class Result:
     database: str
+    body: str
     batch: int
     requests: int
     rows: int
@@ -135,9 +143,10 @@ def _request(
     body: bytes | None,
     connection: http.client.HTTPConnection | None = None,
     auth: dict[str, str] | None = None,
+    content_type: str = "application/json",
 ) -> tuple[int, bytes]:
     conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    headers = {"content-type": "application/json"} if body is not None else {}
+    headers = {"content-type": content_type} if body is not None else {}
     conn.request(method, path, body=body, headers={**headers, **(auth or BENCH_HEADERS)})
     response = conn.getresponse()
     data = response.read()
@@ -155,7 +164,11 @@ def stored_ingest_key(database_url: str) -> dict[str, str]:
 
 
 def run_load(
-    port: int, bodies: list[bytes], clients: int, auth: dict[str, str] | None = None
+    port: int,
+    bodies: list[bytes],
+    clients: int,
+    auth: dict[str, str] | None = None,
+    content_type: str = "application/json",
 ) -> tuple[float, list[float]]:
     """Send every body once, from ``clients`` threads on keep-alive connections."""
     latencies: list[float] = []
@@ -173,7 +186,7 @@ def run_load(
                 break
             began = time.perf_counter()
             status, data = _request(
-                port, "POST", "/v1/models/bench/predictions", bodies[index], connection, auth
+                port, "POST", "/v1/models/bench/predictions", bodies[index], connection, auth, content_type
             )
             own.append((time.perf_counter() - began) * 1000)
             if status != 200:
@@ -194,35 +207,82 @@ def run_load(
     return elapsed, latencies
 
 
+def encoded(records: list[dict[str, Any]], body: str) -> bytes:
+    if body == "json":
+        return orjson.dumps({"predictions": records})
+    return columnar_body(records, CONTENT_TYPES[body])
+
+
+def warm_up(port: int, bodies: list[str], auth: dict[str, str] | None) -> None:
+    """A few untimed requests of each body format: the server's first Parquet request imports
+    pyarrow.parquet (~0.5 s here), which must not count against whichever format runs first."""
+    run = f"warm-{uuid.uuid4().hex[:8]}"
+    for k, body in enumerate(bodies * 3):
+        records = [record(run, k * 100 + i) for i in range(100)]
+        _request(
+            port,
+            "POST",
+            "/v1/models/bench/predictions",
+            encoded(records, body),
+            None,
+            auth,
+            CONTENT_TYPES[body],
+        )
+
+
 def bench_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
     results = []
     with server(url, args.workers, args.auth) as port:
         status, data = _request(port, "POST", "/v1/models", orjson.dumps(registration()))
         assert status in (200, 201), data
         auth = stored_ingest_key(url) if args.auth == "stored" else None
+        warm_up(port, args.bodies, auth)
         for batch in args.batch_sizes:
-            rows = max(batch * 4, args.rows if batch > 1 else args.single_requests)
-            requests = rows // batch
-            run = uuid.uuid4().hex[:8]
-            bodies = [
-                orjson.dumps({"predictions": [record(run, r * batch + i) for i in range(batch)]})
-                for r in range(requests)
-            ]
-            progress(f"{name}: {requests} requests of {batch} predictions, {args.clients} clients")
-            seconds, latencies = run_load(port, bodies, args.clients, auth)
-            results.append(Result(name, batch, requests, requests * batch, seconds, latencies))
+            results += bench_batch(name, port, batch, args, auth)
     return results
 
 
+def bench_batch(
+    name: str, port: int, batch: int, args: argparse.Namespace, auth: dict[str, str] | None
+) -> list[Result]:
+    """Each body format's share of the rows, sent in ``--rounds`` interleaved rounds (json,
+    parquet, arrow, json, …): on a machine whose load drifts, each format meets the same drift."""
+    bodies = args.bodies if batch > 1 else ["json"]
+    rows = max(batch * 4, args.rows if batch > 1 else args.single_requests)
+    rounds = max(1, min(args.rounds, rows // batch))
+    requests = rows // batch // rounds
+    totals = {body: Result(name, body, batch, 0, 0, 0.0, []) for body in bodies}
+    for round_number in range(rounds):
+        for body in bodies:
+            run = uuid.uuid4().hex[:8]
+            payloads = [
+                encoded([record(run, r * batch + i) for i in range(batch)], body) for r in range(requests)
+            ]
+            progress(
+                f"{name}: round {round_number + 1}/{rounds}, {requests} {body} requests of {batch} "
+                f"predictions, {args.clients} clients"
+            )
+            seconds, latencies = run_load(port, payloads, args.clients, auth, CONTENT_TYPES[body])
+            total = totals[body]
+            total.requests += requests
+            total.rows += requests * batch
+            total.seconds += seconds
+            total.latencies_ms += latencies
+    return list(totals.values())
+
+
 def raw_copy_rate(url: str, rows: int) -> float:
-    """Rows/s of COPY of the same rows into a table with the predictions table's shape and indexes."""
+    """Rows/s of COPY of the same rows into a table of the predictions table's shape with only a
+    primary key (an identity column, as the predictions' id): the ceiling of issue 18."""
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     run = uuid.uuid4().hex[:8]
     records = [record(run, i) for i in range(rows)]
     now = datetime.now(UTC)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy")
-        conn.execute("CREATE TABLE bench_copy (LIKE predictions INCLUDING ALL)")
+        conn.execute("CREATE TABLE bench_copy (LIKE predictions)")
+        conn.execute("ALTER TABLE bench_copy ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY")
+        conn.execute("ALTER TABLE bench_copy ADD PRIMARY KEY (id)")
         began = time.perf_counter()
         with (
             conn.transaction(),
@@ -253,22 +313,24 @@ def raw_copy_rate(url: str, rows: int) -> float:
 
 
 def print_table(results: list[Result], copy_rates: list[float]) -> None:
-    print("| database | batch | requests | predictions/s | requests/s | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| database | body | batch | requests | predictions/s | requests/s | p50 ms | p99 ms |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r.database} | {r.batch:,} | {r.requests:,} | {r.rows_per_second:,.0f} | "
+            f"| {r.database} | {r.body} | {r.batch:,} | {r.requests:,} | {r.rows_per_second:,.0f} | "
             f"{r.requests / r.seconds:,.0f} | {r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} |"
         )
     if copy_rates:
         ceiling = statistics.median(copy_rates)
         print(
-            f"\nraw COPY into Postgres (same rows, same indexes), median of {len(copy_rates)}: "
+            f"\nraw COPY into Postgres (same rows, a table of the predictions' shape with only a primary "
+            f"key), median of {len(copy_rates)} ({', '.join(f'{rate:,.0f}' for rate in copy_rates)}): "
             f"{ceiling:,.0f} rows/s"
         )
         for r in results:
             if r.database == "postgres" and r.batch >= 100:
-                print(f"- postgres, batches of {r.batch:,}: {r.rows_per_second / ceiling:.0%} of raw COPY")
+                ratio = r.rows_per_second / ceiling
+                print(f"- postgres, {r.body} batches of {r.batch:,}: {ratio:.2f}× raw COPY")
 
 
 def main() -> None:
@@ -287,6 +349,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (MODELMON_WORKERS)")
     parser.add_argument("--copy-rows", type=int, default=40_000)
     parser.add_argument(
+        "--bodies",
+        default="json,parquet,arrow",
+        type=lambda s: s.split(","),
+        help="request body formats of batches over 1 (json, parquet, arrow)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="interleaved rounds of the body formats per batch size"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="~1 minute: Postgres only, batches of 1,000, 30,000 rows per format and per COPY",
+    )
+    parser.add_argument(
         "--auth",
         choices=["env", "stored", "off"],
         default="env",
@@ -294,6 +370,8 @@ def main() -> None:
         "with authentication off",
     )
     args = parser.parse_args()
+    if args.quick:
+        args.databases, args.batch_sizes, args.rows, args.copy_rows = "postgres", [1000], 30_000, 30_000
     results: list[Result] = []
     copy_rates: list[float] = []
     for name in args.databases.split(","):

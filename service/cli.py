@@ -1,4 +1,5 @@
-"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys`` and ``demo``."""
+"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys``, ``demo``
+and ``import``."""
 
 from __future__ import annotations
 
@@ -302,9 +303,11 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     grant.add_argument("--role", required=True, help="the role serve and worker connect as")
     from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
+    from service.importer.command import register as register_import
 
     register_keys(commands)
     register_audit(commands)
+    register_import(commands)
     demo = commands.add_parser("demo", help=DEMO_HELP)
     if argv[:1] == ["demo"]:
         # Only `modelmon demo` loads the demo: serve, worker and the rest never import service.demo.
@@ -314,14 +317,23 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _client_command(args: argparse.Namespace) -> int:
+    """The commands that read no server settings: the demo builds its own (a production
+    MODELMON_* shell must not stop it), and import is a client of a running modelmon."""
+    if args.command == "demo":
+        from service.demo import command as demo_command
+
+        return demo_command.run(args)
+    from service.importer.command import run as run_import
+
+    return run_import(args)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser(arguments).parse_args(arguments)
-    if args.command == "demo":
-        # The demo builds its own settings: a production MODELMON_* shell must not stop it.
-        from service.demo import command as demo_command
-
-        raise SystemExit(demo_command.run(args))
+    if args.command in ("demo", "import"):
+        raise SystemExit(_client_command(args))
     settings, warnings = _load_settings()
     logging.basicConfig(
         level=settings.log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -12,7 +12,7 @@ set past the largest id anyway in case rows were written with explicit ids. SQLi
 Downgrade (Postgres): the rows go back to plain tables with the unique keys, in id order.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -28,7 +28,7 @@ from service.config import Settings
 from service.storage.partitions import PARTITION_FUNCTIONS, create_partitions
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -41,7 +41,9 @@ _SUBJECT = sa.text("subject_id IS NOT NULL")
 
 
 def _old_indexes(table: str) -> list[str]:
-    return [f"ix_{table}_model_time", f"ix_{table}_subject"] if table == "predictions" else []
+    """The plain table's indexes that the partitioned one re-creates under the same names."""
+    by_time = [f"ix_{table}_model_time", f"ix_{table}_subject"] if table == "predictions" else []
+    return [*by_time, f"ix_{table}_model_id"]  # (model_id, id): 0009
 
 
 def _create_indexes(table: str) -> None:
@@ -104,7 +106,7 @@ def _unpartition(table: str, old: str) -> None:
     _, keys = _TABLES[table]
     op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY NONE")
     op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-    for index in [*_old_indexes(table), f"ix_{table}_model_prediction", f"ix_{table}_model_id"]:
+    for index in [*_old_indexes(table), f"ix_{table}_model_prediction"]:
         op.execute(f"DROP INDEX {index}")
     op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS)")
     op.execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id")
@@ -113,6 +115,7 @@ def _unpartition(table: str, old: str) -> None:
     if table == "predictions":
         op.create_index("ix_predictions_model_time", table, ["model_id", "event_time"])
         op.create_index("ix_predictions_subject", table, ["subject_id"], postgresql_where=_SUBJECT)
+    op.create_index(f"ix_{table}_model_id", table, ["model_id", "id"])
     op.execute(f"INSERT INTO {table} SELECT * FROM {old} ORDER BY id")
     op.execute(f"DROP TABLE {old}")  # its partitions with it
     op.drop_table(keys)

@@ -9,13 +9,15 @@ aggregation); missing labels are None (classification) or NaN (regression).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from service.registry.service import VersionSpec
 from service.stats.layout import Batch
+from service.storage.columnar import Kind
 
 
 class EventRow(NamedTuple):
@@ -94,3 +96,88 @@ def _attributions(per_row: Sequence[dict[str, float] | None]) -> dict[str, Any]:
             names.update(attributions)
     empty: dict[str, float] = {}
     return {name: _floats([(a or empty).get(name) for a in per_row]) for name in sorted(names)}
+
+
+# ------------------------------------------------------------------ columnar events
+# Event columns as ``storage.columnar`` reads them: the plain ones under these names, and a
+# JSON field per feature ("f:<name>"), protected attribute ("a:<name>") and attribution
+# ("x:<feature>"). A feature numeric in one version and categorical in another is read as
+# text and turned into floats for the versions where it is numeric.
+ID, VERSION, SECONDS = "id", "version", "seconds"
+PLAIN: tuple[tuple[str, Kind], ...] = (
+    (ID, "int"),
+    (VERSION, "int"),
+    (SECONDS, "int"),
+    ("predicted_label", "text"),
+    ("predicted_value", "float"),
+    ("score", "float"),
+    ("label", "text"),
+    ("value", "float"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventColumns:
+    """Events in columns (one numpy array per column, all of ``rows`` rows)."""
+
+    columns: Mapping[str, np.ndarray[Any, Any]]
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns[ID])
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def take(self, index: np.ndarray[Any, np.dtype[np.int64]]) -> EventColumns:
+        return EventColumns({name: column[index] for name, column in self.columns.items()})
+
+
+def event_fields(specs: Iterable[VersionSpec]) -> list[tuple[str, str, str, Kind]]:
+    """(column name, JSON document, key, kind) of every field the ``specs`` read:
+    document is "features", "attributes" or "attributions"."""
+    kinds: dict[str, set[bool]] = {}
+    attributes: set[str] = set()
+    for spec in specs:
+        for name, is_numeric in spec.feature_kinds:
+            kinds.setdefault(name, set()).add(is_numeric)
+        attributes.update(spec.protected_attributes)
+    out: list[tuple[str, str, str, Kind]] = [
+        (f"f:{name}", "features", name, "float" if seen == {True} else "text")
+        for name, seen in sorted(kinds.items())
+    ]
+    out += [(f"a:{name}", "attributes", name, "text") for name in sorted(attributes)]
+    out += [(f"x:{name}", "attributions", name, "float") for name in sorted(kinds)]
+    return out
+
+
+def _as_floats(column: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    if column.dtype == np.float64:
+        return column
+    return _floats([None if v is None else float(v) for v in column.tolist()])
+
+
+def batch_of(spec: VersionSpec, events: EventColumns, *, with_labels: bool = True) -> Batch:
+    """The ``Batch`` of ``events`` (all of one version) for ``spec``: what ``to_batch`` gives
+    for the same rows, column by column without a per-row loop (one for a feature read as
+    text that is numeric in this version)."""
+    c = events.columns
+    regression = spec.task.value == "regression"
+    predictions: Any = c["predicted_value"] if regression else c["predicted_label"]
+    labels: Any = (c["value"] if regression else c["label"]) if with_labels else None
+    scores = c["score"] if spec.task.value == "binary_classification" else None
+    if scores is not None and not (predictions != None).any():  # noqa: E711 - element-wise
+        predictions = None  # score-only binary model: the layout's threshold decides
+    attributions = {
+        name: c[f"x:{name}"] for name in sorted(spec.feature_types) if not np.isnan(c[f"x:{name}"]).all()
+    }
+    return Batch(
+        rows=events.rows,
+        numeric={name: _as_floats(c[f"f:{name}"]) for name, is_num in spec.feature_kinds if is_num},
+        categorical={name: c[f"f:{name}"] for name, is_num in spec.feature_kinds if not is_num},
+        predictions=predictions,
+        scores=scores,
+        labels=labels,
+        attributes={name: c[f"a:{name}"] for name in sorted(spec.protected_attributes)},
+        attributions=attributions,
+    )

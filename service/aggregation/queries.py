@@ -17,10 +17,12 @@ from service.storage.engine_tables import Layout
 
 @dataclass(frozen=True, slots=True)
 class AggregationProgress:
-    """How far the aggregation passes have folded the event log.
+    """How far the aggregation passes have folded the event log, of one model or of all.
 
     Watermarks are the highest prediction and outcome ids folded in; ``generation`` counts the
-    passes; every event committed before ``folded_through`` (UTC) is folded in.
+    passes; every event committed before ``folded_through`` (UTC) is folded in. Over all models
+    (``progress``): the lowest watermarks and ``folded_through`` (the model furthest behind),
+    the highest generation and the latest ``updated_at`` (the last pass of any model).
     """
 
     prediction_watermark: int
@@ -30,17 +32,33 @@ class AggregationProgress:
     folded_through: datetime | None
 
 
+def model_progress(session: Session) -> dict[int, AggregationProgress]:
+    """Each model's cursor as read (no lock), by model id; a model without one has had
+    nothing folded."""
+    return {
+        row.model_id: AggregationProgress(
+            prediction_watermark=row.prediction_watermark,
+            outcome_watermark=row.outcome_watermark,
+            generation=row.generation,
+            updated_at=row.updated_at,
+            folded_through=row.folded_through,
+        )
+        for row in repository.read_cursors(session)
+    }
+
+
 def progress(session: Session) -> AggregationProgress | None:
-    """The watermark row as read (no lock); None before the first pass."""
-    row = repository.read_state(session)
-    if row is None:
+    """Every model's cursor summed up (see ``AggregationProgress``); None before the first pass."""
+    cursors = list(model_progress(session).values())
+    if not cursors:
         return None
+    folded = [c.folded_through for c in cursors]
     return AggregationProgress(
-        prediction_watermark=row.prediction_watermark,
-        outcome_watermark=row.outcome_watermark,
-        generation=row.generation,
-        updated_at=row.updated_at,
-        folded_through=row.folded_through,
+        prediction_watermark=min(c.prediction_watermark for c in cursors),
+        outcome_watermark=min(c.outcome_watermark for c in cursors),
+        generation=max(c.generation for c in cursors),
+        updated_at=max(c.updated_at for c in cursors),
+        folded_through=None if None in folded else min(f for f in folded if f is not None),
     )
 
 

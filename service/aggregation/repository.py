@@ -1,20 +1,29 @@
-"""SQL of incremental aggregation: watermarks, event reads, layouts and bucket profiles."""
+"""SQL of incremental aggregation: each model's cursor, event reads, layouts and bucket profiles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session, defer
 
-from service.storage.claim import claim_singleton
-from service.storage.dialect import epoch_seconds, plan_each_execution, wait_for_writers
-from service.storage.engine_tables import AggregationState, BucketProfile, Layout
+from service.aggregation import frames
+from service.aggregation.frames import EventColumns
+from service.registry.service import VersionSpec
+from service.storage.claim import claim_waiting, skip_locked
+from service.storage.columnar import JsonField, read_columns
+from service.storage.dialect import (
+    epoch_seconds,
+    insert_ignoring_duplicates,
+    plan_each_execution,
+    wait_for_writers,
+)
+from service.storage.engine_tables import AggregationCursor, BucketProfile, Layout
 from service.storage.event_tables import Outcome, Prediction
+from service.storage.partitions import newest_id
 
-STREAM = "events"
 # Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to
 # commit means a stuck transaction, and the pass is retried later instead.
 LOCK_TIMEOUT = "3s"
@@ -26,14 +35,74 @@ Event = Sequence[Any]
 EVENT_ID, EVENT_VERSION, EVENT_SECONDS, EVENT_OFFSET = 0, 1, 2, 3
 
 
-def claim_state(session: Session, now: datetime) -> AggregationState | None:
-    """Lock the watermark row (``FOR UPDATE SKIP LOCKED``); None when another worker holds it."""
-    initial = {"prediction_watermark": 0, "outcome_watermark": 0, "generation": 0, "updated_at": now}
-    return claim_singleton(session, AggregationState, STREAM, **initial)
+def ensure_cursors(session: Session, model_ids: Sequence[int], now: datetime) -> None:
+    """A cursor at watermarks (0, 0) for every model in ``model_ids`` that has none yet: a model
+    without a cursor has had nothing folded. Race safe (``INSERT … ON CONFLICT DO NOTHING``)."""
+    known = set(session.execute(select(AggregationCursor.model_id)).scalars())
+    rows = [
+        {"model_id": m, "prediction_watermark": 0, "outcome_watermark": 0, "generation": 0, "updated_at": now}
+        for m in model_ids
+        if m not in known
+    ]
+    if rows:
+        session.execute(insert_ignoring_duplicates(session, AggregationCursor, ["model_id"]), rows)
 
 
-def read_state(session: Session) -> AggregationState | None:
-    return session.get(AggregationState, STREAM)
+def _pending(high_water: tuple[int, int]) -> ColumnElement[bool]:
+    """The cursor's model has a prediction or an outcome with an id in (watermark, high water]
+    (each an index range scan on ``(model_id, id)``)."""
+    cursor = AggregationCursor
+    predictions = exists().where(
+        Prediction.model_id == cursor.model_id,
+        Prediction.id > cursor.prediction_watermark,
+        Prediction.id <= high_water[0],
+    )
+    outcomes = exists().where(
+        Outcome.model_id == cursor.model_id,
+        Outcome.id > cursor.outcome_watermark,
+        Outcome.id <= high_water[1],
+    )
+    return or_(predictions, outcomes)
+
+
+def claim_next_cursor(
+    session: Session, high_water: tuple[int, int], *, skip: Collection[int], due: Collection[int]
+) -> AggregationCursor | None:
+    """Lock the cursor of the least recently folded model with events up to ``high_water`` not
+    yet folded, or in ``due`` (``FOR UPDATE SKIP LOCKED``: a model another worker folds is
+    passed by); models in ``skip`` are left alone. None when there is no such model."""
+    wanted = or_(_pending(high_water), AggregationCursor.model_id.in_(list(due)))
+    query = (
+        select(AggregationCursor)
+        .where(wanted, AggregationCursor.model_id.not_in(list(skip)))
+        .order_by(AggregationCursor.updated_at, AggregationCursor.model_id)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    return session.execute(skip_locked(query, of=AggregationCursor)).scalar_one_or_none()
+
+
+def claim_cursor(session: Session, model_id: int, lock_timeout: str) -> AggregationCursor | None:
+    """Lock one model's cursor, waiting up to ``lock_timeout`` for a worker folding it."""
+    query = (
+        select(AggregationCursor)
+        .where(AggregationCursor.model_id == model_id)
+        .execution_options(populate_existing=True)
+    )
+    found = claim_waiting(session, query, lock_timeout=lock_timeout)
+    return found[0] if found else None
+
+
+def idle_cursors(session: Session, high_water: tuple[int, int]) -> list[AggregationCursor]:
+    """Cursors whose models have no event up to ``high_water`` left to fold, locked
+    (``FOR UPDATE SKIP LOCKED``): a sweep that caught up moves them to it."""
+    query = select(AggregationCursor).where(not_(_pending(high_water)))
+    return list(session.execute(skip_locked(query.execution_options(populate_existing=True))).scalars())
+
+
+def read_cursors(session: Session) -> list[AggregationCursor]:
+    """Every model's cursor as read (no lock)."""
+    return list(session.execute(select(AggregationCursor)).scalars())
 
 
 def committed_high_water(session: Session) -> tuple[int, int]:
@@ -47,8 +116,8 @@ def committed_high_water(session: Session) -> tuple[int, int]:
     writers one at a time, so its maxima are safe as read.
     """
     wait_for_writers(session, (Prediction.__tablename__, Outcome.__tablename__), LOCK_TIMEOUT)
-    p_max = session.execute(select(func.coalesce(func.max(Prediction.id), 0))).scalar_one()
-    o_max = session.execute(select(func.coalesce(func.max(Outcome.id), 0))).scalar_one()
+    p_max = session.execute(newest_id(Prediction)).scalar_one()
+    o_max = session.execute(newest_id(Outcome)).scalar_one()
     return int(p_max), int(o_max)
 
 
@@ -59,21 +128,27 @@ def plan_for_id_ranges(session: Session) -> None:
     plan_each_execution(session)
 
 
-def nth_id_after(session: Session, table: Any, after: int, upto: int, n: int) -> int:
-    """The id ``n`` rows past ``after`` (at most ``upto``): bounds one pass's work."""
-    query = select(table.id).where(table.id > after, table.id <= upto).order_by(table.id).offset(n - 1)
+def nth_id_after(session: Session, table: Any, model_id: int, after: int, upto: int, n: int) -> int:
+    """The id of the model's ``n``-th row past ``after`` (at most ``upto``): bounds one pass's
+    work (an index range scan on ``(model_id, id)``)."""
+    query = (
+        select(table.id)
+        .where(table.model_id == model_id, table.id > after, table.id <= upto)
+        .order_by(table.id)
+        .offset(n - 1)
+    )
     found = session.execute(query.limit(1)).scalar_one_or_none()
     return upto if found is None else int(found)
 
 
 def pass_bounds(
-    session: Session, watermarks: tuple[int, int], high_water: tuple[int, int], n: int
+    session: Session, model_id: int, watermarks: tuple[int, int], high_water: tuple[int, int], n: int
 ) -> tuple[int, int]:
-    """(prediction id, outcome id) up to which one pass folds: at most ``n`` rows of each past
-    its watermark, never past the committed high water."""
+    """(prediction id, outcome id) up to which one pass of a model folds: at most ``n`` of its
+    rows of each past its watermark, never past the committed high water."""
     return (
-        nth_id_after(session, Prediction, watermarks[0], high_water[0], n),
-        nth_id_after(session, Outcome, watermarks[1], high_water[1], n),
+        nth_id_after(session, Prediction, model_id, watermarks[0], high_water[0], n),
+        nth_id_after(session, Outcome, model_id, watermarks[1], high_water[1], n),
     )
 
 
@@ -101,35 +176,123 @@ def _epoch_seconds(session: Session) -> Any:
 
 def _with_outcomes_upto(session: Session, outcomes_upto: int) -> Select[Any]:
     """Predictions, each with its outcome if that outcome's id ≤ ``outcomes_upto``."""
-    join = and_(
+    return (
+        select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
+        .add_columns(Outcome.label, Outcome.value)
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
+    )
+
+
+def _plain(session: Session) -> tuple[Any, ...]:
+    """The plain columns of a columnar event read, labelled as ``frames.PLAIN`` names them."""
+    return (
+        Prediction.id.label(frames.ID),
+        Prediction.version_id.label(frames.VERSION),
+        _epoch_seconds(session).label(frames.SECONDS),
+        Prediction.predicted_label.label("predicted_label"),
+        Prediction.predicted_value.label("predicted_value"),
+        Prediction.score.label("score"),
+        Outcome.label.label("label"),
+        Outcome.value.label("value"),
+    )
+
+
+_DOCUMENTS = {
+    "features": Prediction.features,
+    "attributes": Prediction.attributes,
+    "attributions": Prediction.attributions,
+}
+
+
+def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec]) -> EventColumns:
+    """Run an event ``query`` (of ``_plain`` columns) with the JSON fields ``specs`` read, in columns."""
+    fields = [
+        JsonField(name, _DOCUMENTS[document], key, kind)
+        for name, document, key, kind in frames.event_fields(specs)
+    ]
+    kinds = [kind for _, kind in frames.PLAIN]
+    return EventColumns(read_columns(session, query, kinds, fields))
+
+
+def _outcomes_upto(outcomes_upto: int) -> Any:
+    """A prediction's outcome if that outcome's id ≤ ``outcomes_upto`` (an outer join's condition)."""
+    return and_(
         Outcome.model_id == Prediction.model_id,
         Outcome.prediction_id == Prediction.prediction_id,
         Outcome.id <= outcomes_upto,
     )
-    return (
-        select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
-        .add_columns(Outcome.label, Outcome.value)
-        .outerjoin(Outcome, join)
-    )
 
 
-def new_predictions(session: Session, after: int, upto: int, outcomes_upto: int) -> list[Event]:
-    """Predictions with ids in (after, upto], each with its outcome if that id ≤ outcomes_upto."""
+def new_predictions(
+    session: Session,
+    after: int,
+    upto: int,
+    outcomes_upto: int,
+    specs: Iterable[VersionSpec],
+    *,
+    model_id: int,
+) -> EventColumns:
+    """The model's predictions with ids in (after, upto], each with its outcome if that id ≤
+    outcomes_upto; the features, attributes and attributions of ``specs`` in columns."""
     # No ORDER BY: folding is order-free, and the sort spilled to disk at the default work_mem.
-    query = _with_outcomes_upto(session, outcomes_upto).where(Prediction.id > after, Prediction.id <= upto)
-    return _events(session, query)
+    query = (
+        select(*_plain(session))
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
+        .where(Prediction.id > after, Prediction.id <= upto, Prediction.model_id == model_id)
+    )
+    return _columns(session, query, specs)
 
 
-def new_outcomes_of_folded(session: Session, after: int, upto: int, predictions_upto: int) -> list[Event]:
-    """Outcomes with ids in (after, upto] whose prediction (id ≤ predictions_upto) is already folded."""
+def new_outcomes_of_folded(
+    session: Session,
+    after: int,
+    upto: int,
+    predictions_upto: int,
+    specs: Iterable[VersionSpec],
+    *,
+    model_id: int,
+) -> EventColumns:
+    """The model's outcomes with ids in (after, upto] whose prediction (id ≤ predictions_upto)
+    is already folded, with their predictions, in columns."""
     join = and_(Prediction.model_id == Outcome.model_id, Prediction.prediction_id == Outcome.prediction_id)
     query = (
-        select(Prediction.id, Prediction.version_id, _epoch_seconds(session), *_PREDICTION_COLUMNS)
-        .add_columns(Outcome.label, Outcome.value)
+        select(*_plain(session))
+        .select_from(Outcome)
         .join(Prediction, join)
         .where(Outcome.id > after, Outcome.id <= upto, Prediction.id <= predictions_upto)
     )
-    return _events(session, query)
+    query = query.where(Outcome.model_id == model_id)
+    return _columns(session, query, specs)
+
+
+def version_event_columns(
+    session: Session,
+    model_id: int,
+    spec: VersionSpec,
+    *,
+    predictions_upto: int,
+    outcomes_upto: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    ordered: bool = True,
+) -> EventColumns:
+    """``version_events`` in columns (the same rows; in the same order if ``ordered``)."""
+    query = (
+        select(*_plain(session))
+        .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
+        .where(
+            Prediction.model_id == model_id,
+            Prediction.version_id == spec.version_id,
+            Prediction.id <= predictions_upto,
+        )
+    )
+    if ordered:
+        query = query.order_by(Prediction.event_time, Prediction.id)
+    if start is not None:
+        query = query.where(Prediction.event_time >= start)
+    if end is not None:
+        query = query.where(Prediction.event_time < end)
+    return _columns(session, query, [spec])
 
 
 def version_events(

@@ -1,38 +1,32 @@
-"""One aggregation pass: new events folded into bucket, hour and day profiles.
+"""Folding one model's new events into bucket, hour and day profiles (one pass of
+``aggregation/cursors.py``, which holds the model's cursor and says why each event is counted
+once).
 
-A pass claims the watermark row (``FOR UPDATE SKIP LOCKED``: one worker at a time),
-brings every version's layout up to date (fitting and re-aggregating a version whose
-bins changed), then reads predictions with ids in (P, P'] — each joined to its outcome
-if that outcome's id ≤ O' — and outcomes with ids in (O, O'] whose prediction was folded
-in an earlier pass (id ≤ P), and stores P', O'. Every (prediction, outcome) pair is so
-counted once: with its label if both ids are within the watermarks, else unlabelled
-until the outcome's pass adds its label as a ``label_delta`` to the bucket of the
-prediction's time, however late it comes. Re-running a pass reads nothing twice.
+A pass of model m brings its version layouts up to date (fitting and re-aggregating a version
+whose bins changed), then reads its predictions with ids in (P_m, P'] — each joined to its
+outcome if that outcome's id ≤ O' — and its outcomes with ids in (O_m, O'] whose prediction
+was folded in an earlier pass (id ≤ P_m). A pair whose outcome comes in a later pass adds its
+label as a ``label_delta`` to the bucket of the prediction's time, however late it comes.
 
 Profiles are stored at three levels — the configured bucket, the hour and the UTC day —
 so a 7-day window merges at most ~52 stored profiles instead of 2,016 buckets.
-
-Each model is its own unit of work (a savepoint, ``service/failures``): a model whose
-preparation or fold raises is rolled back alone and reported in ``failed``; the watermarks
-still advance for everyone. A *held* model (its aggregation failed before) has its new
-events passed over until its retry is due; the retry rebuilds its profiles from every
-stored event up to the new watermarks, so nothing it passed over is lost.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
-from service.aggregation import layouts, repository
-from service.aggregation.frames import to_batch
-from service.aggregation.repository import Event, ProfileKey
-from service.failures.service import isolated
+from service.aggregation import frames, layouts, repository
+from service.aggregation.frames import EventColumns
+from service.aggregation.repository import ProfileKey
 from service.kernel import grid
 from service.kernel.durations import DAY, HOUR
 from service.monitors.plans import WindowGrid, binning_plan, window_grid
@@ -41,10 +35,9 @@ from service.monitors.service import config_from_stored
 from service.registry import queries as registry
 from service.registry.service import VersionSpec, compile_version
 from service.stats.labels import label_delta
-from service.stats.layout import Layout
+from service.stats.layout import IntArray, Layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
-from service.storage.engine_tables import AggregationState
 from service.storage.engine_tables import Layout as LayoutRow
 
 LEVELS = 3  # 0: configured bucket, 1: hour, 2: UTC day
@@ -83,113 +76,64 @@ class PassResult:
     versions: dict[int, VersionState] = field(default_factory=dict)
     failed: dict[int, Exception] = field(default_factory=dict)  # model id → what it raised
     recovered: set[int] = field(default_factory=set)  # held models rebuilt in this pass
-
-    def part(self, model_id: int) -> PassResult:
-        """An empty result for one model's unit of work (its versions only)."""
-        versions = {v: state for v, state in self.versions.items() if state.model_id == model_id}
-        return PassResult(claimed=True, generation=self.generation, versions=versions)
+    model_id: int | None = None  # the model whose cursor the pass claimed
 
     def absorb(self, part: PassResult) -> None:
+        """Add a later pass of the same model (``fold_now`` runs several in one transaction)."""
         for version_id, buckets in part.touched.items():
             self.touched.setdefault(version_id, set()).update(buckets)
+        self.versions.update(part.versions)
+        self.failed.update(part.failed)
+        self.recovered |= part.recovered
+        self.generation, self.caught_up = part.generation, part.caught_up
+        self.predictions += part.predictions
+        self.late_labels += part.late_labels
         self.rebuilt_versions += part.rebuilt_versions
 
 
-def aggregate_pass(
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Rows per pass (predictions and outcomes each), reference rows read to fit bins, and
+    parsed layouts by layout id kept across passes (a stored layout never changes)."""
+
+    max_rows: int = 100_000
+    max_reference_rows: int = 100_000
+    parsed: dict[int, Layout] = field(default_factory=dict)
+
+
+def fold_events(
     session: Session,
-    *,
+    model_id: int,
+    result: PassResult,
+    marks: tuple[tuple[int, int], tuple[int, int]],
     now: datetime,
-    high_water: tuple[int, int],
-    max_rows: int = 100_000,
-    max_reference_rows: int = 100_000,
-    parsed: dict[int, Layout] | None = None,
-    high_water_at: datetime | None = None,
-    held: Collection[int] = (),
-    retry: Collection[int] = (),
-) -> PassResult:
-    """Fold events with ids up to ``high_water`` (from ``committed_high_water``), at most
-    ``max_rows`` predictions and ``max_rows`` outcomes per pass. ``parsed`` keeps parsed
-    layouts by layout id across passes (a stored layout never changes; a refit is a new id).
-    ``high_water_at``: when ``high_water`` was read; a pass that catches up with it records
-    that every event committed before then is folded (``folded_through``). ``held``: models
-    whose new events are passed over; ``retry``: those of them rebuilt in this pass."""
-    state = repository.claim_state(session, now)
-    if state is None:
-        return PassResult(claimed=False)
-    repository.plan_for_id_ranges(session)
-    result = PassResult(claimed=True, generation=state.generation + 1)
-    watermarks = (state.prediction_watermark, state.outcome_watermark)
-    waiting, layouts = set(held) - set(retry), {} if parsed is None else parsed
-    result.versions = _prepare_versions(
-        session, now, watermarks, high_water, result, max_reference_rows, layouts, waiting
+    limits: Limits,
+    rebuild: bool,
+) -> tuple[int, int]:
+    """Prepare the model's versions, then fold its events in (P_m, P'] and (O_m, O'] (or, for
+    ``rebuild``, every stored event up to P', O'); returns (P', O')."""
+    watermarks, high = marks
+    _prepare_versions(session, model_id, now, marks, result, limits)
+    p_new, o_new = repository.pass_bounds(session, model_id, watermarks, high, limits.max_rows)
+    if rebuild:
+        for state in list(result.versions.values()):
+            repository.delete_profiles(session, state.row.id)
+            _rebuild(session, state, (p_new, o_new), result)
+        return p_new, o_new
+    specs = [state.spec for state in result.versions.values()]
+    events = repository.new_predictions(session, watermarks[0], p_new, o_new, specs, model_id=model_id)
+    late = repository.new_outcomes_of_folded(
+        session, watermarks[1], o_new, watermarks[0], specs, model_id=model_id
     )
-    p_new, o_new = repository.pass_bounds(session, watermarks, high_water, max_rows)
-    events = repository.new_predictions(session, watermarks[0], p_new, o_new)
-    late = repository.new_outcomes_of_folded(session, watermarks[1], o_new, watermarks[0])
-    _fold_by_model(session, result, events, late, passed_over=set(held))
-    _rebuild_held(session, result, set(retry) - set(result.failed), (p_new, o_new))
+    _fold(session, result, events, late)
     result.predictions, result.late_labels = len(events), len(late)
-    result.caught_up = (p_new, o_new) == high_water
-    _advance(state, result, (p_new, o_new), now, high_water_at)
-    session.flush()
-    return result
+    return p_new, o_new
 
 
-def _advance(
-    state: AggregationState,
-    result: PassResult,
-    watermarks: tuple[int, int],
-    now: datetime,
-    high_water_at: datetime | None,
-) -> None:
-    """Move the watermarks past the folded events; a pass that caught up with the high water
-    read at ``high_water_at`` records that everything committed before then is folded."""
-    if result.caught_up and high_water_at is not None:
-        state.folded_through = max(high_water_at, state.folded_through or high_water_at)
-    state.prediction_watermark, state.outcome_watermark = watermarks
-    state.generation, state.updated_at = result.generation, now
-
-
-def _fold_by_model(
-    session: Session,
-    result: PassResult,
-    events: Sequence[Event],
-    late: Sequence[Event],
-    passed_over: set[int],
-) -> None:
-    """Fold each model's events in a unit of its own; held models' events are passed over."""
-    model_of = {version_id: state.model_id for version_id, state in result.versions.items()}
-    by_model: dict[int, tuple[list[Event], list[Event]]] = defaultdict(lambda: ([], []))
-    for slot, group in ((0, events), (1, late)):
-        for event in group:
-            model_id = model_of.get(event[repository.EVENT_VERSION])
-            if model_id is not None and model_id not in passed_over:
-                by_model[model_id][slot].append(event)
-    for model_id, (model_events, model_late) in by_model.items():
-        part = result.part(model_id)
-        _, error = isolated(session, _fold, session, part, model_events, model_late)
-        if error is None:
-            result.absorb(part)
-        else:
-            result.failed[model_id] = error
-
-
-def _rebuild_held(session: Session, result: PassResult, models: set[int], upto: tuple[int, int]) -> None:
-    """Rebuild each model's profiles from every stored event with ids up to ``upto``."""
-    for model_id in sorted(models):
-        part = result.part(model_id)
-        _, error = isolated(session, _rebuild_model, session, part, upto)
-        if error is None:
-            result.absorb(part)
-            result.recovered.add(model_id)
-        else:
-            result.failed[model_id] = error
-
-
-def _rebuild_model(session: Session, part: PassResult, upto: tuple[int, int]) -> None:
-    for state in list(part.versions.values()):
-        repository.delete_profiles(session, state.row.id)
-        _rebuild(session, state, upto, part)
+def _per_row(versions: IntArray, value_of: dict[int, int]) -> IntArray:
+    """``value_of`` each row's version (-1 for a version not in it), one look-up per version."""
+    distinct, inverse = np.unique(versions, return_inverse=True)
+    return np.array([value_of.get(int(v), -1) for v in distinct], dtype=np.int64)[inverse]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,38 +151,27 @@ class _Fitting:
 
 def _prepare_versions(
     session: Session,
+    model_id: int,
     now: datetime,
-    watermarks: tuple[int, int],
-    high_water: tuple[int, int],
+    marks: tuple[tuple[int, int], tuple[int, int]],
     result: PassResult,
-    max_reference_rows: int,
-    parsed: dict[int, Layout],
-    waiting: set[int],
-) -> dict[int, VersionState]:
-    """Every version with a usable layout; refits (and re-aggregates) those whose inputs changed.
+    limits: Limits,
+) -> None:
+    """The model's versions with a usable layout (into ``result.versions``); refits (and
+    re-aggregates) those whose inputs changed.
 
-    Bins may be fitted on any committed row (up to ``high_water``); the re-aggregation of a
-    refitted version covers what earlier passes folded (up to ``watermarks``), and this pass
-    folds the rest. Each model is prepared in a unit of its own; models in ``waiting`` (held,
-    retry not due) are left out.
+    Bins may be fitted on any committed row (up to the high water); the re-aggregation of a
+    refitted version covers what earlier passes folded (up to the watermarks), and this pass
+    folds the rest.
     """
-    configs = all_configs(session)
-    current, references = repository.active_layouts(session), registry.active_references(session)
-    fitting = _Fitting(now, high_water, watermarks, current, references, max_reference_rows, parsed)
-    states: dict[int, VersionState] = {}
-    for model, versions in registry.models_with_versions(session):
-        if model.id in waiting:
-            continue
-        part = result.part(model.id)
-        _, error = isolated(
-            session, _prepare_model, session, fitting, model, versions, configs.get(model.id), part
-        )
-        if error is None:
-            states.update(part.versions)
-            result.absorb(part)
-        else:
-            result.failed[model.id] = error
-    return states
+    found = [(m, v) for m, v in registry.models_with_versions(session) if m.id == model_id]
+    if not found:
+        return  # deleted since its cursor was claimed (the cursor goes with it: ON DELETE CASCADE)
+    (model, versions), (watermarks, high) = found[0], marks
+    current = repository.active_layouts(session, [v.id for v in versions])
+    references = registry.active_references(session)
+    fitting = _Fitting(now, high, watermarks, current, references, limits.max_reference_rows, limits.parsed)
+    _prepare_model(session, fitting, model, versions, all_configs(session).get(model_id), result)
 
 
 def _prepare_model(
@@ -282,32 +215,32 @@ def _parsed(row: LayoutRow, parsed: dict[int, Layout]) -> Layout:
 
 def _rebuild(session: Session, state: VersionState, watermarks: tuple[int, int], result: PassResult) -> None:
     """Fold every already-aggregated event of the version into its new layout's profiles."""
-    events = repository.version_events(
-        session, state.model_id, state.spec.version_id,
+    events = repository.version_event_columns(
+        session, state.model_id, state.spec,
         predictions_upto=watermarks[0], outcomes_upto=watermarks[1],
     )  # fmt: skip
     result.rebuilt_versions += 1
-    _fold(session, result, events, [], only={state.spec.version_id: state})
+    _fold(session, result, events, events.take(np.empty(0, np.int64)), only={state.spec.version_id: state})
 
 
 def _fold(
     session: Session,
     result: PassResult,
-    events: Sequence[Event],
-    late: Sequence[Event],
+    events: EventColumns,
+    late: EventColumns,
     only: dict[int, VersionState] | None = None,
 ) -> None:
     versions = result.versions if only is None else only
     work = [
-        (kind, key, rows)
+        (kind, key, group.take(rows))
         for kind, group in (("events", events), ("labels", late))
-        for key, rows in sorted(_by_bucket(group, versions).items())
+        for key, rows in _by_bucket(group, versions)
     ]
     for first in range(0, len(work), STORE_EVERY):
         deltas: dict[tuple[int, int, datetime], list[Profile]] = defaultdict(list)
         for kind, (version_id, bucket), rows in work[first : first + STORE_EVERY]:
             state = versions[version_id]
-            batch = to_batch(state.spec, rows, offset=repository.EVENT_OFFSET)
+            batch = frames.batch_of(state.spec, rows)
             profile = (
                 build_profile(state.layout, batch) if kind == "events" else label_delta(state.layout, batch)
             )
@@ -332,17 +265,22 @@ def _store_deltas(
 
 
 def _by_bucket(
-    events: Sequence[Event], versions: dict[int, VersionState]
-) -> dict[tuple[int, datetime], list[Event]]:
-    """Events grouped by (version, bucket start); events of versions without bins are left out."""
-    sizes = {version_id: state.row.bucket_seconds for version_id, state in versions.items()}
-    by_seconds: dict[tuple[int, int], list[Event]] = defaultdict(list)
-    version_at, seconds_at = repository.EVENT_VERSION, repository.EVENT_SECONDS
-    for event in events:
-        size = sizes.get(event[version_at])
-        if size is not None:
-            by_seconds[(event[version_at], event[seconds_at] // size * size)].append(event)
-    return {(version, grid.at(start)): rows for (version, start), rows in by_seconds.items()}
+    events: EventColumns, versions: dict[int, VersionState]
+) -> list[tuple[tuple[int, datetime], IntArray]]:
+    """Row positions of each (version, bucket start), sorted by that key, each in read order;
+    events of versions without bins are left out. One stable argsort instead of appending
+    10^5 rows a pass to Python lists."""
+    version_of, seconds = events.columns[frames.VERSION], events.columns[frames.SECONDS]
+    sizes = _per_row(version_of, {v: state.row.bucket_seconds for v, state in versions.items()})
+    keep = np.flatnonzero(sizes > 0)
+    starts = seconds[keep] // sizes[keep] * sizes[keep]
+    order = np.lexsort((starts, version_of[keep]))  # stable: read order within a key
+    key_version, key_start, rows = version_of[keep][order], starts[order], keep[order]
+    edges = np.flatnonzero((np.diff(key_version) != 0) | (np.diff(key_start) != 0)) + 1
+    bounds = [0, *edges.tolist(), rows.size]
+    return [
+        ((int(key_version[a]), grid.at(int(key_start[a]))), rows[a:b]) for a, b in pairwise(bounds) if b > a
+    ]
 
 
 def _store(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 import orjson
@@ -20,6 +21,10 @@ from service.ingestion.pieces import split_document
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 JSON_TYPES = frozenset({"application/json", ""})
+_COLUMNAR_HINT = (
+    " (predictions and outcomes also take application/vnd.apache.parquet and "
+    "application/vnd.apache.arrow.stream)"
+)
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -108,6 +113,7 @@ def parse_records(
     if content_type not in JSON_TYPES:
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not accepted; send application/json or application/x-ndjson"
+            + ("" if key == "rows" else _COLUMNAR_HINT)
         )
     document = _document(body, key)
     if not isinstance(document, dict):
@@ -126,8 +132,8 @@ def parse_records(
     return records, {name: document[name] for name in extra_keys if name in document}
 
 
-def check_batch_size(records: list[Any], key: str, limit: int) -> None:
-    if not records:
+def check_batch_size(records: Sized, key: str, limit: int) -> None:
+    if not len(records):
         raise Invalid(
             "the batch is empty; nothing was stored",
             [FieldError(None, key, "at least one record is required")],

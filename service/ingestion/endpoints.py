@@ -8,9 +8,11 @@ to enforce the byte limit while streaming and to accept NDJSON; they are parsed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -18,10 +20,18 @@ from service.audit.service import Action, record
 from service.context import AppContext, Context
 from service.edge.collector import collection_deferred, release_in_pieces
 from service.errors import ErrorBody, FieldError, Invalid
-from service.ingestion import service
+from service.ingestion import columnar, service
 from service.ingestion.body import check_batch_size, media_type, parse_records, read_limited_body
-from service.ingestion.records import outcome_record, prediction_record, reference_record, validate_all
+from service.ingestion.records import (
+    PredictionRecord,
+    outcome_record,
+    prediction_record,
+    reference_record,
+    validate_all,
+)
 from service.ingestion.schemas import (
+    OUTCOME_COLUMNS_DOC,
+    PREDICTION_COLUMNS_DOC,
     IngestResult,
     OutcomeBatch,
     OutcomeIn,
@@ -33,19 +43,23 @@ from service.ingestion.schemas import (
     ReferenceUpload,
     request_body_doc,
 )
-from service.ingestion.validation import event_times, shown
+from service.ingestion.validation import EventTimes, event_times, shown
 from service.kernel.instruments import counting_refusals, record_label_delays, record_stored_batch
 from service.kernel.principal import Actor, Principal
 from service.privacy.pseudonym import settings_pseudonymiser
 from service.registry.schemas import ModelNamePath
-from service.registry.service import load_model
+from service.registry.service import RegisteredModel, load_model
 from service.storage.database import unit_of_work
 
 router = APIRouter(prefix="/v1/models/{name}", tags=["ingestion"])
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Malformed JSON; the message gives line, column and byte."},
+    400: {
+        "model": ErrorBody,
+        "description": "Malformed JSON (the message gives line, column and byte), or a Parquet or Arrow "
+        "body that cannot be read.",
+    },
     404: {"model": ErrorBody, "description": "Unknown model."},
     409: {
         "model": ErrorBody,
@@ -59,12 +73,47 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store_predictions(context: AppContext, name: str, body: bytes, content_type: str) -> IngestResult:
+def _prediction_batch(
+    context: AppContext, body: bytes, content_type: str
+) -> tuple[list[Any], pa.Table | None]:
+    """JSON records, or the columnar body's table (turned into records once the model is known)."""
     settings = context.settings
+    if columnar.is_columnar(content_type):
+        table = columnar.read_table(body, content_type, settings.max_batch_size, "predictions")
+        return [], table
     records, _ = parse_records(
         body, content_type, "predictions", max_errors_listed=settings.max_errors_listed
     )
-    check_batch_size(records, "predictions", settings.max_batch_size)
+    return records, None
+
+
+def _valid_predictions(
+    context: AppContext,
+    model: RegisteredModel,
+    batch: tuple[list[Any], pa.Table | None],
+    times: EventTimes,
+    pseudonymise: Callable[[str], str],
+) -> list[PredictionRecord]:
+    """The batch's records, validated (422 listing the problems): a columnar table by whole
+    columns when every value passes (``vectorised.py``), else record by record."""
+    records, table = batch
+    if table is not None:
+        fast = columnar.fast_predictions(table, model, times, pseudonymise)
+        if fast is not None:
+            return fast
+        records = columnar.prediction_records(table, model)
+    return validate_all(
+        records,
+        lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
+        context.settings.max_errors_listed,
+    )
+
+
+def _store_predictions(context: AppContext, name: str, body: bytes, content_type: str) -> IngestResult:
+    settings = context.settings
+    records, table = batch = _prediction_batch(context, body, content_type)
+    size = len(records) if table is None else table.num_rows
+    check_batch_size(range(size), "predictions", settings.max_batch_size)
     now = context.clock()
     times = event_times(
         now, skew_seconds=settings.max_future_skew_seconds, horizon_days=settings.horizon_days
@@ -73,17 +122,13 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
     pseudonymise = settings_pseudonymiser(settings)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        with counting_refusals(model.name, "prediction", len(records)):
-            valid = validate_all(
-                records,
-                lambda c, i, r: prediction_record(c, i, r, model, times, pseudonymise),
-                settings.max_errors_listed,
-            )
+        with counting_refusals(model.name, "prediction", size), columnar.flat_field_names(table is not None):
+            valid = _valid_predictions(context, model, batch, times, pseudonymise)
             result = service.ingest_predictions(
                 session, model, valid, now, delays, max_windows=settings.max_batch_windows
             )
     record_stored_batch(
-        model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=len(records)
+        model.name, "prediction", accepted=result.accepted, duplicates=result.duplicates, size=size
     )
     release_in_pieces(valid, records)
     record_label_delays(model.name, delays)
@@ -94,13 +139,15 @@ def _store_predictions(context: AppContext, name: str, body: bytes, content_type
     "/predictions",
     responses=_ERRORS,
     summary="Ingest predictions",
-    openapi_extra=request_body_doc(PredictionBatch, PredictionIn),
+    openapi_extra=request_body_doc(PredictionBatch, PredictionIn, PREDICTION_COLUMNS_DOC),
 )
 async def ingest_predictions(name: ModelNamePath, request: Request, context: Context) -> IngestResult:
     """Store a batch of predictions atomically: all of it, or nothing and a list of every problem.
 
     `application/json` takes `{"predictions": [...]}`; `application/x-ndjson` takes one
-    prediction per line. A resent id with the same content counts as a duplicate.
+    prediction per line; `application/vnd.apache.parquet` and `application/vnd.apache.arrow.stream`
+    take one table with a row per prediction (flat columns, see the request body). A resent id
+    with the same content counts as a duplicate.
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
     with collection_deferred():
@@ -109,8 +156,15 @@ async def ingest_predictions(name: ModelNamePath, request: Request, context: Con
 
 def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: str) -> OutcomeResult:
     settings = context.settings
-    records, _ = parse_records(body, content_type, "outcomes", max_errors_listed=settings.max_errors_listed)
-    check_batch_size(records, "outcomes", settings.max_batch_size)
+    table = None
+    if columnar.is_columnar(content_type):
+        table = columnar.read_table(body, content_type, settings.max_batch_size, "outcomes")
+        records: list[Any] = []
+    else:
+        records, _ = parse_records(
+            body, content_type, "outcomes", max_errors_listed=settings.max_errors_listed
+        )
+    check_batch_size(records if table is None else range(table.num_rows), "outcomes", settings.max_batch_size)
     now = context.clock()
     times = event_times(
         now, skew_seconds=settings.max_future_skew_seconds, horizon_days=settings.horizon_days
@@ -118,7 +172,10 @@ def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: s
     delays: list[float] = []
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        with counting_refusals(model.name, "outcome", len(records)):
+        size = len(records) if table is None else table.num_rows
+        with counting_refusals(model.name, "outcome", size), columnar.flat_field_names(table is not None):
+            if table is not None:
+                records = columnar.outcome_records(table, model)
             valid = validate_all(
                 records, lambda c, i, r: outcome_record(c, i, r, model, times), settings.max_errors_listed
             )
@@ -137,12 +194,13 @@ def _store_outcomes(context: AppContext, name: str, body: bytes, content_type: s
     "/outcomes",
     responses=_ERRORS,
     summary="Ingest outcomes (true labels)",
-    openapi_extra=request_body_doc(OutcomeBatch, OutcomeIn),
+    openapi_extra=request_body_doc(OutcomeBatch, OutcomeIn, OUTCOME_COLUMNS_DOC),
 )
 async def ingest_outcomes(name: ModelNamePath, request: Request, context: Context) -> OutcomeResult:
     """Store true outcomes, joined to predictions by `prediction_id` whichever arrives first.
 
     An outcome whose prediction has not arrived is kept (`waiting`) and joins it when it does.
+    JSON, NDJSON, Parquet or Arrow IPC stream (columns `prediction_id`, `label`, `timestamp`).
     """
     body = await read_limited_body(request, context.settings.max_body_bytes)
     with collection_deferred():

@@ -62,7 +62,10 @@ def prediction_features(session: Session, ids: Sequence[int]) -> list[dict[str, 
     return repository.prediction_features(session, ids)
 
 
-def first_unfolded_received_at(session: Session, watermark: int) -> datetime | None:
-    """When the oldest prediction past ``watermark`` (not yet aggregated) was received; None
-    when there is none (a primary-key look-up)."""
-    return repository.first_unfolded_received_at(session, watermark)
+def first_unfolded_received_at(
+    session: Session, watermark: int, model_id: int | None = None
+) -> datetime | None:
+    """When the oldest prediction past ``watermark`` (not yet aggregated; of ``model_id`` when
+    given) was received; None when there is none (a look-up on the primary key, or on the
+    ``(model_id, id)`` index)."""
+    return repository.first_unfolded_received_at(session, watermark, model_id)

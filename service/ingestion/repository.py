@@ -222,8 +222,10 @@ def prediction_features(session: Session, ids: Sequence[int]) -> list[dict[str, 
     return [found[i] for i in ids if i in found]
 
 
-def first_unfolded_received_at(session: Session, watermark: int) -> datetime | None:
+def first_unfolded_received_at(session: Session, watermark: int, model_id: int | None) -> datetime | None:
     """When the oldest prediction not yet aggregated was received (a primary-key look-up)."""
     query = select(Prediction.received_at).where(Prediction.id > watermark).order_by(Prediction.id).limit(1)
+    if model_id is not None:
+        query = query.where(Prediction.model_id == model_id)
     result: datetime | None = session.execute(query).scalar_one_or_none()
     return result

@@ -185,8 +185,37 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def request_body_doc(model: type[BaseModel], ndjson_item: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI requestBody for an endpoint that reads its body itself (JSON or NDJSON)."""
+_COLUMNAR_BODY = {"type": "string", "format": "binary"}
+
+
+def columnar_content(columns: str) -> dict[str, Any]:
+    """The Parquet and Arrow IPC stream entries of a requestBody (service/ingestion/columnar.py)."""
+    return {
+        media: {"schema": {**_COLUMNAR_BODY, "description": f"{name} with flat columns: {columns}"}}
+        for media, name in (
+            ("application/vnd.apache.parquet", "One Parquet file"),
+            ("application/vnd.apache.arrow.stream", "One Arrow IPC stream"),
+        )
+    }
+
+
+PREDICTION_COLUMNS_DOC = (
+    "`id`, `timestamp` (an Arrow timestamp with a time zone, or ISO 8601 text; a timestamp without a "
+    "time zone is refused), `prediction`, optional `score`, `version`, `subject_id`, and one column per "
+    "feature and per protected attribute under its registered name. Class scores and attributions are "
+    "JSON-only. Errors name the row index and the column."
+)
+OUTCOME_COLUMNS_DOC = (
+    "`prediction_id`, `label` (`value` for regression models) and `timestamp` (as for predictions). "
+    "Errors name the row index and the column."
+)
+
+
+def request_body_doc(
+    model: type[BaseModel], ndjson_item: type[BaseModel], columns: str | None = None
+) -> dict[str, Any]:
+    """OpenAPI requestBody for an endpoint that reads its body itself (JSON or NDJSON; with
+    ``columns``, Parquet and Arrow IPC stream too)."""
     schema = _schema(model)
     examples = schema.pop("examples", [])
     item_schema = _schema(ndjson_item)
@@ -198,6 +227,7 @@ def request_body_doc(model: type[BaseModel], ndjson_item: type[BaseModel]) -> di
                 "application/x-ndjson": {
                     "schema": {**item_schema, "description": "One record per line."},
                 },
+                **({} if columns is None else columnar_content(columns)),
             },
         }
     }

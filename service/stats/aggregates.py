@@ -35,17 +35,29 @@ def _add_float_tuples(left: Sequence[float], right: Sequence[float]) -> tuple[fl
     return tuple(a + b for a, b in zip(left, right, strict=True))
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass's field names in order: ``fields()`` rebuilt the tuple on each call, ~8 µs,
+    ~20 times per stored profile (7% of a fold pass)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 class _Additive:
     """Field-wise addition of scalar int/float fields (dataclass mixin)."""
 
     def merge(self, other: Self) -> Self:
         if type(other) is not type(self):
             raise TypeError(f"cannot merge {type(self).__name__} with {type(other).__name__}")
-        values = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        values = {name: getattr(self, name) + getattr(other, name) for name in field_names(type(self))}
         return type(self)(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {name: getattr(self, name) for name in field_names(type(self))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -227,7 +239,7 @@ class ScoreHistogram:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
+        return {name: list(getattr(self, name)) for name in field_names(type(self))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreHistogram:

@@ -45,6 +45,15 @@ FORMAT = 1
 
 
 def _require_finite(where: str, values: Iterable[Any]) -> None:
+    # A sum is finite when every term is (NaN and ±inf carry through it): one C loop instead
+    # of a call per value (~400 values a profile, 9% of serialising one). Only a sum that
+    # overflowed, or an int too large for a float, needs the look at each value.
+    values = values if isinstance(values, (list, tuple)) else list(values)
+    try:
+        if math.isfinite(sum(values)):
+            return
+    except OverflowError:
+        pass
     if not all(map(math.isfinite, values)):
         raise ValueError(f"profile field {where} holds a non-finite number; JSON cannot store it")
 
@@ -104,10 +113,23 @@ def _outcomes_to_dict(key: GroupKey, outcomes: Outcomes) -> dict[str, Any]:
         aggregate = getattr(outcomes, name)
         if aggregate is not None:
             out[name] = aggregate.to_dict()
-            for field, value in out[name].items():
-                if field != "classes":
-                    _require_finite(f"{name}.{field}", value if isinstance(value, list) else [value])
+            _require_finite_fields(name, out[name])
     return out
+
+
+def _require_finite_fields(name: str, body: dict[str, Any]) -> None:
+    """``_require_finite`` on every field but ``classes``: the scalars in one sum, each list
+    in one (a call per scalar field was ~15 calls per group and profile)."""
+    scalars = [v for field, v in body.items() if field != "classes" and not isinstance(v, list)]
+    lists = [v for field, v in body.items() if field != "classes" and isinstance(v, list)]
+    try:
+        if all(math.isfinite(sum(v)) for v in (scalars, *lists)):
+            return
+    except OverflowError:
+        pass
+    for field, value in body.items():
+        if field != "classes":
+            _require_finite(f"{name}.{field}", value if isinstance(value, list) else [value])
 
 
 def _outcomes_from_dict(data: Mapping[str, Any]) -> tuple[GroupKey, Outcomes]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import GenerativeSelect
 
-from service.storage.dialect import insert_ignoring_duplicates
+from service.storage.dialect import insert_ignoring_duplicates, local_lock_timeout
 
 QueryT = TypeVar("QueryT", bound=GenerativeSelect)
 EntityT = TypeVar("EntityT")
@@ -23,6 +23,17 @@ def skip_locked(query: QueryT, *, of: Any = None) -> QueryT:
     """``query`` locking the rows it returns (only those of ``of`` when given), skipping rows
     another worker holds."""
     return query.with_for_update(skip_locked=True, of=of)
+
+
+def claim_waiting(session: Session, query: Select[Any], *, lock_timeout: str, of: Any = None) -> list[Any]:
+    """The entities (first column) of ``query`` locked for this transaction, waiting for a
+    worker that holds them (at most ``lock_timeout``, then ``OperationalError``); the
+    statements after it wait for locks as the server's setting says again."""
+    local_lock_timeout(session, lock_timeout)
+    # A timed-out statement aborts the transaction: nothing may run after it but the rollback.
+    rows = list(session.execute(query.with_for_update(of=of)).scalars())
+    local_lock_timeout(session, None)
+    return rows
 
 
 def claim_singleton(session: Session, entity: type[EntityT], stream: str, **initial: Any) -> EntityT | None:

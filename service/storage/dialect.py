@@ -113,6 +113,21 @@ def wait_for_writers(session: Session, tables: Sequence[str], lock_timeout: str)
         session.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE"))
 
 
+def local_lock_timeout(session: Session, lock_timeout: str | None) -> None:
+    """Postgres: a statement of this transaction that waits longer than ``lock_timeout`` for a
+    lock fails (``OperationalError``) instead of waiting on; None restores the server's
+    setting. SQLite waits for its one writer lock by the connection's busy timeout already."""
+    if is_postgres(session):
+        value = "DEFAULT" if lock_timeout is None else f"'{lock_timeout}'"
+        session.execute(text(f"SET LOCAL lock_timeout TO {value}"))
+
+
+def lock_timed_out(error: sqlalchemy.exc.OperationalError) -> bool:
+    """The statement failed because it waited longer than its ``lock_timeout`` (Postgres
+    SQLSTATE 55P03), not because the database is gone."""
+    return isinstance(error.orig, psycopg.errors.LockNotAvailable)
+
+
 def plan_each_execution(session: Session) -> None:
     """Postgres: plan every statement of this transaction for its own parameters, without JIT
     or parallel workers. psycopg prepares a statement after 5 runs and Postgres then tends to a

@@ -1,4 +1,4 @@
-"""Tables of the evaluation engine: monitor configurations, layouts, aggregation state,
+"""Tables of the evaluation engine: monitor configurations, layouts, aggregation cursors,
 bucket profiles, window tasks and runs, evaluations and failed units of work.
 Why they look as they do: docs/schema.md.
 """
@@ -62,22 +62,24 @@ class Layout(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class AggregationState(Base):
-    """Watermarks of incremental aggregation: events with ids up to these are folded in.
+class AggregationCursor(Base):
+    """One model's watermarks of incremental aggregation: its events with ids up to these are
+    folded in.
 
-    One row (``stream`` = "events"): aggregation reads the event tables in id order, and
-    the row lock is the claim that lets one worker at a time advance it.
+    A row per model: aggregation reads each model's events in id order, and the row lock is
+    the claim that lets one worker at a time advance that model (``FOR UPDATE SKIP LOCKED``),
+    so two workers fold two models at once. ``generation`` counts the model's passes.
     """
 
-    __tablename__ = "aggregation_state"
+    __tablename__ = "aggregation_cursors"
 
-    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
     prediction_watermark: Mapped[int] = mapped_column(BigInteger)
     outcome_watermark: Mapped[int] = mapped_column(BigInteger)
     generation: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    # Every event committed before this time is folded in (set by a pass that caught up with
-    # the high water read at that time); windows ending later wait to be evaluated.
+    # Every event of the model committed before this time is folded in (set by a pass that
+    # caught up with the high water read at that time); its windows ending later wait.
     folded_through: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 

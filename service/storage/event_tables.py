@@ -69,7 +69,8 @@ class Prediction(Base):
         UniqueConstraint(*EVENT_KEY, name="uq_predictions_model_prediction", info=ONLY_SQLITE),
         Index("ix_predictions_model_time", "model_id", "event_time"),
         Index("ix_predictions_model_prediction", *EVENT_KEY, info=ONLY_POSTGRES),
-        Index("ix_predictions_model_id", "model_id", "id", info=ONLY_POSTGRES),
+        # A model's aggregation pass reads ``model_id = m AND id > watermark AND id <= high water``.
+        Index("ix_predictions_model_id", "model_id", "id"),
         # Erasure finds a subject's rows; partial, so records without a subject cost nothing.
         Index(
             "ix_predictions_subject",
@@ -108,7 +109,7 @@ class Outcome(Base):
     __table_args__ = (
         UniqueConstraint(*EVENT_KEY, name="uq_outcomes_model_prediction", info=ONLY_SQLITE),
         Index("ix_outcomes_model_prediction", *EVENT_KEY, info=ONLY_POSTGRES),
-        Index("ix_outcomes_model_id", "model_id", "id", info=ONLY_POSTGRES),
+        Index("ix_outcomes_model_id", "model_id", "id"),  # a model's aggregation pass, as above
         {"postgresql_partition_by": "RANGE (received_at)"},
     )
 

@@ -80,7 +80,7 @@ def _schedule_backfill(
     with unit_of_work(evaluation.sessions) as session:
         registered = load_model(session, model)
         config, _ = load_config(session, registered.model_id)
-        state = aggregation_queries.progress(session)
+        state = aggregation_queries.model_progress(session).get(registered.model_id)
         generation = 0 if state is None else state.generation
         layouts = aggregation_queries.active_layouts(
             session, [spec.version_id for spec in registered.versions.values()]

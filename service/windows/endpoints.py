@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
+from sqlalchemy.exc import OperationalError
 
 from service.context import Context
-from service.errors import ErrorBody, Invalid
+from service.errors import ErrorBody, Invalid, Unavailable
 from service.ranges import utc_parameter
 from service.registry.schemas import VERSION_PATTERN, ModelNamePath
 from service.registry.service import load_model, pick_version
@@ -31,6 +32,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
     404: {"model": ErrorBody, "description": "Unknown model, or a version without bins yet."},
     422: {"model": ErrorBody, "description": "Invalid parameters; `errors` names each field."},
+}
+_EVALUATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    503: {"model": ErrorBody, "description": "A worker folding the model's events held it too long."},
 }
 
 
@@ -69,17 +74,22 @@ def list_evaluations(
         return ondemand.list_evaluations(session, where, limit=limit, offset=offset)
 
 
-@router.post("/{name}/evaluate", summary="Evaluate a window now", responses=_ERRORS)
+@router.post("/{name}/evaluate", summary="Evaluate a window now", responses=_EVALUATE_ERRORS)
 def evaluate(
     name: ModelNamePath, context: Context, request: Annotated[WindowRequest | None, Body()] = None
 ) -> EvaluateResponse:
-    """Fold every committed event, then evaluate the given window (or the one ending at the
-    current bucket boundary) and return its figures. Nothing is stored."""
-    # Bounded: a backlog larger than 5 passes is the workers' to fold, not a request's.
-    AggregationJob(context.sessions, context.settings, context.clock).catch_up(max_passes=5)
+    """Fold the model's committed events, then evaluate the given window (or the one ending at
+    the current bucket boundary) and return its figures. No figures are stored; the fold is,
+    as a worker's would be. 503 when a worker folding the model holds it for over 10 s."""
+    jobs = AggregationJob(context.sessions, context.settings, context.clock)
+    try:
+        high_water = jobs.read_high_water()  # its own short transaction: it holds writers back
+    except OperationalError as error:
+        raise Unavailable("the event tables are busy (a writer is stuck); retry shortly") from error
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        return ondemand.evaluate_now(session, model, request or WindowRequest(), context.clock())
+        folding = ondemand.Folding(high_water, jobs.limits())
+        return ondemand.evaluate_now(session, model, request or WindowRequest(), context.clock(), folding)
 
 
 @router.post("/{name}/monitor/backtest", summary="Backtest a proposed configuration", responses=_ERRORS)

@@ -1,8 +1,8 @@
 """The aggregation and evaluation jobs, for `modelmon worker`, `serve` and backfill.
 
 Any number of workers, in any number of processes and machines, share the work through
-the database alone: an aggregation pass holds the watermark row (``FOR UPDATE SKIP
-LOCKED``, so a second worker skips it instead of waiting), and each window task is
+the database alone: an aggregation pass holds one model's cursor (``FOR UPDATE SKIP
+LOCKED``, so a second worker folds another model instead of waiting), and each window task is
 claimed the same way for the transaction that evaluates it. A worker that dies mid-job
 has its transaction rolled back and its locks released; the work stays pending and the
 next worker to look takes it. Unique keys on (window, revision) make a duplicate run
@@ -21,7 +21,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.aggregation import queries as aggregation_queries
-from service.aggregation.service import aggregate_pass
+from service.aggregation.cursors import HighWater, aggregate_pass
+from service.aggregation.service import Limits
 from service.clock import Clock
 from service.config import Settings
 from service.failures import service as failures
@@ -51,37 +52,50 @@ class AggregationJob:
         self.sessions, self.settings, self.clock = sessions, settings, clock
         self.cache = cache or ProfileCache()
         self.timing = JobTiming(self.name, clock)
+        self._high_water: HighWater | None = None
+
+    def read_high_water(self) -> HighWater:
+        """The committed high water, in a short transaction of its own (it holds writers back
+        for the ~ms of two max() look-ups); ``OperationalError`` when a writer is stuck."""
+        with unit_of_work(self.sessions) as session:
+            at = self.clock()
+            return HighWater(aggregation_queries.committed_high_water(session), at)
+
+    def limits(self) -> Limits:
+        return Limits(
+            self.settings.aggregation_pass_rows, self.settings.max_reference_rows, self.cache.layouts
+        )
 
     def run_once(self) -> tuple[bool, int, int]:
-        """One pass: (caught up, predictions folded, late labels folded)."""
+        """One model's pass: (caught up, predictions folded, late labels folded).
+
+        The committed high water is read once per sweep; the sweep is caught up when no model
+        is left with events below it that this worker may fold (others may be folding some)."""
         started = self.timing.start()
-        try:
-            with unit_of_work(self.sessions) as session:
-                high_water_at = self.clock()
-                high_water = aggregation_queries.committed_high_water(session)
-        except OperationalError as error:  # lock_timeout: a writer is stuck; try next round
-            log.warning("aggregation: event tables busy, retrying later (%s)", error.orig)
-            return True, 0, 0
+        if self._high_water is None:
+            try:
+                self._high_water = self.read_high_water()
+            except OperationalError as error:  # lock_timeout: a writer is stuck; try next round
+                log.warning("aggregation: event tables busy, retrying later (%s)", error.orig)
+                return True, 0, 0
+        mark, limits = self._high_water, self.limits()
         with self.timing.counting_failures(), unit_of_work(self.sessions) as session:
             now = self.clock()
             held, due = failures.model_units(session, self.name, now)
             result = aggregate_pass(
-                session,
-                now=now,
-                high_water=high_water,
-                max_rows=self.settings.aggregation_pass_rows,
-                max_reference_rows=self.settings.max_reference_rows,
-                parsed=self.cache.layouts,
-                high_water_at=high_water_at,
-                held=held,
-                retry=due,
-            )
-            if not result.claimed:
-                return True, 0, 0  # another worker is aggregating
-            schedule_each_model(session, result, now)
-            failures.settle(session, job=self.name, now=now, failed=result.failed, recovered=result.recovered)
+                session, now=now, high_water=mark.ids, max_rows=limits.max_rows,
+                max_reference_rows=limits.max_reference_rows, parsed=limits.parsed,
+                high_water_at=mark.at, held=held, retry=due,
+            )  # fmt: skip
+            if result.claimed:
+                schedule_each_model(session, result, now)
+                failures.settle(
+                    session, job=self.name, now=now, failed=result.failed, recovered=result.recovered
+                )
         self.timing.succeeded(self.timing.elapsed(started))
-        return result.caught_up, result.predictions, result.late_labels
+        if not result.claimed:
+            self._high_water = None  # caught up with it: the next sweep reads a new one
+        return not result.claimed, result.predictions, result.late_labels
 
     def catch_up(self, max_passes: int | None = None) -> int:
         """Passes until every committed event is folded in (or ``max_passes`` ran); returns

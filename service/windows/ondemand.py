@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from service.aggregation.cursors import HighWater, fold_now
+from service.aggregation.service import Limits
 from service.alerting.replay import Episode, Replay
 from service.errors import FieldError, Invalid, NotFound
 from service.kernel import grid
@@ -30,7 +33,7 @@ from service.windows.schemas import (
     EvaluationPage,
     WindowRequest,
 )
-from service.windows.service import ProfileCache, Target, compute, target_of
+from service.windows.service import ProfileCache, Target, compute, schedule_each_model, target_of
 
 LABEL_FAMILIES = frozenset({"performance", "fairness"})
 
@@ -125,10 +128,41 @@ def _target(session: Session, model: RegisteredModel, spec: VersionSpec) -> Targ
     return target
 
 
+@dataclass(frozen=True, slots=True)
+class Folding:
+    """Up to where a request folds its model's events before evaluating, and its pass limits."""
+
+    high_water: HighWater
+    limits: Limits
+
+
+# Bounded: a backlog larger than 5 passes (500,000 rows at the default pass size) is the
+# workers' to fold, not a request's.
+FOLD_NOW_PASSES = 5
+
+
+def fold_model_now(session: Session, model_id: int, now: datetime, folding: Folding) -> None:
+    """Fold the model's pending events in this transaction (waiting for a worker holding it)
+    and schedule the windows they touch, as a worker's pass would."""
+    result = fold_now(
+        session, model_id, now=now, high_water=folding.high_water, limits=folding.limits,
+        passes=FOLD_NOW_PASSES,
+    )  # fmt: skip
+    schedule_each_model(session, result, now)
+
+
 def evaluate_now(
-    session: Session, model: RegisteredModel, request: WindowRequest, now: datetime
+    session: Session,
+    model: RegisteredModel,
+    request: WindowRequest,
+    now: datetime,
+    folding: Folding | None = None,
 ) -> EvaluateResponse:
+    """The figures of one window computed now from the stored profiles, after folding the
+    model's committed events when ``folding`` is given (so a fresh window is complete)."""
     spec = pick_version(model, request.version, Invalid)
+    if folding is not None:
+        fold_model_now(session, model.model_id, now, folding)
     target = _target(session, model, spec)
     bucket = target.row.bucket_seconds
     if request.window_start is None or request.window_end is None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Select, and_, case, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.storage.claim import skip_locked
@@ -73,9 +73,11 @@ def claim_due(
     model_id: int | None = None,
     ends: tuple[datetime, datetime] | None = None,
     retry_by: datetime | None = None,
+    cutoffs: Mapping[int, datetime] | None = None,
 ) -> list[WindowTask]:
     """Due tasks not yet done, oldest first, locked ``FOR UPDATE SKIP LOCKED`` for this
-    transaction; a task whose evaluation failed waits until its ``retry_at`` (≤ ``retry_by``)."""
+    transaction; a task whose evaluation failed waits until its ``retry_at`` (≤ ``retry_by``).
+    ``cutoffs``: model id → the latest window end due for that model (others: ``now``)."""
     retry_by = now if retry_by is None else retry_by
     query = (
         select(WindowTask)
@@ -88,7 +90,17 @@ def claim_due(
         query = query.where(WindowTask.model_id == model_id)
     if ends is not None:
         query = query.where(WindowTask.window_end > ends[0], WindowTask.window_end <= ends[1])
+    if cutoffs:
+        query = query.where(WindowTask.window_end <= _cutoff_of_model(cutoffs, now))
     return list(session.execute(skip_locked(query)).scalars())
+
+
+def _cutoff_of_model(cutoffs: Mapping[int, datetime], default: datetime) -> Any:
+    """``CASE model_id WHEN m THEN cutoff … ELSE default END``, typed as the window end column
+    (SQLite compares the stored text form)."""
+    kind = WindowTask.window_end.type
+    whens = {model: literal(at, kind) for model, at in cutoffs.items()}
+    return case(whens, value=WindowTask.model_id, else_=literal(default, kind))
 
 
 def pending_count(session: Session, model_id: int | None = None, due_by: datetime | None = None) -> int:

@@ -248,15 +248,17 @@ def evaluate_due(
     """Claim up to ``limit`` due tasks (SKIP LOCKED; of one model and with window ends in
     (ends[0], ends[1]] when given) and evaluate them; returns how many ran.
 
-    Due means ended, and ended before ``folded_through``: a window whose last events another
-    worker is still folding would be judged on part of its data. Each window is a unit of its
-    own: one that raises is rolled back alone, recorded in ``job_failures`` and not claimed
-    again before its ``retry_at`` (``service/failures``).
+    Due means ended, and ended before its model's ``folded_through``: a window whose last
+    events another worker is still folding would be judged on part of its data; a model whose
+    aggregation is behind (or held after a failure) holds back its own windows only. Each
+    window is a unit of its own: one that raises is rolled back alone, recorded in
+    ``job_failures`` and not claimed again before its ``retry_at`` (``service/failures``).
     """
-    state = aggregation_queries.progress(session)
-    folded = None if state is None else state.folded_through
-    cutoff = now if folded is None else min(now, folded)
-    tasks = repository.claim_due(session, cutoff, limit, model_id, ends, retry_by=now)
+    cutoffs = {
+        model: grid.EPOCH if state.folded_through is None else min(now, state.folded_through)
+        for model, state in aggregation_queries.model_progress(session).items()
+    }
+    tasks = repository.claim_due(session, now, limit, model_id, ends, retry_by=now, cutoffs=cutoffs)
     for task in tasks:
         run, error = isolated(session, evaluate_task, session, task, now, cache, publisher)
         if error is not None:

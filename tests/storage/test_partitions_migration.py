@@ -17,7 +17,7 @@ from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute
 
 pytestmark = pytest.mark.postgres
 
-BEFORE = "0008"
+BEFORE = "0009"
 START = datetime(2026, 11, 1, tzinfo=UTC)
 _PREDICTIONS = text(
     "INSERT INTO predictions (model_id, version_id, prediction_id, event_time, received_at, features,"

@@ -1,0 +1,1 @@
+"""``modelmon import``: a Parquet or CSV file sent to a running modelmon in columnar batches."""
