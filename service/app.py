@@ -36,6 +36,7 @@ from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
 from service.privacy.endpoints import router as privacy_router
+from service.profiles.endpoints import router as profiles_router
 from service.registry.endpoints import router as registry_router
 from service.reports.endpoints import router as reports_router
 from service.status.endpoints import router as monitors_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(health_router)
     app.include_router(registry_router)
     app.include_router(ingestion_router)
+    app.include_router(profiles_router)
     app.include_router(monitors_router)
     app.include_router(windows_router)
     app.include_router(alerting_router)

@@ -1,5 +1,5 @@
-"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys``, ``demo``
-and ``import``."""
+"""The ``modelmon`` command: ``serve``, ``worker``, ``migrate``, ``backfill``, ``keys``, ``demo``,
+``import`` and ``spark-backfill``."""
 
 from __future__ import annotations
 
@@ -304,10 +304,12 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     from service.audit.commands import register as register_audit
     from service.auth.commands import register as register_keys
     from service.importer.command import register as register_import
+    from service.profiles.commands import register as register_spark_backfill
 
     register_keys(commands)
     register_audit(commands)
     register_import(commands)
+    register_spark_backfill(commands)
     demo = commands.add_parser("demo", help=DEMO_HELP)
     if argv[:1] == ["demo"]:
         # Only `modelmon demo` loads the demo: serve, worker and the rest never import service.demo.
@@ -319,11 +321,16 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def _client_command(args: argparse.Namespace) -> int:
     """The commands that read no server settings: the demo builds its own (a production
-    MODELMON_* shell must not stop it), and import is a client of a running modelmon."""
+    MODELMON_* shell must not stop it), and import and spark-backfill are clients of a running
+    modelmon."""
     if args.command == "demo":
         from service.demo import command as demo_command
 
         return demo_command.run(args)
+    if args.command == "spark-backfill":
+        from service.profiles import commands as spark_backfill
+
+        return spark_backfill.run(args)
     from service.importer.command import run as run_import
 
     return run_import(args)
@@ -332,7 +339,7 @@ def _client_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser(arguments).parse_args(arguments)
-    if args.command in ("demo", "import"):
+    if args.command in ("demo", "import", "spark-backfill"):
         raise SystemExit(_client_command(args))
     settings, warnings = _load_settings()
     logging.basicConfig(

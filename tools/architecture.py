@@ -37,6 +37,7 @@ TABLE_OWNERS: Mapping[str, frozenset[str]] = {
     "alerting_tables": frozenset({"alerting"}),
     "webhook_tables": frozenset({"webhooks"}),
     "trust_tables": frozenset({"auth", "audit"}),
+    "upload_tables": frozenset({"aggregation"}),
 }
 
 

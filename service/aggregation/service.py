@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from service.aggregation import frames, layouts, repository
+from service.aggregation import frames, layouts, repository, uploads
 from service.aggregation.frames import EventColumns
 from service.aggregation.repository import ProfileKey
 from service.kernel import grid
@@ -221,6 +221,23 @@ def _rebuild(session: Session, state: VersionState, watermarks: tuple[int, int],
     )  # fmt: skip
     result.rebuilt_versions += 1
     _fold(session, result, events, events.take(np.empty(0, np.int64)), only={state.spec.version_id: state})
+    for chunk in uploads.layout_uploads(session, state.row.id, STORE_EVERY):
+        fold_profiles(session, result, state, chunk)  # uploads have no raw events to refold
+
+
+def fold_profiles(
+    session: Session, result: PassResult, state: VersionState, profiles: Sequence[tuple[datetime, Profile]]
+) -> None:
+    """Merge ready-made level-0 bucket profiles (uploads, ``service/profiles``) as deltas into
+    the stored bucket, hour and day profiles, as a fold of their events would."""
+    version_id = state.spec.version_id
+    deltas: dict[tuple[int, int, datetime], list[Profile]] = defaultdict(list)
+    for bucket, profile in profiles:
+        result.touched.setdefault(version_id, set()).add(bucket)
+        for level in range(LEVELS):
+            start = grid.floor(bucket, level_seconds(level, state.row.bucket_seconds))
+            deltas[(version_id, level, start)].append(profile)
+    _store_deltas(session, {version_id: state}, deltas, result.generation)
 
 
 def _fold(

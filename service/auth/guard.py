@@ -33,7 +33,10 @@ DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/assets/{name}", "/openapi.json
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/ui/login", "/ui/logout", *DOCS_PATHS})
 # Reading keys or the audit log is an admin's business, although it is a GET.
 ADMIN_READ_PREFIXES = ("/v1/keys", "/v1/audit")
-INGEST_PATHS = frozenset({"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes"})
+# …/profiles: bucket profiles built where the data lives (service/profiles), ingested like rows.
+INGEST_PATHS = frozenset(
+    {"/v1/models/{name}/predictions", "/v1/models/{name}/outcomes", "/v1/models/{name}/profiles"}
+)
 # Raw labelled records, one row per person: more than a dashboard reader needs to see.
 EXPORT_PATHS = frozenset({"/v1/models/{name}/export"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="modelmon"'}

@@ -18,7 +18,11 @@ KIB = 1024
 SMALL_BODY_BYTES = 64 * KIB
 CONFIGURATION_BODY_BYTES = 1024 * KIB
 INGESTION_ROUTES = frozenset(
-    {("POST", "/v1/models/{name}/predictions"), ("POST", "/v1/models/{name}/outcomes")}
+    {
+        ("POST", "/v1/models/{name}/predictions"),
+        ("POST", "/v1/models/{name}/outcomes"),
+        ("POST", "/v1/models/{name}/profiles"),  # uploaded bucket profiles (service/profiles)
+    }
 )
 REFERENCE_ROUTE = ("POST", "/v1/models/{name}/reference")
 CONFIGURATION_ROUTES = frozenset(

@@ -1,0 +1,1 @@
+"""Bucket profiles computed where the data lives and uploaded (``POST …/profiles``)."""
