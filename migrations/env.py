@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from service.storage.event_tables import include_object
 from service.storage.tables import Base
 
 config = context.config
@@ -39,6 +40,8 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        # Objects of the other database and the event tables' partitions are not the models'.
+        include_object=include_object(connection.dialect.name),  # type: ignore[attr-defined]
     )
     with context.begin_transaction():
         context.run_migrations()

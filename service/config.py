@@ -224,6 +224,13 @@ class Settings(BaseSettings):
         description="Oldest event time accepted, in days before now (older predictions and outcomes get "
         "a 422). Default: `MODELMON_RETENTION_DAYS`, so nothing is accepted that retention would delete.",
     )
+    # One day per partition: at 10^6-10^8 predictions a day a day's indexes (~0.1-10 GB) stay
+    # in memory, and retention drops whole days (docs/scaling.md).
+    partition_days: Annotated[int, Field(ge=1, le=366)] = Field(
+        1,
+        description="Days of events per partition of `predictions` (by event time) and `outcomes` (by "
+        "arrival time) on Postgres; retention drops whole partitions. SQLite is not partitioned.",
+    )
     # A window takes 34-62 ms to evaluate (docs/scaling.md), so 1,000 hold one worker ~1 min;
     # 200 records on 200 days (4,800 windows of 24 h stepping hourly) held it ~4 min.
     max_batch_windows: Annotated[int, Field(ge=1, le=1_000_000)] = Field(

@@ -26,7 +26,7 @@ from service.alerting.alertmanager import AlertmanagerSync
 from service.alerting.jobs import AlertingJob
 from service.clock import Clock
 from service.config import Settings
-from service.privacy.jobs import RetentionJob
+from service.privacy.jobs import Partitioning, RetentionJob
 from service.webhooks.jobs import Deliverer
 from service.windows.jobs import AggregationJob, EvaluationJob
 from service.windows.service import ProfileCache
@@ -135,7 +135,10 @@ class Runner:
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
         self.pipeline = Pipeline(sessions, settings, clock)
-        self.retention = RetentionJob(sessions, clock, settings.retention_days)
+        partitioning = Partitioning(
+            settings.partition_days, settings.horizon_days, settings.max_future_skew_seconds
+        )
+        self.retention = RetentionJob(sessions, clock, settings.retention_days, partitioning)
         self.deliverer = Deliverer(sessions, settings, clock)
 
     def once(self, max_seconds: float = 3600) -> tuple[RoundSummary, int]:

@@ -1,7 +1,7 @@
 """Uploaded bucket profiles (POST /v1/models/{name}/profiles, modelmon spark-backfill).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ from service.storage.types import UtcDateTime
 revision: str = "0011"
 # After 0009 (aggregation cursors, merged from main); the integrator rechains it after 0010
 # (time partitions) when that lands.
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

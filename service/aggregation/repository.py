@@ -23,6 +23,7 @@ from service.storage.dialect import (
 )
 from service.storage.engine_tables import AggregationCursor, BucketProfile, Layout
 from service.storage.event_tables import Outcome, Prediction
+from service.storage.partitions import newest_id
 from service.storage.sliced import read_sliced
 
 # Ingestion holds its row locks ~5-300 ms per batch; waiting longer than this for them to
@@ -117,8 +118,8 @@ def committed_high_water(session: Session) -> tuple[int, int]:
     writers one at a time, so its maxima are safe as read.
     """
     wait_for_writers(session, (Prediction.__tablename__, Outcome.__tablename__), LOCK_TIMEOUT)
-    p_max = session.execute(select(func.coalesce(func.max(Prediction.id), 0))).scalar_one()
-    o_max = session.execute(select(func.coalesce(func.max(Outcome.id), 0))).scalar_one()
+    p_max = session.execute(newest_id(Prediction)).scalar_one()
+    o_max = session.execute(newest_id(Outcome)).scalar_one()
     return int(p_max), int(o_max)
 
 

@@ -26,6 +26,7 @@ from service.storage.claim import claim_singleton
 from service.storage.dialect import insert_ignoring_duplicates, insert_or_update
 from service.storage.engine_tables import Evaluation, WindowRun, WindowTask
 from service.storage.event_tables import Prediction
+from service.storage.partitions import newest_id
 
 STREAM = "alerts"
 
@@ -188,7 +189,7 @@ def advance_activity(session: Session, state: AlertingState) -> None:
     since the last one. On Postgres an id can commit after a higher one was read; such a
     row is missed here, which at worst delays a no-data resolve until the next prediction.
     """
-    newest = session.scalar(select(func.max(Prediction.id)))
+    newest = session.scalar(newest_id(Prediction))
     if newest is None or newest <= state.activity_watermark:
         return
     query = (

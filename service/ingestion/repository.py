@@ -12,13 +12,9 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from service.ingestion.records import OutcomeRecord, PredictionRecord
-from service.storage.dialect import (
-    chunks,
-    execute_by_ids,
-    insert_new_rows,
-    prepared_by_ids,
-)
+from service.storage.dialect import chunks, execute_by_ids, prepared_by_ids
 from service.storage.event_tables import EVENT_KEY, Outcome, Prediction
+from service.storage.event_writes import insert_new_events
 from service.storage.rows import RowLayout
 
 PREDICTIONS = cast(Table, Prediction.__table__)
@@ -44,7 +40,7 @@ def outcome_row(model_id: int, record: OutcomeRecord, now: datetime) -> dict[str
 
 def insert_new(session: Session, entity: Event, rows: list[dict[str, Any]]) -> set[str]:
     """Insert the rows whose (model_id, prediction_id) is new; returns the ids inserted."""
-    return set(insert_new_rows(session, _TABLES[entity], rows, EVENT_KEY, "prediction_id"))
+    return set(insert_new_events(session, _TABLES[entity], rows, EVENT_KEY, "prediction_id"))
 
 
 def _of_model(statement: Any, table: Table) -> Any:

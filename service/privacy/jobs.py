@@ -1,10 +1,12 @@
 """The retention job: run by every worker at most once per ``RETENTION_EVERY``, in a thread of
-its own, so a jobs round that fails or runs long never holds deletion back."""
+its own, so a jobs round that fails or runs long never holds deletion back. Each run first
+creates the event tables' partitions ahead of time (Postgres), then deletes."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +15,7 @@ from service.clock import Clock
 from service.kernel.job import JobTiming
 from service.privacy.service import retention_pass
 from service.storage.database import unit_of_work
+from service.storage.partitions import DAYS_AHEAD, ensure_partitions
 
 log = logging.getLogger("modelmon.retention")
 
@@ -25,13 +28,35 @@ RETENTION_BATCH = 5_000
 RETENTION_POLL_SECONDS = 60.0
 
 
+@dataclass(frozen=True, slots=True)
+class Partitioning:
+    """What the partitions made ahead must cover: event times from now − min(horizon, retention)
+    days (older ones are deleted at once anyway) to now + skew seconds + ``DAYS_AHEAD`` days,
+    in partitions of ``days`` days."""
+
+    days: int
+    horizon_days: int
+    skew_seconds: int
+
+    def covering(self, now: datetime, retention_days: int) -> tuple[datetime, datetime]:
+        start = now - timedelta(days=min(self.horizon_days, retention_days))
+        return start, now + timedelta(seconds=self.skew_seconds, days=DAYS_AHEAD)
+
+
 class RetentionJob:
     name = "retention"
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, retention_days: int) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        retention_days: int,
+        partitioning: Partitioning | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self.retention_days = retention_days
+        self.partitioning = partitioning or Partitioning(1, retention_days, 300)
         self._last_run: datetime | None = None
         self.timing = JobTiming(self.name, clock)
 
@@ -57,9 +82,25 @@ class RetentionJob:
                 log.exception("retention: run failed; retrying in %.0f s", RETENTION_POLL_SECONDS)
             stop.wait(RETENTION_POLL_SECONDS)
 
+    def make_partitions(self, now: datetime) -> list[str]:
+        """Postgres: create the partitions missing ahead of time (one transaction); their names."""
+        start, end = self.partitioning.covering(now, self.retention_days)
+        with unit_of_work(self._sessions) as session:
+            created = ensure_partitions(session, start, end, self.partitioning.days)
+        if created:
+            log.info("retention: created partitions %s", ", ".join(created))
+        return created
+
     def run(self, now: datetime) -> tuple[int, int]:
-        """Delete every expired raw event, one transaction per batch; (predictions, outcomes)."""
+        """Make partitions ahead, then delete every expired raw event, one transaction per batch
+        (or partition); (predictions, outcomes)."""
         started = self.timing.start()
+        try:
+            with self.timing.counting_failures():
+                self.make_partitions(now)
+        except Exception:
+            # Deletion never waits for partition upkeep; ingestion creates a missing one itself.
+            log.exception("retention: creating partitions ahead failed; deleting anyway")
         predictions = outcomes = 0
         while True:
             with self.timing.counting_failures(), unit_of_work(self._sessions) as session:

@@ -9,6 +9,8 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from service.storage.event_tables import Outcome, Prediction
+from service.storage.event_writes import delete_keys
+from service.storage.partitions import drop_partition, expired_partition
 
 # Rows deleted per statement: 1,000 keys keep each IN list within SQLite's 32,766 parameters
 # (two per key for the outcomes' pairs) and each statement short.
@@ -32,8 +34,15 @@ def delete_events(session: Session, rows: Sequence[tuple[int, int, str]]) -> tup
         outcomes += _count(
             session.execute(delete(Outcome).where(tuple_(Outcome.model_id, Outcome.prediction_id).in_(pairs)))
         )
-        ids = [row_id for row_id, _, _ in chunk]
-        predictions += _count(session.execute(delete(Prediction).where(Prediction.id.in_(ids))))
+        # By key, not by id: on Postgres every partition has a (model_id, prediction_id) index
+        # and none has one on id alone.
+        predictions += _count(
+            session.execute(
+                delete(Prediction).where(tuple_(Prediction.model_id, Prediction.prediction_id).in_(pairs))
+            )
+        )
+        delete_keys(session, Prediction, pairs)
+        delete_keys(session, Outcome, pairs)
     session.flush()
     return predictions, outcomes
 
@@ -56,9 +65,26 @@ def expired_predictions(
 
 def delete_expired_outcomes(session: Session, cutoff: datetime, limit: int) -> int:
     """Outcomes received before ``cutoff`` (their predictions, older still, are gone or never came)."""
-    ids = list(session.scalars(select(Outcome.id).where(Outcome.received_at < cutoff).limit(limit)))
-    if not ids:
+    expired = Outcome.received_at < cutoff
+    query = select(Outcome.model_id, Outcome.prediction_id).where(expired).limit(limit)
+    pairs = [(row.model_id, row.prediction_id) for row in session.execute(query)]
+    if not pairs:
         return 0
-    deleted = _count(session.execute(delete(Outcome).where(Outcome.id.in_(ids))))
+    key = tuple_(Outcome.model_id, Outcome.prediction_id)
+    deleted = _count(session.execute(delete(Outcome).where(expired, key.in_(pairs))))
+    delete_keys(session, Outcome, pairs)
     session.flush()
     return deleted
+
+
+def drop_expired_partition(session: Session, cutoff: datetime) -> tuple[int, int] | None:
+    """Postgres: drop the oldest partition of ``predictions`` (else of ``outcomes``) that ends at
+    or before ``cutoff``, with its key rows and, for predictions, the outcomes joined to its
+    rows; (predictions, outcomes) deleted. None when no partition is wholly expired (always on
+    SQLite)."""
+    for table in ("predictions", "outcomes"):
+        partition = expired_partition(session, table, cutoff)
+        if partition is not None:
+            rows, joined = drop_partition(session, table, partition)
+            return (rows, joined) if table == "predictions" else (0, rows)
+    return None

@@ -50,7 +50,8 @@ class RetentionPass:
 
 def retention_pass(session: Session, now: datetime, retention_days: int, batch: int) -> RetentionPass:
     """Delete up to ``batch`` predictions older than ``retention_days`` (with their outcomes)
-    and ``batch`` outcomes received before then.
+    and ``batch`` outcomes received before then; on Postgres, a partition wholly older than
+    that is dropped instead, whatever its size (storage/partitions.py).
 
     By time alone: a row past retention is deleted whether or not aggregation folded it, so a
     stuck or failing aggregation never keeps personal data past the period. An event sent
@@ -58,6 +59,11 @@ def retention_pass(session: Session, now: datetime, retention_days: int, batch: 
     arrives, normally well before the next hourly retention run deletes it.
     """
     cutoff = now - timedelta(days=retention_days)
+    # Postgres: whole partitions first, one per transaction; the one straddling the cutoff is
+    # then trimmed row by row below, as every table is on SQLite.
+    dropped = repository.drop_expired_partition(session, cutoff)
+    if dropped is not None:
+        return RetentionPass(*dropped, more=True)
     predictions = outcomes = 0
     full = False
     for model_id in registry.model_ids(session):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.storage import tables  # noqa: F401  (every table registered: foreign keys cross domains)
+from service.storage.partitions import set_partition_days
 
 # A writer waits this long for SQLite's single write lock before giving up (5 s covers a
 # 10,000-row batch, which commits in ~0.3 s here).
@@ -30,7 +31,7 @@ def create_database_engine(settings: Settings) -> Engine:
     """The engine for ``settings.database_url``, tuned for its database."""
     if settings.is_sqlite:
         return _sqlite_engine(settings.database_url)
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
@@ -45,6 +46,8 @@ def create_database_engine(settings: Settings) -> Engine:
         json_serializer=_json_text,
         json_deserializer=orjson.loads,
     )
+    set_partition_days(engine, settings.partition_days)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

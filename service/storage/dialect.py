@@ -201,7 +201,7 @@ def copy_insert_ignoring_duplicates(
         with driver.cursor() as cursor:
             cursor.execute("SAVEPOINT modelmon_copy")
             try:
-                _copy(cursor, table.name, columns, rows)
+                copy_rows(cursor, table.name, columns, rows)
             except psycopg.errors.UniqueViolation:
                 cursor.execute("ROLLBACK TO SAVEPOINT modelmon_copy")
                 return _staged_insert(cursor, table, columns, rows, key, returning)
@@ -215,9 +215,10 @@ def copy_insert_ignoring_duplicates(
         raise sqlalchemy.exc.InterfaceError("COPY", None, error) from error
 
 
-def _copy(
+def copy_rows(
     cursor: psycopg.Cursor[Any], table: str, columns: list[str], rows: Sequence[dict[str, Any]]
 ) -> None:
+    """COPY ``rows`` (dicts) into ``table``'s ``columns`` on the raw driver cursor."""
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([_copy_value(row[column]) for column in columns])
@@ -240,7 +241,7 @@ def _staged_insert(
         f"SELECT {column_list} FROM {table.name} WITH NO DATA"
     )
     cursor.execute(f"TRUNCATE {staging}")
-    _copy(cursor, staging, columns, rows)
+    copy_rows(cursor, staging, columns, rows)
     cursor.execute(
         f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {staging} "
         f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {returning}"

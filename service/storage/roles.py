@@ -33,6 +33,15 @@ def grant_statements(connection: Connection, role: str) -> list[str]:
         else:
             statements.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {grantee}")
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {where} TO {grantee}")
+    # The owner's partition DDL (storage/partitions.py), where migration 0010 created it.
+    functions = connection.execute(
+        text(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = CAST(:s AS regnamespace) "
+            "AND p.proname IN ('modelmon_create_partition', 'modelmon_drop_partition') ORDER BY 1"
+        ),
+        {"s": schema},
+    ).scalars()
+    statements += [f"GRANT EXECUTE ON FUNCTION {function} TO {grantee}" for function in functions]
     return statements
 
 

@@ -23,6 +23,7 @@ from service.stats.profile import build_profile
 from service.stats.serialize import profile_from_bytes
 from service.storage.database import unit_of_work
 from service.storage.engine_tables import BucketProfile
+from service.storage.partitions import create_partitions
 from tests.asgi_client import AppClient, app_client
 from tests.windows import scenario
 
@@ -171,6 +172,8 @@ def test_an_insert_committed_late_with_a_lower_id_is_not_skipped(postgres_url: s
         with unit_of_work(jobs.sessions) as session:
             model = load_model(session, "credit")
         slow_engine = create_engine(postgres_url)
+        with slow_engine.begin() as connection:  # the raw INSERT below needs its day's partition
+            create_partitions(connection, "predictions", DAY, DAY + timedelta(hours=1), 1)
         slow = slow_engine.connect()
         transaction = slow.begin()
         # The slow writer inserts first (the lower id) and commits last.

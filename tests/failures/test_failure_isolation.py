@@ -4,7 +4,7 @@ counted, shown in the monitor's status and /ui, and recovers without SQL by hand
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from service.privacy.jobs import RetentionJob
 from service.runner import Pipeline
 from service.storage.engine_tables import BucketProfile, Layout, Monitor
 from service.storage.event_tables import Prediction
+from service.storage.partitions import create_partitions
 from service.storage.registry_tables import ModelVersion
 from tests.asgi_client import AppClient
 from tests.conftest import NOW
@@ -58,6 +59,9 @@ def _poison(engine: Engine, model: str, subject: str) -> None:
     ]
     copied = ", ".join(columns).replace("subject_id", ":subject")
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # year 1 needs a partition of its own
+            at = datetime.fromisoformat(POISON_TIME).replace(tzinfo=UTC)
+            create_partitions(connection, "predictions", at, at, 1)
         connection.execute(
             text(
                 f"INSERT INTO predictions (prediction_id, event_time, {', '.join(columns)}) "

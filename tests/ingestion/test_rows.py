@@ -16,7 +16,7 @@ from service.ingestion.records import OutcomeRecord, PredictionRecord, Reference
 from service.registry import repository as registry_repository
 from service.registry.schemas import Task
 from service.registry.service import VersionSpec
-from service.storage import dialect
+from service.storage import dialect, event_writes
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.event_tables import Outcome, Prediction
 from service.storage.registry_tables import ReferenceRow
@@ -108,13 +108,13 @@ def test_every_column_is_stored_on_both_write_paths(
     """Below ``COPY_THRESHOLD`` rows an INSERT, at or above it COPY on Postgres; the COPY column
     list is the table's insert columns."""
     copied: list[list[str]] = []
-    real_copy = dialect._copy
+    real_copy = dialect.copy_rows
 
     def recording_copy(cursor: Any, table: str, columns: list[str], rows: Any) -> None:
         copied.append(columns)
         real_copy(cursor, table, columns, rows)
 
-    monkeypatch.setattr(dialect, "_copy", recording_copy)
+    monkeypatch.setattr(event_writes, "copy_rows", recording_copy)
     engine = create_database_engine(Settings(database_url=database_url, run_jobs=False))
     try:
         predictions = [repository.prediction_row(3, _prediction(i), NOW) for i in range(count)]
@@ -126,6 +126,12 @@ def test_every_column_is_stored_on_both_write_paths(
             assert _stored(session, Outcome, outcomes) == outcomes
     finally:
         engine.dispose()
-    expected = [list(insert_columns(repository.PREDICTIONS)), list(insert_columns(repository.OUTCOMES))]
+    # Postgres: each table's key row is copied first into its key table (storage/event_writes.py).
+    expected = [
+        ["model_id", "prediction_id", "event_time"],
+        list(insert_columns(repository.PREDICTIONS)),
+        ["model_id", "prediction_id", "received_at"],
+        list(insert_columns(repository.OUTCOMES)),
+    ]
     uses_copy = database_url.startswith("postgresql") and count >= dialect.COPY_THRESHOLD
     assert copied == (expected if uses_copy else [])
