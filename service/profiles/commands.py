@@ -23,8 +23,6 @@ from typing import Any, TextIO
 
 import httpx
 
-from service.windows.commands import Progress
-
 HELP = "profile a Parquet dataset of predictions with Spark and upload the bucket profiles"
 # ~36 kB of base64 per profile of the 20-feature credit layout: 200 make ~7 MB requests,
 # well under the 32 MiB ingestion limit, and one transaction of ~1-2 s on the server.
@@ -117,6 +115,11 @@ def _bodies(rows: Iterable[Any]) -> Iterator[dict[str, str]]:
 
 
 def upload_all(uploader: Uploader, rows: Iterable[Any], total: int, batch: int, out: TextIO) -> None:
+    # Imported here: `modelmon` registers this command in every process it starts, and the
+    # windows package brings the metrics instruments, whose files a parent process of
+    # several uvicorn workers must not create (tests/export/test_multiprocess.py).
+    from service.windows.commands import Progress
+
     progress, done, pending = Progress(total, f"upload {uploader.model}", out), 0, []
     for body in _bodies(rows):
         pending.append(body)
