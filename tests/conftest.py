@@ -101,11 +101,36 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truncate_all(url: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    """Empty every table and restart every id sequence. Tables are emptied by DELETE, children
+    first: TRUNCATE makes new files for each table, partition and index, which took 0.31 s a
+    test here against ~0.03 s. Tables whose triggers refuse DELETE (the append-only audit log)
+    are truncated."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        guarded = set(connection.execute(text(_GUARDED)).scalars())
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        if guarded & set(tables):
+            connection.execute(text(f"TRUNCATE {', '.join(map(_quoted, guarded & set(tables)))} CASCADE"))
+        for name in tables:
+            if name not in guarded:
+                connection.execute(text(f"DELETE FROM {_quoted(name)}"))
+        connection.execute(text(_RESTART_SEQUENCES))
     engine.dispose()
+
+
+# Tables with triggers of their own (not those behind foreign keys).
+_GUARDED = (
+    "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace"
+)
+_RESTART_SEQUENCES = (
+    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
