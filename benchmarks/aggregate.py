@@ -45,6 +45,7 @@ from benchmarks.evaluate import (
     Plan,
     copy_rows,
     in_child,
+    make_partitions,
     outcome_text,
     prediction_text,
     reference_records,
@@ -103,6 +104,7 @@ def _outcomes(plan: Plan, ids: list[tuple[int, int]]) -> Iterator[tuple[int, str
 def load(url: str, plan: Plan, models: int, reference_rows: int) -> Loaded:
     """Set up, COPY predictions and outcomes, VACUUM ANALYZE, then the raw COPY (in a child)."""
     ids = _set_up(url, models, reference_rows)
+    make_partitions(url, plan.start, plan.end)
     info = conninfo(url)
     texts: list[tuple[int, str]] = []  # kept for the raw COPY: it then times Postgres alone
 

@@ -67,6 +67,7 @@ from service.registry.service import load_model
 from service.runner import Pipeline
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.engine_tables import WindowTask
+from service.storage.partitions import PARTITION_KEYS, create_partitions
 from service.windows.commands import backfill
 from service.windows.figures import evaluate_window
 from service.windows.service import (
@@ -457,6 +458,18 @@ class Prepared:
     predictions_mib: float
 
 
+def make_partitions(url: str, start: datetime, end: datetime) -> None:
+    """The event tables' partitions for rows in [start, end] (outcomes arrive up to 3 days
+    after their prediction): a COPY straight into ``predictions`` bypasses the on-demand
+    creation of the ingestion path. SQLite has none to make."""
+    engine = create_database_engine(Settings(database_url=url, run_jobs=False))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            for table in PARTITION_KEYS:
+                create_partitions(connection, table, start - timedelta(days=1), end + timedelta(days=7), 1)
+    engine.dispose()
+
+
 def prepare(url: str, plan: Plan, reference_rows: int) -> Prepared:
     """Set up the model through the app, COPY the events, VACUUM ANALYZE (run in a child
     process, so the worker measured afterwards carries none of it in its RSS)."""
@@ -464,6 +477,7 @@ def prepare(url: str, plan: Plan, reference_rows: int) -> Prepared:
     model_id, version_id = set_up(Settings(database_url=url, run_jobs=False), reference_rows)
     setup_s = time.perf_counter() - began
     progress(f"registered, configured, reference uploaded in {setup_s:.1f} s")
+    make_partitions(url, plan.start, plan.end)
     info = conninfo(url)
     progress(f"loading {plan.rows:,} predictions over {(plan.end - plan.start).days} days (COPY)")
     predictions = copy_rows(
