@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from service.context import AppContext, Context
-from service.errors import ErrorBody, Unavailable
+from service.errors import ErrorBody
 from service.profiles import service
 from service.profiles.schemas import ActiveLayout, ProfileUpload, UploadResult
 from service.registry.schemas import ModelNamePath
@@ -54,10 +53,7 @@ def get_layout(
         if service.has_layout(session, model, version):
             return service.layout_view(session, model, version)
     jobs = AggregationJob(context.sessions, context.settings, context.clock)
-    try:
-        high_water = jobs.read_high_water()  # its own short transaction: it holds writers back
-    except OperationalError as error:
-        raise Unavailable("the event tables are busy (a writer is stuck); retry shortly") from error
+    high_water = jobs.high_water_for_request()  # its own short transaction: it holds writers back
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         fold_model_now(session, model.model_id, context.clock(), Folding(high_water, jobs.limits()))

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from sqlalchemy.exc import OperationalError
 
 from service.context import Context
-from service.errors import ErrorBody, Invalid, Unavailable
+from service.errors import ErrorBody, Invalid
 from service.ranges import utc_parameter
 from service.registry.schemas import VERSION_PATTERN, ModelNamePath
 from service.registry.service import load_model, pick_version
@@ -84,10 +83,7 @@ def evaluate(
     refit) the model's committed events are folded first, as a worker's pass would, and stored.
     503 when a worker folding the model holds it for over 10 s."""
     jobs = AggregationJob(context.sessions, context.settings, context.clock)
-    try:
-        high_water = jobs.read_high_water()  # its own short transaction: it holds writers back
-    except OperationalError as error:
-        raise Unavailable("the event tables are busy (a writer is stuck); retry shortly") from error
+    high_water = jobs.high_water_for_request()  # its own short transaction: it holds writers back
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         folding = ondemand.Folding(high_water, jobs.limits(), context.settings.cold_read_slices)

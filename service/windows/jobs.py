@@ -25,6 +25,7 @@ from service.aggregation.cursors import HighWater, aggregate_pass
 from service.aggregation.service import Limits
 from service.clock import Clock
 from service.config import Settings
+from service.errors import Unavailable
 from service.failures import service as failures
 from service.kernel.job import JobTiming
 from service.storage.database import unit_of_work
@@ -60,6 +61,13 @@ class AggregationJob:
         with unit_of_work(self.sessions) as session:
             at = self.clock()
             return HighWater(aggregation_queries.committed_high_water(session), at)
+
+    def high_water_for_request(self) -> HighWater:
+        """``read_high_water`` for an API request: a stuck writer is a 503 to retry, not a 500."""
+        try:
+            return self.read_high_water()
+        except OperationalError as error:
+            raise Unavailable("the event tables are busy (a writer is stuck); retry shortly") from error
 
     def limits(self) -> Limits:
         return Limits(
