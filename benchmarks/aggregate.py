@@ -26,6 +26,7 @@ import cProfile
 import io
 import math
 import pstats
+import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -145,6 +146,7 @@ class Folded:
     predictions: int
     began: float  # time.time() of the first pass
     ended: float
+    peak_rss_mib: float = 0.0  # the worker process's peak resident memory, imports included
     profile: str = ""
 
 
@@ -176,7 +178,9 @@ def fold(url: str, worker: int, start_at: float, profile: bool) -> Folded:
         stats.sort_stats("cumulative").print_stats(r"service|psycopg|pyarrow", 45)
         stats.sort_stats("tottime").print_stats(20)
         text = out.getvalue()
-    return Folded(worker, passes, folded, began, ended, text)
+    # ru_maxrss is in KiB on Linux; the process is a fresh spawn, so this is its own peak.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return Folded(worker, passes, folded, began, ended, peak, text)
 
 
 def fold_in_workers(url: str, workers: int, profile: bool) -> list[Folded]:
@@ -211,15 +215,15 @@ def report(args: argparse.Namespace, loaded: Loaded, folded: list[Folded]) -> st
     for f in folded:
         lines.append(
             f"| worker {f.worker} | {f.predictions:,} predictions in {f.passes} passes, "
-            f"{f.ended - f.began:.1f} s |"
+            f"{f.ended - f.began:.1f} s, peak RSS {f.peak_rss_mib:,.0f} MiB |"
         )
     longest = max(f.ended - f.began for f in folded)
     # run_once answers "caught up" when another worker holds the claim: such a worker stops.
     idle = [f.worker for f in folded if f.ended - f.began < longest / 2]
     if len(folded) > 1 and idle:
         lines.append(
-            f"\nworker(s) {idle} stopped early: a pass found the aggregation claimed by another "
-            "worker (today one watermark row covers every model, so one worker folds at a time)"
+            f"\nworker(s) {idle} stopped early: every model with events left was claimed by "
+            "another worker (a model is folded by one worker at a time)"
         )
     return "\n".join(lines)
 
