@@ -224,6 +224,21 @@ def copy_rows(
             copy.write_row([_copy_value(row[column]) for column in columns])
 
 
+def stage_rows(
+    cursor: psycopg.Cursor[Any], table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
+) -> str:
+    """COPY ``rows`` into ``table``'s staging table (created once per connection, emptied at
+    every commit: no catalog churn per request); its name."""
+    staging = f"staging_{table.name}"
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+        f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA"
+    )
+    cursor.execute(f"TRUNCATE {staging}")
+    copy_rows(cursor, staging, columns, rows)
+    return staging
+
+
 def _staged_insert(
     cursor: psycopg.Cursor[Any],
     table: Table,
@@ -235,13 +250,7 @@ def _staged_insert(
     """The staging table is a temporary table of the connection, created once per connection
     and emptied at every commit, so it costs no catalog churn per request."""
     column_list = ", ".join(columns)
-    staging = f"staging_{table.name}"
-    cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-        f"SELECT {column_list} FROM {table.name} WITH NO DATA"
-    )
-    cursor.execute(f"TRUNCATE {staging}")
-    copy_rows(cursor, staging, columns, rows)
+    staging = stage_rows(cursor, table, columns, rows)
     cursor.execute(
         f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {staging} "
         f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {returning}"

@@ -21,7 +21,13 @@ import sqlalchemy.exc
 from sqlalchemy import Table, delete, insert, tuple_
 from sqlalchemy.orm import Session
 
-from service.storage.dialect import COPY_THRESHOLD, copy_rows, insert_new_returning, insert_new_rows
+from service.storage.dialect import (
+    COPY_THRESHOLD,
+    copy_rows,
+    insert_new_returning,
+    insert_new_rows,
+    stage_rows,
+)
 from service.storage.event_tables import Outcome, OutcomeKey, Prediction, PredictionKey
 from service.storage.partitions import (
     KEY_TABLES,
@@ -139,13 +145,7 @@ def _staged(
     column_list = ", ".join(columns)
     key_list = ", ".join(key)
     key_columns = ", ".join(_key_columns(table, key))
-    staging = f"staging_{table.name}"
-    cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-        f"SELECT {column_list} FROM {table.name} WITH NO DATA"
-    )
-    cursor.execute(f"TRUNCATE {staging}")
-    copy_rows(cursor, staging, columns, rows)
+    staging = stage_rows(cursor, table, columns, rows)
     cursor.execute(
         f"WITH new AS (INSERT INTO {KEY_TABLES[table.name]} ({key_columns}) "
         f"SELECT {key_columns} FROM {staging} ON CONFLICT ({key_list}) DO NOTHING "
