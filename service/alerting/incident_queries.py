@@ -85,6 +85,11 @@ def list_incidents(session: Session, where: repository.IncidentFilter) -> Incide
     return IncidentPage(items=items, next_before=next_before)
 
 
+def newest_incidents(session: Session, limit: int) -> IncidentPage:
+    """The ``limit`` newest incidents of every model (the status page)."""
+    return list_incidents(session, repository.IncidentFilter(limit=limit))
+
+
 def _incident_or_404(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.alerting.incident_rules import IncidentState
-from service.alerting.schemas import AlertView
+from service.alerting.schemas import ALERT_EXAMPLE, AlertView
 
 
 class _Strict(BaseModel):
@@ -83,11 +83,21 @@ class IncidentView(_Strict):
 
 
 class IncidentPage(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"items": [INCIDENT_EXAMPLE], "next_before": None}]},
+    )
     items: list[IncidentView]
     next_before: int | None = Field(description="Pass as `before` for the next (older) page.")
 
 
 class IncidentDetail(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"incident": INCIDENT_EXAMPLE, "alerts": [ALERT_EXAMPLE]}]},
+    )
     incident: IncidentView
     alerts: list[AlertView] = Field(description="Its alerts, oldest first.")
 

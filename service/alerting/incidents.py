@@ -94,7 +94,10 @@ def _refresh_all(ctx: PassContext, incidents: list[Incident], members: dict[int,
 
 def _neighbour(incident: Incident, alerts: list[Alert]) -> Neighbour:
     facts = [facts_of(a) for a in alerts]
-    span = rules.span_of(facts) if facts else rules.Span(incident.window_start, incident.window_end)
+    span = rules.Span(incident.window_start, incident.window_end)
+    if facts:
+        now = rules.span_of(facts)
+        span = rules.Span(min(span.start, now.start), max(span.end, now.end))
     return Neighbour(incident.id, Kind(incident.kind), incident.cause, span, facts)
 
 
@@ -105,6 +108,7 @@ def _refresh(ctx: PassContext, incident: Incident, alerts: list[Alert], neighbou
     facts = own.alerts
     causes = [cause_json(c) for c in rules.rank_causes(own.kind, own.span, neighbours, own)]
     values: dict[str, Any] = {
+        # The union over time (``_neighbour``): an alert's stored window moves with every window.
         "window_start": own.span.start,
         "window_end": own.span.end,
         "severity": rules.severity_of(facts),

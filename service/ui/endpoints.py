@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from service.alerting import incident_queries
-from service.alerting.incident_repository import IncidentFilter
 from service.context import Context
 from service.errors import NotFound
 from service.storage.database import unit_of_work
@@ -77,7 +76,7 @@ def model(
 def incident_list(request: Request, context: Context) -> HTMLResponse:
     """Incidents, newest first, with their state, summary and who acknowledged them."""
     with unit_of_work(context.sessions) as session:
-        page = incident_queries.list_incidents(session, IncidentFilter(limit=incidents.LISTED))
+        page = incident_queries.newest_incidents(session, incidents.LISTED)
     return _html(incidents.list_page(page, _root(request), context.clock(), _csrf(request)))
 
 

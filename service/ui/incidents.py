@@ -43,7 +43,7 @@ def list_page(page: IncidentPage, root: str, now: datetime, csrf: str | None = N
         else empty("No incident yet: no alert has fired.")
     )
     note = (
-        '<p class="note">Firing alerts of one model that share a cause (data, one input, performance, '
+        '<p class="lead">Firing alerts of one model that share a cause (data, one input, performance, '
         "or one protected attribute) and whose windows overlap form one incident; it resolves once all "
         "its alerts have stayed resolved for a window's length.</p>"
     )

@@ -45,6 +45,15 @@ def for_push(**overrides: Any) -> AlertForPush:
     return replace(alert, **overrides)
 
 
+def test_an_alert_of_an_incident_carries_an_incident_label_to_group_by() -> None:
+    [grouped, alone] = alertmanager_payload(
+        [for_push(incident=12), for_push(id=8)], BASE_URL, now=NOW, resend_seconds=60
+    )
+    assert grouped["labels"]["incident"] == "12"
+    assert "incident" not in alone["labels"]  # not grouped yet (e.g. pushed by an older version)
+    assert {k: v for k, v in grouped["labels"].items() if k != "incident"} == alone["labels"]
+
+
 def test_a_firing_alert_carries_the_shared_labels_and_ends_after_four_resends() -> None:
     [item] = alertmanager_payload([for_push()], BASE_URL + "/", now=NOW, resend_seconds=60)
     expected = alert_labels(
