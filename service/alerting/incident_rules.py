@@ -72,7 +72,7 @@ class Span:
 class Cause:
     """One likely cause of an incident, as ranked in its summary."""
 
-    kind: str  # "data", "input" or "unexplained"
+    kind: str  # "data", "concept", "input" or "unexplained"
     subject: str  # the feature, "data", or "" for unexplained
     incident_id: int | None
     strength: float | None  # the largest relative excess of its alerts (see ``excess``)
@@ -169,15 +169,32 @@ def _candidate(n: Neighbour) -> Cause:
     return Cause("input", feature, n.incident_id, best, why)
 
 
-def rank_causes(kind: Kind, span: Span, neighbours: Sequence[Neighbour], own: Neighbour) -> list[Cause]:
+CONCEPT_WHY = (
+    "realised performance dropped while the label-free estimate, which follows shifts of the "
+    "inputs, held in the same windows: the inputs' drift does not account for the drop; suspect a "
+    "concept shift (the relation between inputs and outcomes changed)"
+)
+
+
+def rank_causes(
+    kind: Kind, span: Span, neighbours: Sequence[Neighbour], own: Neighbour, *, estimate_held: bool = False
+) -> list[Cause]:
     """The likely causes of an incident: data-quality incidents first, then drifted inputs by
     their largest relative excess (``excess``), among the incident itself and the model's
-    other incidents whose windows overlap ``span``. A performance or fairness incident with no
-    such candidate gets one ``unexplained`` cause: no input moved, so the relation between
-    inputs and outcomes (or a rule after the model) changed."""
+    other incidents whose windows overlap ``span``.
+
+    A performance incident with a realised-performance alert whose label-free estimate was
+    evaluated and never alerted in its windows (``estimate_held``) gets a ``concept`` cause
+    after data and before the inputs: the estimate moves with covariate shift (CBPE/DLE), so a
+    drop it does not see is not the inputs' doing. A performance or fairness incident with no
+    candidate at all gets one ``unexplained`` cause."""
     pool = [own, *(n for n in neighbours if n.incident_id != own.incident_id and _overlap(span, n.span))]
     found = [_candidate(n) for n in pool if n.kind in (Kind.DATA, Kind.INPUT)]
-    found.sort(key=lambda c: (c.kind != "data", -(c.strength or 0.0), c.subject))
+    realised = any(a.family == "performance" for a in own.alerts)
+    if kind is Kind.PERFORMANCE and realised and estimate_held:
+        found.append(Cause("concept", "", None, None, CONCEPT_WHY))
+    order = {"data": 0, "concept": 1}
+    found.sort(key=lambda c: (order.get(c.kind, 2), -(c.strength or 0.0), c.subject))
     if not found and kind in (Kind.PERFORMANCE, Kind.FAIRNESS):
         why = (
             "no input drifted and data quality held in these windows: the relation between inputs "

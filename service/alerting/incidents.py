@@ -15,9 +15,11 @@ from typing import Any
 
 from service.alerting import incident_repository as repository
 from service.alerting import incident_rules as rules
+from service.alerting import repository as alert_repository
 from service.alerting.incident_queries import cause_json, facts_of, incident_view
 from service.alerting.incident_rules import IncidentState, Kind, Neighbour
 from service.alerting.notify import PassContext
+from service.kernel.states import FigureStatus
 from service.storage.alerting_tables import Alert, Incident
 from service.webhooks import service as webhooks
 
@@ -106,7 +108,9 @@ def _refresh(ctx: PassContext, incident: Incident, alerts: list[Alert], neighbou
     once an alert in it is not silenced. Only a real change moves ``updated_at``."""
     own = _neighbour(incident, alerts)
     facts = own.alerts
-    causes = [cause_json(c) for c in rules.rank_causes(own.kind, own.span, neighbours, own)]
+    held = own.kind is Kind.PERFORMANCE and _estimate_held(ctx, incident, own.span)
+    ranked = rules.rank_causes(own.kind, own.span, neighbours, own, estimate_held=held)
+    causes = [cause_json(c) for c in ranked]
     values: dict[str, Any] = {
         # The union over time (``_neighbour``): an alert's stored window moves with every window.
         "window_start": own.span.start,
@@ -125,6 +129,14 @@ def _refresh(ctx: PassContext, incident: Incident, alerts: list[Alert], neighbou
         incident.notified = _send(ctx, incident, alerts, "incident.opened")
 
 
+def _estimate_held(ctx: PassContext, incident: Incident, span: rules.Span) -> bool:
+    """The label-free performance estimate was judged ok in the span's windows and never alerted
+    (an estimate that was only ever insufficient says nothing)."""
+    family = "estimated_performance"
+    seen = alert_repository.statuses_in(ctx.session, incident.model_id, family, span.start, span.end)
+    return FigureStatus.OK in seen and FigureStatus.ALERT not in seen
+
+
 def _title(ctx: PassContext, incident: Incident, alerts: list[Alert], causes: list[dict[str, Any]]) -> str:
     """E.g. "credit: performance (accuracy, roc_auc); likely cause: input income drifted"."""
     metrics = ", ".join(sorted({a.metric for a in alerts}))
@@ -132,7 +144,11 @@ def _title(ctx: PassContext, incident: Incident, alerts: list[Alert], causes: li
     text = f"{ctx.name_of(incident.model_id)}: {subject} ({metrics})"
     top = causes[0] if causes else None
     if top is not None and incident.kind in (Kind.PERFORMANCE, Kind.FAIRNESS):
-        lead = {"data": "data quality broke", "input": f"input {top['subject']} drifted"}
+        lead = {
+            "data": "data quality broke",
+            "concept": "concept shift (the label-free estimate held)",
+            "input": f"input {top['subject']} drifted",
+        }
         text += f"; likely cause: {lead.get(str(top['kind']), 'no input moved')}"
     return text[:1000]
 

@@ -98,3 +98,19 @@ def test_with_no_candidate_a_performance_incident_is_unexplained_and_an_input_on
     drifted = Neighbour(2, Kind.INPUT, "input:income", span, [facts(1)])
     assert [c.subject for c in rank_causes(Kind.INPUT, span, [drop], drifted)] == ["income"]
     assert severity_of([facts(1), facts(1, severity="critical")]) == "critical"
+
+
+def test_a_realised_drop_the_estimate_did_not_see_ranks_a_concept_shift_after_data_only() -> None:
+    span = Span(T0, T0 + DAY)
+    drop = Neighbour(1, Kind.PERFORMANCE, "performance", span, [facts(1, family="performance")])
+    others = [
+        Neighbour(2, Kind.INPUT, "input:income", span, [facts(1, value=0.5)]),
+        Neighbour(3, Kind.DATA, "data", span, [facts(1, family="data_quality")]),
+    ]
+    kinds = [c.kind for c in rank_causes(Kind.PERFORMANCE, span, others, drop, estimate_held=True)]
+    assert kinds == ["data", "concept", "input"]
+    estimated = Neighbour(
+        1, Kind.PERFORMANCE, "performance", span, [facts(1, family="estimated_performance")]
+    )
+    kinds = [c.kind for c in rank_causes(Kind.PERFORMANCE, span, others, estimated, estimate_held=True)]
+    assert kinds == ["data", "input"]  # an estimated drop alone is the inputs' doing

@@ -78,6 +78,8 @@ def test_alerts_sharing_a_cause_form_one_incident_whose_causes_rank_the_drifted_
     assert "likely cause: input income drifted" in drop["title"]
     detail = h.client.get(f"/v1/incidents/{drop['id']}").json()
     assert sorted(a["metric"] for a in detail["alerts"]) == ["accuracy", "roc_auc"]
+    alert = h.client.get(f"/v1/alerts/{detail['alerts'][0]['id']}").json()["alert"]
+    assert alert["incident_id"] == drop["id"]
     # A pass with nothing new (a worker's retry) changes nothing.
     h.run_pass(3.5)
     assert by_cause(h) == found
@@ -92,6 +94,18 @@ def test_a_data_quality_incident_ranks_first_among_the_causes(h: Harness) -> Non
     causes = by_cause(h)["performance"]["causes"]
     assert [c["kind"] for c in causes] == ["data", "input"]  # data first, although income is further out
     assert by_cause(h)["data"]["kind"] == "data"
+
+
+def test_a_drop_the_label_free_estimate_does_not_see_ranks_a_concept_shift_before_the_inputs(
+    h: Harness,
+) -> None:
+    estimate = figure("estimated_performance", "accuracy", 0.8, 0.7, "ok")
+    for hour in (1, 2):
+        h.store(hour, [drift(0.3), performance("accuracy", 0.6), estimate])
+        h.run_pass(hour + 0.1)
+    drop = by_cause(h)["performance"]
+    assert [c["kind"] for c in drop["causes"]] == ["concept", "input"]
+    assert "likely cause: concept shift" in drop["title"]
 
 
 def test_without_a_drifted_input_the_cause_is_unexplained(h: Harness) -> None:
@@ -193,8 +207,9 @@ def test_incident_webhooks_are_signed_and_verified_by_a_receiver(
         while deliverer.run_once():
             pass
     payloads = [r.verify(created.json()["secret"]) for r in receiver.delivered]
-    assert [p["type"] for p in payloads] == ["incident.opened", "incident.resolved"]
-    opened, resolved = (p["data"] for p in payloads)
+    by_type = {p["type"]: p["data"] for p in payloads}  # delivered concurrently: in any order
+    assert len(payloads) == 2 and set(by_type) == {"incident.opened", "incident.resolved"}
+    opened, resolved = by_type["incident.opened"], by_type["incident.resolved"]
     assert opened["incident"]["state"] == "open" and resolved["incident"]["state"] == "resolved"
     assert opened["links"]["incident"].endswith(f"/v1/incidents/{opened['incident']['id']}")
     assert opened["alert_ids"] == [a.id for a in h.alerts()]
