@@ -143,6 +143,10 @@ def _title(ctx: PassContext, incident: Incident, alerts: list[Alert], causes: li
     subject = incident.cause.replace(":", " ", 1)
     text = f"{ctx.name_of(incident.model_id)}: {subject} ({metrics})"
     top = causes[0] if causes else None
+    if top is not None and incident.kind == Kind.FAIRNESS and top["kind"] == "input":
+        # Nothing ties a group gap to an input's shift (no per-group drift yet): say what moved.
+        drifted = ", ".join(str(c["subject"]) for c in causes if c["kind"] == "input")
+        return f"{text}; inputs drifting meanwhile: {drifted}"[:1000]
     if top is not None and incident.kind in (Kind.PERFORMANCE, Kind.FAIRNESS):
         lead = {
             "data": "data quality broke",

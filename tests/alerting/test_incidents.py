@@ -46,7 +46,7 @@ def by_cause(h: Harness) -> dict[str, dict[str, Any]]:
 
 
 def storm(h: Harness, hours: range) -> None:
-    """Income drifts far, purpose a little, and two performance metrics drop, every window."""
+    """Income drifts far, purpose a little, two performance metrics drop and an age gap opens."""
     for hour in hours:
         h.store(
             hour,
@@ -55,6 +55,7 @@ def storm(h: Harness, hours: range) -> None:
                 drift(0.12, feature="purpose"),
                 performance("accuracy", 0.6),
                 performance("roc_auc", 0.62),
+                figure("fairness", "statistical_parity_difference", 0.25, 0.1, "alert", attribute="age_band"),
             ],
         )
         h.run_pass(hour + 0.1)
@@ -62,9 +63,10 @@ def storm(h: Harness, hours: range) -> None:
 
 def test_alerts_sharing_a_cause_form_one_incident_whose_causes_rank_the_drifted_inputs(h: Harness) -> None:
     storm(h, range(1, 4))
-    assert len([a for a in h.alerts() if a.state == "firing"]) == 4
+    assert len([a for a in h.alerts() if a.state == "firing"]) == 5
     found = by_cause(h)
-    assert set(found) == {"input:income", "input:purpose", "performance"}
+    assert set(found) == {"input:income", "input:purpose", "performance", "fairness:age_band"}
+    assert found["fairness:age_band"]["title"].endswith("inputs drifting meanwhile: income, purpose")
     drop = found["performance"]
     assert (drop["state"], drop["kind"], drop["alerts"], drop["severity"]) == (
         "open",
@@ -84,7 +86,7 @@ def test_alerts_sharing_a_cause_form_one_incident_whose_causes_rank_the_drifted_
     h.run_pass(3.5)
     assert by_cause(h) == found
     opened = [p["data"]["incident"]["cause"] for kind, p in h.messages() if kind == "incident.opened"]
-    assert sorted(opened) == ["input:income", "input:purpose", "performance"]
+    assert sorted(opened) == ["fairness:age_band", "input:income", "input:purpose", "performance"]
 
 
 def test_a_data_quality_incident_ranks_first_among_the_causes(h: Harness) -> None:
