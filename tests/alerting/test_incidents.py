@@ -110,13 +110,6 @@ def test_a_drop_the_label_free_estimate_does_not_see_ranks_a_concept_shift_befor
     assert "likely cause: concept shift" in drop["title"]
 
 
-def test_without_a_drifted_input_the_cause_is_unexplained(h: Harness) -> None:
-    h.store(1, [drift(0.01), performance("accuracy", 0.6)])
-    h.run_pass(1.1)
-    (only,) = incidents(h)
-    assert [c["kind"] for c in only["causes"]] == ["unexplained"]
-
-
 def test_an_incident_resolves_after_its_alerts_stay_resolved_for_a_window(h: Harness) -> None:
     h.store(1, [performance("accuracy", 0.6)])
     h.run_pass(1.1)
@@ -146,6 +139,26 @@ def test_an_alert_firing_within_the_hold_joins_the_open_incident(h: Harness) -> 
     h.run_pass(6.1)
     (one,) = incidents(h)
     assert (one["state"], one["alerts"], one["open_alerts"]) == ("open", 2, 1)
+
+
+def test_an_incident_of_silenced_alerts_says_nothing_until_its_silence_ends(h: Harness) -> None:
+    # The harness's clock starts at T0 + 48 h (tests.conftest.NOW): windows after it.
+    body = {
+        "matchers": [{"name": "family", "value": "performance"}],
+        "duration": "6h",
+        "created_by": "ops",
+        "comment": "migration",
+    }
+    muted = h.client.post("/v1/silences", json=body)
+    assert muted.status_code == 201, muted.text
+    h.store(49, [performance("accuracy", 0.6)])
+    h.run_pass(49.1)
+    assert len(incidents(h)) == 1
+    assert [kind for kind, _ in h.messages()] == []
+    assert h.client.delete(f"/v1/silences/{muted.json()['id']}").status_code == 200
+    h.run_pass(49.2)
+    kinds = [kind for kind, _ in h.messages()]
+    assert kinds == ["alert.firing", "incident.opened"]
 
 
 def test_the_database_refuses_a_second_open_incident_for_a_cause(h: Harness) -> None:
