@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,19 @@ def firing_ungrouped(session: Session) -> list[Alert]:
 
 def open_incidents(session: Session) -> list[Incident]:
     query = select(Incident).where(Incident.state == IncidentState.OPEN)
+    return list(session.scalars(query.order_by(Incident.id)))
+
+
+def resolved_since(session: Session, model_ids: Sequence[int], since: datetime) -> list[Incident]:
+    """Resolved incidents of the models whose windows end at or after ``since`` (candidates
+    for the causes of the open ones)."""
+    if not model_ids:
+        return []
+    query = select(Incident).where(
+        Incident.state == IncidentState.RESOLVED,
+        Incident.model_id.in_(list(model_ids)),
+        Incident.window_end >= since,
+    )
     return list(session.scalars(query.order_by(Incident.id)))
 
 

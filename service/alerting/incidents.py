@@ -82,7 +82,7 @@ def _open(ctx: PassContext, alert: Alert, kind: Kind, cause: str, facts: rules.A
 
 def _refresh_all(ctx: PassContext, incidents: list[Incident], members: dict[int, list[Alert]]) -> int:
     by_model: dict[int, list[Neighbour]] = defaultdict(list)
-    for incident in incidents:
+    for incident in [*incidents, *_resolved_neighbours(ctx, incidents, members)]:
         by_model[incident.model_id].append(_neighbour(incident, members[incident.id]))
     resolved = 0
     for incident in incidents:
@@ -91,6 +91,19 @@ def _refresh_all(ctx: PassContext, incidents: list[Incident], members: dict[int,
         if rules.resolves([facts_of(a) for a in alerts], ctx.now):
             _resolve(ctx, incident, alerts)
             resolved += 1
+    return resolved
+
+
+def _resolved_neighbours(
+    ctx: PassContext, incidents: list[Incident], members: dict[int, list[Alert]]
+) -> list[Incident]:
+    """Resolved incidents that may still overlap an open one: a cause that ended stays a cause
+    of what it overlapped (their alerts are added to ``members``)."""
+    if not incidents:
+        return []
+    since = min(i.window_start for i in incidents)
+    resolved = repository.resolved_since(ctx.session, sorted({i.model_id for i in incidents}), since)
+    members.update(repository.alerts_of(ctx.session, [i.id for i in resolved]))
     return resolved
 
 

@@ -130,6 +130,18 @@ def test_an_incident_resolves_after_its_alerts_stay_resolved_for_a_window(h: Har
     assert [i["state"] for i in incidents(h)] == ["open", "resolved"]
 
 
+def test_a_resolved_input_incident_stays_a_cause_of_the_open_one_it_overlapped(h: Harness) -> None:
+    for hour in (1, 2):
+        h.store(hour, [drift(0.3), performance("accuracy", 0.6)])
+        h.run_pass(hour + 0.1)
+    h.store(3, [drift(0.01), performance("accuracy", 0.6)])
+    h.run_pass(3.1)
+    h.run_pass(3.1 + 24)
+    found = by_cause(h)
+    assert (found["input:income"]["state"], found["performance"]["state"]) == ("resolved", "open")
+    assert [c["subject"] for c in found["performance"]["causes"]] == ["income"]
+
+
 def test_an_alert_firing_within_the_hold_joins_the_open_incident(h: Harness) -> None:
     h.store(1, [performance("accuracy", 0.6)])
     h.run_pass(1.1)
