@@ -21,6 +21,8 @@ from tests.ui.support import live_server, ui_app
 from tests.ui.webdriver import Browser, chromium
 from tests.windows.scenario import MutableClock
 
+pytestmark = pytest.mark.slow  # a real Chromium, like tests/ui/test_browser.py
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
