@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.alerting.incident_rules import IncidentState
@@ -68,6 +68,16 @@ def list_incidents(session: Session, where: IncidentFilter) -> list[Incident]:
     if where.before_id is not None:
         query = query.where(Incident.id < where.before_id)
     return list(session.scalars(query.order_by(Incident.id.desc()).limit(where.limit)))
+
+
+def open_counts(session: Session) -> dict[int, int]:
+    """Per model, its open incidents (one query; the partial index's rows)."""
+    query = (
+        select(Incident.model_id, func.count())
+        .where(Incident.state == IncidentState.OPEN)
+        .group_by(Incident.model_id)
+    )
+    return {int(model_id): int(count) for model_id, count in session.execute(query)}
 
 
 def alert_counts(session: Session, incident_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
