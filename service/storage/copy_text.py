@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -76,6 +76,33 @@ _ENCODERS: dict[type, Callable[[Any], str]] = {
 
 # Types whose equality is cheap to test: a column of one repeated value is encoded once.
 _SCALARS = frozenset({str, int, datetime})
+# Encoded columns of one batch, by (first row of the piece, column): the key table's COPY and
+# the event table's COPY of the same rows share ``prediction_id`` and the event time.
+Memo = dict[tuple[int, str], list[str]]
+
+
+def _utc_times(values: list[datetime]) -> list[str] | None:
+    """ISO texts of UTC times in one orjson call (its text equals ``isoformat``'s for UTC): ~0.1
+    ms per 1,000 against ~2-5 ms for ``isoformat`` one by one."""
+    if not all(value.tzinfo is UTC for value in values):
+        return None
+    return orjson.dumps(values).decode()[2:-2].split('","')
+
+
+def _documents(values: list[dict[str, Any]]) -> list[str] | None:
+    """JSON texts of objects in one orjson call, split between objects (~1.4 ms per 1,000
+    prediction feature sets against ~4.2 ms one by one); None when a string inside holds the
+    separator ``},{`` (or an object holds a list of objects), so the split would not be exact."""
+    text = orjson.dumps(values).decode()
+    parts = text[2:-2].split("},{")
+    if len(parts) != len(values):
+        return None
+    if "\\" in text:
+        return ["{" + escaped(part) + "}" for part in parts]
+    return ["{" + part + "}" for part in parts]
+
+
+_BATCHED: dict[type, Callable[[list[Any]], list[str] | None]] = {datetime: _utc_times, dict: _documents}
 
 
 def _encoded_column(values: list[Any]) -> list[str] | None:
@@ -89,26 +116,35 @@ def _encoded_column(values: list[Any]) -> list[str] | None:
     encode = _ENCODERS.get(kind)
     if encode is None:
         return None
-    if not nulls and kind in _SCALARS and values.count(values[0]) == len(values):
+    if nulls:
+        return [NULL if value is None else encode(value) for value in values]
+    if kind in _SCALARS and values.count(values[0]) == len(values):
         return [encode(values[0])] * len(values)  # one model, version, arrival time per batch
-    if not nulls:
-        return list(map(encode, values))
-    return [NULL if value is None else encode(value) for value in values]
+    batched = _BATCHED.get(kind)
+    texts = None if batched is None else batched(values)
+    return list(map(encode, values)) if texts is None else texts
 
 
-def encoded_piece(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str | None:
+def encoded_piece(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], memo: Memo | None = None, at: int = 0
+) -> str | None:
     """The ``columns`` of ``rows`` as COPY text; None when a column holds a value this module
-    does not encode (the caller writes those rows with psycopg's ``write_row``)."""
+    does not encode (the caller writes those rows with psycopg's ``write_row``). With ``memo``,
+    a column already encoded for the piece starting at row ``at`` is reused."""
     encoded: list[list[str]] = []
     for column in columns:
-        text = _encoded_column([row[column] for row in rows])
+        text = None if memo is None else memo.get((at, column))
+        if text is None:
+            text = _encoded_column([row[column] for row in rows])
         if text is None:
             return None
+        if memo is not None:
+            memo[(at, column)] = text
         encoded.append(text)
     return "\n".join(map("\t".join, zip(*encoded, strict=True))) + "\n"
 
 
-def pieces(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
-    """``rows`` in slices of ``PIECE_ROWS``."""
+def pieces(rows: Sequence[dict[str, Any]]) -> Iterator[tuple[int, Sequence[dict[str, Any]]]]:
+    """``rows`` in slices of ``PIECE_ROWS``, each with the index of its first row."""
     for start in range(0, len(rows), PIECE_ROWS):
-        yield rows[start : start + PIECE_ROWS]
+        yield start, rows[start : start + PIECE_ROWS]

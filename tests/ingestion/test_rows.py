@@ -117,9 +117,9 @@ def test_every_column_is_stored_on_both_write_paths(
     copied: list[list[str]] = []
     real_copy = dialect.copy_rows
 
-    def recording_copy(cursor: Any, table: str, columns: list[str], rows: Any) -> None:
+    def recording_copy(cursor: Any, table: str, columns: list[str], rows: Any, memo: Any = None) -> None:
         copied.append(columns)
-        real_copy(cursor, table, columns, rows)
+        real_copy(cursor, table, columns, rows, memo)
 
     monkeypatch.setattr(event_writes, "copy_rows", recording_copy)
     engine = create_database_engine(Settings(database_url=database_url, run_jobs=False))
