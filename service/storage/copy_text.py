@@ -89,22 +89,6 @@ def _utc_times(values: list[datetime]) -> list[str] | None:
     return orjson.dumps(values).decode()[2:-2].split('","')
 
 
-def _documents(values: list[dict[str, Any]]) -> list[str] | None:
-    """JSON texts of objects in one orjson call, split between objects (~1.4 ms per 1,000
-    prediction feature sets against ~4.2 ms one by one); None when a string inside holds the
-    separator ``},{`` (or an object holds a list of objects), so the split would not be exact."""
-    text = orjson.dumps(values).decode()
-    parts = text[2:-2].split("},{")
-    if len(parts) != len(values):
-        return None
-    if "\\" in text:
-        return ["{" + escaped(part) + "}" for part in parts]
-    return ["{" + part + "}" for part in parts]
-
-
-_BATCHED: dict[type, Callable[[list[Any]], list[str] | None]] = {datetime: _utc_times, dict: _documents}
-
-
 def _encoded_column(values: list[Any]) -> list[str] | None:
     """The column's values as text, or None for a type not in ``_ENCODERS`` or several types."""
     kinds = set(map(type, values))
@@ -120,8 +104,7 @@ def _encoded_column(values: list[Any]) -> list[str] | None:
         return [NULL if value is None else encode(value) for value in values]
     if kind in _SCALARS and values.count(values[0]) == len(values):
         return [encode(values[0])] * len(values)  # one model, version, arrival time per batch
-    batched = _BATCHED.get(kind)
-    texts = None if batched is None else batched(values)
+    texts = _utc_times(values) if kind is datetime else None
     return list(map(encode, values)) if texts is None else texts
 
 
