@@ -31,6 +31,7 @@ from service.stats.outcomes import (
     merge_optional,
     sum_outcomes,
 )
+from service.stats.slices import SliceCounts, build_slices, empty_slices, sum_slices
 
 # Re-exported: the summaries moved to summaries.py; imports from profile keep working.
 from service.stats.summaries import AttributionSummary as AttributionSummary
@@ -69,6 +70,8 @@ class Profile:
     score: NumericSummary | None
     outcomes: Mapping[GroupKey, Outcomes]
     attributions: Mapping[str, AttributionSummary]
+    # Per-slice outcome counts (stats/slices.py); None in profiles stored before them.
+    slices: SliceCounts | None = None
 
     @classmethod
     def empty(cls, layout: Layout) -> Profile:
@@ -86,6 +89,7 @@ class Profile:
             score=None if layout.score is None else NumericSummary.empty(layout.score),
             outcomes={OVERALL: Outcomes.empty(layout)},
             attributions={},
+            slices=empty_slices(layout),
         )
 
     def attribution_sums(self) -> dict[str, tuple[float, int]]:
@@ -112,6 +116,7 @@ class Profile:
             score=merge_optional(self.score, other.score),
             outcomes=_merge_maps(self.outcomes, other.outcomes),
             attributions=_merge_maps(self.attributions, other.attributions),
+            slices=sum_slices([self.slices, other.slices]),
         )
 
 
@@ -156,6 +161,7 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
         score=_sum_numeric_optional([p.score for p in profiles]),
         outcomes={key: sum_outcomes(values) for key, values in groups.items()},
         attributions=attributions,
+        slices=sum_slices([p.slices for p in profiles]),
     )
 
 
@@ -232,6 +238,7 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         score=None if layout.score is None else summarize_numeric(layout.score, batch.scores, rows=rows),
         outcomes=build_outcomes(layout, batch, predicted=predicted),
         attributions={name: s for name, s in attributions.items() if s.count},
+        slices=build_slices(layout, batch, predicted=predicted),
     )
 
 
