@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from service.stats.fdr import benjamini_hochberg
 from service.stats.intervals import z_value
@@ -112,9 +112,59 @@ def _rate_tests(s: _Cells, total: _Cells) -> tuple[FloatArray, ...]:
     with np.errstate(divide="ignore", invalid="ignore"):
         p_s, p_r = s.x / s.n, x_r / n_r
         se = np.sqrt(p_s * (1 - p_s) / s.n + p_r * (1 - p_r) / n_r)
-    # P(X ≥ x_s), X ~ Hypergeometric(N, K, n_s): one-sided Fisher exact test
-    p = stats.hypergeom.sf(s.x - 1, total.n, total.x, s.n)
-    return p_s, p_r, n_r, np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0), se
+    p = hypergeometric_sf(s.x, total.n, total.x, s.n)
+    return p_s, p_r, n_r, p, se
+
+
+def _log_choose(a: FloatArray, b: FloatArray) -> FloatArray:
+    out: FloatArray = special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)
+    return out
+
+
+_BLOCK = 256  # pmf terms evaluated per cell and step: 8.8 sd reach 1e-17 of the peak
+
+
+def _tail(start: FloatArray, big: FloatArray, good: FloatArray, draws: FloatArray, *, up: bool) -> FloatArray:
+    """Σ of hypergeometric pmf(k) from k = ``start`` away from the mode (up or down), a block
+    of ``_BLOCK`` terms per cell at a time, until a block's last term is < 1e-17 of the sum.
+
+    log pmf(k) = c − lnΓ(k+1) − lnΓ(K−k+1) − lnΓ(n−k+1) − lnΓ(N−K−n+k+1), with the constant
+    c = lnΓ(K+1) + lnΓ(N−K+1) − ln C(N, n) computed once per cell."""
+    low, high = np.maximum(0, draws - (big - good)), np.minimum(draws, good)
+    const = special.gammaln(good + 1) + special.gammaln(big - good + 1) - _log_choose(big, draws)
+    total = np.zeros(start.shape)
+    active = np.flatnonzero((start >= low) & (start <= high))
+    step = np.arange(_BLOCK, dtype=np.float64) * (1 if up else -1)
+    offset = 0
+    while active.size:
+        k = start[active, None] + offset + step
+        ok = (k >= low[active, None]) & (k <= high[active, None])
+        k = np.where(ok, k, start[active, None])
+        g, n = good[active, None], draws[active, None]
+        log_pmf = const[active, None] - special.gammaln(k + 1) - special.gammaln(g - k + 1)
+        log_pmf -= special.gammaln(n - k + 1) + special.gammaln(big[active, None] - g - n + k + 1)
+        terms = np.where(ok, np.exp(log_pmf), 0.0)
+        total[active] += terms.sum(axis=1)
+        active = active[terms[:, -1] > 1e-17 * total[active]]
+        offset += _BLOCK * (1 if up else -1)
+    return total
+
+
+def hypergeometric_sf(x: FloatArray, big: FloatArray, good: FloatArray, draws: FloatArray) -> FloatArray:
+    """P(X ≥ x) for X ~ Hypergeometric(population ``big``, ``good`` successes in it, ``draws``):
+    the one-sided Fisher exact test of a slice's x bad rows among its n = draws.
+
+    The tail away from the mode is summed (above the mode: P(X ≥ x) directly; at or below:
+    1 − P(X ≤ x − 1)), so the terms fall off and a cell needs ~ a few standard deviations of
+    steps (√(n p(1 − p)) ≤ 500 at 1M rows); scipy.stats is not imported by the API process.
+    """
+    mode = np.floor((draws + 1) * (good + 1) / (big + 2))
+    above = x > mode
+    p = np.ones(x.shape)
+    p[above] = _tail(x[above], big[above], good[above], draws[above], up=True)
+    below = ~above
+    p[below] = 1.0 - _tail(x[below] - 1, big[below], good[below], draws[below], up=False)
+    return np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
 
 
 def _mae_tests(s: _Cells, total: _Cells) -> tuple[FloatArray, ...]:

@@ -13,7 +13,7 @@ from service.stats.labels import label_delta
 from service.stats.layout import Batch, Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_dict, profile_to_dict
-from service.stats.slice_search import SliceSearch, search_slices
+from service.stats.slice_search import SliceSearch, hypergeometric_sf, search_slices
 from service.stats.slices import MAX_PAIR_CELLS, plan_of
 
 PURPOSES = np.array(["car", "home", "study", "travel", "debt"], dtype=object)
@@ -34,17 +34,16 @@ def _batch(rows: int, seed: int, *, task: str = "binary_classification", planted
         truth = rng.normal(100, 10, rows)
         prediction = truth + rng.normal(0, 1, rows) * (1 + planted * bad)
         return Batch(rows, numeric, categorical, prediction, None, truth, {"region": region})
-    truth = rng.random(rows) < 0.3
+    positive = rng.random(rows) < 0.3
     wrong = rng.random(rows) < 0.2 + planted * bad
-    predicted = truth ^ wrong
     names = np.array(["repaid", "default"], dtype=object)
     return Batch(
         rows,
         numeric,
         categorical,
-        names[predicted.astype(int)],
+        names[(positive ^ wrong).astype(int)],
         None,
-        names[truth.astype(int)],
+        names[positive.astype(int)],
         {"region": region},
     )
 
@@ -166,3 +165,15 @@ def test_quiet_windows_rarely_discover_and_a_planted_slice_is_found(task: str) -
         cells = [f.cells for f in _search(layout, build_profile(layout, batch), metric).findings[:3]]
         found += planted in cells or planted[1:] in cells
     assert found >= 38
+
+
+def test_hypergeometric_tail_matches_scipy_from_small_cells_to_a_million_rows() -> None:
+    rng = np.random.default_rng(7)
+    big = np.concatenate([rng.integers(60, 500, 300), rng.integers(10_000, 2_000_000, 300)]).astype(float)
+    good = np.floor(big * rng.uniform(0.01, 0.6, big.size))
+    draws = np.floor(big * rng.uniform(0.0005, 0.5, big.size)) + 1
+    mean = draws * good / big
+    sd = np.sqrt(mean * (1 - good / big) + 1e-9)
+    x = np.clip(np.round(mean + rng.normal(0, 3, big.size) * sd), 0, draws)
+    expected = stats.hypergeom.sf(x - 1, big, good, draws)
+    assert hypergeometric_sf(x, big, good, draws) == pytest.approx(expected, rel=1e-7, abs=1e-12)
