@@ -16,8 +16,10 @@ in the direction that is worse:
 
 A cell is tested when n_s ≥ ``min_rows`` and n_R ≥ ``min_rows``; the p-values of all
 tested cells (singles and pairs together) are adjusted by Benjamini–Hochberg and a cell is
-a discovery when q < ``fdr`` (0.05 by default). A pair discovery is kept only when its gap
-exceeds both of its parents' gaps (otherwise one of its columns alone explains it).
+a discovery when q < ``fdr`` (0.05 by default). A pair discovery is kept only when the lower
+confidence bound of its gap (below) exceeds both of its parents' gaps: otherwise one of its
+columns alone may explain it (a random sub-cell of a failing category is as bad as the
+category, and its point gap beats the category's half of the time).
 
 Reported per discovery: n_s, the metric on the slice with its two-sided interval at
 ``confidence`` (Wilson for rates, mean ± z·s/√n for MAE), the rest's value, the *gap*
@@ -243,7 +245,8 @@ def _cell_codes(plan: SlicePlan, block: tuple[int, ...], cell: int) -> list[int]
 
 
 def _beats_parents(plan: SlicePlan, scan: _Scan, block: tuple[int, ...], cell: int, gap: float) -> bool:
-    """A pair is worth naming only when it is worse than each of its columns alone."""
+    """A pair is worth naming only when it is surely worse than each of its columns alone
+    (``gap`` is the pair's lower confidence bound)."""
     codes = _cell_codes(plan, block, cell)
     parents = [scan.single_gaps.get((index, code), np.nan) for index, code in zip(block, codes, strict=True)]
     return all(not gap <= g for g in parents)  # a NaN parent gap never vetoes
@@ -305,6 +308,7 @@ def search_slices(
     scan = _scan(plan, counts, task, metric, min_rows=min_rows)
     candidates, overall = scan.candidates, scan.overall
     p_values = [float(c.p) for c in candidates]
+    z1 = z_value(2 * confidence - 1)  # one-sided at ``confidence``
     q_values = benjamini_hochberg(p_values)
     kept = [
         _finding(plan, c, task, metric, p, q, confidence)
@@ -312,7 +316,10 @@ def search_slices(
         if q is not None
         and q < fdr
         and c.value > c.rest_value
-        and (len(c.block) == 1 or _beats_parents(plan, scan, c.block, c.cell, c.value - c.rest_value))
+        and (
+            len(c.block) == 1
+            or _beats_parents(plan, scan, c.block, c.cell, c.value - c.rest_value - z1 * c.se)
+        )
     ]
     n = 0 if overall is None else int(overall.n[0])
     value = None if overall is None or n == 0 else float(overall.x[0] / n)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service.storage.engine_tables import Evaluation, WindowRun
 from service.windows import repository
 from service.windows.repository import FigureRecord
+from service.windows.slices import default_search as window_slices
 
 __all__ = [
     "FigureRecord",
@@ -30,6 +31,7 @@ __all__ = [
     "oldest_pending_end",
     "pending_count",
     "recent_runs",
+    "window_slices",
 ]
 
 

@@ -63,6 +63,18 @@ def search_window(
     )
 
 
+def default_search(
+    session: Session, model_id: int, version_id: int, window: grid.Window
+) -> SliceSearch | None:
+    """The window's failing slices by the task's default metric (error rate; MAE for
+    regression); None before the version has a layout or when slice counts are missing."""
+    target = target_of(session, model_id, version_id)
+    if target is None:
+        return None
+    metric = DEFAULT_METRIC[target.layout.task]
+    return search_window(session, target, window, metric=metric, fdr=0.05, confidence=0.95)
+
+
 def find_slices(session: Session, model: RegisteredModel, query: SliceQuery) -> SlicesResponse:
     spec = pick_version(model, query.version)
     target = target_of(session, model.model_id, spec.version_id)

@@ -18,7 +18,9 @@ from tests.windows import scenario
 from tests.windows.test_slices_api import _labels
 
 
-def test_a_performance_incident_names_the_failing_slice(h: Harness, settings: Settings) -> None:
+def plant_failing_slice(h: Harness, settings: Settings) -> None:
+    """800 predictions over the 20 h before T0, wrong 10% of the time but 50% for purpose
+    "home" with housing "rent", labelled, folded into bucket profiles (no window evaluated)."""
     assert (
         h.client.post("/v1/models/credit/reference", json={"rows": scenario.reference()}).status_code == 200
     )
@@ -34,6 +36,10 @@ def test_a_performance_incident_names_the_failing_slice(h: Harness, settings: Se
         pass
     with unit_of_work(h.sessions) as session:  # the test writes the windows' figures itself
         session.execute(delete(WindowTask))
+
+
+def test_a_performance_incident_names_the_failing_slice(h: Harness, settings: Settings) -> None:
+    plant_failing_slice(h, settings)
     for hour in (1, 2):
         h.store(hour, [performance("accuracy", 0.6), drift(0.3)])
         h.run_pass(hour + 0.1)
