@@ -137,6 +137,21 @@ def empty_slices(layout: Layout) -> SliceCounts:
     return SliceCounts(plan.width, (0,) * plan.size)
 
 
+def _coarse_index(bins: NumericBins, x: FloatArray) -> IntArray:
+    """Coarse cell of each finite value: the fine bin's (``NumericBins.index``) coarse cell.
+    Continuous bins search the ~11 coarse edges directly (the same cells, edge cells absorbing
+    out-of-range values), ~2x faster than the 100 fine edges and a look-up table."""
+    coarse = np.asarray(bins.coarse)
+    if bins.discrete:
+        table = np.searchsorted(coarse, np.arange(bins.bins), side="right") - 1
+        cells: IntArray = table[bins.index(x)]
+        return cells
+    edges = np.asarray(bins.edges)[coarse]
+    cells = np.searchsorted(edges, x, side="right") - 1
+    np.clip(cells, 0, coarse.size - 2, out=cells)
+    return cells
+
+
 def _codes(layout: Layout, column: SliceColumn, batch: Batch, keep: _BoolArray) -> IntArray:
     """Cell code of every kept row for one column."""
     rows = int(keep.sum())
@@ -148,8 +163,7 @@ def _codes(layout: Layout, column: SliceColumn, batch: Batch, keep: _BoolArray) 
             return out
         x = np.asarray(values, dtype=np.float64)[keep]
         ok = representable(x)
-        fine = bins.index(x[ok])
-        out[ok] = np.searchsorted(np.asarray(bins.coarse), fine, side="right") - 1
+        out[ok] = _coarse_index(bins, x[ok])
         return out
     if column.kind == "categorical":
         vocabulary = next(v for v in layout.categorical if v.name == column.name)

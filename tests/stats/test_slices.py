@@ -14,7 +14,7 @@ from service.stats.layout import Batch, Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_dict, profile_to_dict
 from service.stats.slice_search import SliceSearch, hypergeometric_sf, search_slices
-from service.stats.slices import MAX_PAIR_CELLS, plan_of
+from service.stats.slices import MAX_PAIR_CELLS, _coarse_index, plan_of
 
 PURPOSES = np.array(["car", "home", "study", "travel", "debt"], dtype=object)
 REGIONS = np.array(["north", "south", "east"], dtype=object)
@@ -177,3 +177,12 @@ def test_hypergeometric_tail_matches_scipy_from_small_cells_to_a_million_rows() 
     x = np.clip(np.round(mean + rng.normal(0, 3, big.size) * sd), 0, draws)
     expected = stats.hypergeom.sf(x - 1, big, good, draws)
     assert hypergeometric_sf(x, big, good, draws) == pytest.approx(expected, rel=1e-7, abs=1e-12)
+
+
+def test_numeric_cells_are_the_coarse_cells_of_the_fine_bins() -> None:
+    layout = _layout()
+    bins = layout.numeric[0]
+    x = np.concatenate([np.asarray(bins.edges), np.random.default_rng(8).lognormal(10, 0.7, 5_000)])
+    fine = bins.index(x)
+    expected = np.searchsorted(np.asarray(bins.coarse), fine, side="right") - 1
+    assert np.array_equal(_coarse_index(bins, x), expected)
