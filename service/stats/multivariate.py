@@ -1,0 +1,188 @@
+"""Multivariate drift: PCA fitted on the reference, and each row's reconstruction error.
+
+A change in how numeric features move together (a correlation flipping sign with the
+marginals unchanged) is invisible to every per-feature test. The reconstruction error sees
+it: fitted once on the reference, the model
+
+1. standardises each numeric feature j: z_j = (x_j − μ_j) / σ_j, with μ_j and σ_j the
+   reference mean and population standard deviation of its representable values; a missing
+   value (NaN, ±inf, |x| > 1e50, or a column absent from the batch) is imputed with the
+   reference mean, z_j = 0; a row with no numeric value at all has no error (it counts as
+   missing); features constant in the reference (σ_j = 0) are left out, their univariate
+   drift sees any change;
+2. keeps the k principal axes v_1 … v_k of the reference's standardised rows (SVD), k the
+   smallest number whose eigenvalues λ_i = s_i² / n explain more than ``VARIANCE_KEPT``
+   (95 %) of Σλ (sklearn's ``PCA(n_components=0.95)`` rule), and at most d − 1 so that the
+   error is not identically 0;
+3. scores a row by its reconstruction error e = ‖z − V Vᵀ z‖₂ (V the d × k axes), the
+   Euclidean distance between the standardised row and its projection, in reference
+   standard deviations (dimensionless, ≥ 0; e² is the sum of the squared scores on the
+   discarded axes).
+
+The error's bins are fitted on the reference errors like any numeric column's (quantile
+edges, ``bins.fit_numeric``), so every bucket profile carries the error's bin counts and
+sums (``Profile.multivariate``), which merge by addition; the drift decision then treats the
+error as one more numeric column (``verdict.py``). Needs at least two non-constant numeric
+features and ``MIN_ROWS`` reference rows with a numeric value; otherwise there is no model
+and no figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from service.stats.bins import FloatArray, NumericBins, fit_numeric, representable
+
+NAME = "multivariate_reconstruction_error"
+VARIANCE_KEPT = 0.95
+MIN_ROWS = 30
+# A standardised value is clipped at ±1e6 reference stds: no real shift needs more to
+# show, and it keeps e² finite (d × 1e12) whatever the σ (a σ of 1e-300 would overflow).
+Z_CLIP = 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariateModel:
+    """The fitted standardisation, principal axes and error bins (module docstring).
+
+    ``features`` in the order of ``means`` / ``scales`` and of each axis's coordinates;
+    ``axes`` the k kept principal axes (unit vectors, each of length d); ``explained`` the
+    share of the reference's standardised variance they explain (0 to 1); ``bins`` the
+    quantile bins of the reference errors.
+    """
+
+    features: tuple[str, ...]
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    axes: tuple[tuple[float, ...], ...]
+    explained: float
+    bins: NumericBins
+    _axes: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        d = len(self.features)
+        if d < 2 or len(self.means) != d or len(self.scales) != d:
+            raise ValueError("a multivariate model needs at least two features, each with a mean and scale")
+        if not 1 <= len(self.axes) < d or any(len(axis) != d for axis in self.axes):
+            raise ValueError("a multivariate model keeps between 1 and d − 1 axes of length d")
+        if any(not s > 0 for s in self.scales):
+            raise ValueError("every scale must be positive")
+        axes = np.asarray(self.axes, dtype=np.float64)
+        axes.flags.writeable = False
+        object.__setattr__(self, "_axes", axes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "means": list(self.means),
+            "scales": list(self.scales),
+            "axes": [list(axis) for axis in self.axes],
+            "explained": self.explained,
+            "bins": self.bins.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MultivariateModel:
+        return cls(
+            features=tuple(str(f) for f in data["features"]),
+            means=tuple(float(m) for m in data["means"]),
+            scales=tuple(float(s) for s in data["scales"]),
+            axes=tuple(tuple(float(c) for c in axis) for axis in data["axes"]),
+            explained=float(data["explained"]),
+            bins=NumericBins.from_dict(data["bins"]),
+        )
+
+    def errors(self, numeric: Mapping[str, Any], rows: int) -> FloatArray:
+        """Reconstruction error of each row (NaN for a row without any numeric value)."""
+        z, present = _standardised(numeric, rows, self.features, self.means, self.scales)
+        residual = z - (z @ self._axes.T) @ self._axes
+        out: FloatArray = np.sqrt(np.einsum("ij,ij->i", residual, residual))
+        out[~present] = np.nan
+        return out
+
+
+def _standardised(
+    numeric: Mapping[str, Any],
+    rows: int,
+    features: tuple[str, ...],
+    means: tuple[float, ...],
+    scales: tuple[float, ...],
+) -> tuple[FloatArray, np.ndarray[Any, np.dtype[np.bool_]]]:
+    """(n × d standardised values with missing ones 0, whether each row has any value)."""
+    z = np.zeros((rows, len(features)), dtype=np.float64)
+    present = np.zeros(rows, dtype=bool)
+    for j, name in enumerate(features):
+        column = numeric.get(name)
+        if column is None:
+            continue
+        x = np.asarray(column, dtype=np.float64)
+        keep = representable(x)
+        z[:, j] = np.clip(np.where(keep, (x - means[j]) / scales[j], 0.0), -Z_CLIP, Z_CLIP)
+        present |= keep
+    return z, present
+
+
+def _moments(numeric: Mapping[str, Any], min_rows: int) -> dict[str, tuple[float, float]]:
+    """Reference (mean, population std) of every numeric feature with ``min_rows``
+    representable values and a positive std."""
+    out: dict[str, tuple[float, float]] = {}
+    for name, column in numeric.items():
+        x = np.asarray(column, dtype=np.float64)
+        x = x[representable(x)]
+        if x.size < min_rows:
+            continue
+        mean = float(x.mean())
+        std = float(np.sqrt(np.mean((x - mean) ** 2)))
+        if std > 0 and np.isfinite(std):
+            out[name] = (mean, std)
+    return out
+
+
+def kept_axes(eigenvalues: FloatArray, variance: float) -> int:
+    """k: the fewest leading eigenvalues whose share of the total exceeds ``variance``,
+    at most d − 1 (and at least 1)."""
+    share = np.cumsum(eigenvalues) / float(np.sum(eigenvalues))
+    k = int(np.searchsorted(share, variance, side="right")) + 1
+    return max(1, min(k, eigenvalues.size - 1))
+
+
+def fit_multivariate(
+    numeric: Mapping[str, Any],
+    *,
+    rows: int,
+    variance: float = VARIANCE_KEPT,
+    bins: int = 100,
+    coarse_bins: int = 10,
+    min_rows: int = MIN_ROWS,
+) -> MultivariateModel | None:
+    """The model of the module docstring fitted on the reference's numeric columns; None
+    with fewer than two usable features or ``min_rows`` rows carrying a numeric value."""
+    moments = _moments(numeric, min_rows)
+    if len(moments) < 2:
+        return None
+    features = tuple(moments)
+    means = tuple(m for m, _ in moments.values())
+    scales = tuple(s for _, s in moments.values())
+    z, present = _standardised(numeric, rows, features, means, scales)
+    z = z[present]
+    if z.shape[0] < min_rows:
+        return None
+    _, singular, vt = np.linalg.svd(z, full_matrices=False)
+    eigenvalues = singular**2 / z.shape[0]
+    if not float(eigenvalues.sum()) > 0:
+        return None
+    k = kept_axes(eigenvalues, variance)
+    residual = z - (z @ vt[:k].T) @ vt[:k]
+    errors = np.sqrt(np.einsum("ij,ij->i", residual, residual))
+    return MultivariateModel(
+        features=features,
+        means=means,
+        scales=scales,
+        axes=tuple(tuple(float(c) for c in axis) for axis in vt[:k]),
+        explained=float(eigenvalues[:k].sum() / eigenvalues.sum()),
+        bins=fit_numeric(NAME, errors, bins=bins, coarse_bins=coarse_bins),
+    )
