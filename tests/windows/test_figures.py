@@ -184,7 +184,7 @@ def binary() -> Setup:
     return _setup("binary_classification")
 
 
-def pick(result: WindowFigures, family: str, metric: str, **subject: str) -> Figure:
+def pick(result: WindowFigures, family: str, metric: str, **subject: str | None) -> Figure:
     found = [
         f
         for f in result.figures
