@@ -46,8 +46,11 @@ def test_axes_and_errors_match_sklearns_pca_on_standardised_data() -> None:
     model = _fitted(numeric)
     x = np.column_stack([numeric[name] for name in model.features])
     z = (x - x.mean(axis=0)) / x.std(axis=0)  # population std, as the model
-    pca = PCA(n_components=0.95, svd_solver="full").fit(z)
-    assert len(model.axes) == pca.n_components_ == 2  # the two latent factors
+    # Kaiser's rule on sklearn's eigenvalues (explained_variance_ divides by n − 1, ours by n).
+    eigenvalues = PCA(svd_solver="full").fit(z).explained_variance_ * (len(z) - 1) / len(z)
+    k = int(np.count_nonzero(eigenvalues >= 1.0))
+    assert len(model.axes) == k == 2  # the two latent factors
+    pca = PCA(n_components=k, svd_solver="full").fit(z)
     for ours, theirs in zip(np.asarray(model.axes), pca.components_, strict=True):
         assert abs(float(ours @ theirs)) == pytest.approx(1.0, abs=1e-9)  # same axis up to sign
     assert model.explained == pytest.approx(float(pca.explained_variance_ratio_.sum()), rel=1e-9)
@@ -55,10 +58,11 @@ def test_axes_and_errors_match_sklearns_pca_on_standardised_data() -> None:
     np.testing.assert_allclose(model.errors(numeric, 2000), expected, rtol=1e-7, atol=1e-9)
 
 
-def test_the_kept_axes_explain_more_than_the_target_and_leave_one_out() -> None:
-    assert kept_axes(np.array([9.0, 0.6, 0.4]), 0.95) == 2  # 0.90 < 0.95 < 0.96
-    assert kept_axes(np.array([1.8, 0.2]), 0.95) == 1  # 2 would leave no error at all
-    assert kept_axes(np.array([1.0, 1.0, 1.0]), 0.95) == 2
+def test_the_kept_axes_carry_a_features_variance_and_leave_at_least_one_out() -> None:
+    assert kept_axes(np.array([2.6, 1.0, 0.4])) == 2
+    assert kept_axes(np.array([1.8, 0.2])) == 1
+    assert kept_axes(np.array([1.0, 1.0, 1.0])) == 2  # 3 would leave no error at all
+    assert kept_axes(np.array([0.9, 0.5])) == 1  # mean imputation shrank every variance
 
 
 def test_missing_values_are_imputed_with_the_reference_mean_and_empty_rows_have_no_error() -> None:
