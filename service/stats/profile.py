@@ -22,6 +22,7 @@ import numpy as np
 
 from service.stats.bins import representable
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
+from service.stats.multivariate import held_out_errors
 from service.stats.outcomes import (
     OVERALL,
     GroupKey,
@@ -251,6 +252,18 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         attributions={name: s for name, s in attributions.items() if s.count},
         multivariate=_multivariate(layout, batch),
     )
+
+
+def reference_profile(layout: Layout, reference: Batch) -> Profile:
+    """The profile of the reference rows the layout was fitted on: ``build_profile``, but the
+    multivariate summary holds only the held-out half's errors (``multivariate.py``,
+    cross-fitting), so that it is comparable with a window's fresh rows."""
+    profile = build_profile(layout, reference)
+    model = layout.multivariate
+    if model is None:
+        return profile
+    errors = held_out_errors(model, reference.numeric, reference.rows)
+    return replace(profile, multivariate=summarize_numeric(model.bins, errors, rows=errors.size))
 
 
 def _multivariate(layout: Layout, batch: Batch) -> NumericSummary | None:

@@ -14,7 +14,14 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.monitors.schemas import MonitorConfig
+from service.monitors.service import _evaluated, config_hash
 from service.runner import Pipeline
+from service.stats.layout import Batch, fit_layout
+from service.stats.profile import build_profile
+from service.windows.figures import decider_of
+from service.windows.figures_drift import drift_figures
+from service.windows.policy import evaluation_policy
 from tests.asgi_client import AppClient, app_client
 from tests.windows.scenario import MutableClock
 
@@ -105,3 +112,23 @@ def test_a_correlation_flip_alerts_only_the_multivariate_figure(flipped: AppClie
     assert 'modelmon_feature_drifted{feature="b",model="pair",version="v1"} 0.0' in metrics
     page = flipped.get("/ui/models/pair")
     assert page.status_code == 200 and 'data-chart="drift-multivariate"' in page.text
+
+
+def test_drift_multivariate_false_removes_the_figure_and_the_default_keeps_stored_hashes() -> None:
+    rng = np.random.default_rng(4)
+    batch = Batch(rows=500, numeric={"a": rng.normal(size=500), "b": rng.normal(size=500)})
+    layout = fit_layout(task="regression", reference=batch)
+    profile = build_profile(layout, batch)
+    metrics = {}
+    for on in (True, False):
+        policy = evaluation_policy(MonitorConfig.model_validate({"drift": {"multivariate": on}}))
+        figures = drift_figures(layout, profile, profile, policy, decider_of(policy))
+        metrics[on] = {f.metric for f in figures}
+    assert metrics == {
+        True: {"drift_score", "p_value", MV, "multivariate_p_value"},
+        False: {"drift_score", "p_value"},
+    }
+    # A configuration stored before the switch existed hashes as it did: the default is left out.
+    assert "multivariate" not in _evaluated(MonitorConfig())["drift"]
+    off = MonitorConfig.model_validate({"drift": {"multivariate": False}})
+    assert config_hash(off) != config_hash(MonitorConfig())
