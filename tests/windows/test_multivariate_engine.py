@@ -107,6 +107,9 @@ def test_a_correlation_flip_alerts_only_the_multivariate_figure(flipped: AppClie
     window_alerts = [a for a in alerts if a["family"] != "no_data"]
     assert [(a["family"], a["metric"], a["state"]) for a in window_alerts] == [("drift", MV, "firing")]
 
+    incidents = flipped.get("/v1/incidents").json()["items"]
+    assert [(i["kind"], i["cause"]) for i in incidents] == [("input", "input:(joint numeric features)")]
+
     metrics = flipped.get("/metrics").text
     assert 'modelmon_multivariate_drifted{model="pair",version="v1"} 1.0' in metrics
     assert 'modelmon_feature_drifted{feature="b",model="pair",version="v1"} 0.0' in metrics
