@@ -33,7 +33,7 @@ from service.stats.fdr import benjamini_hochberg
 from service.stats.intervals import newcombe_difference, wilson
 from service.stats.layout import Batch, Layout, Task, fit_layout
 from service.stats.performance import binary_performance
-from service.stats.profile import Profile, build_profile, group_outcomes
+from service.stats.profile import Profile, build_profile, group_outcomes, reference_profile
 from service.stats.quality import evaluate_quality
 from service.stats.verdict import DriftConfig, DriftReport, evaluate_drift
 from service.windows.figures import Figure, WindowFigures, evaluate_window
@@ -176,7 +176,7 @@ def _setup(task: Task) -> Setup:
     batch = make_batch(Spec(4_000, seed=1, task=task, missing={"x1": 0.02}))
     positive = "yes" if task == "binary_classification" else None
     layout = fit_layout(task=task, reference=batch, positive_label=positive, intersections=[("sex", "band")])
-    return Setup(layout, build_profile(layout, batch))
+    return Setup(layout, reference_profile(layout, batch))  # what the layout job stores
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +240,11 @@ def test_only_drifted_features_alert_and_p_value_is_the_bh_q_value(binary: Setup
         assert (score.value, score.threshold) == (verdict.effect_size, verdict.threshold)
         assert score.n == p_value.n == verdict.n_window
         assert (p_value.value, p_value.threshold) == (verdict.q_value, 0.05)
-        assert score.status == p_value.status == ("alert" if verdict.status == "drift" else "ok")
+        expected = "alert" if verdict.status == "drift" else "ok"
+        if verdict.feature == mv and verdict.status == "drift" and score.ci_low is not None:
+            # x3's shift moves the reconstruction error too, by less: decided on its interval.
+            expected = "alert" if score.ci_low >= verdict.threshold else "watch"
+        assert score.status == p_value.status == expected
 
 
 @pytest.mark.slow
