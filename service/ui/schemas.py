@@ -159,5 +159,6 @@ class ModelPage:
     open_alerts: tuple[AlertRow, ...]
     recent_alerts: tuple[AlertRow, ...]
     now: datetime
+    multivariate: Chart | None = None
     # The newest window's failing slices (ui/slices.py); None when there are no counts.
     slices: SliceTable | None = None
