@@ -289,6 +289,15 @@ def _finding(
     )
 
 
+def _overall(overall: _Cells | None, metric: str) -> tuple[int, float | None]:
+    """The window's rows in the metric's denominator and its value over all of them."""
+    n = 0 if overall is None else int(overall.n[0])
+    if overall is None or n == 0:
+        return n, None
+    value = float(overall.x[0] / n)
+    return n, 1 - value if metric == "tpr" else value
+
+
 def search_slices(
     plan: SlicePlan,
     counts: SliceCounts,
@@ -321,10 +330,7 @@ def search_slices(
             or _beats_parents(plan, scan, c.block, c.cell, c.value - c.rest_value - z1 * c.se)
         )
     ]
-    n = 0 if overall is None else int(overall.n[0])
-    value = None if overall is None or n == 0 else float(overall.x[0] / n)
-    if value is not None and metric == "tpr":
-        value = 1 - value
+    n, value = _overall(overall, metric)
     return SliceSearch(
         metric=metric,
         n=n,
