@@ -30,10 +30,21 @@ _METRIC_OF = {
 
 
 def _metric(task: str, alerts: list[Alert]) -> str:
+    """TPR or FPR when every alert is on that one; otherwise the error rate (MAE: regression)."""
     if task != "binary_classification":
         return DEFAULT_METRIC[task]
-    named = sorted({_METRIC_OF[a.metric] for a in alerts if a.metric in _METRIC_OF})
-    return named[0] if len(named) == 1 else DEFAULT_METRIC[task]
+    named = {_METRIC_OF.get(a.metric) for a in alerts}
+    only = named.pop() if len(named) == 1 else None
+    return only or DEFAULT_METRIC[task]
+
+
+def cell_text(kind: str, column: str, value: str) -> str:
+    """ "purpose = home", "income < 31.2", "income >= 88", "income in [31.2, 40.5)"."""
+    if kind != "numeric" or value.startswith("("):
+        return f"{column} = {value}"
+    if value.startswith(("<", ">")):
+        return f"{column} {value}"
+    return f"{column} in {value}"
 
 
 def slice_json(finding: SliceFinding, metric: str) -> dict[str, Any]:
@@ -69,6 +80,6 @@ def top_slices(session: Session, alerts: list[Alert], span: tuple[Any, Any]) -> 
 
 
 def describe(item: dict[str, Any]) -> str:
-    """E.g. "purpose=home & housing=rent (error_rate 0.41 vs 0.20, n=96)"."""
-    cells = " & ".join(f"{c['column']}={c['value']}" for c in item["slice"])
+    """E.g. "purpose = home & income >= 88 (error_rate 0.41 vs 0.20, n=96)"."""
+    cells = " & ".join(cell_text(c["kind"], c["column"], c["value"]) for c in item["slice"])
     return f"{cells} ({item['metric']} {item['value']:.2f} vs {item['rest_value']:.2f}, n={item['n']})"

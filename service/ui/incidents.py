@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.alerting.incident_schemas import CauseView, IncidentDetail, IncidentPage, IncidentView
+from service.alerting.incident_slices import cell_text
 from service.alerting.schemas import AlertView
 from service.ui.charts import fmt
 from service.ui.pages import ago, e, empty, layout, model_href, pill, stamp, table
@@ -90,7 +91,7 @@ def _slices(incident: IncidentView) -> str:
         return ""
     items = "".join(
         '<li class="incident-slice">'
-        + " &amp; ".join(f"{e(c.column)} = <strong>{e(c.value)}</strong>" for c in s.slice)
+        + " &amp; ".join(f"<strong>{e(cell_text(c.kind, c.column, c.value))}</strong>" for c in s.slice)
         + f' <span class="subtle">{e(s.metric)} {e(fmt(s.value))} ({e(fmt(s.ci_low))} – {e(fmt(s.ci_high))})'
         + f" vs {e(fmt(s.rest_value))} for the rest, n = {s.n}, q = {s.q_value:.2g}</span></li>"
         for s in incident.slices

@@ -13,6 +13,7 @@ from html import escape
 
 from sqlalchemy.orm import Session
 
+from service.alerting.incident_slices import cell_text
 from service.stats.slice_search import SliceFinding
 from service.ui.charts import fmt
 from service.ui.schemas import SliceTable
@@ -38,8 +39,8 @@ def _e(value: object) -> str:
 
 def _row(finding: SliceFinding) -> str:
     cells = " &amp; ".join(
-        f'<span class="slice-cell">{_e(column)} = <strong>{_e(value)}</strong></span>'
-        for _, column, value in finding.cells
+        f'<span class="slice-cell">{_e(cell_text(kind, column, value))}</span>'
+        for kind, column, value in finding.cells
     )
     numbers = [
         str(finding.n),

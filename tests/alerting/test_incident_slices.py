@@ -8,8 +8,10 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import delete
 
+from service.alerting.incident_slices import _metric, cell_text
 from service.config import Settings
 from service.runner import Pipeline
+from service.storage.alerting_tables import Alert
 from service.storage.database import unit_of_work
 from service.storage.engine_tables import WindowTask
 from tests.alerting.support import T0, Harness, drift
@@ -50,7 +52,23 @@ def test_a_performance_incident_names_the_failing_slice(h: Harness, settings: Se
     top = drop["slices"][0]
     assert {c["column"]: c["value"] for c in top["slice"]}.get("purpose") == "home"
     assert top["metric"] == "error_rate" and top["value"] > top["rest_value"] + 0.2 and top["q_value"] < 0.05
-    assert "; worst slice: " in drop["title"] and "purpose=home" in drop["title"]
+    assert "; worst slice: " in drop["title"] and "purpose = home" in drop["title"]
     opened = [p for kind, p in h.messages() if kind == "incident.opened"]
     sent = next(p["data"]["incident"] for p in opened if p["data"]["incident"]["cause"] == "performance")
     assert sent["slices"] == drop["slices"]
+
+
+def test_cells_read_as_conditions() -> None:
+    assert cell_text("categorical", "purpose", "home") == "purpose = home"
+    assert cell_text("numeric", "income", "< 31.2") == "income < 31.2"
+    assert cell_text("numeric", "income", "[31.2, 40.5)") == "income in [31.2, 40.5)"
+    assert cell_text("numeric", "income", "(missing)") == "income = (missing)"
+
+
+def test_the_slice_metric_follows_the_alerts_only_when_they_all_agree() -> None:
+    def pick(*metrics: str) -> str:
+        return _metric("binary_classification", [Alert(metric=m) for m in metrics])
+
+    assert pick("recall") == "tpr" and pick("fpr", "false_positive_rate") == "fpr"
+    assert pick("recall", "accuracy") == "error_rate" and pick("recall", "fpr") == "error_rate"
+    assert _metric("regression", [Alert(metric="rmse")]) == "mae"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from service.alerting.incident_slices import cell_text
 from service.config import Settings
 from tests.alerting.support import T0, Harness, drift, harness
 from tests.alerting.test_incident_slices import plant_failing_slice
@@ -71,7 +72,7 @@ def test_the_model_page_and_the_incident_list_the_failing_slices(
     assert len(rows) == min(len(api["slices"]), 10)
     first = browser.texts("td", within=rows[0])
     top = api["slices"][0]
-    assert first[0] == " & ".join(f"{c['column']} = {c['value']}" for c in top["slice"])
+    assert first[0] == " & ".join(cell_text(c["kind"], c["column"], c["value"]) for c in top["slice"])
     assert first[1] == str(top["n"])
     png = browser.full_page_screenshot(ARTIFACTS / "slices.png")
     assert len(png) > 10_000
