@@ -314,6 +314,8 @@ def search_slices(
         raise ValueError(f"metric {metric!r} does not apply to {task}")
     if counts.width != plan.width or len(counts.cells) != plan.size:
         raise ValueError("slice counts do not match the plan")
+    if not 0.5 < confidence < 1 or not 0 < fdr < 1:
+        raise ValueError("need 0.5 < confidence < 1 and 0 < fdr < 1")
     scan = _scan(plan, counts, task, metric, min_rows=min_rows)
     candidates, overall = scan.candidates, scan.overall
     p_values = [float(c.p) for c in candidates]

@@ -116,7 +116,7 @@ def slices(
     ] = None,
     version: Annotated[str | None, Query(pattern=VERSION_PATTERN)] = None,
     fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini–Hochberg level.")] = 0.05,
-    confidence: Annotated[float, Query(ge=0.5, lt=1)] = 0.95,
+    confidence: Annotated[float, Query(gt=0.5, lt=1, description="Of the intervals.")] = 0.95,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> SlicesResponse:
     """Categories, numeric bins (reference deciles), protected groups and pairs of them whose
