@@ -212,27 +212,43 @@ class _Scan:
 
 
 def _scan(plan: SlicePlan, counts: SliceCounts, task: str, metric: str, *, min_rows: int) -> _Scan:
+    """Every cell of every block tested in one vectorised pass (the exact tails are the cost)."""
+    blocks = plan.blocks
+    if not blocks:
+        return _Scan([], None, {})
+    sizes = np.array([plan.block_cells(b) for b in blocks], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     values = np.asarray(counts.cells, dtype=np.float64).reshape(-1, plan.width)
-    scan = _Scan([], None, {})
-    offset = 0
-    for block in plan.blocks:
-        size = plan.block_cells(block)
-        cells = _block_cells(task, metric, values[offset : offset + size])
-        offset += size
-        total = _Cells(*(np.full(size, a.sum()) for a in (cells.n, cells.x, cells.sq)))
-        if scan.overall is None:
-            scan.overall = _Cells(total.n[:1], total.x[:1], total.sq[:1])
-        tests = _mae_tests(cells, total) if task == "regression" else _rate_tests(cells, total)
-        value, rest, rest_n, p, se = tests
-        if len(block) == 1:
-            scan.single_gaps.update(((block[0], i), float(g)) for i, g in enumerate((value - rest).tolist()))
-        for i in np.flatnonzero((cells.n >= min_rows) & (rest_n >= min_rows)).tolist():
-            scan.candidates.append(
-                _Candidate(
-                    block, i, cells.n[i], cells.x[i], cells.sq[i], value[i], rest_n[i], rest[i], p[i], se[i]
-                )
-            )
-    return scan
+    cells = _block_cells(task, metric, values)
+    total = _Cells(*(np.repeat(np.add.reduceat(a, starts), sizes) for a in (cells.n, cells.x, cells.sq)))
+    tested = (cells.n >= min_rows) & (total.n - cells.n >= min_rows)
+    kept = _Cells(cells.n[tested], cells.x[tested], cells.sq[tested])
+    kept_total = _Cells(total.n[tested], total.x[tested], total.sq[tested])
+    tests = _mae_tests(kept, kept_total) if task == "regression" else _rate_tests(kept, kept_total)
+    value, rest, rest_n, p, se = (t.tolist() for t in tests)
+    owner = np.repeat(np.arange(len(blocks)), sizes)[tested].tolist()
+    position = (np.flatnonzero(tested) - starts[np.repeat(np.arange(len(blocks)), sizes)][tested]).tolist()
+    n, x, sq = kept.n.tolist(), kept.x.tolist(), kept.sq.tolist()
+    candidates = [
+        _Candidate(blocks[o], c, n[i], x[i], sq[i], value[i], rest_n[i], rest[i], p[i], se[i])
+        for i, (o, c) in enumerate(zip(owner, position, strict=True))
+    ]
+    overall = _Cells(total.n[:1], total.x[:1], total.sq[:1])
+    return _Scan(candidates, overall, _single_gaps(plan, cells, total, sizes))
+
+
+def _single_gaps(
+    plan: SlicePlan, cells: _Cells, total: _Cells, sizes: npt.NDArray[np.int64]
+) -> dict[tuple[int, int], float]:
+    """(column, cell) → slice − rest of every single column's cells (NaN when a side is empty)."""
+    singles = int(sizes[: len(plan.columns)].sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = cells.x[:singles] / cells.n[:singles]
+        rest = (total.x[:singles] - cells.x[:singles]) / (total.n[:singles] - cells.n[:singles])
+    gaps = (value - rest).tolist()
+    column = np.repeat(np.arange(len(plan.columns)), sizes[: len(plan.columns)]).tolist()
+    offsets = np.concatenate([[0], np.cumsum(sizes[: len(plan.columns)])[:-1]])
+    return {(c, i - int(offsets[c])): g for i, (c, g) in enumerate(zip(column, gaps, strict=True))}
 
 
 def _cell_codes(plan: SlicePlan, block: tuple[int, ...], cell: int) -> list[int]:

@@ -14,7 +14,7 @@ from service.stats.layout import Batch, Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_dict, profile_to_dict
 from service.stats.slice_search import SliceSearch, hypergeometric_sf, search_slices
-from service.stats.slices import MAX_PAIR_CELLS, _coarse_index, plan_of
+from service.stats.slices import MAX_PAIR_CELLS, _coarse_index, build_slices, plan_of
 
 PURPOSES = np.array(["car", "home", "study", "travel", "debt"], dtype=object)
 REGIONS = np.array(["north", "south", "east"], dtype=object)
@@ -56,6 +56,12 @@ def _layout(task: str = "binary_classification") -> Layout:
 def _search(layout: Layout, profile: Profile, metric: str) -> SliceSearch:
     assert profile.slices is not None
     return search_slices(plan_of(layout), profile.slices, task=layout.task, metric=metric)
+
+
+def _quick(layout: Layout, batch: Batch, metric: str) -> SliceSearch:
+    """The search on the batch's slice counts alone (what ``build_profile`` stores), ~4x faster."""
+    counts = build_slices(layout, batch, predicted=batch.predictions)
+    return search_slices(plan_of(layout), counts, task=layout.task, metric=metric)
 
 
 def test_counts_merge_serialise_and_take_late_labels() -> None:
@@ -154,15 +160,14 @@ def test_quiet_windows_rarely_discover_and_a_planted_slice_is_found(task: str) -
     layout = _layout(task)
     metric = "mae" if task == "regression" else "error_rate"
     quiet = sum(
-        bool(_search(layout, build_profile(layout, _batch(4_000, seed=100 + i, task=task)), metric).findings)
-        for i in range(200)
+        bool(_quick(layout, _batch(4_000, seed=100 + i, task=task), metric).findings) for i in range(200)
     )
     assert quiet <= stats.binom.ppf(0.999, 200, 0.05)
     planted = ("attribute", "region", "south"), ("categorical", "purpose", "debt")
     found = 0
     for i in range(40):
         batch = _batch(4_000, seed=1_000 + i, task=task, planted=0.15 if task != "regression" else 0.8)
-        cells = [f.cells for f in _search(layout, build_profile(layout, batch), metric).findings[:3]]
+        cells = [f.cells for f in _quick(layout, batch, metric).findings[:3]]
         found += planted in cells or planted[1:] in cells
     assert found >= 38
 
