@@ -70,7 +70,8 @@ def layout(title: str, body: str, root: str, csrf: str | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} · modelmon</title><style>{CSS}</style></head><body>"
         f'<header class="top"><a class="brand" href="{e(root)}/ui">modelmon</a>'
-        f'<nav><a href="{e(root)}/ui">Models</a><a href="{e(root)}/docs">API</a></nav>'
+        f'<nav><a href="{e(root)}/ui">Models</a><a href="{e(root)}/ui/incidents">Incidents</a>'
+        f'<a href="{e(root)}/docs">API</a></nav>'
         f"{sign_out(root, csrf)}</header>"
         f"<main>{body}</main></body></html>"
     )
