@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.alerting.incident_rules import IncidentState
@@ -57,6 +57,10 @@ class IncidentFilter:
     model_id: int | None = None
     before_id: int | None = None
     limit: int = 100
+    # Only those active at some moment of [active_from, active_to): begun before its end and
+    # not resolved before its start (a compliance report's period).
+    active_from: datetime | None = None
+    active_to: datetime | None = None
 
 
 def list_incidents(session: Session, where: IncidentFilter) -> list[Incident]:
@@ -67,6 +71,10 @@ def list_incidents(session: Session, where: IncidentFilter) -> list[Incident]:
         query = query.where(Incident.model_id == where.model_id)
     if where.before_id is not None:
         query = query.where(Incident.id < where.before_id)
+    if where.active_to is not None:
+        query = query.where(Incident.opened_at < where.active_to)
+    if where.active_from is not None:
+        query = query.where(or_(Incident.resolved_at.is_(None), Incident.resolved_at >= where.active_from))
     return list(session.scalars(query.order_by(Incident.id.desc()).limit(where.limit)))
 
 

@@ -203,11 +203,14 @@ class RetrainRecord:
     evidence: dict[str, Any]
 
 
-def version_retrain_requests(session: Session, version_id: int, limit: int) -> list[RetrainRecord]:
-    """The version's ``limit`` newest retraining requests, newest first (one query)."""
+def version_retrain_requests(
+    session: Session, version_id: int, limit: int, created: tuple[datetime, datetime] | None = None
+) -> list[RetrainRecord]:
+    """The version's ``limit`` newest retraining requests (created in [start, end) when
+    ``created`` is given), newest first (one query)."""
     return [
         RetrainRecord(r.id, r.idempotency_key, r.window_start, r.window_end, r.created_at, r.evidence)
-        for r in repository.retrain_requests_of_version(session, version_id, limit)
+        for r in repository.retrain_requests_of_version(session, version_id, limit, created)
     ]
 
 

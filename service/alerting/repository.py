@@ -140,6 +140,10 @@ class AlertFilter:
     family: str | None = None
     before_id: int | None = None
     limit: int = 100
+    # Only those active at some moment of [active_from, active_to): begun before its end and
+    # not resolved before its start (a compliance report's period).
+    active_from: datetime | None = None
+    active_to: datetime | None = None
 
 
 def list_alerts(session: Session, where: AlertFilter) -> list[Alert]:
@@ -154,6 +158,10 @@ def list_alerts(session: Session, where: AlertFilter) -> list[Alert]:
         query = query.where(Alert.family == where.family)
     if where.before_id is not None:
         query = query.where(Alert.id < where.before_id)
+    if where.active_to is not None:
+        query = query.where(Alert.started_at < where.active_to)
+    if where.active_from is not None:
+        query = query.where(or_(Alert.resolved_at.is_(None), Alert.resolved_at >= where.active_from))
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(where.limit)))
 
 
@@ -314,8 +322,12 @@ def resolved_alerts_of_version(session: Session, model_id: int, version_id: int,
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
 
 
-def retrain_requests_of_version(session: Session, version_id: int, limit: int) -> list[RetrainRequest]:
+def retrain_requests_of_version(
+    session: Session, version_id: int, limit: int, created: tuple[datetime, datetime] | None = None
+) -> list[RetrainRequest]:
     query = select(RetrainRequest).where(RetrainRequest.version_id == version_id)
+    if created is not None:
+        query = query.where(RetrainRequest.created_at >= created[0], RetrainRequest.created_at < created[1])
     return list(session.scalars(query.order_by(RetrainRequest.id.desc()).limit(limit)))
 
 
