@@ -13,13 +13,13 @@ from service.audit.schemas import AuditEventView
 
 
 def events_about(
-    session: Session, target: tuple[str, str], actions: Sequence[str], before: datetime, limit: int
+    session: Session, target: tuple[str, str], actions: Sequence[str], until: datetime, limit: int
 ) -> list[AuditEventView]:
     """The ``limit`` newest events of ``actions`` about ``target`` (type, identifier) recorded
-    before ``before``, oldest first (one query per action)."""
+    at or before ``until``, oldest first (one query per action)."""
     target_type, target_id = target
     found: list[AuditEventView] = []
     for action in actions:
         where = repository.AuditFilter(action=action, target_type=target_type, target=target_id, limit=limit)
-        found += [AuditEventView.of(row) for row in repository.page(session, where) if row.at < before]
+        found += [AuditEventView.of(row) for row in repository.page(session, where) if row.at <= until]
     return sorted(found, key=lambda e: e.id)[-limit:]

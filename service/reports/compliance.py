@@ -32,7 +32,8 @@ MAX_INCIDENTS = 200
 MAX_BREACHES = 5_000
 MAX_REQUESTS = 100
 MAX_HISTORY = 200
-MAX_CHANGES_PER_EVENT = 30
+# A first configuration lists every setting (~70 leaves today).
+MAX_CHANGES_PER_EVENT = 200
 HISTORY_ACTIONS = (Action.MONITOR_CHANGED, Action.MODEL_REGISTERED, Action.REFERENCE_UPLOADED)
 THRESHOLD_FAMILIES = ("performance", "estimated_performance")
 
@@ -250,7 +251,8 @@ def _incidents(session: Session, model_id: int, request: ReportRequest) -> tuple
 
 def build_report(session: Session, name: str, request: ReportRequest, now: datetime) -> ComplianceReport:
     """The report of model ``name`` (404 if unknown) over [start, end): every version (or the
-    one asked for) with its figures, then the model's incidents, alerts and history."""
+    one asked for) with its figures, then the model's incidents and alerts about the period and
+    its configuration history up to ``now``."""
     model = load_model(session, name)
     specs = [pick_version(model, request.version)] if request.version else list(model.versions.values())
     sections = tuple(_section(session, model, spec, request, now) for spec in specs)
@@ -258,5 +260,5 @@ def build_report(session: Session, name: str, request: ReportRequest, now: datet
     return ComplianceReport(
         model.name, request.start, request.end, now, __version__, request.min_cell, request.retention_days,
         sections, _incidents(session, model.model_id, request), alerts, cut,
-        _history(session, model, request.end),
+        _history(session, model, now),
     )  # fmt: skip
