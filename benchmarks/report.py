@@ -93,6 +93,7 @@ def measure(url: str, repeats: int) -> Measured:
 
 def table(rows: int, repeats: int, m: Measured) -> str:
     median = statistics.median(m.seconds)
+    runs = ", ".join(f"{s:.2f}" for s in m.seconds)
     pdf = "Chromium not installed" if m.pdf_s is None else f"{m.pdf_s:.2f} s ({m.pdf_kib:,.0f} KiB)"
     lines = [
         f"modelmon compliance report of a 24 h window of {rows:,} predictions (20 features, "
@@ -101,7 +102,7 @@ def table(rows: int, repeats: int, m: Measured) -> str:
         "| figure | value |",
         "|---|---:|",
         f"| after folding: the jobs' round (due windows evaluated, alerts) | {m.evaluated_s:.1f} s |",
-        f"| HTML report through the API | {median:.2f} s (runs: {', '.join(f'{s:.2f}' for s in m.seconds)}) |",
+        f"| HTML report through the API | {median:.2f} s (runs: {runs}) |",
         f"| peak RSS above the level before the request | {max(m.rss_mib):.1f} MiB |",
         f"| Python allocation peak (tracemalloc) | {m.traced_mib:.1f} MiB |",
         f"| page size | {m.html_kib:,.0f} KiB |",
@@ -113,7 +114,9 @@ def table(rows: int, repeats: int, m: Measured) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=parse_size, default=1_000_000)
     parser.add_argument("--reference-rows", type=parse_size, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)

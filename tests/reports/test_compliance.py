@@ -29,7 +29,7 @@ class Loaded:
     client: AppClient
     html: str
     tables: Tables
-    live: dict[tuple[str, str | None, str | None, str | None], dict[str, Any]]
+    live: dict[tuple[str | None, ...], dict[str, Any]]
 
 
 def _act(client: AppClient) -> None:
@@ -60,8 +60,10 @@ def loaded(database_url: str) -> Iterator[Loaded]:
             assert response.headers["content-type"].startswith("text/html")
             window = {"window_start": params["from"], "window_end": params["to"], "version": "v1"}
             items = client.post("/v1/models/credit/evaluate", json=window).json()["items"]
-            live = {(i["family"], i["feature"], i["attribute"], i["group"], i["metric"]): i for i in items}
-            yield Loaded(client, response.text, Tables(response.text), live)  # type: ignore[arg-type]
+            live: dict[tuple[str | None, ...], dict[str, Any]] = {
+                (i["family"], i["feature"], i["attribute"], i["group"], i["metric"]): i for i in items
+            }
+            yield Loaded(client, response.text, Tables(response.text), live)
     finally:
         app.state.context.engine.dispose()
 

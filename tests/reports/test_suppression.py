@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pytest
@@ -15,32 +16,42 @@ from service.reports.suppression import Relation, suppress
 from service.stats.impact import impact_ratios
 
 
-def _exposed(hidden: frozenset[object], relations: list[Relation]) -> list[Relation]:
+def _exposed(hidden: frozenset[Hashable], relations: list[Relation]) -> list[Relation]:
     return [
         r for r in relations if sum(m in hidden for m in (*r.parts, r.total)) == 1 and r.total is not None
     ]
 
 
 def test_one_small_group_takes_the_smallest_other_with_it() -> None:
-    counts = {"rows": 1_000, "a": 600, "b": 395, "c": 5}
+    counts: dict[Hashable, int] = {"rows": 1_000, "a": 600, "b": 395, "c": 5}
     relations = [Relation("rows", ("a", "b", "c"))]
     assert suppress(counts, relations, 10) == {"c", "b"}
     assert suppress(counts, relations, 3) == set()  # nothing below the minimum, nothing hidden
 
 
 def test_two_small_groups_protect_each_other() -> None:
-    counts = {"rows": 1_000, "a": 985, "b": 7, "c": 8}
+    counts: dict[Hashable, int] = {"rows": 1_000, "a": 985, "b": 7, "c": 8}
     assert suppress(counts, [Relation("rows", ("a", "b", "c"))], 10) == {"b", "c"}
 
 
 def test_an_unpublished_total_gives_nothing_away() -> None:
-    assert suppress({"a": 500, "b": 4}, [Relation(None, ("a", "b"))], 10) == {"b"}
+    counts: dict[Hashable, int] = {"a": 500, "b": 4}
+    assert suppress(counts, [Relation(None, ("a", "b"))], 10) == {"b"}
 
 
 def test_a_hidden_row_hides_its_cells_before_complements_are_chosen() -> None:
-    counts = {"rows": 100, "a": 80, "b": 15, "c": 5, "tp": 40, "a.tp": 30, "b.tp": 8, "c.tp": 2}
+    counts: dict[Hashable, int] = {
+        "rows": 100,
+        "a": 80,
+        "b": 15,
+        "c": 5,
+        "tp": 40,
+        "a.tp": 30,
+        "b.tp": 8,
+        "c.tp": 2,
+    }
     relations = [Relation("rows", ("a", "b", "c")), Relation("tp", ("a.tp", "b.tp", "c.tp"))]
-    together = {"a": ["a.tp"], "b": ["b.tp"], "c": ["c.tp"]}
+    together: dict[Hashable, Sequence[Hashable]] = {"a": ["a.tp"], "b": ["b.tp"], "c": ["c.tp"]}
     # c is small; b complements it and takes b.tp along, so a.tp stays published.
     assert suppress(counts, relations, 10, together) == {"b", "c", "b.tp", "c.tp"}
 
@@ -51,7 +62,7 @@ def test_two_way_tables_end_with_no_sum_exposing_one_cell(seed: int) -> None:
     column complements leave every stated sum with zero or at least two hidden members."""
     rng = np.random.default_rng(seed)
     cells = rng.choice([2, 5, 9, 30, 120, 400], size=(3, 4), p=[0.1, 0.1, 0.1, 0.2, 0.3, 0.2])
-    counts: dict[object, int] = {(i, j): int(cells[i, j]) for i, j in itertools.product(range(3), range(4))}
+    counts: dict[Hashable, int] = {(i, j): int(cells[i, j]) for i, j in itertools.product(range(3), range(4))}
     counts |= {("row", i): int(cells[i].sum()) for i in range(3)}
     counts |= {("col", j): int(cells[:, j].sum()) for j in range(4)}
     counts["all"] = int(cells.sum())
