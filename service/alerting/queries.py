@@ -190,6 +190,13 @@ def version_alerts(
     return [names.view(a) for a in open_], [names.view(a) for a in resolved]
 
 
+def alerts_about(session: Session, model_id: int, period: tuple[datetime, datetime], limit: int) -> AlertPage:
+    """The model's ``limit`` newest alerts about ``period`` (their window overlaps it, or they
+    were open during it), newest first; ``next_before`` set when there may be more."""
+    where = repository.AlertFilter(model_id=model_id, limit=limit, active_from=period[0], active_to=period[1])
+    return list_alerts(session, where)
+
+
 @dataclass(frozen=True, slots=True)
 class RetrainRecord:
     """A stored retraining request: the window (UTC) that decided it and its evidence (JSON, as

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service import __version__
-from service.alerting import incident_queries, incident_repository
+from service.alerting import incident_queries
 from service.alerting import queries as alerting
-from service.alerting import repository as alert_repository
 from service.alerting.incident_schemas import IncidentView
 from service.alerting.schemas import AlertView
 from service.audit import queries as audit
@@ -235,18 +234,13 @@ def _history(session: Session, model: RegisteredModel, end: datetime) -> tuple[C
 
 
 def _alerts(session: Session, model_id: int, request: ReportRequest) -> tuple[tuple[AlertView, ...], bool]:
-    where = alert_repository.AlertFilter(
-        model_id=model_id, limit=MAX_ALERTS, active_from=request.start, active_to=request.end
-    )
-    page = alerting.list_alerts(session, where)
+    page = alerting.alerts_about(session, model_id, (request.start, request.end), MAX_ALERTS)
     return tuple(sorted(page.items, key=lambda a: a.id)), page.next_before is not None
 
 
 def _incidents(session: Session, model_id: int, request: ReportRequest) -> tuple[IncidentView, ...]:
-    where = incident_repository.IncidentFilter(
-        model_id=model_id, limit=MAX_INCIDENTS, active_from=request.start, active_to=request.end
-    )
-    return tuple(sorted(incident_queries.list_incidents(session, where).items, key=lambda i: i.id))
+    page = incident_queries.incidents_about(session, model_id, (request.start, request.end), MAX_INCIDENTS)
+    return tuple(sorted(page.items, key=lambda i: i.id))
 
 
 def build_report(session: Session, name: str, request: ReportRequest, now: datetime) -> ComplianceReport:

@@ -175,12 +175,17 @@ class ReportFormat(StrEnum):
 
 # The compliance page has no script and loads nothing: a browser fetches nothing on its behalf.
 COMPLIANCE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+_COMPLIANCE_EXAMPLE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Compliance report — '
+    "credit-scoring 2026-07-01T00:00:00Z – 2026-10-01T00:00:00Z</title>…</head><body>"
+    '<header class="report-header"><h1>Compliance report: credit-scoring</h1>…</header>…</body></html>'
+)
 _COMPLIANCE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The report: one print-ready HTML page, or that page printed to PDF by "
         "headless Chromium.",
         "content": {
-            "text/html": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}, "example": _COMPLIANCE_EXAMPLE},
             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         },
     },
