@@ -194,7 +194,7 @@ def _overall(period: PeriodFigures, family: str, min_cell: int, hidden: frozense
     gone = {
         c.metric
         for c in cells
-        if c.n < min_cell or (family == "performance" and ("overall", c.metric) in hidden)
+        if 0 < c.n < min_cell or (family == "performance" and ("overall", c.metric) in hidden)
     }
     return tuple(_hide(c) if c.metric in gone else c for c in cells)
 

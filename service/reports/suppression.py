@@ -3,7 +3,8 @@
 A *cell* is one figure about a set of people: its ``n`` is the size of that set (a group's
 rows for a selection rate, its labelled positives for a TPR, …). Two rules, applied in order:
 
-1. **Threshold (primary).** A cell with n < ``min_cell`` is hidden: value, interval and n.
+1. **Threshold (primary).** A cell with 0 < n < ``min_cell`` is hidden: value, interval and n.
+   A cell about nobody (n = 0) says nothing about anyone and stays.
 2. **Complementary.** Tables hold linear relations ``total = part_1 + … + part_k`` between the
    n's of published cells (the groups of an attribute add up to the period's rows; the
    intersection cells ``F|18-34``, ``F|35-64`` … add up to the marginal group ``F``; the
@@ -35,8 +36,8 @@ class Relation:
 
 
 def primary(counts: Mapping[Key, int], min_cell: int) -> set[Key]:
-    """Cells about fewer than ``min_cell`` people."""
-    return {key for key, n in counts.items() if n < min_cell}
+    """Cells about at least one and fewer than ``min_cell`` people."""
+    return {key for key, n in counts.items() if 0 < n < min_cell}
 
 
 def _members(relation: Relation) -> tuple[Key, ...]:

@@ -69,6 +69,8 @@ def loaded(database_url: str) -> Iterator[Loaded]:
 
 
 def _cell(item: dict[str, Any]) -> str:
+    if item["value"] is None:
+        return f"— — n={item['n']:,}"
     return f"{item['value']:.4f} [{item['ci_low']:.4f}, {item['ci_high']:.4f}] n={item['n']:,}"
 
 
@@ -102,7 +104,7 @@ def check_fairness_cells_are_the_evaluate_apis_or_suppressed(f: Loaded) -> None:
             assert size >= MIN_CELL and n == f"{size:,}"
             for metric, text in zip(("selection_rate", "tpr", "fpr", "ppv"), [rate, *others], strict=True):
                 item = f.live[("fairness", None, table.attribute, group, metric)]
-                assert text == (HIDDEN if item["n"] < MIN_CELL else _cell(item)) or text == HIDDEN
+                assert text == (HIDDEN if 0 < item["n"] < MIN_CELL else _cell(item)) or text == HIDDEN
                 shown += text != HIDDEN
     assert shown >= 20
     sex = _one(f.tables, "disparities", "sex").rows[1:]

@@ -34,6 +34,11 @@ def test_two_small_groups_protect_each_other() -> None:
     assert suppress(counts, [Relation("rows", ("a", "b", "c"))], 10) == {"b", "c"}
 
 
+def test_a_cell_about_nobody_stays() -> None:
+    counts: dict[Hashable, int] = {"rows": 1_000, "a": 1_000, "b": 0}
+    assert suppress(counts, [Relation("rows", ("a", "b"))], 10) == set()
+
+
 def test_an_unpublished_total_gives_nothing_away() -> None:
     counts: dict[Hashable, int] = {"a": 500, "b": 4}
     assert suppress(counts, [Relation(None, ("a", "b"))], 10) == {"b"}
