@@ -25,7 +25,8 @@ code { font-size: 9pt; }
 
 SUPPRESSION = (
     "<p>A cell about at least one and fewer than <strong>{min_cell}</strong> people "
-    '(<code>MODELMON_REPORT_MIN_CELL</code>) is <span class="suppressed">suppressed</span>: its value, interval and n are withheld. Where one '
+    '(<code>MODELMON_REPORT_MIN_CELL</code>) is <span class="suppressed">suppressed</span>: '
+    "its value, interval and n are withheld. Where one "
     "suppressed count could be recovered by subtraction from a published total (the groups of an "
     "attribute add up to the period's rows, an intersection's cells to their marginal group, the groups' "
     "denominators to the overall figure's), the smallest other cell of that sum is suppressed too, until "
