@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,7 @@ class Breach:
     last_end: datetime
     worst: float | None
     threshold: float | None
+    hidden: bool = False  # the worst value withheld: the period's disparities of it are suppressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,16 @@ def _breaches(session: Session, spec: VersionSpec, window: grid.Window) -> tuple
     return tuple(lines.values()), total
 
 
+def _withheld(breaches: tuple[Breach, ...], tables: VersionTables) -> tuple[Breach, ...]:
+    """A window's disparity could give away what the period's table suppressed (a max − min
+    beside a published rate is the other rate): its value goes where the table's went."""
+    unsafe = {t.attribute for t in tables.fairness if any(d.hidden for d in t.disparities)}
+    return tuple(
+        replace(b, worst=None, hidden=True) if b.family == "fairness" and b.subject in unsafe else b
+        for b in breaches
+    )
+
+
 def _worse(old: float, new: float | None, threshold: float | None) -> float:
     """The value further from the threshold (the larger without one)."""
     if new is None:
@@ -188,6 +199,7 @@ def _section(
         return VersionSection(spec.version, None, 0, 0, None, None, None, (), empty, (), 0, requests)
     tables = version_tables(period, request.min_cell)
     breaches, count = _breaches(session, spec, period.window)
+    breaches = _withheld(breaches, tables)
     return VersionSection(
         spec.version, period.window, period.rows, period.labelled, period.label_coverage,
         period.reference_hash, tables, _thresholds(tables), _coverage(session, spec, period.window),

@@ -111,7 +111,7 @@ def _breaches(v: VersionSection) -> str:
             escape(b.subject),
             str(b.windows),
             f"{when(b.first_end)} – {when(b.last_end)}",
-            number(b.worst),
+            HIDDEN if b.hidden else number(b.worst),
             number(b.threshold),
         ]
         for b in v.breaches
