@@ -6,6 +6,7 @@ The cause of an alert, from its family and subject:
 
     data_quality, no_data                             → "data"          (kind ``data``)
     drift or explanation drift of input feature F     → "input:F"       (kind ``input``)
+    multivariate drift (a drift figure with no feature) → "input:(joint numeric features)"
     drift of an output (prediction, score),
       performance, estimated performance              → "performance"   (kind ``performance``)
     fairness of protected attribute A                 → "fairness:A"    (kind ``fairness``)
@@ -26,6 +27,8 @@ from enum import StrEnum
 
 # Figures of a model's outputs carry these feature names (service/windows/figures.py).
 OUTPUT_FEATURES = frozenset({"prediction", "score"})
+# The one drift figure without a feature: the rows' PCA reconstruction error, an input cause.
+JOINT_INPUTS = "input:(joint numeric features)"
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 MIN_HOLD = timedelta(hours=1)
 
@@ -85,6 +88,8 @@ def cause_of(family: str, feature: str, attribute: str) -> tuple[Kind, str]:
         return Kind.DATA, "data"
     if family in ("drift", "explanation") and feature and feature not in OUTPUT_FEATURES:
         return Kind.INPUT, f"input:{feature}"
+    if family == "drift" and not feature:
+        return Kind.INPUT, JOINT_INPUTS
     if family == "fairness":
         return Kind.FAIRNESS, f"fairness:{attribute}"
     return Kind.PERFORMANCE, "performance"
