@@ -305,6 +305,15 @@ def _finding(
     )
 
 
+def _named(plan: SlicePlan, scan: _Scan, c: _Candidate, z1: float) -> bool:
+    """A discovery worse than the rest; a pair only when it beats both its parents."""
+    if c.value <= c.rest_value:
+        return False
+    return len(c.block) == 1 or _beats_parents(
+        plan, scan, c.block, c.cell, c.value - c.rest_value - z1 * c.se
+    )
+
+
 def _overall(overall: _Cells | None, metric: str) -> tuple[int, float | None]:
     """The window's rows in the metric's denominator and its value over all of them."""
     n = 0 if overall is None else int(overall.n[0])
@@ -335,18 +344,12 @@ def search_slices(
     scan = _scan(plan, counts, task, metric, min_rows=min_rows)
     candidates, overall = scan.candidates, scan.overall
     p_values = [float(c.p) for c in candidates]
-    z1 = z_value(2 * confidence - 1)  # one-sided at ``confidence``
     q_values = benjamini_hochberg(p_values)
+    z1 = z_value(2 * confidence - 1)  # one-sided at ``confidence``
     kept = [
         _finding(plan, c, task, metric, p, q, confidence)
         for c, p, q in zip(candidates, p_values, q_values, strict=True)
-        if q is not None
-        and q < fdr
-        and c.value > c.rest_value
-        and (
-            len(c.block) == 1
-            or _beats_parents(plan, scan, c.block, c.cell, c.value - c.rest_value - z1 * c.se)
-        )
+        if q is not None and q < fdr and _named(plan, scan, c, z1)
     ]
     n, value = _overall(overall, metric)
     return SliceSearch(
