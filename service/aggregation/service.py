@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import pairwise
+from itertools import groupby, pairwise
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from service.registry import queries as registry
 from service.registry.service import VersionSpec, compile_version
 from service.stats.labels import label_delta
 from service.stats.layout import IntArray, Layout
-from service.stats.profile import Profile, build_profile, merge_all
+from service.stats.profile import Profile, build_profiles, merge_all
 from service.stats.serialize import profile_from_bytes, profile_to_bytes
 from service.storage.engine_tables import Layout as LayoutRow
 
@@ -249,23 +249,43 @@ def _fold(
 ) -> None:
     versions = result.versions if only is None else only
     work = [
-        (kind, key, group.take(rows))
+        (kind, key, group, rows)
         for kind, group in (("events", events), ("labels", late))
         for key, rows in _by_bucket(group, versions)
     ]
     for first in range(0, len(work), STORE_EVERY):
         deltas: dict[tuple[int, int, datetime], list[Profile]] = defaultdict(list)
-        for kind, (version_id, bucket), rows in work[first : first + STORE_EVERY]:
-            state = versions[version_id]
-            batch = frames.batch_of(state.spec, rows)
-            profile = (
-                build_profile(state.layout, batch) if kind == "events" else label_delta(state.layout, batch)
-            )
-            result.touched.setdefault(version_id, set()).add(bucket)
-            for level in range(LEVELS):
-                start = grid.floor(bucket, level_seconds(level, state.row.bucket_seconds))
-                deltas[(version_id, level, start)].append(profile)
+        for (kind, version_id, _), run in groupby(work[first : first + STORE_EVERY], key=_run_key):
+            state, items = versions[version_id], list(run)
+            buckets = [bucket for _, (_, bucket), _, _ in items]
+            profiles = _profiles(state, kind, items[0][2], [rows for *_, rows in items])
+            for bucket, profile in zip(buckets, profiles, strict=True):
+                result.touched.setdefault(version_id, set()).add(bucket)
+                for level in range(LEVELS):
+                    start = grid.floor(bucket, level_seconds(level, state.row.bucket_seconds))
+                    deltas[(version_id, level, start)].append(profile)
         _store_deltas(session, versions, deltas, result.generation)
+
+
+_Work = tuple[str, tuple[int, datetime], EventColumns, IntArray]
+
+
+def _run_key(item: _Work) -> tuple[str, int, bool]:
+    """Buckets profiled together: same kind and version, and, for a binary model, all with
+    or all without predicted labels (``batch_of`` thresholds the scores of a batch without)."""
+    kind, (version_id, _), group, rows = item
+    return kind, version_id, frames.score_only(group, rows)
+
+
+def _profiles(state: VersionState, kind: str, group: EventColumns, buckets: list[IntArray]) -> list[Profile]:
+    """The profile (``events``) or label delta (``labels``) of each bucket's rows of ``group``:
+    events of all the buckets in one ``build_profiles`` (~5 ms of Python a bucket less than
+    one ``build_profile`` each), equal to them field by field."""
+    bounds = np.cumsum([0, *(rows.size for rows in buckets)]).tolist()
+    batch = frames.batch_of(state.spec, group.take(np.concatenate(buckets)))
+    if kind == "events":
+        return build_profiles(state.layout, batch, bounds)
+    return [label_delta(state.layout, batch.slice(a, b)) for a, b in pairwise(bounds)]
 
 
 def _store_deltas(

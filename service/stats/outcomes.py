@@ -174,16 +174,38 @@ def build_outcomes(
     """
     if predicted is None:
         return {OVERALL: Outcomes.empty(layout)}
-    if layout.task == "binary_classification":
-        keep, kernel = _binary_kernel(layout, batch, predicted)
-    elif layout.task == "multiclass_classification":
-        keep, kernel = _multiclass_kernel(layout, batch, predicted)
-    else:
-        keep, kernel = _regression_kernel(layout, batch, predicted)
+    keep, kernel = _kernel(layout, batch, predicted)
     out: dict[GroupKey, Outcomes] = {OVERALL: Outcomes.empty(layout)}
     for keys, codes in _groupings(layout, batch, keep):
         out.update((keys[index], outcome) for index, outcome in kernel(codes, len(keys)).items())
     return out
+
+
+def outcomes_by_part(
+    layout: Layout, batch: Batch, *, predicted: Labels | FloatArray | None, part: IntArray, parts: int
+) -> list[dict[GroupKey, Outcomes]]:
+    """``build_outcomes`` of the rows of each part (``part``: the part of each row, in
+    0..parts-1), every part in the same ``bincount`` passes: the cells are (part, group).
+    Each part's groups come in ``build_outcomes``' order."""
+    out: list[dict[GroupKey, Outcomes]] = [{OVERALL: Outcomes.empty(layout)} for _ in range(parts)]
+    if predicted is None:
+        return out
+    keep, kernel = _kernel(layout, batch, predicted)
+    kept = part[keep]
+    for keys, codes in _groupings(layout, batch, keep):
+        width = len(keys)
+        for index, outcome in kernel(kept * width + codes, parts * width).items():
+            row, group = divmod(index, width)
+            out[row][keys[group]] = outcome
+    return out
+
+
+def _kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
+    if layout.task == "binary_classification":
+        return _binary_kernel(layout, batch, predicted)
+    if layout.task == "multiclass_classification":
+        return _multiclass_kernel(layout, batch, predicted)
+    return _regression_kernel(layout, batch, predicted)
 
 
 def _groupings(layout: Layout, batch: Batch, keep: BoolArray) -> list[tuple[list[GroupKey], IntArray]]:

@@ -29,6 +29,7 @@ from service.stats.outcomes import (
     Outcomes,
     build_outcomes,
     merge_optional,
+    outcomes_by_part,
     sum_outcomes,
 )
 
@@ -36,7 +37,15 @@ from service.stats.outcomes import (
 from service.stats.summaries import AttributionSummary as AttributionSummary
 from service.stats.summaries import CategoricalSummary as CategoricalSummary
 from service.stats.summaries import NumericSummary as NumericSummary
-from service.stats.summaries import sum_categorical, sum_numeric, summarize_attribution
+from service.stats.summaries import (
+    Parts,
+    attributions_by_part,
+    categorical_by_part,
+    numeric_by_part,
+    sum_categorical,
+    sum_numeric,
+    summarize_attribution,
+)
 from service.stats.summaries import summarize_categorical as summarize_categorical
 from service.stats.summaries import summarize_numeric as summarize_numeric
 
@@ -233,6 +242,44 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         outcomes=build_outcomes(layout, batch, predicted=predicted),
         attributions={name: s for name, s in attributions.items() if s.count},
     )
+
+
+def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[Profile]:
+    """Profiles of consecutive row ranges of ``batch`` — part i is rows [bounds[i],
+    bounds[i + 1]) — each equal, field by field and float by float, to ``build_profile``
+    of that range alone, but built in one pass over each column (``summaries.Parts``):
+    a fold's pass profiles every bucket of a version this way, ~30-750 at once."""
+    parts = Parts.of(bounds)
+    if parts.rows != batch.rows:
+        raise ValueError(f"part bounds end at row {parts.rows}, the batch has {batch.rows}")
+    batch = _representable_outputs(layout, batch)
+    predicted = predicted_labels(layout, batch)
+    predictions: Sequence[NumericSummary | CategoricalSummary | None] = [None] * parts.count
+    if isinstance(layout.prediction, NumericBins):
+        values = None if predicted is None else np.asarray(predicted, dtype=np.float64)
+        predictions = numeric_by_part(layout.prediction, values, parts)
+    elif isinstance(layout.prediction, Vocabulary):
+        predictions = categorical_by_part(layout.prediction, predicted, parts)
+    numeric = {c.name: numeric_by_part(c, batch.numeric.get(c.name), parts) for c in layout.numeric}
+    categorical = {
+        c.name: categorical_by_part(c, batch.categorical.get(c.name), parts) for c in layout.categorical
+    }
+    scores = None if layout.score is None else numeric_by_part(layout.score, batch.scores, parts)
+    outcomes = outcomes_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
+    attributions = {name: attributions_by_part(column, parts) for name, column in batch.attributions.items()}
+    return [
+        Profile(
+            layout_hash=layout.content_hash,
+            rows=rows,
+            numeric={name: column[i] for name, column in numeric.items()},
+            categorical={name: column[i] for name, column in categorical.items()},
+            prediction=predictions[i],
+            score=None if scores is None else scores[i],
+            outcomes=outcomes[i],
+            attributions={name: column[i] for name, column in attributions.items() if column[i].count},
+        )
+        for i, rows in enumerate(parts.sizes.tolist())
+    ]
 
 
 def predicted_labels(layout: Layout, batch: Batch) -> Labels | FloatArray | None:
