@@ -14,7 +14,7 @@ its time-bucket profiles, so its cost does not grow with the number of rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -163,9 +163,26 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
         },
         prediction=_sum_summaries([p.prediction for p in profiles]),
         score=_sum_numeric_optional([p.score for p in profiles]),
-        outcomes={key: sum_outcomes(values) for key, values in groups.items()},
+        outcomes={key: sum_outcomes(groups[key]) for key in sorted(groups, key=_group_rank(layout))},
         attributions=attributions,
     )
+
+
+def _group_rank(layout: Layout) -> Callable[[GroupKey], tuple[int, tuple[int, ...]]]:
+    """Outcome groups in the order ``build_profile`` makes them: all rows, each attribute's
+    groups, each intersection's (values in vocabulary order), so that a merge of parts has its
+    groups in the same order whichever part showed a group first."""
+    groupings: dict[tuple[str, ...], int] = {(): 0}
+    groupings |= {(v.name,): 1 + i for i, v in enumerate(layout.attributes)}
+    groupings |= {tuple(c): 1 + len(layout.attributes) + i for i, c in enumerate(layout.intersections)}
+    values = {v.name: {name: i for i, name in enumerate(v.group_names)} for v in layout.attributes}
+    last = len(groupings)
+
+    def rank(key: GroupKey) -> tuple[int, tuple[int, ...]]:
+        grouping = groupings.get(tuple(name for name, _ in key), last)
+        return grouping, tuple(values.get(name, {}).get(value, -1) for name, value in key)
+
+    return rank
 
 
 _Summary = NumericSummary | CategoricalSummary
