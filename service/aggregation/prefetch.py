@@ -28,7 +28,7 @@ from service.aggregation import repository
 from service.aggregation.frames import EventColumns
 from service.registry.service import VersionSpec
 from service.storage.columnar import copy_out, parse_csv
-from service.storage.dialect import is_postgres
+from service.storage.dialect import is_postgres, plan_each_execution_on
 
 
 @contextmanager
@@ -50,7 +50,10 @@ def slices_read_ahead(
         return
     with ExitStack() as stack:
         pool = stack.enter_context(ThreadPoolExecutor(readers, thread_name_prefix="fold-read"))
-        drivers = [stack.enter_context(engine.connect()).connection.driver_connection for _ in range(readers)]
+        connections = [stack.enter_context(engine.connect()) for _ in range(readers)]
+        for connection in connections:
+            plan_each_execution_on(connection)  # as the pass's own reads: no JIT, no parallel workers
+        drivers = [connection.connection.driver_connection for connection in connections]
 
         def read(index: int) -> EventColumns:
             # Slice i and i + readers are never read at once (see _in_order): one connection each.
