@@ -263,8 +263,10 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
         losses = [np.bincount(group[scored], weights=w, minlength=groups).tolist() for w in loss_powers]
         hist, sums = _score_histograms(layout.score_edges, group, groups, scores, labelled, actual)
         out: dict[int, Outcomes] = {}
-        for i in np.flatnonzero(rows).tolist():
-            c = cube[i].tolist()
+        filled = np.flatnonzero(rows)
+        # One tolist per array for the groups with rows (~40 of them per bucket), not per group.
+        cubes, hists, sums_of = cube[filled].tolist(), hist[filled].tolist(), sums[filled].tolist()
+        for i, c, h, w in zip(filled.tolist(), cubes, hists, sums_of, strict=True):
             counts = BinaryCounts(
                 n=sum(c),
                 predicted_positive=c[2] + c[3] + c[6] + c[7],
@@ -280,7 +282,6 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
                 log_loss_sq_sum=losses[1][i],
                 log_loss_cube_sum=losses[2][i],
             )
-            h, w = hist[i].tolist(), sums[i].tolist()
             histogram = ScoreHistogram(layout.score_edges, *map(tuple, h), *map(tuple, w))
             out[i] = Outcomes(binary=counts, scores=histogram)
         return out
@@ -303,7 +304,7 @@ def _score_histograms(
     key = (group[has] * 3 + kind) * bins + ScoreHistogram.bin_index(edges, scores[has])
     counts = np.bincount(key, minlength=groups * 3 * bins).reshape(groups, 3, bins)
     sums = np.bincount(key, weights=scores[has], minlength=groups * 3 * bins).reshape(groups, 3, bins)
-    return counts.astype(np.int64), sums.astype(np.float64)
+    return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
 
 
 def _class_index(classes: tuple[str, ...], column: Labels | FloatArray) -> IntArray:
