@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.alerting import repository
+from service.alerting import incident_repository, repository
 from service.alerting.notify import Names
 from service.alerting.schemas import (
     Acknowledge,
@@ -220,6 +220,11 @@ def firing_counts(session: Session) -> list[tuple[int, str, int]]:
     """(model id, severity, count) of firing alerts, silenced ones included (they still fire);
     one query."""
     return repository.firing_counts(session)
+
+
+def open_incident_counts(session: Session) -> dict[int, int]:
+    """Per model id, its open incidents (one query); models without one are absent."""
+    return incident_repository.open_counts(session)
 
 
 def last_received(session: Session) -> dict[int, datetime]:

@@ -179,6 +179,24 @@ def history(session: Session, alert: Alert, upto: datetime, limit: int) -> list[
     return [(run, figure) for run, figure in session.execute(query)]
 
 
+def statuses_in(session: Session, model_id: int, family: str, start: datetime, end: datetime) -> set[str]:
+    """The statuses of the model's ``family`` figures in latest-revision windows ending in
+    (``start``, ``end``] (incidents: did the label-free estimate alert?)."""
+    query = (
+        select(Evaluation.status)
+        .join(WindowRun, Evaluation.run_id == WindowRun.id)
+        .where(
+            WindowRun.model_id == model_id,
+            WindowRun.latest.is_(True),
+            WindowRun.window_end > start,
+            WindowRun.window_end <= end,
+            Evaluation.family == family,
+        )
+        .distinct()
+    )
+    return {str(status) for status in session.scalars(query)}
+
+
 # ---------------------------------------------------------------- activity (no data)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from service.stats.bins import representable
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
+from service.stats.multivariate import held_out_errors
 from service.stats.outcomes import (
     OVERALL,
     GroupKey,
@@ -68,6 +69,10 @@ class Profile:
     ``outcomes`` maps a group key to its aggregates: ``()`` is every row, ``(("sex",
     "F"),)`` one attribute group, ``(("sex", "F"), ("age_band", "18-25"))`` one
     intersection group. Groups appear only once they have a row (``()`` always does).
+    ``multivariate`` summarises the rows' reconstruction errors on the layout's error bins
+    (``multivariate.py``; a row without any numeric value is missing); None when the layout
+    has no multivariate model, or when a merged part was built without it (an upload from an
+    older client): the window's multivariate figure is then ``insufficient_data``.
     """
 
     layout_hash: str
@@ -78,6 +83,7 @@ class Profile:
     score: NumericSummary | None
     outcomes: Mapping[GroupKey, Outcomes]
     attributions: Mapping[str, AttributionSummary]
+    multivariate: NumericSummary | None = None
 
     @classmethod
     def empty(cls, layout: Layout) -> Profile:
@@ -95,6 +101,9 @@ class Profile:
             score=None if layout.score is None else NumericSummary.empty(layout.score),
             outcomes={OVERALL: Outcomes.empty(layout)},
             attributions={},
+            multivariate=None
+            if layout.multivariate is None
+            else NumericSummary.empty(layout.multivariate.bins),
         )
 
     def attribution_sums(self) -> dict[str, tuple[float, int]]:
@@ -121,6 +130,7 @@ class Profile:
             score=merge_optional(self.score, other.score),
             outcomes=_merge_maps(self.outcomes, other.outcomes),
             attributions=_merge_maps(self.attributions, other.attributions),
+            multivariate=_merge_multivariate([self.multivariate, other.multivariate]),
         )
 
 
@@ -165,6 +175,7 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
         score=_sum_numeric_optional([p.score for p in profiles]),
         outcomes={key: sum_outcomes(groups[key]) for key in sorted(groups, key=_group_rank(layout))},
         attributions=attributions,
+        multivariate=_merge_multivariate([p.multivariate for p in profiles]),
     )
 
 
@@ -183,6 +194,13 @@ def _group_rank(layout: Layout) -> Callable[[GroupKey], tuple[int, tuple[int, ..
         return grouping, tuple(values.get(name, {}).get(value, -1) for name, value in key)
 
     return rank
+
+
+def _merge_multivariate(items: Sequence[NumericSummary | None]) -> NumericSummary | None:
+    """The sum of the error summaries; None when any part lacks one (its rows' errors are
+    unknown, so a sum would describe only some of the window's rows)."""
+    present = [i for i in items if i is not None]
+    return sum_numeric(present) if present and len(present) == len(items) else None
 
 
 _Summary = NumericSummary | CategoricalSummary
@@ -258,6 +276,7 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         score=None if layout.score is None else summarize_numeric(layout.score, batch.scores, rows=rows),
         outcomes=build_outcomes(layout, batch, predicted=predicted),
         attributions={name: s for name, s in attributions.items() if s.count},
+        multivariate=_multivariate(layout, batch),
     )
 
 
@@ -284,6 +303,10 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
     scores = None if layout.score is None else numeric_by_part(layout.score, batch.scores, parts)
     outcomes = outcomes_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
     attributions = {name: attributions_by_part(column, parts) for name, column in batch.attributions.items()}
+    model = layout.multivariate
+    multivariate = (
+        None if model is None else numeric_by_part(model.bins, model.errors(batch.numeric, batch.rows), parts)
+    )
     return [
         Profile(
             layout_hash=layout.content_hash,
@@ -294,9 +317,30 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
             score=None if scores is None else scores[i],
             outcomes=outcomes[i],
             attributions={name: column[i] for name, column in attributions.items() if column[i].count},
+            multivariate=None if multivariate is None else multivariate[i],
         )
         for i, rows in enumerate(parts.sizes.tolist())
     ]
+
+
+def reference_profile(layout: Layout, reference: Batch) -> Profile:
+    """The profile of the reference rows the layout was fitted on: ``build_profile``, but the
+    multivariate summary holds only the held-out half's errors (``multivariate.py``,
+    cross-fitting), so that it is comparable with a window's fresh rows."""
+    profile = build_profile(layout, reference)
+    model = layout.multivariate
+    if model is None:
+        return profile
+    errors = held_out_errors(model, reference.numeric, reference.rows)
+    return replace(profile, multivariate=summarize_numeric(model.bins, errors, rows=errors.size))
+
+
+def _multivariate(layout: Layout, batch: Batch) -> NumericSummary | None:
+    """The reconstruction errors of the batch's rows on the layout's error bins."""
+    model = layout.multivariate
+    if model is None:
+        return None
+    return summarize_numeric(model.bins, model.errors(batch.numeric, batch.rows), rows=batch.rows)
 
 
 def predicted_labels(layout: Layout, batch: Batch) -> Labels | FloatArray | None:

@@ -142,7 +142,8 @@ def test_credit_data_parts(credit_data: Callable[..., CreditData]) -> None:
         intersections=[("sex", "age_band")],
         attribute_top_k=3,
     )
-    _assert_same(layout, window.batch, list(range(0, 3_001, 100)))
+    profiles = _assert_same(layout, window.batch, list(range(0, 3_001, 100)))
+    assert all(p.multivariate is not None and p.multivariate.count for p in profiles)
 
 
 def test_bounds_must_start_at_zero_and_grow() -> None:
