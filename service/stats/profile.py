@@ -33,7 +33,7 @@ from service.stats.outcomes import (
     outcomes_by_part,
     sum_outcomes,
 )
-from service.stats.slices import SliceCounts, build_slices, empty_slices, sum_slices
+from service.stats.slices import SliceCounts, build_slices, empty_slices, slices_by_part, sum_slices
 
 # Re-exported: the summaries moved to summaries.py; imports from profile keep working.
 from service.stats.summaries import AttributionSummary as AttributionSummary
@@ -309,6 +309,7 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
     }
     scores = None if layout.score is None else numeric_by_part(layout.score, batch.scores, parts)
     outcomes = outcomes_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
+    slices = slices_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
     attributions = {name: attributions_by_part(column, parts) for name, column in batch.attributions.items()}
     model = layout.multivariate
     multivariate = (
@@ -325,6 +326,7 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
             outcomes=outcomes[i],
             attributions={name: column[i] for name, column in attributions.items() if column[i].count},
             multivariate=None if multivariate is None else multivariate[i],
+            slices=slices[i],
         )
         for i, rows in enumerate(parts.sizes.tolist())
     ]
