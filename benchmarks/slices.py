@@ -6,6 +6,7 @@ points more often. It measures, each on its own:
 
 - the slice counts' share of building bucket profiles (``build_slices`` inside
   ``build_profile``), streamed over the N rows in 100k-row chunks;
+- the same in a fold's pass (``build_profiles``: 100k rows in 288 buckets at once);
 - the slice counts' size in a stored profile (zlib JSON bytes, beside the rest of it);
 - merging 1,440 bucket profiles' slice counts (a day of minute buckets);
 - the search on the merged window (every cell tested, Benjamini–Hochberg, ranking): time
@@ -32,10 +33,10 @@ import orjson
 from benchmarks.common import parse_size, progress
 from benchmarks.stats import CHUNK_ROWS, chunks, make_chunk
 from service.stats.layout import Batch, Layout, fit_layout
-from service.stats.profile import build_profile, predicted_labels
+from service.stats.profile import build_profile, build_profiles, predicted_labels
 from service.stats.serialize import profile_to_dict
 from service.stats.slice_search import search_slices
-from service.stats.slices import SliceCounts, build_slices, plan_of, sum_slices
+from service.stats.slices import SliceCounts, build_slices, plan_of, slices_by_part, sum_slices
 
 BUCKETS = 1_440
 
@@ -86,6 +87,21 @@ def _fold(layout: Layout, rows: int) -> tuple[float, float, SliceCounts, int, in
 PLANTED = (("attribute", "sex", "F"), ("categorical", "purpose", "purpose_7"))
 
 
+def _fold_pass(layout: Layout, rows: int, buckets: int) -> str:
+    """A fold's pass: ``build_profiles`` of ``rows`` rows in ``buckets`` buckets at once, and
+    the slice counts' part of it (``slices_by_part``)."""
+    batch = _planted(make_chunk(rows, seed=5, shifted=False), 5)
+    bounds = np.linspace(0, rows, buckets + 1).astype(int).tolist()
+    whole, _ = _timed(lambda: build_profiles(layout, batch, bounds))
+    part = np.repeat(np.arange(buckets), np.diff(bounds))
+    predicted = predicted_labels(layout, batch)
+    sliced, _ = _timed(lambda: slices_by_part(layout, batch, predicted=predicted, part=part, parts=buckets))
+    return (
+        f"| fold pass: build_profiles, {rows:,} rows in {buckets} buckets | {whole:.2f} s | — | "
+        f"of which slice counts {sliced:.2f} s ({100 * sliced / whole:.0f}%) |"
+    )
+
+
 def _search(layout: Layout, merged: SliceCounts, metric: str) -> str:
     """The table row of one search: time, peak traced memory, cells tested, discoveries and
     the planted pair's rank among them."""
@@ -128,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({100 * counts / build:.0f}%) |",
         f"| stored size of a 100k-row profile | — | — | slices {slice_bytes:,} B, the rest {rest_bytes:,} B "
         "(zlib JSON) |",
+        _fold_pass(layout, CHUNK_ROWS, 288),
         f"| merge {BUCKETS:,} bucket slice counts | {merge_s:.2f} s | — | a day of minute buckets |",
     ]
     lines += [_search(layout, merged, metric) for metric in ("error_rate", "tpr", "fpr")]
