@@ -10,7 +10,7 @@ from scipy import stats
 from sklearn.metrics import mean_absolute_error
 
 from service.stats.aggregates import RegressionSums
-from service.stats.group_errors import ErrorSums, error_bounds, regression_fairness_report
+from service.stats.group_errors import ErrorRate, ErrorSums, error_bounds, regression_fairness_report
 
 SIZES = {"a": 800, "b": 500, "c": 300}
 BIAS = {"a": 0.0, "b": 0.4, "c": -0.3}  # mean error per group, in the target's unit
@@ -57,7 +57,8 @@ def test_groups_and_differences_equal_fairlearn(seed: int) -> None:
         d = report.disparity(metric)
         assert d.value == pytest.approx(differences[rate], rel=1e-9)
         assert (d.high_group, d.low_group) == (frame.by_group[rate].idxmax(), frame.by_group[rate].idxmin())
-        assert d.ci_low is not None and d.ci_high is not None and d.ci_low <= d.value <= d.ci_high
+        assert d.value is not None and d.ci_low is not None and d.ci_high is not None
+        assert d.ci_low <= d.value <= d.ci_high
         assert d.n == sum(SIZES.values()) and d.groups_compared == 3
 
 
@@ -109,7 +110,7 @@ def _simulated(rng: np.random.Generator, bias: np.ndarray, windows: int, rows: i
 
 
 @pytest.mark.parametrize("rate", ["mean_error", "mae"])
-def test_quiet_data_rarely_excludes_zero_and_a_real_gap_is_covered(rate: str) -> None:
+def test_quiet_data_rarely_excludes_zero_and_a_real_gap_is_covered(rate: ErrorRate) -> None:
     """Four groups, 200 rows each, heavy-tailed errors. Quiet: L > 0 (an alert at any bound ≥ 0)
     in at most α + 3 se of 1,000 windows. One group biased by 0.5 (0.4 sd): the true range is
     covered, and the bias gap is seen."""
