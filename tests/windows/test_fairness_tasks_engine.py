@@ -57,7 +57,8 @@ def _day(task: str, rng: np.random.Generator, *, unfair: bool) -> tuple[list[Any
 
 
 def _evaluate(database_url: str, task: str, monitor: dict[str, Any]) -> tuple[list[dict[str, Any]], Any, str]:
-    """Run the day through the engine: the fairness figures of the day's window, the rows, /metrics."""
+    """Run the day through the engine: the fairness figures of the day's window, the rows, and
+    the text of /metrics followed by the model's /ui page."""
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
@@ -95,7 +96,7 @@ def _evaluate(database_url: str, task: str, monitor: dict[str, Any]) -> tuple[li
             items = client.get(
                 "/v1/models/m/evaluations", params={"family": "fairness", "limit": 1000}
             ).json()
-            metrics = client.get("/metrics").text
+            metrics = client.get("/metrics").text + client.get("/ui/models/m").text
     finally:
         app.state.context.engine.dispose()
     day = [i for i in items["items"] if i["window_end"].startswith("2026-11-02")]
@@ -133,6 +134,7 @@ def test_a_regression_models_bias_gap_alerts_and_equals_fairlearn(database_url: 
     assert (mae["status"], mae["threshold"]) == ("ok", None)  # no bound set: reported only
     assert _gauge(metrics, "modelmon_fairness_breached", "mean_error_difference") == 1.0
     assert _gauge(metrics, "modelmon_fairness_value", "mae_difference") == pytest.approx(mae["value"])
+    assert 'data-chart="fairness-sex-mean_error_difference"' in metrics  # the /ui page
 
 
 @pytest.mark.slow
@@ -152,3 +154,5 @@ def test_a_multiclass_models_decline_gap_alerts_per_class_and_equals_fairlearn(d
         assert (parity["status"], parity["threshold"]) == (status, 0.1), name
     # /metrics shows each disparity's worst class: a breach in any class is a breach
     assert _gauge(metrics, "modelmon_fairness_breached", "statistical_parity_difference") == 1.0
+    for name in CLASSES:  # the /ui page: one block per class
+        assert f'data-chart="fairness-sex-{name}-disparate_impact_ratio"' in metrics
