@@ -8,15 +8,16 @@ and their intersection: 3 groupings, so the fairness family of a window holds
 
 - Regression: label ~ N(100, 20²), prediction = label + N(0, 1) (error sd 1, the target's unit).
   Bounds: ``max_mean_error_difference`` and ``max_mae_difference`` = 0.25 (a quarter of the
-  error sd). Gap: women's errors N(δ, 1), δ = 0.5 (true bias difference 0.5, 2× the bound).
+  error sd). Gap: women's errors N(δ, 1), δ = 0.3 or 0.5 (the true bias difference).
 - Multiclass (approve / refer / decline, truth 50 / 30 / 20 %, the model right 70 % of the time
   and otherwise uniform): default bounds (parity and equal opportunity difference 0.1, impact
   ratio 0.8, equalized odds 0.1, predictive parity 0.1). Gap: a share s of the women the model
-  would approve are declined instead (s = 0.4: the approve and decline selection rates of
-  women move by about 0.18).
+  would approve are declined instead (s = 0.25 or 0.4: the decline selection rate of women
+  moves by about 0.11 or 0.18, against the bound 0.1).
 
 Printed per task and rows per window: *quiet* = windows per 1,000 with any fairness disparity in
-status ``alert`` on data without a group difference, and *power* = share of gap windows whose
+status ``alert`` on data without a group difference, and *power* = share of gap windows (drawn
+apart from the quiet ones) whose
 target disparity (mean_error_difference of sex; statistical_parity_difference of "decline"
 for sex) alerts.
 
@@ -42,6 +43,7 @@ REGRESSION = MonitorConfig.model_validate(
     {"fairness": {"max_mean_error_difference": 0.25, "max_mae_difference": 0.25}}
 )
 MULTICLASS = MonitorConfig()
+GAPS = {"regression": (0.3, 0.5), "multiclass_classification": (0.25, 0.4)}
 TARGET = {"regression": ("mean_error_difference", None), "multiclass_classification": (
     "statistical_parity_difference", "decline")}  # fmt: skip
 
@@ -100,8 +102,8 @@ def _is_target(task: str, f: Figure) -> bool:
     return f.metric == metric and f.attribute == "sex" and f.feature == feature
 
 
-def rates(task: str, rows: int, windows: int, power_windows: int, gap: float) -> tuple[float, float, float]:
-    """(quiet alerts per 1,000 windows, power, seconds per window)."""
+def quiet_rate(task: str, rows: int, windows: int) -> tuple[float, float]:
+    """(windows per 1,000 with any disparity alerting on quiet data, seconds per window)."""
     layout, reference = setup(task)
     config = REGRESSION if task == "regression" else MULTICLASS
     started = time.perf_counter()
@@ -110,13 +112,19 @@ def rates(task: str, rows: int, windows: int, power_windows: int, gap: float) ->
             layout, reference, draw(task, rows, seed=1_000 + w), config))
         for w in range(windows)
     )  # fmt: skip
-    per_window = (time.perf_counter() - started) / windows
+    return 1_000 * quiet / windows, (time.perf_counter() - started) / windows
+
+
+def power(task: str, rows: int, windows: int, gap: float) -> float:
+    """Share of windows with the gap whose target disparity alerts."""
+    layout, reference = setup(task)
+    config = REGRESSION if task == "regression" else MULTICLASS
     hits = sum(
         any(_is_target(task, f) and f.status == "alert" for f in _fairness(
             layout, reference, draw(task, rows, seed=100_000 + w, gap=gap), config))
-        for w in range(power_windows)
+        for w in range(windows)
     )  # fmt: skip
-    return 1_000 * quiet / windows, hits / power_windows, per_window
+    return hits / windows
 
 
 def main() -> None:
@@ -124,11 +132,12 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=500)
     parser.add_argument("--power-windows", type=int, default=200)
     args = parser.parse_args()
-    print(f"{'task':>26} {'rows':>7} {'gap':>5} {'quiet /1000':>12} {'power':>6} {'s/window':>9}")
-    for task, gap in (("regression", 0.5), ("multiclass_classification", 0.4)):
+    print(f"{'task':>26} {'rows':>7} {'quiet /1000':>12} {'s/window':>9}  power at each gap")
+    for task, gaps in GAPS.items():
         for rows in (2_000, 10_000):
-            quiet, power, cost = rates(task, rows, args.windows, args.power_windows, gap)
-            print(f"{task:>26} {rows:>7} {gap:>5} {quiet:>12.1f} {power:>6.3f} {cost:>9.3f}")
+            quiet, cost = quiet_rate(task, rows, args.windows)
+            powers = "  ".join(f"{g}: {power(task, rows, args.power_windows, g):.3f}" for g in gaps)
+            print(f"{task:>26} {rows:>7} {quiet:>12.1f} {cost:>9.3f}  {powers}")
 
 
 if __name__ == "__main__":
