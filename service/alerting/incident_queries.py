@@ -85,6 +85,17 @@ def list_incidents(session: Session, where: repository.IncidentFilter) -> Incide
     return IncidentPage(items=items, next_before=next_before)
 
 
+def incidents_about(
+    session: Session, model_id: int, period: tuple[datetime, datetime], limit: int
+) -> IncidentPage:
+    """The model's ``limit`` newest incidents about ``period`` (their span overlaps it, or they
+    were open during it), newest first."""
+    where = repository.IncidentFilter(
+        model_id=model_id, limit=limit, active_from=period[0], active_to=period[1]
+    )
+    return list_incidents(session, where)
+
+
 def newest_incidents(session: Session, limit: int) -> IncidentPage:
     """The ``limit`` newest incidents of every model (the status page)."""
     return list_incidents(session, repository.IncidentFilter(limit=limit))

@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.alerting.incident_rules import IncidentState
@@ -57,6 +58,10 @@ class IncidentFilter:
     model_id: int | None = None
     before_id: int | None = None
     limit: int = 100
+    # Only those about [active_from, active_to) (a compliance report's period): their window
+    # overlaps it (they often fire after it ends), or they were open at some moment of it.
+    active_from: datetime | None = None
+    active_to: datetime | None = None
 
 
 def list_incidents(session: Session, where: IncidentFilter) -> list[Incident]:
@@ -67,7 +72,16 @@ def list_incidents(session: Session, where: IncidentFilter) -> list[Incident]:
         query = query.where(Incident.model_id == where.model_id)
     if where.before_id is not None:
         query = query.where(Incident.id < where.before_id)
+    if where.active_from is not None and where.active_to is not None:
+        query = query.where(_about(Incident, Incident.opened_at, where.active_from, where.active_to))
     return list(session.scalars(query.order_by(Incident.id.desc()).limit(where.limit)))
+
+
+def _about(table: type[Incident], began: Any, start: datetime, end: datetime) -> Any:
+    """The row's window overlaps [start, end), or it was open at some moment of it."""
+    window = and_(table.window_start < end, table.window_end > start)
+    open_then = and_(began < end, or_(table.resolved_at.is_(None), table.resolved_at >= start))
+    return or_(window, open_then)
 
 
 def open_counts(session: Session) -> dict[int, int]:

@@ -190,6 +190,13 @@ def version_alerts(
     return [names.view(a) for a in open_], [names.view(a) for a in resolved]
 
 
+def alerts_about(session: Session, model_id: int, period: tuple[datetime, datetime], limit: int) -> AlertPage:
+    """The model's ``limit`` newest alerts about ``period`` (their window overlaps it, or they
+    were open during it), newest first; ``next_before`` set when there may be more."""
+    where = repository.AlertFilter(model_id=model_id, limit=limit, active_from=period[0], active_to=period[1])
+    return list_alerts(session, where)
+
+
 @dataclass(frozen=True, slots=True)
 class RetrainRecord:
     """A stored retraining request: the window (UTC) that decided it and its evidence (JSON, as
@@ -203,11 +210,14 @@ class RetrainRecord:
     evidence: dict[str, Any]
 
 
-def version_retrain_requests(session: Session, version_id: int, limit: int) -> list[RetrainRecord]:
-    """The version's ``limit`` newest retraining requests, newest first (one query)."""
+def version_retrain_requests(
+    session: Session, version_id: int, limit: int, created: tuple[datetime, datetime] | None = None
+) -> list[RetrainRecord]:
+    """The version's ``limit`` newest retraining requests (created in [start, end) when
+    ``created`` is given), newest first (one query)."""
     return [
         RetrainRecord(r.id, r.idempotency_key, r.window_start, r.window_end, r.created_at, r.evidence)
-        for r in repository.retrain_requests_of_version(session, version_id, limit)
+        for r in repository.retrain_requests_of_version(session, version_id, limit, created)
     ]
 
 
