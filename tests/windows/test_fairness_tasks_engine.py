@@ -56,9 +56,11 @@ def _day(task: str, rng: np.random.Generator, *, unfair: bool) -> tuple[list[Any
     return [CLASSES[i] for i in actual], [CLASSES[i] for i in predicted], sex
 
 
-def _evaluate(database_url: str, task: str, monitor: dict[str, Any]) -> tuple[list[dict[str, Any]], Any, str]:
+def _evaluate(
+    database_url: str, task: str, monitor: dict[str, Any]
+) -> tuple[list[dict[str, Any]], Any, dict[str, str]]:
     """Run the day through the engine: the fairness figures of the day's window, the rows, and
-    the text of /metrics followed by the model's /ui page."""
+    the text of /metrics, the model's /ui page and its compliance report of the day."""
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
@@ -96,11 +98,15 @@ def _evaluate(database_url: str, task: str, monitor: dict[str, Any]) -> tuple[li
             items = client.get(
                 "/v1/models/m/evaluations", params={"family": "fairness", "limit": 1000}
             ).json()
-            metrics = client.get("/metrics").text + client.get("/ui/models/m").text
+            day = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z", "format": "html"}
+            report = client.get("/v1/models/m/report", params=day)
+            assert report.status_code == 200, report.text
+            pages = {"metrics": client.get("/metrics").text, "ui": client.get("/ui/models/m").text}
+            pages["report"] = report.text
     finally:
         app.state.context.engine.dispose()
     day = [i for i in items["items"] if i["window_end"].startswith("2026-11-02")]
-    return day, (np.asarray(y), np.asarray(p), sex), metrics
+    return day, (np.asarray(y), np.asarray(p), sex), pages
 
 
 def _gauge(metrics: str, name: str, metric: str) -> float:
@@ -115,7 +121,7 @@ def _one(items: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_a_regression_models_bias_gap_alerts_and_equals_fairlearn(database_url: str) -> None:
-    items, (y, p, sex), metrics = _evaluate(database_url, "regression", {"max_mean_error_difference": 1.0})
+    items, (y, p, sex), pages = _evaluate(database_url, "regression", {"max_mean_error_difference": 1.0})
     frame = MetricFrame(
         metrics={"mean_error": lambda t, q: float(np.mean(q - t)), "mae": mean_absolute_error},
         y_true=y.astype(float),
@@ -132,14 +138,17 @@ def test_a_regression_models_bias_gap_alerts_and_equals_fairlearn(database_url: 
     mae = _one(items, metric="mae_difference", attribute="sex")
     assert mae["value"] == pytest.approx(frame.difference()["mae"], rel=1e-9)
     assert (mae["status"], mae["threshold"]) == ("ok", None)  # no bound set: reported only
-    assert _gauge(metrics, "modelmon_fairness_breached", "mean_error_difference") == 1.0
-    assert _gauge(metrics, "modelmon_fairness_value", "mae_difference") == pytest.approx(mae["value"])
-    assert 'data-chart="fairness-sex-mean_error_difference"' in metrics  # the /ui page
+    assert _gauge(pages["metrics"], "modelmon_fairness_breached", "mean_error_difference") == 1.0
+    assert _gauge(pages["metrics"], "modelmon_fairness_value", "mae_difference") == pytest.approx(
+        mae["value"]
+    )
+    assert 'data-chart="fairness-sex-mean_error_difference"' in pages["ui"]
+    assert "<td>mean_error_difference</td>" in pages["report"]
 
 
 @pytest.mark.slow
 def test_a_multiclass_models_decline_gap_alerts_per_class_and_equals_fairlearn(database_url: str) -> None:
-    items, (y, p, sex), metrics = _evaluate(database_url, "multiclass_classification", {})
+    items, (y, p, sex), pages = _evaluate(database_url, "multiclass_classification", {})
     for name in CLASSES:
         frame = MetricFrame(
             metrics=selection_rate, y_true=y == name, y_pred=p == name, sensitive_features=sex
@@ -152,7 +161,9 @@ def test_a_multiclass_models_decline_gap_alerts_per_class_and_equals_fairlearn(d
     for name, status in (("approve", "alert"), ("decline", "alert"), ("refer", "ok")):
         parity = _one(items, metric="statistical_parity_difference", feature=name, attribute="sex")
         assert (parity["status"], parity["threshold"]) == (status, 0.1), name
-    # /metrics shows each disparity's worst class: a breach in any class is a breach
-    assert _gauge(metrics, "modelmon_fairness_breached", "statistical_parity_difference") == 1.0
-    for name in CLASSES:  # the /ui page: one block per class
-        assert f'data-chart="fairness-sex-{name}-disparate_impact_ratio"' in metrics
+    # /metrics shows each disparity's worst class: a breach in any class is a breach; /ui and the
+    # compliance report show every class
+    assert _gauge(pages["metrics"], "modelmon_fairness_breached", "statistical_parity_difference") == 1.0
+    for name in CLASSES:
+        assert f'data-chart="fairness-sex-{name}-disparate_impact_ratio"' in pages["ui"]
+        assert f"statistical_parity_difference <small>class {name}</small>" in pages["report"]
