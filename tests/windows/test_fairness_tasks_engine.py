@@ -98,8 +98,8 @@ def _evaluate(
             items = client.get(
                 "/v1/models/m/evaluations", params={"family": "fairness", "limit": 1000}
             ).json()
-            day = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z", "format": "html"}
-            report = client.get("/v1/models/m/report", params=day)
+            period = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z", "format": "html"}
+            report = client.get("/v1/models/m/report", params=period)
             assert report.status_code == 200, report.text
             pages = {"metrics": client.get("/metrics").text, "ui": client.get("/ui/models/m").text}
             pages["report"] = report.text
