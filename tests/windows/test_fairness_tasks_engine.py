@@ -26,7 +26,7 @@ from service.runner import Pipeline
 from tests.asgi_client import app_client
 from tests.windows import scenario
 
-ROWS = 1_200
+ROWS = 800
 CLASSES = ["approve", "refer", "decline"]
 
 
