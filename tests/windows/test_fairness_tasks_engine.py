@@ -60,7 +60,7 @@ def _evaluate(
     database_url: str, task: str, monitor: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], Any, dict[str, str]]:
     """Run the day through the engine: the fairness figures of the day's window, the rows, and
-    the text of /metrics, the model's /ui page and its compliance report of the day."""
+    the text of /metrics, the model's /ui page, its compliance report of the day and its card."""
     settings = Settings(database_url=database_url, run_jobs=False)
     clock = scenario.MutableClock(scenario.START)
     app = create_app(settings, clock=clock)
@@ -103,6 +103,7 @@ def _evaluate(
             assert report.status_code == 200, report.text
             pages = {"metrics": client.get("/metrics").text, "ui": client.get("/ui/models/m").text}
             pages["report"] = report.text
+            pages["card"] = client.get("/v1/models/m/card", params={"format": "markdown"}).text
     finally:
         app.state.context.engine.dispose()
     day = [i for i in items["items"] if i["window_end"].startswith("2026-11-02")]
@@ -167,3 +168,4 @@ def test_a_multiclass_models_decline_gap_alerts_per_class_and_equals_fairlearn(d
     for name in CLASSES:
         assert f'data-chart="fairness-sex-{name}-disparate_impact_ratio"' in pages["ui"]
         assert f"statistical_parity_difference <small>class {name}</small>" in pages["report"]
+        assert f"| fairness | statistical\\_parity\\_difference | sex · class {name} |" in pages["card"]
