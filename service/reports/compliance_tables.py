@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from service.kernel.states import FigureStatus
 from service.reports.suppression import Key, Relation, suppress
 from service.stats.impact import impact_ratios
 from service.windows.figures import Figure
@@ -89,7 +90,7 @@ def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown
 def _compared(cells: Mapping[str, Shown]) -> bool:
     """The engine compared the group (big enough for its disparities)."""
     rate = cells.get("selection_rate")
-    return rate is not None and rate.status != "insufficient_data"
+    return rate is not None and rate.status != FigureStatus.INSUFFICIENT_DATA
 
 
 def _impact(period: PeriodFigures, attribute: str, published: Iterable[str]) -> dict[str, Shown]:
@@ -181,7 +182,7 @@ def _table(
         rows.append(GroupRow(group, out))
     # A hidden cell the engine used (not insufficient_data) may be the max or min of a disparity.
     unsafe = any(
-        c.status != "insufficient_data"
+        c.status != FigureStatus.INSUFFICIENT_DATA
         for g, by_metric in mine.items()
         for m, c in by_metric.items()
         if g in gone or (attribute, g, m) in hidden

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from service.alerting.incident_rules import IncidentState
 from service.alerting.incident_schemas import CauseView, IncidentDetail, IncidentPage, IncidentView
 from service.alerting.schemas import AlertView
 from service.ui.charts import fmt
@@ -15,7 +16,7 @@ LISTED = 200  # incidents on the list page; older ones through the API's paging
 
 
 def _state(incident: IncidentView) -> str:
-    return pill("firing" if incident.state == "open" and incident.open_alerts else incident.state)
+    return pill("firing" if incident.state == IncidentState.OPEN and incident.open_alerts else incident.state)
 
 
 def _row(incident: IncidentView, root: str, now: datetime) -> str:
