@@ -1,7 +1,11 @@
 """The counts behind regression and multiclass fairness live in the bucket profiles: a window
-merged from buckets gives the same figures as one profile of all its rows."""
+merged from buckets gives the same figures as one profile of all its rows, and the fold's
+``build_profiles`` (every bucket at once) gives the same per-group counts and figures as
+``build_profile`` per bucket."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from service.stats.group_errors import regression_fairness_report
 from service.stats.layout import Batch, Layout, fit_layout
 from service.stats.multiclass_fairness import multiclass_fairness_reports
 from service.stats.outcomes import Outcomes
-from service.stats.profile import Profile, build_profile, group_outcomes, merge_all
+from service.stats.profile import Profile, build_profile, build_profiles, group_outcomes, merge_all
 
 ROWS = 3_000
 
@@ -66,3 +70,28 @@ def test_multiclass_fairness_from_merged_buckets_equals_one_profile() -> None:
         for p in (whole, merged)
     ]
     assert reports[0] == reports[1]  # integer counts: exactly equal
+
+
+def _reports(layout: Layout, profile: Profile) -> object:
+    groups = _groups(profile)
+    if layout.task == "regression":
+        sums = {g: o.regression for g, o in groups.items() if o.regression}
+        return regression_fairness_report(attribute="sex", groups=sums)
+    counts = {g: o.multiclass for g, o in groups.items() if o.multiclass}
+    return multiclass_fairness_reports(attribute="sex", classes=layout.classes, groups=counts)
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass_classification"])
+def test_the_folds_build_profiles_gives_the_same_group_counts_and_figures(task: str) -> None:
+    batch = draw(task, ROWS, seed=4, gap=0.3)
+    classes = ("approve", "refer", "decline") if task == "multiclass_classification" else None
+    layout = fit_layout(task=task, reference=batch, classes=classes, multivariate=False)  # type: ignore[arg-type]
+    bounds = [0, 700, 1_500, ROWS]
+    together = build_profiles(layout, batch, bounds)
+    alone = [build_profile(layout, _slice(batch, a, b)) for a, b in itertools.pairwise(bounds)]
+    for mine, theirs in zip(together, alone, strict=True):
+        assert set(_groups(mine)) == {"F", "M"}
+        assert _groups(mine) == _groups(theirs)
+        assert _reports(layout, mine) == _reports(layout, theirs)
+    merged = [merge_all(parts, layout=layout) for parts in (together, alone)]
+    assert _reports(layout, merged[0]) == _reports(layout, merged[1])
