@@ -77,10 +77,12 @@ def _hide(cell: Shown) -> Shown:
 
 
 def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown]]:
-    """(attribute, group) → metric → the engine's cell."""
+    """(attribute, group) → metric → the engine's cell. A multiclass model's per-class group
+    rates (``feature`` = the class) are left out: one cell per metric has no room for a class;
+    its per-class disparities are listed with their class."""
     cells: dict[tuple[str, str], dict[str, Shown]] = {}
     for f in period.figures:
-        if f.family == "fairness" and f.group is not None and f.attribute is not None:
+        if f.family == "fairness" and f.group is not None and f.attribute is not None and f.feature is None:
             cells.setdefault((f.attribute, f.group), {})[f.metric] = shown(f)
     return cells
 
