@@ -476,6 +476,20 @@ def profile_bodies(session: Session, ids: Sequence[int]) -> dict[int, bytes]:
     return out
 
 
+def profile_bodies_at(session: Session, layout_id: int, wanted: dict[int, list[datetime]]) -> list[bytes]:
+    """Bodies of the layout's stored profiles among ``wanted`` level → starts (500 starts a query)."""
+    out: list[bytes] = []
+    for level, starts in wanted.items():
+        for chunk in _chunks(starts, 500):
+            query = select(BucketProfile.body).where(
+                BucketProfile.layout_id == layout_id,
+                BucketProfile.level == level,
+                BucketProfile.start.in_(chunk),
+            )
+            out.extend(bytes(b) for (b,) in session.execute(query))
+    return out
+
+
 def write_profiles(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
     if new:
         session.execute(insert(BucketProfile), new)

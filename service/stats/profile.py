@@ -33,6 +33,7 @@ from service.stats.outcomes import (
     outcomes_by_part,
     sum_outcomes,
 )
+from service.stats.slices import SliceCounts, build_slices, empty_slices, slices_by_part, sum_slices
 
 # Re-exported: the summaries moved to summaries.py; imports from profile keep working.
 from service.stats.summaries import AttributionSummary as AttributionSummary
@@ -84,6 +85,8 @@ class Profile:
     outcomes: Mapping[GroupKey, Outcomes]
     attributions: Mapping[str, AttributionSummary]
     multivariate: NumericSummary | None = None
+    # Per-slice outcome counts (stats/slices.py); None in profiles stored before them.
+    slices: SliceCounts | None = None
 
     @classmethod
     def empty(cls, layout: Layout) -> Profile:
@@ -104,6 +107,7 @@ class Profile:
             multivariate=None
             if layout.multivariate is None
             else NumericSummary.empty(layout.multivariate.bins),
+            slices=empty_slices(layout),
         )
 
     def attribution_sums(self) -> dict[str, tuple[float, int]]:
@@ -131,6 +135,7 @@ class Profile:
             outcomes=_merge_maps(self.outcomes, other.outcomes),
             attributions=_merge_maps(self.attributions, other.attributions),
             multivariate=_merge_multivariate([self.multivariate, other.multivariate]),
+            slices=sum_slices([self.slices, other.slices]),
         )
 
 
@@ -176,6 +181,7 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
         outcomes={key: sum_outcomes(groups[key]) for key in sorted(groups, key=_group_rank(layout))},
         attributions=attributions,
         multivariate=_merge_multivariate([p.multivariate for p in profiles]),
+        slices=sum_slices([p.slices for p in profiles]),
     )
 
 
@@ -277,6 +283,7 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         outcomes=build_outcomes(layout, batch, predicted=predicted),
         attributions={name: s for name, s in attributions.items() if s.count},
         multivariate=_multivariate(layout, batch),
+        slices=build_slices(layout, batch, predicted=predicted),
     )
 
 
@@ -302,6 +309,7 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
     }
     scores = None if layout.score is None else numeric_by_part(layout.score, batch.scores, parts)
     outcomes = outcomes_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
+    slices = slices_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
     attributions = {name: attributions_by_part(column, parts) for name, column in batch.attributions.items()}
     model = layout.multivariate
     multivariate = (
@@ -318,6 +326,7 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
             outcomes=outcomes[i],
             attributions={name: column[i] for name, column in attributions.items() if column[i].count},
             multivariate=None if multivariate is None else multivariate[i],
+            slices=slices[i],
         )
         for i, rows in enumerate(parts.sizes.tolist())
     ]

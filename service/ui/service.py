@@ -41,6 +41,7 @@ from service.ui.schemas import (
     Point,
     Series,
 )
+from service.ui.slices import slice_table
 from service.windows import queries as windows
 from service.windows.queries import FigureRecord, RunSummary, recent_runs
 
@@ -354,4 +355,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
         ),
         recent_alerts=tuple(alert_row(r) for r in recent),
         now=now,
+        slices=slice_table(
+            session, model_id, chosen.id, None if newest is None else (newest.window_start, newest.window_end)
+        ),
     )
