@@ -22,13 +22,13 @@ from typing import Any
 
 from sqlalchemy import Engine, Select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import QueuePool
 
 from service.aggregation import repository
 from service.aggregation.frames import EventColumns
 from service.registry.service import VersionSpec
 from service.storage.columnar import copy_out, parse_csv
-from service.storage.dialect import is_postgres, plan_each_execution_on
+from service.storage.dialect import plan_each_execution_on
+from service.storage.sliced import spare_readers
 
 
 @contextmanager
@@ -40,14 +40,12 @@ def slices_read_ahead(
     another statement meanwhile, and each next one while the caller works on those before."""
     specs = list(specs)
     engine = session.get_bind()
-    if len(queries) < 2 or not is_postgres(session) or not isinstance(engine, Engine):
+    # One query is read in the pass's own transaction: nothing to read ahead.
+    readers = min(readers, len(queries), spare_readers(session, readers)) if len(queries) > 1 else 0
+    if readers < 1 or not isinstance(engine, Engine):
         yield (repository.read_events(session, query, specs) for query in queries)
         return
     statements = repository.event_reads(session, queries, specs)
-    readers = min(readers, len(statements), _idle_connections(engine))
-    if readers < 1:
-        yield (repository.read_events(session, query, specs) for query in queries)
-        return
     with ExitStack() as stack:
         pool = stack.enter_context(ThreadPoolExecutor(readers, thread_name_prefix="fold-read"))
         connections = [stack.enter_context(engine.connect()) for _ in range(readers)]
@@ -78,12 +76,3 @@ def _in_order(
             pending.append(pool.submit(read, following))
             following += 1
         yield current
-
-
-def _idle_connections(engine: Engine) -> int:
-    """Connections the pool holds beyond those checked out: readers take only those, so a fold
-    inside a request (``fold_now``) never waits for the pool that its own request holds."""
-    pool = engine.pool
-    if not isinstance(pool, QueuePool):
-        return 1
-    return max(0, pool.size() - pool.checkedout())

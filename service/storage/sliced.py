@@ -53,6 +53,19 @@ def slice_count(session: Session, wanted: int) -> int:
     return max(1, min(wanted, pool.size() - pool.checkedout()))
 
 
+def spare_readers(session: Session, wanted: int) -> int:
+    """Connections a reader thread may take beside the session's own: 0 on SQLite (one
+    connection per file is worth using), else at most the pool's idle connections, so a read
+    inside a request never waits for the pool its own request holds."""
+    bind = session.get_bind()
+    if not is_postgres(session) or not isinstance(bind, Engine):
+        return 0
+    pool = bind.pool
+    if not isinstance(pool, QueuePool):
+        return min(wanted, 1)
+    return max(0, min(wanted, pool.size() - pool.checkedout()))
+
+
 def read_sliced(
     session: Session, queries: Sequence[Select[Any]], kinds: Sequence[Kind], fields: Sequence[JsonField]
 ) -> Columns:
