@@ -213,9 +213,10 @@ def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec])
 
 
 def _fields(specs: Iterable[VersionSpec]) -> list[JsonField]:
-    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions)."""
+    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions);
+    attributions, absent from most predictions, are read as whole documents."""
     return [
-        JsonField(name, _DOCUMENTS[document], key, kind)
+        JsonField(name, _DOCUMENTS[document], key, kind, whole=document == "attributions")
         for name, document, key, kind in frames.event_fields(specs)
     ]
 
