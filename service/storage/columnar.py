@@ -218,8 +218,10 @@ def _parsed_documents(column: Any, fields: Sequence[JsonField]) -> Columns:
     pyarrow's JSON reader over the documents as newline-delimited JSON."""
     from pyarrow import json
 
-    if column.null_count == len(column):
-        return {f.name: np.full(len(column), math.nan) for f in fields}
+    if column.null_count == len(column):  # one read-only NaN column for them all
+        nothing = np.full(len(column), math.nan)
+        nothing.flags.writeable = False
+        return dict.fromkeys((f.name for f in fields), nothing)
     documents = pc.fill_null(column, "{}").combine_chunks().cast(pa.large_string())
     empty, newline = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
     lines = pc.binary_join_element_wise(documents, empty, newline)  # each document + "\n"
