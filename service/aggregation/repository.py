@@ -303,16 +303,25 @@ def version_event_columns(
 
 
 _EVERY_ID = 2**62  # no id bound: every committed outcome
+# One window of one version needs neither the version nor the event time of its rows: the
+# epoch seconds of 10^6 timestamps cost the database ~0.2 s and ~11 bytes of CSV a row.
+_WINDOW_PLAIN = frozenset({frames.ID, "predicted_label", "predicted_value", "score", "label", "value"})
 
 
 def window_event_columns(
     session: Session, model_id: int, spec: VersionSpec, start: datetime, end: datetime, *, slices: int = 1
 ) -> EventColumns:
     """Every committed prediction of ``spec`` with event time in [start, end), with its stored
-    outcome, in columns: read in ``slices`` equal time slices at once (``read_sliced``: one
-    snapshot), concatenated by time slice; within a slice the database's order."""
+    outcome, in columns (no version and no time: ``_WINDOW_PLAIN``): read in ``slices`` equal
+    time slices at once (``read_sliced``: one snapshot), concatenated by time slice; within a
+    slice the database's order."""
+    plain = [
+        (column, kind)
+        for column, (name, kind) in zip(_plain(session), frames.PLAIN, strict=True)
+        if name in _WINDOW_PLAIN
+    ]
     query = (
-        select(*_plain(session))
+        select(*(column for column, _ in plain))
         .outerjoin(Outcome, _outcomes_upto(_EVERY_ID))
         .where(Prediction.model_id == model_id, Prediction.version_id == spec.version_id)
     )
@@ -322,8 +331,7 @@ def window_event_columns(
         query.where(Prediction.event_time >= low, Prediction.event_time < high)
         for low, high in pairwise(cuts)
     ]
-    kinds = [kind for _, kind in frames.PLAIN]
-    return EventColumns(read_sliced(session, parts, kinds, _fields([spec])))
+    return EventColumns(read_sliced(session, parts, [kind for _, kind in plain], _fields([spec])))
 
 
 def window_unfolded(session: Session, model_id: int, version_id: int, start: datetime, end: datetime) -> bool:
