@@ -85,6 +85,9 @@ class Result:
     rows: int
     seconds: float
     latencies_ms: list[float]
+    # CPU seconds of the server's processes and of the database's backends while the requests ran.
+    server_cpu: float = 0.0
+    postgres_cpu: float = 0.0
 
     @property
     def rows_per_second(self) -> float:
@@ -102,8 +105,69 @@ def _free_port() -> int:
         return port
 
 
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process still running (a pid gone is left out)."""
+    import psutil
+
+    seconds = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        seconds[pid] = times.user + times.system
+    return seconds
+
+
+def _process_tree(pid: int) -> list[int]:
+    import psutil
+
+    return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+
+
+def _backends(url: str) -> list[int]:
+    """The pids of the Postgres backends connected to the benchmark's database."""
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds spent by the server's process tree and (Postgres) the database's backends
+    between ``start`` and ``stop``: what a request costs apart from the machine's other load."""
+
+    server_pid: int
+    database_url: str | None
+    _before: dict[int, float] | None = None
+
+    def _pids(self) -> list[int]:
+        backends = _backends(self.database_url) if self.database_url else []
+        return _process_tree(self.server_pid) + [-pid for pid in backends]
+
+    def _snapshot(self) -> dict[int, float]:
+        pids = self._pids()
+        seconds = _cpu_seconds([abs(pid) for pid in pids])
+        return {pid: seconds[abs(pid)] for pid in pids if abs(pid) in seconds}
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+
+    def stop(self) -> tuple[float, float]:
+        assert self._before is not None
+        before, after = self._before, self._snapshot()
+        spent = {pid: value - before.get(pid, 0.0) for pid, value in after.items()}
+        return (
+            sum(v for pid, v in spent.items() if pid > 0),
+            sum(v for pid, v in spent.items() if pid < 0),
+        )
+
+
 @contextmanager
-def server(database_url: str, workers: int, auth: str = "env") -> Iterator[int]:
+def server(database_url: str, workers: int, auth: str = "env") -> Iterator[tuple[int, int]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -130,7 +194,7 @@ def server(database_url: str, workers: int, auth: str = "env") -> Iterator[int]:
                 time.sleep(0.2)
         else:
             raise RuntimeError("modelmon serve did not become ready")
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -232,18 +296,19 @@ def warm_up(port: int, bodies: list[str], auth: dict[str, str] | None) -> None:
 
 def bench_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
     results = []
-    with server(url, args.workers, args.auth) as port:
+    with server(url, args.workers, args.auth) as (port, pid):
+        meter = CpuMeter(pid, url if name == "postgres" else None)
         status, data = _request(port, "POST", "/v1/models", orjson.dumps(registration()))
         assert status in (200, 201), data
         auth = stored_ingest_key(url) if args.auth == "stored" else None
         warm_up(port, args.bodies, auth)
         for batch in args.batch_sizes:
-            results += bench_batch(name, port, batch, args, auth)
+            results += bench_batch(name, port, meter, batch, args, auth)
     return results
 
 
 def bench_batch(
-    name: str, port: int, batch: int, args: argparse.Namespace, auth: dict[str, str] | None
+    name: str, port: int, meter: CpuMeter, batch: int, args: argparse.Namespace, auth: dict[str, str] | None
 ) -> list[Result]:
     """Each body format's share of the rows, sent in ``--rounds`` interleaved rounds (json,
     parquet, arrow, json, …): on a machine whose load drifts, each format meets the same drift."""
@@ -262,8 +327,12 @@ def bench_batch(
                 f"{name}: round {round_number + 1}/{rounds}, {requests} {body} requests of {batch} "
                 f"predictions, {args.clients} clients"
             )
+            meter.start()
             seconds, latencies = run_load(port, payloads, args.clients, auth, CONTENT_TYPES[body])
+            server_cpu, postgres_cpu = meter.stop()
             total = totals[body]
+            total.server_cpu += server_cpu
+            total.postgres_cpu += postgres_cpu
             total.requests += requests
             total.rows += requests * batch
             total.seconds += seconds
@@ -271,9 +340,17 @@ def bench_batch(
     return list(totals.values())
 
 
-def raw_copy_rate(url: str, rows: int) -> float:
+@dataclass(frozen=True)
+class CopyRun:
+    rows_per_second: float
+    client_cpu_ms: float  # per 1,000 rows: this process encoding the rows
+    postgres_cpu_ms: float  # per 1,000 rows: the backend that stores them
+
+
+def raw_copy_rate(url: str, rows: int) -> CopyRun:
     """Rows/s of COPY of the same rows into a table of the predictions table's shape with only a
-    primary key (an identity column, as the predictions' id): the ceiling of issue 18."""
+    primary key (an identity column, as the predictions' id): the ceiling of issue 18; with the
+    CPU the client and the backend spent per 1,000 rows."""
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     run = uuid.uuid4().hex[:8]
     records = [record(run, i) for i in range(rows)]
@@ -283,6 +360,8 @@ def raw_copy_rate(url: str, rows: int) -> float:
         conn.execute("CREATE TABLE bench_copy (LIKE predictions)")
         conn.execute("ALTER TABLE bench_copy ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY")
         conn.execute("ALTER TABLE bench_copy ADD PRIMARY KEY (id)")
+        backend = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+        cpu_before = _cpu_seconds([os.getpid(), backend])
         began = time.perf_counter()
         with (
             conn.transaction(),
@@ -308,24 +387,36 @@ def raw_copy_rate(url: str, rows: int) -> float:
                     )
                 )
         elapsed = time.perf_counter() - began
+        cpu_after = _cpu_seconds([os.getpid(), backend])
         conn.execute("DROP TABLE bench_copy")
-    return rows / elapsed
+    client, postgres = (1e6 * (cpu_after[p] - cpu_before[p]) / rows for p in (os.getpid(), backend))
+    return CopyRun(rows / elapsed, client, postgres)
 
 
-def print_table(results: list[Result], copy_rates: list[float]) -> None:
-    print("| database | body | batch | requests | predictions/s | requests/s | p50 ms | p99 ms |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+def print_table(results: list[Result], copies: list[CopyRun]) -> None:
+    """The table; CPU columns are milliseconds per 1,000 predictions (server: its process tree;
+    Postgres: the database's backends), which the machine's other load hardly changes."""
+    print(
+        "| database | body | batch | requests | predictions/s | requests/s | p50 ms | p99 ms "
+        "| server CPU ms/1k | Postgres CPU ms/1k |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
+        postgres = f"{1000 * r.postgres_cpu / r.rows * 1000:.1f}" if r.database == "postgres" else "–"
         print(
             f"| {r.database} | {r.body} | {r.batch:,} | {r.requests:,} | {r.rows_per_second:,.0f} | "
-            f"{r.requests / r.seconds:,.0f} | {r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} |"
+            f"{r.requests / r.seconds:,.0f} | {r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} | "
+            f"{1000 * r.server_cpu / r.rows * 1000:.1f} | {postgres} |"
         )
-    if copy_rates:
+    if copies:
+        copy_rates = [run.rows_per_second for run in copies]
         ceiling = statistics.median(copy_rates)
         print(
             f"\nraw COPY into Postgres (same rows, a table of the predictions' shape with only a primary "
             f"key), median of {len(copy_rates)} ({', '.join(f'{rate:,.0f}' for rate in copy_rates)}): "
-            f"{ceiling:,.0f} rows/s"
+            f"{ceiling:,.0f} rows/s; CPU per 1,000 rows: client "
+            f"{statistics.median(run.client_cpu_ms for run in copies):.1f} ms, Postgres "
+            f"{statistics.median(run.postgres_cpu_ms for run in copies):.1f} ms"
         )
         for r in results:
             if r.database == "postgres" and r.batch >= 100:
@@ -373,7 +464,7 @@ def main() -> None:
     if args.quick:
         args.databases, args.batch_sizes, args.rows, args.copy_rows = "postgres", [1000], 30_000, 30_000
     results: list[Result] = []
-    copy_rates: list[float] = []
+    copy_rates: list[CopyRun] = []
     for name in args.databases.split(","):
         if name == "sqlite":
             with tempfile.TemporaryDirectory() as folder:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.alerting.endpoints import router as alerting_router
+from service.alerting.incident_endpoints import router as incidents_router
 from service.apidocs import install_api_docs
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock, engine: Engin
     app.include_router(monitors_router)
     app.include_router(windows_router)
     app.include_router(alerting_router)
+    app.include_router(incidents_router)
     app.include_router(export_router)
     app.include_router(datasets_router)
     app.include_router(reports_router)

@@ -221,6 +221,18 @@ class Settings(BaseSettings):
         description="Days raw predictions and outcomes are kept; bucket profiles (anonymous counts) are kept "
         "for good.",
     )
+    # 10: the smallest cell many statistical offices publish (frequency tables' threshold rule);
+    # a filed report must not reveal the decisions of a handful of identifiable applicants.
+    report_min_cell: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        10,
+        description="Compliance report: a cell about fewer people is suppressed, with complementary cells "
+        "(docs/reports.md).",
+    )
+    report_chromium: str | None = Field(
+        None,
+        description="Compliance report's PDF: the Chromium binary that prints it. Default: `chromium`, "
+        "`chromium-browser` or `google-chrome` on PATH.",
+    )
     event_horizon_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
         None,
         description="Oldest event time accepted, in days before now (older predictions and outcomes get "

@@ -29,7 +29,7 @@ from service.monitors.schemas import ReferenceKind
 from service.registry import queries as registry
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout, fit_layout
-from service.stats.profile import build_profile
+from service.stats.profile import reference_profile
 from service.stats.serialize import profile_to_bytes
 from service.storage.engine_tables import Layout as LayoutRow
 
@@ -134,7 +134,7 @@ def fit(
         classes=list(spec.classes) or None,
         intersections=intersections_of(binning, spec),
     )
-    profile = profile_to_bytes(build_profile(layout, batch))
+    profile = profile_to_bytes(reference_profile(layout, batch))
     reference_hash = hashlib.sha256(layout.content_hash.encode() + profile).hexdigest()
     return LayoutRow(
         version_id=version_id,

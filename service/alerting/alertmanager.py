@@ -41,6 +41,7 @@ log = logging.getLogger("modelmon.alertmanager")
 ENDS_AFTER_RESENDS = 4
 JOB_NAME = "alertmanager"
 PUSH_PATH = "/api/v2/alerts"
+INCIDENT_LABEL = "incident"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class AlertForPush:
     resolved_at: datetime | None
     window_start: datetime | None = None
     window_end: datetime | None = None
+    incident: int | None = None  # the incident it joined (service/alerting/incidents.py)
 
 
 # ---------------------------------------------------------------- payload (pure)
@@ -91,6 +93,10 @@ def _one(alert: AlertForPush, base_url: str, firing_ends_at: datetime) -> dict[s
         group=alert.group,
         severity=alert.severity,
     )
+    if alert.incident is not None:
+        # Alertmanager groups by labels only: `group_by: [model, incident]` sends one
+        # notification per incident instead of one per alert (docs/alerting.md).
+        labels[INCIDENT_LABEL] = str(alert.incident)
     ends_at = firing_ends_at
     if alert.state == AlertState.RESOLVED and alert.resolved_at is not None:
         ends_at = alert.resolved_at
@@ -158,6 +164,7 @@ def _for_push(alert: Alert, model: str, version: str | None) -> AlertForPush:
         resolved_at=alert.resolved_at,
         window_start=alert.window_start,
         window_end=alert.window_end,
+        incident=alert.incident_id,
     )
 
 

@@ -111,6 +111,7 @@ _PLAIN_COLUMNS = [
     "acknowledged_at",
     "acknowledged_by",
     "acknowledge_comment",
+    "incident_id",
 ]
 
 

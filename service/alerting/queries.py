@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.alerting import repository
+from service.alerting import incident_repository, repository
 from service.alerting.notify import Names
 from service.alerting.schemas import (
     Acknowledge,
@@ -190,6 +190,13 @@ def version_alerts(
     return [names.view(a) for a in open_], [names.view(a) for a in resolved]
 
 
+def alerts_about(session: Session, model_id: int, period: tuple[datetime, datetime], limit: int) -> AlertPage:
+    """The model's ``limit`` newest alerts about ``period`` (their window overlaps it, or they
+    were open during it), newest first; ``next_before`` set when there may be more."""
+    where = repository.AlertFilter(model_id=model_id, limit=limit, active_from=period[0], active_to=period[1])
+    return list_alerts(session, where)
+
+
 @dataclass(frozen=True, slots=True)
 class RetrainRecord:
     """A stored retraining request: the window (UTC) that decided it and its evidence (JSON, as
@@ -203,11 +210,14 @@ class RetrainRecord:
     evidence: dict[str, Any]
 
 
-def version_retrain_requests(session: Session, version_id: int, limit: int) -> list[RetrainRecord]:
-    """The version's ``limit`` newest retraining requests, newest first (one query)."""
+def version_retrain_requests(
+    session: Session, version_id: int, limit: int, created: tuple[datetime, datetime] | None = None
+) -> list[RetrainRecord]:
+    """The version's ``limit`` newest retraining requests (created in [start, end) when
+    ``created`` is given), newest first (one query)."""
     return [
         RetrainRecord(r.id, r.idempotency_key, r.window_start, r.window_end, r.created_at, r.evidence)
-        for r in repository.retrain_requests_of_version(session, version_id, limit)
+        for r in repository.retrain_requests_of_version(session, version_id, limit, created)
     ]
 
 
@@ -220,6 +230,11 @@ def firing_counts(session: Session) -> list[tuple[int, str, int]]:
     """(model id, severity, count) of firing alerts, silenced ones included (they still fire);
     one query."""
     return repository.firing_counts(session)
+
+
+def open_incident_counts(session: Session) -> dict[int, int]:
+    """Per model id, its open incidents (one query); models without one are absent."""
+    return incident_repository.open_counts(session)
 
 
 def last_received(session: Session) -> dict[int, datetime]:

@@ -62,11 +62,15 @@ def subject_of(figure: FigureLike) -> Subject:
     )
 
 
+_Q_VALUES = frozenset({"p_value", "multivariate_p_value"})
+
+
 def judged_rule(policy: AlertingPolicy, figure: FigureLike) -> FamilyPolicy | None:
     """The family rule that judges ``figure``; None when the family is off or the figure is a
-    drift p_value (it shares drift_score's verdict: one alert per drifted feature)."""
+    drift q-value (``p_value``, ``multivariate_p_value``: it shares its effect size's verdict,
+    so one alert per drifted column)."""
     rule = policy.rule_for(figure.family)
-    if rule is None or not rule.enabled or (figure.family == "drift" and figure.metric == "p_value"):
+    if rule is None or not rule.enabled or (figure.family == "drift" and figure.metric in _Q_VALUES):
         return None
     return rule
 

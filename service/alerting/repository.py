@@ -140,6 +140,10 @@ class AlertFilter:
     family: str | None = None
     before_id: int | None = None
     limit: int = 100
+    # Only those about [active_from, active_to) (a compliance report's period): their window
+    # overlaps it (they often fire after it ends), or they were open at some moment of it.
+    active_from: datetime | None = None
+    active_to: datetime | None = None
 
 
 def list_alerts(session: Session, where: AlertFilter) -> list[Alert]:
@@ -154,7 +158,16 @@ def list_alerts(session: Session, where: AlertFilter) -> list[Alert]:
         query = query.where(Alert.family == where.family)
     if where.before_id is not None:
         query = query.where(Alert.id < where.before_id)
+    if where.active_from is not None and where.active_to is not None:
+        query = query.where(_about(Alert, Alert.started_at, where.active_from, where.active_to))
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(where.limit)))
+
+
+def _about(table: type[Alert], began: Any, start: datetime, end: datetime) -> Any:
+    """The row's window overlaps [start, end), or it was open at some moment of it."""
+    window = and_(table.window_start < end, table.window_end > start)
+    open_then = and_(began < end, or_(table.resolved_at.is_(None), table.resolved_at >= start))
+    return or_(window, open_then)
 
 
 def history(session: Session, alert: Alert, upto: datetime, limit: int) -> list[tuple[WindowRun, Evaluation]]:
@@ -177,6 +190,24 @@ def history(session: Session, alert: Alert, upto: datetime, limit: int) -> list[
         .limit(limit)
     )
     return [(run, figure) for run, figure in session.execute(query)]
+
+
+def statuses_in(session: Session, model_id: int, family: str, start: datetime, end: datetime) -> set[str]:
+    """The statuses of the model's ``family`` figures in latest-revision windows ending in
+    (``start``, ``end``] (incidents: did the label-free estimate alert?)."""
+    query = (
+        select(Evaluation.status)
+        .join(WindowRun, Evaluation.run_id == WindowRun.id)
+        .where(
+            WindowRun.model_id == model_id,
+            WindowRun.latest.is_(True),
+            WindowRun.window_end > start,
+            WindowRun.window_end <= end,
+            Evaluation.family == family,
+        )
+        .distinct()
+    )
+    return {str(status) for status in session.scalars(query)}
 
 
 # ---------------------------------------------------------------- activity (no data)
@@ -296,8 +327,12 @@ def resolved_alerts_of_version(session: Session, model_id: int, version_id: int,
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
 
 
-def retrain_requests_of_version(session: Session, version_id: int, limit: int) -> list[RetrainRequest]:
+def retrain_requests_of_version(
+    session: Session, version_id: int, limit: int, created: tuple[datetime, datetime] | None = None
+) -> list[RetrainRequest]:
     query = select(RetrainRequest).where(RetrainRequest.version_id == version_id)
+    if created is not None:
+        query = query.where(RetrainRequest.created_at >= created[0], RetrainRequest.created_at < created[1])
     return list(session.scalars(query.order_by(RetrainRequest.id.desc()).limit(limit)))
 
 

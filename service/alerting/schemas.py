@@ -65,6 +65,7 @@ ALERT_EXAMPLE: dict[str, Any] = {
     "acknowledged_at": None,
     "acknowledged_by": None,
     "acknowledge_comment": None,
+    "incident_id": 7,
 }
 
 
@@ -98,6 +99,11 @@ class AlertView(_Strict):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     acknowledge_comment: str | None
+    incident_id: int | None = Field(
+        None,
+        description="The incident it joined when it fired (`GET /v1/incidents/{id}`); null while "
+        "pending, and in its own `alert.firing` webhook (grouping follows in the same pass).",
+    )
 
 
 class AlertPage(_Strict):

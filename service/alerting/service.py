@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from service.alerting import repository
+from service.alerting.incidents import group_incidents
 from service.alerting.notify import PassContext, record, refresh_muting
 from service.alerting.replay import Subject, judged_rule, observe, subject_of
 from service.alerting.requests import consider_retraining
@@ -54,6 +55,8 @@ class PassSummary:
     remaining: int = 0
     applied_models: set[int] = field(default_factory=set)  # models whose runs were applied
     failed: dict[int, Exception] = field(default_factory=dict)  # model id → what its rules raised
+    incidents_opened: int = 0
+    incidents_resolved: int = 0
 
 
 def fingerprint(model_id: int, version_id: int | None, subject: Subject) -> str:
@@ -86,6 +89,7 @@ def alert_pass(
     session.flush()
     open_alerts = repository.open_alerts(session)
     refresh_muting(ctx, open_alerts)
+    opened, closed = group_incidents(ctx)  # after muting: an incident notifies per its alerts' silences
     by_model: dict[int, list[Alert]] = defaultdict(list)
     for alert in open_alerts:
         by_model[alert.model_id].append(alert)
@@ -99,7 +103,7 @@ def alert_pass(
     remaining = repository.queued_count(session)
     return PassSummary(
         True, applied, ctx.fired, ctx.resolved, ctx.notified, requested, remaining,
-        outcome.applied_models, outcome.failed,
+        outcome.applied_models, outcome.failed, opened, closed,
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ class Action(StrEnum):
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    INCIDENT_ACKNOWLEDGED = "incident.acknowledged"
     SILENCE_CREATED = "silence.created"
     SILENCE_EXPIRED = "silence.expired"
     SUBJECT_ERASED = "subject.erased"

@@ -12,7 +12,7 @@ from service.demo.api import Api, DemoError
 from service.demo.scenario import ATTRIBUTES, DAY, FEATURES, HOUR, Plan, Timeline, World
 
 REFERENCE_ROWS = 10_000
-EVENTS = ["alert.firing", "alert.resolved", "model.retrain_requested"]
+EVENTS = ["alert.firing", "alert.resolved", "model.retrain_requested", "incident.opened", "incident.resolved"]
 MINUTE = 60
 
 

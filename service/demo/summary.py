@@ -66,6 +66,30 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentSeen:
+    """One incident of the demo's model: firing alerts grouped by cause (docs/alerting.md)."""
+
+    id: int
+    cause: str
+    state: str
+    title: str
+    opened_at: datetime
+    alert_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, api: Api, item: dict[str, Any]) -> IncidentSeen:
+        detail = api.get(f"/v1/incidents/{item['id']}")
+        return cls(
+            id=int(item["id"]),
+            cause=str(item["cause"]),
+            state=str(item["state"]),
+            title=str(item["title"]),
+            opened_at=datetime.fromisoformat(str(item["opened_at"])),
+            alert_ids=frozenset(int(a["id"]) for a in detail["alerts"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     injection: Injection
     started: datetime
@@ -88,6 +112,7 @@ class Report:
     seconds: float
     findings: list[Finding] = field(default_factory=list)
     others: list[Detection] = field(default_factory=list)
+    incidents: list[IncidentSeen] = field(default_factory=list)
     retrains: list[dict[str, Any]] = field(default_factory=list)
     webhooks: Counter[str] = field(default_factory=Counter)
     received: list[Received] = field(default_factory=list)
@@ -97,6 +122,14 @@ class Report:
     secret: str | None = None  # the webhook signing secret (to check the received signatures)
     settled: bool = True
     kept: str | None = None  # the SQLite URL of a database kept with --keep
+
+    def incident_of(self, alert_id: int) -> IncidentSeen | None:
+        return next((i for i in self.incidents if alert_id in i.alert_ids), None)
+
+    @property
+    def fired(self) -> int:
+        """Alerts that fired, whichever injection (or none) they belong to."""
+        return sum(len(f.detections) for f in self.findings) + len(self.others)
 
     @property
     def retrain_webhooks(self) -> int:
@@ -144,6 +177,8 @@ def collect(api: Api, report: Report) -> Report:
     report.findings, report.others = findings_of(
         detections, report.plan, report.timeline, report.step_seconds
     )
+    page = api.get("/v1/incidents", model=report.model, limit=1000)
+    report.incidents = sorted((IncidentSeen.of(api, i) for i in page["items"]), key=lambda i: i.id)
     requests = api.get("/v1/retrain-requests", model=report.model)
     report.retrains = sorted(requests, key=lambda r: str(r["created_at"]))
     return report
@@ -156,7 +191,7 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def _finding_lines(finding: Finding, timeline: Timeline) -> list[str]:
+def _finding_lines(finding: Finding, timeline: Timeline, report: Report) -> list[str]:
     injection = finding.injection
     mark = "caught" if finding.caught else "MISSED"
     lines = [f"  [{mark}] {injection.name}, from {_when(finding.started)}: {injection.detail}"]
@@ -175,6 +210,36 @@ def _finding_lines(finding: Finding, timeline: Timeline) -> list[str]:
     if len(finding.detections) > 1:
         metrics = sorted({d.metric for d in finding.detections})
         lines.append(f"{INDENT}{len(finding.detections)} alerts in all: {', '.join(metrics)}")
+    return lines + _incident_line(finding, timeline, report)
+
+
+def _incident_line(finding: Finding, timeline: Timeline, report: Report) -> list[str]:
+    """Which incident its first alert joined, and how long after the injection that was."""
+    first = finding.detections[0]
+    incident = report.incident_of(first.alert_id)
+    if incident is None:
+        return [f"{INDENT}in no incident yet"]
+    joined = max(incident.opened_at, first.fired_at)  # grouped in the pass that fired it
+    lag = (timeline.offset(joined) - finding.injection.start) / DAY
+    text = f"{INDENT}incident #{incident.id} ({incident.cause}), {lag:.1f} days after it began"
+    if incident.opened_at < first.fired_at:
+        text += f" (joined it; the incident was opened {_when(incident.opened_at)})"
+    return [text]
+
+
+def _incident_lines(report: Report) -> list[str]:
+    if not report.incidents:
+        return []
+    grouped = _count(len(report.incidents), "incident")
+    lines = [
+        "",
+        f"Incidents: {_count(report.fired, 'fired alert')} grouped into {grouped} "
+        "(same model, same cause, overlapping windows):",
+    ]
+    for incident in report.incidents:
+        alerts = _count(len(incident.alert_ids), "alert")
+        opened = _when(incident.opened_at)
+        lines.append(f"{INDENT}#{incident.id} {incident.state}, opened {opened}, {alerts}: {incident.title}")
     return lines
 
 
@@ -223,7 +288,7 @@ def render(report: Report, url: str | None) -> str:
         "What was injected, and what modelmon caught:",
     ]
     for finding in report.findings:
-        lines += _finding_lines(finding, timeline)
+        lines += _finding_lines(finding, timeline, report)
     lines += _retrain_lines(report)
     if report.others:
         lines += ["", "Other alerts that fired (knock-on effects, or false alarms if before any injection):"]
@@ -231,6 +296,7 @@ def render(report: Report, url: str | None) -> str:
             f"{INDENT}{d.what()}, first on the window ending {_when(d.first_window_end)}"
             for d in report.others
         ]
+    lines += _incident_lines(report)
     lines += ["", *_webhook_lines(report)]
     if not report.settled:
         lines.append("Warning: the server had not finished evaluating when the summary was taken.")

@@ -111,12 +111,17 @@ def load_config_document(body: bytes) -> Any:
 def unstorable_text(document: Any, body: bytes, path: str = "") -> str | None:
     """Path of the first string with NUL or a lone surrogate, looked for only when ``body``
     holds such an escape (orjson reads ``\\u0000``; Postgres text cannot hold it)."""
-    if not any(holds(body, escape) for escape in (b"\\u0000", b"\\ud", b"\\uD")):
+    # One search for any escape first: most bodies hold none, and each search reads all of it.
+    if not holds(body, b"\\u") or not any(holds(body, escape) for escape in (b"\\u0000", b"\\ud", b"\\uD")):
         return None
     return find_invalid_text(document, path)
 
 
 def holds(body: bytes, needle: bytes, window: int = 1024 * 1024) -> bool:
-    """``needle in body``, looked for 1 MiB at a time: one search of 30 MiB holds the GIL ~30 ms."""
-    overlap = len(needle) - 1
-    return any(needle in body[start : start + window + overlap] for start in range(0, len(body), window))
+    """``needle in body``, looked for 1 MiB at a time: one search of 30 MiB holds the GIL ~30 ms.
+    ``find`` within bounds, not a slice: no copy of each window (~0.5 ms per 600 KB body)."""
+    end = len(body)
+    return any(
+        body.find(needle, start, min(end, start + window + len(needle) - 1)) >= 0
+        for start in range(0, end, window)
+    )

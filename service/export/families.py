@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from service.export.repository import FigureRow, LatestRun
 from service.kernel.states import FigureStatus
+from service.stats.multivariate import NAME as MULTIVARIATE
 
 OUTPUT_COLUMNS = frozenset({"prediction", "score"})
 
@@ -58,6 +59,17 @@ MODEL_FAMILIES: tuple[tuple[str, str, Labels], ...] = (
         "modelmon_feature_drift_watch",
         "1 when the drift effect is past its threshold without significance.",
         FEATURE,
+    ),
+    (
+        "modelmon_multivariate_drift_score",
+        "Drift effect size of the rows' PCA reconstruction error (W1 / reference std).",
+        MV,
+    ),
+    ("modelmon_multivariate_drifted", "1 when the multivariate drift test alerts.", MV),
+    (
+        "modelmon_multivariate_drift_watch",
+        "1 when the multivariate drift effect is past its threshold without significance.",
+        MV,
     ),
     ("modelmon_data_quality_ratio", "A data-quality share of a feature.", FEATURE_METRIC),
     ("modelmon_data_quality_breached", "1 when the share is over its threshold on evidence.", FEATURE_METRIC),
@@ -175,6 +187,10 @@ class ModelFamilies:
             self._set("modelmon_feature_drift_score", (*mv, row.feature), row.value)
             self._set("modelmon_feature_drifted", (*mv, row.feature), _flag(row.status))
             self._set("modelmon_feature_drift_watch", (*mv, row.feature), _watch(row.status))
+        elif row.metric == MULTIVARIATE:
+            self._set("modelmon_multivariate_drift_score", mv, row.value)
+            self._set("modelmon_multivariate_drifted", mv, _flag(row.status))
+            self._set("modelmon_multivariate_drift_watch", mv, _watch(row.status))
 
     def _quality(self, mv: Labels, row: FigureRow) -> None:
         labels = (*mv, row.feature, row.metric)

@@ -31,6 +31,7 @@ WEBHOOK_STATES = (DeliveryState.PENDING, DeliveryState.DEAD)
 STORED_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("modelmon_models", "Registered models.", ()),
     ("modelmon_alerts_firing", "Firing alerts by severity, silenced ones included.", ("model", "severity")),
+    ("modelmon_incidents_open", "Open incidents (firing alerts grouped by cause).", ("model",)),
     ("modelmon_model_last_event_timestamp_seconds", "Event time of the newest prediction.", ("model",)),
     ("modelmon_model_last_received_timestamp_seconds", "When the newest prediction arrived.", ("model",)),
     ("modelmon_model_evaluation_lag_seconds", "Wait of the oldest due window; 0 when none.", ("model",)),
@@ -72,11 +73,13 @@ def _per_model(
     families = families_of(STORED_FAMILIES)
     families["modelmon_models"].add((), len(models))
     firing = {(m, s): c for m, s, c in alerting.firing_counts(session)}
+    incidents = alerting.open_incident_counts(session)
     received = alerting.last_received(session)
     newest_events = repository.newest_event_times(session)
     for model_id, name in models.items():
         for severity in SEVERITIES:
             families["modelmon_alerts_firing"].add((name, severity), firing.get((model_id, severity), 0))
+        families["modelmon_incidents_open"].add((name,), incidents.get(model_id, 0))
         newest = newest_events.get(model_id)
         families["modelmon_model_last_event_timestamp_seconds"].add(
             (name,), None if newest is None else newest.timestamp()

@@ -80,11 +80,19 @@ class OutcomeContent(Protocol):
     def outcome_time(self) -> datetime: ...
 
 
-def prediction_content(event: PredictionContent, version: str | None) -> dict[str, Any]:
+def _hashed_time(moment: datetime) -> datetime | str:
+    """``moment`` as the hash reads it: ``_iso``'s text, which orjson writes itself (~1.5 µs
+    less a record) for a time already in UTC."""
+    return moment if moment.tzinfo is UTC else _iso(moment)
+
+
+def prediction_content(
+    event: PredictionContent, version: str | None, time_text: Callable[[datetime], Any] = _iso
+) -> dict[str, Any]:
     """The content that decides duplicate (same) versus conflict (different), in the API's
     field names: one definition for the record's hash and the stored row's comparison."""
     return {
-        "timestamp": _iso(event.event_time),
+        "timestamp": time_text(event.event_time),
         "version": version,
         "features": event.features,
         "prediction": event.predicted_label if event.predicted_value is None else event.predicted_value,
@@ -118,7 +126,8 @@ class PredictionRecord:
 
     def __post_init__(self) -> None:
         # Computed once: the batch de-duplication and the stored row both need it.
-        object.__setattr__(self, "digest", fingerprint([self.prediction_id, self.comparable()]))
+        content = prediction_content(self, self.version.version, _hashed_time)
+        object.__setattr__(self, "digest", fingerprint([self.prediction_id, content]))
 
     def comparable(self) -> dict[str, Any]:
         return prediction_content(self, self.version.version)

@@ -98,6 +98,10 @@ class DriftSettings(_Strict):
     categorical_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     features: list[FieldName] | None = Field(None, description="Features to test; default: all.")
     outputs: StrictBool = Field(True, description="Also test the prediction and score columns.")
+    multivariate: StrictBool = Field(
+        True,
+        description="Also test the rows' PCA reconstruction error (multivariate_reconstruction_error).",
+    )
     numeric_method: str = Field(
         DEFAULT_METHODS["numeric"],
         description=f"Effect size of numeric columns: one of {', '.join(methods_for('numeric'))}.",

@@ -45,7 +45,7 @@ EVALUATED_SECTIONS = (
 # bound of a disparity whose table default is None (reported, never alerted on) decides nothing
 # until a monitor sets it, so adding such a disparity to the table keeps every stored hash.
 ADDED_LATER: dict[str, tuple[str, ...]] = {
-    "drift": ("numeric_method", "categorical_method"),
+    "drift": ("numeric_method", "categorical_method", "multivariate"),
     "fairness": tuple(d.setting for d in DISPARITIES if d.default_bound is None),
 }
 

@@ -107,6 +107,11 @@ def misfit(profile: Profile, layout: Layout) -> str | None:
     for part in ("prediction", "score"):
         if _summary_shape(getattr(profile, part)) != _summary_shape(getattr(empty, part)):
             return f"the {part} summary does not fit the layout"
+    # Absent is allowed (a client older than the multivariate summary): its windows then
+    # have no multivariate figure (profile.py). Present, it must fit the error bins.
+    mine = profile.multivariate
+    if mine is not None and _summary_shape(mine) != _summary_shape(empty.multivariate):
+        return "the multivariate summary does not fit the layout"
     return _group_misfit(profile, layout)
 
 

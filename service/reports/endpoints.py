@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -14,7 +15,7 @@ from service.context import Context
 from service.errors import ErrorBody
 from service.ranges import checked_range
 from service.registry.schemas import VERSION_PATTERN, ModelNamePath
-from service.reports import drift, evidently_report
+from service.reports import compliance, compliance_html, drift, evidently_report, pdf
 from service.reports.card import render_markdown
 from service.reports.schemas import (
     DEFAULT_CARD_WINDOWS,
@@ -165,3 +166,75 @@ def model_card(
         return Response(render_markdown(card), media_type=MARKDOWN, headers={"Vary": "Accept"})
     response.headers["Vary"] = "Accept"
     return card
+
+
+class ReportFormat(StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+
+
+# The compliance page has no script and loads nothing: a browser fetches nothing on its behalf.
+COMPLIANCE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+_COMPLIANCE_EXAMPLE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Compliance report — '
+    "credit-scoring 2026-07-01T00:00:00Z – 2026-10-01T00:00:00Z</title>…</head><body>"
+    '<header class="report-header"><h1>Compliance report: credit-scoring</h1>…</header>…</body></html>'
+)
+_COMPLIANCE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report: one print-ready HTML page, or that page printed to PDF by "
+        "headless Chromium.",
+        "content": {
+            "text/html": {"schema": {"type": "string"}, "example": _COMPLIANCE_EXAMPLE},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    **_ERRORS,
+    503: {
+        "model": ErrorBody,
+        "description": "format=pdf without Chromium (the body names it), or too many PDFs being printed.",
+    },
+}
+
+
+def _report(context: Context, name: str, request: compliance.ReportRequest) -> tuple[str, str]:
+    with unit_of_work(context.sessions) as session:
+        report = compliance.build_report(session, name, request, context.clock())
+    return compliance_html.render(report), f"{report.model}-{report.start:%Y%m%d}-{report.end:%Y%m%d}"
+
+
+@router.get(
+    "/{name}/report",
+    summary="Compliance report of a period",
+    response_class=Response,
+    responses=_COMPLIANCE_RESPONSES,
+)
+async def compliance_report(
+    name: ModelNamePath,
+    context: Context,
+    from_: Annotated[datetime, Query(alias="from", description="Start of the period (with a timezone).")],
+    to: Annotated[datetime, Query(description="End of the period, excluded.")],
+    version: Annotated[
+        str | None, Query(pattern=VERSION_PATTERN, description="Default: every version.")
+    ] = None,
+    format: Annotated[ReportFormat, Query(description="html or pdf.")] = ReportFormat.HTML,
+) -> Response:
+    """Per version over [from, to) (widened to the bucket grid): realised and estimated
+    performance, fairness per group and intersection with intervals and impact ratios,
+    calibration per group, thresholds and breaches, label coverage and retraining requests;
+    then the model's incidents and alerts with their acknowledgements, the monitoring
+    configuration's history from the audit log and the data-retention statement. Cells about
+    fewer than `MODELMON_REPORT_MIN_CELL` people are suppressed, with their complements
+    (docs/reports.md). `format=pdf` prints the page with headless Chromium."""
+    start, end = checked_range(from_, to, compliance.MAX_PERIOD)
+    settings = context.settings
+    binary = pdf.find_chromium(settings.report_chromium) if format is ReportFormat.PDF else ""
+    request = compliance.ReportRequest(start, end, version, settings.report_min_cell, settings.retention_days)
+    html, stem = await run_in_threadpool(_report, context, name, request)
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": COMPLIANCE_CSP}
+    if format is ReportFormat.HTML:
+        return HTMLResponse(html, headers=headers)
+    async with pdf.print_slot():
+        document = await run_in_threadpool(pdf.print_pdf, html, binary)
+    headers["Content-Disposition"] = f'inline; filename="{stem}.pdf"'
+    return Response(document, media_type="application/pdf", headers=headers)

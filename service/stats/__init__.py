@@ -12,6 +12,8 @@ enforces it): no database, no HTTP, no clock. Modules:
   compact storage form, and how profiles stored with null sums are read.
 - ``drift`` / ``discrete`` / ``exact``: drift statistics from binned profiles (continuous
   and discrete numeric columns, categorical columns) and from raw arrays.
+- ``multivariate``: the PCA of the standardised numeric features fitted on the reference
+  and each row's reconstruction error (multivariate drift).
 - ``fdr``: Benjamini-Hochberg false-discovery control.
 - ``quality``: missing, out-of-range and unseen-category shares.
 - ``verdict``: method choice, the drift decision and the ``evaluate_drift`` entry point.

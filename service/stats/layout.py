@@ -31,6 +31,7 @@ from service.stats.bins import FloatArray as FloatArray
 from service.stats.bins import IntArray as IntArray
 from service.stats.bins import NumericBins as NumericBins
 from service.stats.bins import fit_numeric as fit_numeric
+from service.stats.multivariate import MultivariateModel, fit_multivariate
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 TASKS: tuple[Task, ...] = ("binary_classification", "multiclass_classification", "regression")
@@ -173,6 +174,9 @@ class Layout:
     ``classes`` lists the class labels (binary: the two labels, positive one included);
     ``score_edges`` are the ``ScoreHistogram`` edges on [0, 1] with ``threshold`` as an
     edge; ``prediction`` / ``score`` bin the model output for output drift.
+    ``multivariate``: the PCA fitted on the numeric features (``multivariate.py``), None
+    with fewer than two usable numeric features; written only when present, so every layout
+    stored before it keeps its JSON and its hash.
     """
 
     task: Task
@@ -186,6 +190,7 @@ class Layout:
     score_edges: tuple[float, ...] = (0.0, 0.5, 1.0)
     prediction: NumericBins | Vocabulary | None = None
     score: NumericBins | None = None
+    multivariate: MultivariateModel | None = None
     version: int = 1
     _hash: str = field(default="", init=False, repr=False, compare=False)
 
@@ -218,7 +223,7 @@ class Layout:
         if self.prediction is not None:
             kind = "numeric" if isinstance(self.prediction, NumericBins) else "categorical"
             pred = {"kind": kind, **self.prediction.to_dict()}
-        return {
+        out: dict[str, Any] = {
             "version": self.version,
             "task": self.task,
             "numeric": [c.to_dict() for c in self.numeric],
@@ -232,6 +237,9 @@ class Layout:
             "prediction": pred,
             "score": None if self.score is None else self.score.to_dict(),
         }
+        if self.multivariate is not None:
+            out["multivariate"] = self.multivariate.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Layout:
@@ -253,6 +261,9 @@ class Layout:
             score_edges=tuple(float(e) for e in data["score_edges"]),
             prediction=prediction,
             score=None if data["score"] is None else NumericBins.from_dict(data["score"]),
+            multivariate=MultivariateModel.from_dict(data["multivariate"])
+            if data.get("multivariate")
+            else None,
             version=int(data["version"]),
         )
 
@@ -374,12 +385,14 @@ def fit_layout(
     top_k: int = 20,
     attribute_top_k: int = 10,
     score_bins: int = SCORE_BINS,
+    multivariate: bool = True,
 ) -> Layout:
     """Fit every bin and vocabulary on the ``reference`` batch (once per model version).
 
     Protected attributes keep their ``attribute_top_k`` most frequent values, the rest
     pool into "(other)", so the number of groups per attribute is at most
-    attribute_top_k + 2 (with "(missing)").
+    attribute_top_k + 2 (with "(missing)"). ``multivariate``: fit the PCA of the numeric
+    features (``multivariate.fit_multivariate``).
     """
     class_list = tuple(classes) if classes is not None else _fit_classes(task, reference, positive_label)
     attributes = tuple(
@@ -416,5 +429,10 @@ def fit_layout(
         prediction=prediction,
         score=fit_numeric("score", reference.scores, bins=bins, coarse_bins=coarse_bins)
         if has_scores and reference.scores is not None
+        else None,
+        multivariate=fit_multivariate(
+            reference.numeric, rows=reference.rows, bins=bins, coarse_bins=coarse_bins
+        )
+        if multivariate
         else None,
     )

@@ -22,6 +22,7 @@ import numpy as np
 
 from service.stats.bins import representable
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
+from service.stats.multivariate import held_out_errors
 from service.stats.outcomes import (
     OVERALL,
     GroupKey,
@@ -59,6 +60,10 @@ class Profile:
     ``outcomes`` maps a group key to its aggregates: ``()`` is every row, ``(("sex",
     "F"),)`` one attribute group, ``(("sex", "F"), ("age_band", "18-25"))`` one
     intersection group. Groups appear only once they have a row (``()`` always does).
+    ``multivariate`` summarises the rows' reconstruction errors on the layout's error bins
+    (``multivariate.py``; a row without any numeric value is missing); None when the layout
+    has no multivariate model, or when a merged part was built without it (an upload from an
+    older client): the window's multivariate figure is then ``insufficient_data``.
     """
 
     layout_hash: str
@@ -69,6 +74,7 @@ class Profile:
     score: NumericSummary | None
     outcomes: Mapping[GroupKey, Outcomes]
     attributions: Mapping[str, AttributionSummary]
+    multivariate: NumericSummary | None = None
 
     @classmethod
     def empty(cls, layout: Layout) -> Profile:
@@ -86,6 +92,9 @@ class Profile:
             score=None if layout.score is None else NumericSummary.empty(layout.score),
             outcomes={OVERALL: Outcomes.empty(layout)},
             attributions={},
+            multivariate=None
+            if layout.multivariate is None
+            else NumericSummary.empty(layout.multivariate.bins),
         )
 
     def attribution_sums(self) -> dict[str, tuple[float, int]]:
@@ -112,6 +121,7 @@ class Profile:
             score=merge_optional(self.score, other.score),
             outcomes=_merge_maps(self.outcomes, other.outcomes),
             attributions=_merge_maps(self.attributions, other.attributions),
+            multivariate=_merge_multivariate([self.multivariate, other.multivariate]),
         )
 
 
@@ -156,7 +166,15 @@ def merge_all(profiles: Sequence[Profile], *, layout: Layout) -> Profile:
         score=_sum_numeric_optional([p.score for p in profiles]),
         outcomes={key: sum_outcomes(values) for key, values in groups.items()},
         attributions=attributions,
+        multivariate=_merge_multivariate([p.multivariate for p in profiles]),
     )
+
+
+def _merge_multivariate(items: Sequence[NumericSummary | None]) -> NumericSummary | None:
+    """The sum of the error summaries; None when any part lacks one (its rows' errors are
+    unknown, so a sum would describe only some of the window's rows)."""
+    present = [i for i in items if i is not None]
+    return sum_numeric(present) if present and len(present) == len(items) else None
 
 
 _Summary = NumericSummary | CategoricalSummary
@@ -232,7 +250,28 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         score=None if layout.score is None else summarize_numeric(layout.score, batch.scores, rows=rows),
         outcomes=build_outcomes(layout, batch, predicted=predicted),
         attributions={name: s for name, s in attributions.items() if s.count},
+        multivariate=_multivariate(layout, batch),
     )
+
+
+def reference_profile(layout: Layout, reference: Batch) -> Profile:
+    """The profile of the reference rows the layout was fitted on: ``build_profile``, but the
+    multivariate summary holds only the held-out half's errors (``multivariate.py``,
+    cross-fitting), so that it is comparable with a window's fresh rows."""
+    profile = build_profile(layout, reference)
+    model = layout.multivariate
+    if model is None:
+        return profile
+    errors = held_out_errors(model, reference.numeric, reference.rows)
+    return replace(profile, multivariate=summarize_numeric(model.bins, errors, rows=errors.size))
+
+
+def _multivariate(layout: Layout, batch: Batch) -> NumericSummary | None:
+    """The reconstruction errors of the batch's rows on the layout's error bins."""
+    model = layout.multivariate
+    if model is None:
+        return None
+    return summarize_numeric(model.bins, model.errors(batch.numeric, batch.rows), rows=batch.rows)
 
 
 def predicted_labels(layout: Layout, batch: Batch) -> Labels | FloatArray | None:

@@ -24,6 +24,10 @@ and the rest kept, so every later figure is computed from representable data or 
   count × bin midpoint, within half a bin width per row.
 
 The merged result is finite, so a read-modify-write of such a bucket stores it again.
+
+``multivariate`` (the reconstruction-error summary, ``multivariate.py``) is written only when
+the profile has one, in the numeric summary's form; a profile stored before it reads with
+None, as does one whose layout has no multivariate model.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ def _outcomes_from_dict(data: Mapping[str, Any]) -> tuple[GroupKey, Outcomes]:
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
     """JSON-safe dict (no NaN: empty extremes are null)."""
-    return {
+    out: dict[str, Any] = {
         "format": FORMAT,
         "layout_hash": profile.layout_hash,
         "rows": profile.rows,
@@ -157,6 +161,9 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
         "outcomes": [_outcomes_to_dict(key, value) for key, value in profile.outcomes.items()],
         "attributions": {name: _attribution_to_list(s) for name, s in profile.attributions.items()},
     }
+    if profile.multivariate is not None:
+        out["multivariate"] = _numeric_to_dict(profile.multivariate)
+    return out
 
 
 def _attribution_to_list(summary: AttributionSummary) -> list[Any]:
@@ -183,6 +190,7 @@ def profile_from_dict(data: Mapping[str, Any]) -> Profile:
             for name, (count, total) in data["attributions"].items()
             if not lost(total)
         },
+        multivariate=None if data.get("multivariate") is None else _numeric_from_dict(data["multivariate"]),
     )
 
 

@@ -25,6 +25,13 @@ The headline ``method`` follows Evidently's switch: for windows of at most
 size (``wasserstein_norm`` / ``jensen_shannon``). Evidently switches on the reference size;
 we switch on the window's, whose sampling noise is what the headline must convey. When the
 raw rows of a small window (and of the reference) are given, numeric statistics are exact.
+
+Multivariate drift (``DriftConfig.multivariate`` and a layout with a multivariate model):
+the rows' reconstruction error (``multivariate.py``) is one more numeric column, named
+``multivariate_reconstruction_error`` with role ``multivariate``, judged by the same rule —
+KS (chi-square when its bins are discrete) in the same BH family, the numeric drift method
+as effect size (by default W1 between the window's and the reference's error distributions /
+the reference error's std) against the numeric threshold. Always from the binned profiles.
 """
 
 from __future__ import annotations
@@ -40,11 +47,12 @@ from service.stats.exact import categorical_statistics_exact, numeric_statistics
 from service.stats.fdr import benjamini_hochberg
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
 from service.stats.methods import DEFAULT_METHODS, DRIFT_METHODS, ColumnKind, DriftMethod
+from service.stats.multivariate import NAME as MULTIVARIATE
 from service.stats.profile import CategoricalSummary, NumericSummary, Profile
 from service.stats.quality import FeatureQuality, evaluate_quality
 
 Status = Literal["ok", "drift", "insufficient_data"]
-ColumnRole = Literal["feature", "prediction", "score"]
+ColumnRole = Literal["feature", "prediction", "score", "multivariate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,7 @@ class DriftConfig:
     fdr: bool = True
     outputs: bool = True
     quality_min_rows: int = 1
+    multivariate: bool = True
     methods: Mapping[ColumnKind, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
 
 
@@ -123,7 +132,7 @@ _Summary = NumericSummary | CategoricalSummary
 _Column = tuple[str, ColumnRole, NumericBins | Vocabulary, _Summary | None, _Summary | None]
 
 
-def _columns(layout: Layout, reference: Profile, window: Profile, outputs: bool) -> list[_Column]:
+def _columns(layout: Layout, reference: Profile, window: Profile, config: DriftConfig) -> list[_Column]:
     cols: list[_Column] = [
         (c.name, "feature", c, reference.numeric[c.name], window.numeric[c.name]) for c in layout.numeric
     ]
@@ -131,15 +140,18 @@ def _columns(layout: Layout, reference: Profile, window: Profile, outputs: bool)
         (c.name, "feature", c, reference.categorical[c.name], window.categorical[c.name])
         for c in layout.categorical
     ]
-    if outputs and layout.prediction is not None:
+    if config.outputs and layout.prediction is not None:
         cols.append(("prediction", "prediction", layout.prediction, reference.prediction, window.prediction))
-    if outputs and layout.score is not None:
+    if config.outputs and layout.score is not None:
         cols.append(("score", "score", layout.score, reference.score, window.score))
+    model = layout.multivariate
+    if config.multivariate and model is not None:
+        cols.append((MULTIVARIATE, "multivariate", model.bins, reference.multivariate, window.multivariate))
     return cols
 
 
 def _raw(sample: Batch | None, name: str, role: ColumnRole) -> FloatArray | Labels | None:
-    if sample is None:
+    if sample is None or role == "multivariate":
         return None
     if role == "prediction":
         return sample.predictions
@@ -269,7 +281,7 @@ def evaluate_drift(
     small = window.rows <= config.small_sample_rows
     use_raw = window_sample is not None and reference_sample is not None and small
     results: list[FeatureDrift] = []
-    for name, role, spec, ref, win in _columns(layout, reference, window, config.outputs):
+    for name, role, spec, ref, win in _columns(layout, reference, window, config):
         n_ref, n_win = _count(ref), _count(win)
         enough = n_ref >= config.min_reference_rows and n_win >= config.min_window_rows
         stats, exact = None, False

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -114,6 +115,52 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledge_comment: Mapped[str | None] = mapped_column(String(1000))
+    # The incident it joined when it fired (service/alerting/incidents.py); None while pending.
+    incident_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class Incident(Base):
+    """Firing alerts of one model that share a cause and whose windows overlap: open → resolved.
+
+    ``cause`` is the grouping key (``service/alerting/incident_rules.py``); at most one incident
+    per (model, cause) is open, which a partial unique index enforces on both databases, so two
+    passes that raced could not open two. ``causes`` is the ranked summary (JSON list);
+    ``quiet_since`` is when its last open alert resolved (None while one is open).
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_cause",
+            "model_id",
+            "cause",
+            unique=True,
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+        Index("ix_incidents_state_model", "state", "model_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    cause: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(1000))
+    causes: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    quiet_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Whether incident.opened was sent: not while every alert in it was silenced.
+    notified: Mapped[bool] = mapped_column(Boolean)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    # Every acknowledgement in order: {"by", "at", "note"} (who, when, what was done).
+    notes: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
 
 
 class AlertTransition(Base):

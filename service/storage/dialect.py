@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, String, Table, any_, bindparam, cast, func, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from service.storage.copy_text import Memo, encoded_piece, pieces
 from service.storage.rows import insert_columns
 
 # Below this many rows a multi-row INSERT is cheaper than creating the COPY stream; above
@@ -216,12 +217,23 @@ def copy_insert_ignoring_duplicates(
 
 
 def copy_rows(
-    cursor: psycopg.Cursor[Any], table: str, columns: list[str], rows: Sequence[dict[str, Any]]
+    cursor: psycopg.Cursor[Any],
+    table: str,
+    columns: list[str],
+    rows: Sequence[dict[str, Any]],
+    memo: Memo | None = None,
 ) -> None:
-    """COPY ``rows`` (dicts) into ``table``'s ``columns`` on the raw driver cursor."""
+    """COPY ``rows`` (dicts) into ``table``'s ``columns`` on the raw driver cursor: as text built
+    column by column (``copy_text.py``; ``memo`` shares encoded columns between two COPYs of the
+    same rows), or by psycopg's ``write_row`` for a piece holding a value not encoded there."""
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([_copy_value(row[column]) for column in columns])
+        for at, piece in pieces(rows):
+            text = encoded_piece(piece, columns, memo, at)
+            if text is not None:
+                copy.write(text)
+                continue
+            for row in piece:
+                copy.write_row([_copy_value(row[column]) for column in columns])
 
 
 def stage_rows(

@@ -21,6 +21,7 @@ import sqlalchemy.exc
 from sqlalchemy import Table, delete, insert, tuple_
 from sqlalchemy.orm import Session
 
+from service.storage.copy_text import Memo
 from service.storage.dialect import (
     COPY_THRESHOLD,
     copy_rows,
@@ -116,8 +117,9 @@ def _by_copy(
         cursor.execute("SAVEPOINT modelmon_keyed")
         try:
             try:
-                copy_rows(cursor, KEY_TABLES[table.name], _key_columns(table, key), rows)
-                copy_rows(cursor, table.name, columns, rows)
+                memo: Memo = {}
+                copy_rows(cursor, KEY_TABLES[table.name], _key_columns(table, key), rows, memo)
+                copy_rows(cursor, table.name, columns, rows, memo)
                 inserted = [row[returning] for row in rows]
             except psycopg.errors.UniqueViolation:
                 cursor.execute("ROLLBACK TO SAVEPOINT modelmon_keyed")

@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from service.alerting import incident_queries
 from service.context import Context
+from service.errors import NotFound
 from service.storage.database import unit_of_work
-from service.ui import pages, service
+from service.ui import incidents, pages, service
 
 router = APIRouter(prefix="/ui", tags=["status page"], include_in_schema=False)
 
@@ -68,3 +70,23 @@ def model(
         subject = f"model {name!r}" if version is None else f"version {version!r} of model {name!r}"
         return _html(pages.not_found_page(f"There is no {subject}.", root, _csrf(request)), status_code=404)
     return _html(pages.model_page(page, root, _csrf(request)))
+
+
+@router.get("/incidents")
+def incident_list(request: Request, context: Context) -> HTMLResponse:
+    """Incidents, newest first, with their state, summary and who acknowledged them."""
+    with unit_of_work(context.sessions) as session:
+        page = incident_queries.newest_incidents(session, incidents.LISTED)
+    return _html(incidents.list_page(page, _root(request), context.clock(), _csrf(request)))
+
+
+@router.get("/incidents/{incident_id}")
+def incident(incident_id: int, request: Request, context: Context) -> HTMLResponse:
+    """One incident: likely causes, alerts, acknowledgements; the 404 page for an unknown id."""
+    root = _root(request)
+    try:
+        with unit_of_work(context.sessions) as session:
+            detail = incident_queries.incident_detail(session, incident_id)
+    except NotFound:
+        return _html(pages.not_found_page(f"There is no incident {incident_id}.", root, _csrf(request)), 404)
+    return _html(incidents.detail_page(detail, root, context.clock(), _csrf(request)))

@@ -70,7 +70,8 @@ def layout(title: str, body: str, root: str, csrf: str | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} · modelmon</title><style>{CSS}</style></head><body>"
         f'<header class="top"><a class="brand" href="{e(root)}/ui">modelmon</a>'
-        f'<nav><a href="{e(root)}/ui">Models</a><a href="{e(root)}/docs">API</a></nav>'
+        f'<nav><a href="{e(root)}/ui">Models</a><a href="{e(root)}/ui/incidents">Incidents</a>'
+        f'<a href="{e(root)}/docs">API</a></nav>'
         f"{sign_out(root, csrf)}</header>"
         f"<main>{body}</main></body></html>"
     )
@@ -257,7 +258,19 @@ def _drift(page: ModelPage) -> str:
         "drift score in the newest window. A feature drifts when its score passes the threshold and "
         "its BH-adjusted p-value is below α.</p>"
     )
-    return _charts([page.drift]) + note
+    return _charts([page.drift]) + note + _multivariate(page)
+
+
+def _multivariate(page: ModelPage) -> str:
+    if page.multivariate is None:
+        return ""
+    note = (
+        '<p class="note">How far the distribution of each row\'s PCA reconstruction error (fitted on the '
+        "reference's numeric features) has moved, in reference standard deviations, with its interval. "
+        "It sees changes in how features move together that no per-feature score shows; it is judged "
+        "like a feature's drift score.</p>"
+    )
+    return _charts([page.multivariate]) + note
 
 
 def _fairness(blocks: Sequence[FairnessBlock]) -> str:

@@ -146,3 +146,4 @@ class ModelPage:
     open_alerts: tuple[AlertRow, ...]
     recent_alerts: tuple[AlertRow, ...]
     now: datetime
+    multivariate: Chart | None = None

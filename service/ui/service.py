@@ -2,7 +2,9 @@
 tables and chart series.
 
 Drift shows the ``TOP_FEATURES`` features with the highest drift score in the newest window
-(ties and gaps broken by their highest score in the windows shown); performance the first
+(ties and gaps broken by their highest score in the windows shown), then the multivariate
+drift score (the shift of the rows' PCA reconstruction error) with its interval when the
+layout has one; performance the first
 ``PERFORMANCE_CHARTS`` metrics of ``PERFORMANCE_ORDER`` that the model has, realised with
 its interval and, when stored, the label-free estimate; fairness, per protected attribute or
 intersection, the selection rate of each group and the disparate impact ratio
@@ -23,6 +25,7 @@ from service.alerting.states import OPEN_STATES, AlertState
 from service.failures import queries as failures
 from service.kernel.states import FigureStatus
 from service.registry import queries as registry
+from service.stats.multivariate import NAME as MULTIVARIATE
 from service.ui import repository
 from service.ui.repository import AlertRecord
 from service.ui.schemas import (
@@ -51,7 +54,7 @@ RECENT_ALERTS = 20
 # The charted figures, (family, metrics or None for all): drift scores, performance (realised
 # and estimated), selection rate per group and disparate impact ratio.
 CHARTED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
-    ("drift", ("drift_score",)),
+    ("drift", ("drift_score", MULTIVARIATE)),
     ("performance", None),
     ("estimated_performance", None),
     ("fairness", ("selection_rate", "disparate_impact_ratio")),
@@ -211,6 +214,21 @@ def drift_chart(figures: Figures) -> tuple[Chart | None, int]:
     return chart, len(keys)
 
 
+def multivariate_chart(figures: Figures) -> Chart | None:
+    """The multivariate drift score with its interval, or None when no window has one."""
+    keys = figures.keys("drift", MULTIVARIATE)
+    if not keys:
+        return None
+    return Chart(
+        key="drift-multivariate",
+        title="Multivariate drift: shift of the PCA reconstruction error",
+        series=tuple(Series("all numeric features", figures.points(k), band=True) for k in keys),
+        xs=figures.xs,
+        thresholds=figures.thresholds(keys),
+        y_floor=0.0,
+    )
+
+
 def performance_charts(figures: Figures) -> tuple[Chart, ...]:
     realised = {k[1]: k for k in figures.keys("performance") if not k[2] and not k[3]}
     estimated = {k[1]: k for k in figures.keys("estimated_performance") if not k[2] and not k[3]}
@@ -298,6 +316,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
         label_coverage=None if newest is None else newest.label_coverage,
         drift=drift,
         drift_features=drift_features,
+        multivariate=multivariate_chart(figures),
         performance=performance_charts(figures),
         fairness=fairness_blocks(figures),
         # Firing before pending, each longest-open first: what on-call reads first.

@@ -72,5 +72,8 @@ svg.swatch line { stroke-width: 2; }
 svg.swatch .band { opacity: .25; }
 p.note { color: var(--muted); font-size: 12px; margin: 6px 0 0; }
 .subtle { color: var(--muted); }
+ol.causes, ul.notes { background: var(--card); border: 1px solid var(--line); border-radius: 6px;
+  margin: 0; padding: 10px 12px 10px 32px; }
+ol.causes li, ul.notes li { margin: 3px 0; }
 footer { color: var(--muted); font-size: 12px; margin-top: 30px; }
 """

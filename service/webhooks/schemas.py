@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from service.names import DisplayName
 
 # What an endpoint may subscribe to; the `data` of each is described in docs/alerting.md.
-EVENT_TYPES = ("alert.firing", "alert.resolved", "model.retrain_requested")
+EVENT_TYPES = (
+    "alert.firing",
+    "alert.resolved",
+    "model.retrain_requested",
+    "incident.opened",
+    "incident.resolved",
+)
 # Sent only by `POST /v1/webhooks/{id}/test`, to that endpoint, whatever it subscribed to.
 TEST_EVENT = "webhook.test"
 

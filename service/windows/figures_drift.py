@@ -9,6 +9,14 @@ threshold, z = Φ⁻¹(1 − (1 − level)/2) at the family's level over the win
 without significance); with ``decision: point``, q < α and the point effect (the rule before
 decisions on intervals). drift_score carries the interval [max(0, effect − z·se),
 effect + z·se]; p_value shares its status.
+
+The rows' PCA reconstruction error (``service.stats.multivariate``) is judged as one more
+numeric column of the same family (same test, BH family, effect size, threshold and z); its
+pair is named ``multivariate_reconstruction_error`` (the effect size with its interval) and
+``multivariate_p_value`` (its q-value), with no feature. Off with ``drift.multivariate:
+false``; absent when the layout has no multivariate model (fewer than two usable numeric
+features); with ``drift.features`` the model still covers every numeric feature it was
+fitted on.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from service.kernel.states import FigureStatus
 from service.monitors.schemas import DecisionMode
 from service.stats.intervals import z_value
 from service.stats.layout import Layout
+from service.stats.multivariate import NAME as MULTIVARIATE
 from service.stats.profile import Profile
 from service.stats.verdict import DriftConfig, FeatureDrift, evaluate_drift
 from service.windows.figures_base import DRIFT, Decider, Figure
@@ -77,15 +86,24 @@ def _drift_status(result: FeatureDrift, effect: _Effect, decider: Decider) -> Fi
     return FigureStatus.ALERT if effect.low >= result.threshold else FigureStatus.WATCH
 
 
+# The metric names of a column's pair: (effect size, q-value); a feature names the column
+# unless it is the multivariate one.
+_UNIVARIATE = ("drift_score", "p_value")
+_MULTIVARIATE = (MULTIVARIATE, "multivariate_p_value")
+
+
 def _drift_pair(result: FeatureDrift, decider: Decider, z: float) -> list[Figure]:
     """drift_score (effect size vs its threshold, with its interval) and p_value (q-value vs
     α), one status."""
     effect = _interval(result, z)
     status = _drift_status(result, effect, decider)
+    multivariate = result.role == "multivariate"
+    names = _MULTIVARIATE if multivariate else _UNIVARIATE
+    feature = None if multivariate else result.feature
     score = Figure(
         DRIFT,
-        "drift_score",
-        feature=result.feature,
+        names[0],
+        feature=feature,
         value=result.effect_size,
         ci_low=effect.low,
         ci_high=effect.high,
@@ -95,8 +113,8 @@ def _drift_pair(result: FeatureDrift, decider: Decider, z: float) -> list[Figure
     )
     q_value = Figure(
         DRIFT,
-        "p_value",
-        feature=result.feature,
+        names[1],
+        feature=feature,
         value=result.q_value,
         n=result.n_window,
         threshold=result.alpha,
@@ -118,6 +136,7 @@ def drift_figures(
         min_window_rows=policy.min_rows,
         min_reference_rows=policy.min_rows,
         outputs=settings.outputs,
+        multivariate=settings.multivariate,
         methods=settings.methods,
     )
     if settings.features is not None:

@@ -44,6 +44,7 @@ class DriftPolicy:
     thresholds: Mapping[ColumnKind, float]
     features: tuple[str, ...] | None
     outputs: bool
+    multivariate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ def drift_policy(settings: DriftSettings) -> DriftPolicy:
         },
         features=None if settings.features is None else tuple(settings.features),
         outputs=settings.outputs,
+        multivariate=settings.multivariate,
     )
 
 

@@ -13,13 +13,21 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from service.kernel import grid
+from service.stats.aggregates import BinaryCounts
 from service.storage.engine_tables import Evaluation, WindowRun
 from service.windows import repository
+from service.windows.figures import Figure
+from service.windows.figures_fairness import INTERSECTION_JOIN, groupings, named_groups
 from service.windows.repository import FigureRecord
+from service.windows.service import ProfileCache, compute, target_of
 
 __all__ = [
     "FigureRecord",
+    "PeriodFigures",
     "RunSummary",
+    "breaches_inside",
+    "bucket_seconds",
     "due_backlog",
     "figure_records",
     "figures_of_runs",
@@ -29,6 +37,8 @@ __all__ = [
     "oldest_due_window_ends",
     "oldest_pending_end",
     "pending_count",
+    "period_figures",
+    "period_runs",
     "recent_runs",
 ]
 
@@ -110,3 +120,70 @@ def oldest_due_window_ends(session: Session, now: datetime) -> dict[int, datetim
 def newest_run_computed_at(session: Session) -> datetime | None:
     """When the newest window run of any model was computed (a primary-key probe)."""
     return repository.newest_run_computed_at(session)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """The figures of one version over ``window`` (on the bucket grid), computed now from the
+    merged bucket profiles exactly as ``POST …/evaluate`` computes a window's; ``groups`` holds
+    each attribute's (and intersection's) binary counts per group, keyed as the figures name
+    them; ``confidence`` is the monitor's (per-group intervals are at it)."""
+
+    window: grid.Window
+    bucket_seconds: int
+    rows: int
+    labelled: int
+    label_coverage: float | None
+    figures: tuple[Figure, ...]
+    groups: dict[str, dict[str, BinaryCounts]]
+    confidence: float
+    reference_hash: str
+
+
+def period_figures(
+    session: Session, model_id: int, version_id: int, window: grid.Window, now: datetime
+) -> PeriodFigures | None:
+    """The version's figures over ``window`` (both ends on its bucket grid); None before the
+    version has bins. Cost: one merge of the stored pieces (``grid.pieces``), not of rows."""
+    target = target_of(session, model_id, version_id)
+    if target is None:
+        return None
+    profile, figures = compute(session, target, window, now, ProfileCache(64))
+    groups: dict[str, dict[str, BinaryCounts]] = {}
+    for attributes in groupings(target.layout):
+        named = named_groups(profile, attributes)
+        groups[INTERSECTION_JOIN.join(attributes)] = {
+            g: o.binary for g, o in named.items() if o.binary is not None
+        }
+    return PeriodFigures(
+        window, target.row.bucket_seconds, figures.rows, figures.labelled, figures.label_coverage,
+        figures.figures, groups, target.policy.evaluation.confidence, target.row.reference_hash,
+    )  # fmt: skip
+
+
+def bucket_seconds(session: Session, model_id: int, version_id: int) -> int | None:
+    """The bucket of the version's active layout (None before it has bins)."""
+    target = target_of(session, model_id, version_id)
+    return None if target is None else target.row.bucket_seconds
+
+
+def period_runs(session: Session, version_id: int, window: grid.Window) -> list[RunSummary]:
+    """The latest revision of the version's stored windows lying inside ``window``, oldest first."""
+    return [_summary(run) for run in repository.runs_inside(session, version_id, window[0], window[1])]
+
+
+def breaches_inside(
+    session: Session, version_id: int, window: grid.Window, limit: int
+) -> tuple[int, list[tuple[RunSummary, FigureRecord]]]:
+    """(how many, the first ``limit``) stored figures with status alert in the latest revision
+    of the version's windows inside ``window``, by window end (one count, one read)."""
+    total, rows = repository.breaches_inside(session, version_id, window[0], window[1], limit)
+    return total, [(_summary(run), _record(row)) for row, run in rows]
+
+
+def _record(row: Evaluation) -> FigureRecord:
+    return FigureRecord(
+        run_id=row.run_id, family=row.family, metric=row.metric, feature=row.feature,
+        attribute=row.attribute, group=row.group, value=row.value, ci_low=row.ci_low,
+        ci_high=row.ci_high, n=row.n, threshold=row.threshold, status=row.status,
+    )  # fmt: skip

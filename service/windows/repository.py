@@ -229,6 +229,44 @@ def recent_runs(session: Session, version_id: int, limit: int) -> list[WindowRun
     return list(session.scalars(query))
 
 
+def runs_inside(session: Session, version_id: int, start: datetime, end: datetime) -> list[WindowRun]:
+    """The latest revision of the version's windows inside [start, end], oldest first."""
+    query = (
+        select(WindowRun)
+        .where(
+            WindowRun.version_id == version_id,
+            WindowRun.latest.is_(True),
+            WindowRun.window_start >= start,
+            WindowRun.window_end <= end,
+        )
+        .order_by(WindowRun.window_end, WindowRun.window_start)
+    )
+    return list(session.scalars(query))
+
+
+def breaches_inside(
+    session: Session, version_id: int, start: datetime, end: datetime, limit: int
+) -> tuple[int, list[tuple[Evaluation, WindowRun]]]:
+    """(how many, the first ``limit``) figures with status alert in the latest revision of the
+    version's windows inside [start, end], by window end then figure order."""
+    inside = and_(
+        WindowRun.version_id == version_id,
+        WindowRun.latest.is_(True),
+        WindowRun.window_start >= start,
+        WindowRun.window_end <= end,
+        Evaluation.status == "alert",
+    )
+    joined = select(Evaluation, WindowRun).join(WindowRun, WindowRun.id == Evaluation.run_id).where(inside)
+    total = session.execute(
+        select(func.count())
+        .select_from(Evaluation)
+        .join(WindowRun, WindowRun.id == Evaluation.run_id)
+        .where(inside)
+    ).scalar_one()
+    rows = session.execute(joined.order_by(WindowRun.window_end, Evaluation.id).limit(limit)).all()
+    return int(total), [(row[0], row[1]) for row in rows]
+
+
 def figures_of_runs(
     session: Session, run_ids: Sequence[int], families: Sequence[str]
 ) -> dict[int, list[Evaluation]]:

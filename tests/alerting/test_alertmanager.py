@@ -45,6 +45,15 @@ def for_push(**overrides: Any) -> AlertForPush:
     return replace(alert, **overrides)
 
 
+def test_an_alert_of_an_incident_carries_an_incident_label_to_group_by() -> None:
+    [grouped, alone] = alertmanager_payload(
+        [for_push(incident=12), for_push(id=8)], BASE_URL, now=NOW, resend_seconds=60
+    )
+    assert grouped["labels"]["incident"] == "12"
+    assert "incident" not in alone["labels"]  # not grouped yet (e.g. pushed by an older version)
+    assert {k: v for k, v in grouped["labels"].items() if k != "incident"} == alone["labels"]
+
+
 def test_a_firing_alert_carries_the_shared_labels_and_ends_after_four_resends() -> None:
     [item] = alertmanager_payload([for_push()], BASE_URL + "/", now=NOW, resend_seconds=60)
     expected = alert_labels(
@@ -156,11 +165,13 @@ def recorder() -> Iterator[Recorder]:
 
 
 def _alertmanager_config(receiver_url: str) -> dict[str, Any]:
-    # Every alert its own group ("..."), so tests never share a notification.
+    # Every alert its own group ("..."), so tests never share a notification; but alerts of an
+    # incident, grouped by it as docs/alerting.md advises.
     route = {"receiver": "hook", "group_by": ["..."], "group_wait": "1s", "group_interval": "1s"}
+    by_incident = route | {"matchers": ['incident=~".+"'], "group_by": ["model", "incident"]}
     hook = {"url": receiver_url + "/hook", "send_resolved": True}
     return {
-        "route": route | {"repeat_interval": "24h"},
+        "route": route | {"repeat_interval": "24h", "routes": [by_incident]},
         "receivers": [{"name": "hook", "webhook_configs": [hook]}],
     }
 
@@ -315,6 +326,23 @@ def test_a_firing_then_resolved_alert_reaches_the_receiver_through_alertmanager(
     assert sync.run_once() == 1
     [resolved] = wait_for(lambda: notifications(receiver, seed.name, "resolved"), "the resolved one")
     assert resolved["labels"] == firing["labels"]
+
+
+@pytest.mark.slow
+def test_the_alerts_of_an_incident_reach_the_receiver_as_one_notification(
+    alertmanager: str, receiver: Recorder, seed: Seed, make_sync: SyncFactory
+) -> None:
+    storm = [seed.alert(incident_id=41, metric=metric) for metric in ("psi", "drift_score")]
+    seed.alert(feature="purpose")  # in no incident: its own group
+    assert make_sync(alertmanager, MutableClock(datetime.now(UTC))).run_once() == 3
+
+    def grouped() -> list[dict[str, Any]] | None:
+        bodies = [b for b in receiver.received() if b["groupLabels"].get("incident") == "41"]
+        ours = [b for b in bodies if b["groupLabels"].get("model") == seed.name]
+        return ours or None
+
+    [body] = wait_for(grouped, "the incident's notification")
+    assert sorted(int(a["annotations"]["modelmon_alert_id"]) for a in body["alerts"]) == storm
 
 
 def test_a_silenced_alert_is_not_pushed(

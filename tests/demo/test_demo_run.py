@@ -111,6 +111,18 @@ def test_the_summary_names_each_problem_and_its_detection(outcome: Outcome) -> N
         assert line in text, f"{line!r} missing from:\n{text}"
 
 
+def test_the_four_problems_give_at_most_six_incidents_that_hold_every_fired_alert(outcome: Outcome) -> None:
+    report = _report(outcome)
+    assert 1 <= len(report.incidents) <= 6, outcome.text
+    fired = {d.alert_id for f in report.findings for d in f.detections} | {d.alert_id for d in report.others}
+    assert set().union(*(i.alert_ids for i in report.incidents)) == fired
+    for finding in report.findings:
+        incident = report.incident_of(finding.detections[0].alert_id)
+        assert incident is not None, finding.injection.name
+        assert f"incident #{incident.id} ({incident.cause})" in outcome.text
+    assert f"{len(fired)} fired alerts grouped into {len(report.incidents)} incident" in outcome.text
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR", path

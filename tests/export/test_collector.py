@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from service.clock import frozen_clock
 from service.export.collector import CachedExport
 from service.export.families import Budget
-from service.storage.alerting_tables import Alert
+from service.storage.alerting_tables import Alert, Incident
 from service.storage.database import create_session_factory, unit_of_work
 from tests import factories
 from tests.asgi_client import AppClient
@@ -42,6 +42,7 @@ def test_a_model_without_data_exports_zeros_not_missing_series(client: AppClient
     for severity in ("warning", "critical"):
         assert samples[("modelmon_alerts_firing", (("model", "credit"), ("severity", severity)))] == 0
     assert samples[("modelmon_models", ())] == 1
+    assert samples[("modelmon_incidents_open", (("model", "credit"),))] == 0
     assert samples[("modelmon_model_evaluation_lag_seconds", (("model", "credit"),))] == 0
     for job in ("aggregation", "evaluation"):
         assert samples[("modelmon_job_lag_seconds", (("job", job),))] == 0
@@ -91,6 +92,22 @@ def test_firing_alerts_are_counted_by_severity(app: FastAPI, client: AppClient) 
     samples = _scrape(client)
     assert samples[("modelmon_alerts_firing", (("model", "credit"), ("severity", "critical")))] == 2
     assert samples[("modelmon_alerts_firing", (("model", "credit"), ("severity", "warning")))] == 0
+
+
+def test_open_incidents_are_counted_per_model(app: FastAPI, client: AppClient) -> None:
+    assert client.post("/v1/models", json=factories.registration()).status_code == 201
+    with unit_of_work(app.state.context.sessions) as session:
+        window = {"window_start": NOW, "window_end": NOW, "opened_at": NOW, "updated_at": NOW}
+        common = {"model_id": 1, "kind": "input", "severity": "warning", "title": "", "causes": []}
+        common |= {"notified": True, "notes": [], **window}
+        session.add_all(
+            [
+                Incident(cause="input:income", state="open", **common),
+                Incident(cause="input:debt", state="open", **common),
+                Incident(cause="input:income", state="resolved", resolved_at=NOW, **common),
+            ]
+        )
+    assert _scrape(client)[("modelmon_incidents_open", (("model", "credit"),))] == 2
 
 
 class Ticks:

@@ -3,16 +3,23 @@ paths (executemany on SQLite, COPY on Postgres), and nothing is stored NULL by o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, select
 
 from service.config import Settings
 from service.ingestion import repository
-from service.ingestion.records import OutcomeRecord, PredictionRecord, ReferenceRecord
+from service.ingestion.records import (
+    OutcomeRecord,
+    PredictionRecord,
+    ReferenceRecord,
+    fingerprint,
+    prediction_content,
+)
 from service.registry import repository as registry_repository
 from service.registry.schemas import Task
 from service.registry.service import VersionSpec
@@ -110,9 +117,9 @@ def test_every_column_is_stored_on_both_write_paths(
     copied: list[list[str]] = []
     real_copy = dialect.copy_rows
 
-    def recording_copy(cursor: Any, table: str, columns: list[str], rows: Any) -> None:
+    def recording_copy(cursor: Any, table: str, columns: list[str], rows: Any, memo: Any = None) -> None:
         copied.append(columns)
-        real_copy(cursor, table, columns, rows)
+        real_copy(cursor, table, columns, rows, memo)
 
     monkeypatch.setattr(event_writes, "copy_rows", recording_copy)
     engine = create_database_engine(Settings(database_url=database_url, run_jobs=False))
@@ -135,3 +142,21 @@ def test_every_column_is_stored_on_both_write_paths(
     ]
     uses_copy = database_url.startswith("postgresql") and count >= dialect.COPY_THRESHOLD
     assert copied == (expected if uses_copy else [])
+
+
+@pytest.mark.parametrize(
+    "event_time",
+    [
+        NOW,
+        NOW + timedelta(microseconds=7),
+        datetime(2026, 11, 22, 12, 30, 0, 250000, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 11, 22, 8, 0, tzinfo=ZoneInfo("America/New_York")),
+    ],
+)
+def test_the_content_hash_is_that_of_the_iso_text_whatever_the_time_zone(event_time: datetime) -> None:
+    """The hash reads a UTC time as orjson writes it (records.py: _hashed_time); the bytes must be
+    those of the ISO text the stored hashes were made from, or a resend would be a conflict."""
+    record = replace(_prediction(1), event_time=event_time)
+    as_text = fingerprint(["p1", prediction_content(record, "v1")])
+    assert record.content_hash() == as_text
+    assert prediction_content(record, "v1")["timestamp"] == event_time.astimezone(UTC).isoformat()

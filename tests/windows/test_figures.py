@@ -33,7 +33,7 @@ from service.stats.fdr import benjamini_hochberg
 from service.stats.intervals import newcombe_difference, wilson
 from service.stats.layout import Batch, Layout, Task, fit_layout
 from service.stats.performance import binary_performance
-from service.stats.profile import Profile, build_profile, group_outcomes
+from service.stats.profile import Profile, build_profile, group_outcomes, reference_profile
 from service.stats.quality import evaluate_quality
 from service.stats.verdict import DriftConfig, DriftReport, evaluate_drift
 from service.windows.figures import Figure, WindowFigures, evaluate_window
@@ -176,7 +176,7 @@ def _setup(task: Task) -> Setup:
     batch = make_batch(Spec(4_000, seed=1, task=task, missing={"x1": 0.02}))
     positive = "yes" if task == "binary_classification" else None
     layout = fit_layout(task=task, reference=batch, positive_label=positive, intersections=[("sex", "band")])
-    return Setup(layout, build_profile(layout, batch))
+    return Setup(layout, reference_profile(layout, batch))  # what the layout job stores
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +184,7 @@ def binary() -> Setup:
     return _setup("binary_classification")
 
 
-def pick(result: WindowFigures, family: str, metric: str, **subject: str) -> Figure:
+def pick(result: WindowFigures, family: str, metric: str, **subject: str | None) -> Figure:
     found = [
         f
         for f in result.figures
@@ -209,6 +209,7 @@ def drift(setup: Setup, window: Profile, config: MonitorConfig = DEFAULT, *, fdr
         min_reference_rows=n,
         fdr=fdr,
         outputs=d.outputs,
+        multivariate=d.multivariate,
     )
     return evaluate_drift(layout=setup.layout, reference=setup.reference, window=window, config=settings)
 
@@ -226,27 +227,38 @@ def test_only_drifted_features_alert_and_p_value_is_the_bh_q_value(binary: Setup
     alerts = {f.feature for f in family(result, "drift") if f.status == "alert"}
     assert alerts == {"x3", "c1"}
     oracle = drift(binary, window)
-    assert [f.feature for f in oracle.features] == [*NUMERIC, *CATEGORICAL, "prediction", "score"]
+    mv = "multivariate_reconstruction_error"
+    assert [f.feature for f in oracle.features] == [*NUMERIC, *CATEGORICAL, "prediction", "score", mv]
     for verdict in oracle.features:
-        score = pick(result, "drift", "drift_score", feature=verdict.feature)
-        p_value = pick(result, "drift", "p_value", feature=verdict.feature)
+        names = (
+            (mv, "multivariate_p_value", None)
+            if verdict.feature == mv
+            else ("drift_score", "p_value", verdict.feature)
+        )
+        score = pick(result, "drift", names[0], feature=names[2])
+        p_value = pick(result, "drift", names[1], feature=names[2])
         assert (score.value, score.threshold) == (verdict.effect_size, verdict.threshold)
         assert score.n == p_value.n == verdict.n_window
         assert (p_value.value, p_value.threshold) == (verdict.q_value, 0.05)
-        assert score.status == p_value.status == ("alert" if verdict.status == "drift" else "ok")
+        expected = "alert" if verdict.status == "drift" else "ok"
+        if verdict.feature == mv and verdict.status == "drift" and score.ci_low is not None:
+            # x3's shift moves the reconstruction error too, by less: decided on its interval.
+            expected = "alert" if score.ci_low >= verdict.threshold else "watch"
+        assert score.status == p_value.status == expected
 
 
 @pytest.mark.slow
 def test_drift_alerts_only_when_the_effect_is_past_its_threshold_on_evidence(binary: Setup) -> None:
     """Small windows with moderate shifts: a significant test and a point effect past 0.1 are not
     enough; the effect's lower limit effect − z·se must reach 0.1, z at the level simultaneous
-    over the 9 tested columns. Else watch. ``decision: point`` keeps the old rule."""
-    z = float(scipy_stats.norm.ppf(1 - (1 - simultaneous(9)) / 2))
+    over the 10 tested columns (9 and the multivariate error). Else watch. ``decision: point``
+    keeps the old rule."""
+    z = float(scipy_stats.norm.ppf(1 - (1 - simultaneous(10)) / 2))
     seen = set()
     for seed, shift in enumerate((0.3, 0.4, 0.5, 0.6, 0.8, 1.2)):
         window = binary.window(rows=150, shift={"x3": shift}, seed=60 + seed)
         result, point = binary.evaluate(window), binary.evaluate(window, MonitorConfig(decision="point"))
-        for verdict in drift(binary, window).features:
+        for verdict in drift(binary, window).features[:-1]:  # the last: the multivariate error
             score = pick(result, "drift", "drift_score", feature=verdict.feature)
             old = pick(point, "drift", "drift_score", feature=verdict.feature)
             assert old.status == ("alert" if verdict.status == "drift" else score.status)
@@ -262,7 +274,9 @@ def test_drift_alerts_only_when_the_effect_is_past_its_threshold_on_evidence(bin
 
 def test_feature_filter_runs_bh_over_the_selected_columns_only(binary: Setup) -> None:
     window = binary.window(shift={"x3": 0.1, "c1": 0.05})
-    config = MonitorConfig(drift=DriftSettings(features=["x3", "c1", "unknown"], outputs=False))
+    config = MonitorConfig(
+        drift=DriftSettings(features=["x3", "c1", "unknown"], outputs=False, multivariate=False)
+    )
     figures = family(binary.evaluate(window, config), "drift")
     assert [(f.feature, f.metric) for f in figures] == [
         (c, m) for c in ("x3", "c1") for m in ("drift_score", "p_value")
@@ -274,7 +288,7 @@ def test_feature_filter_runs_bh_over_the_selected_columns_only(binary: Setup) ->
         q = pick(binary.evaluate(window, config), "drift", "p_value", feature=feature).value
         assert q == pytest.approx(expected[feature], rel=1e-12)
         assert q != pytest.approx(full[feature], rel=1e-6)  # the whole-layout family would differ
-    with_outputs = MonitorConfig(drift=DriftSettings(features=["x3"]))
+    with_outputs = MonitorConfig(drift=DriftSettings(features=["x3"], multivariate=False))
     outputs = {f.feature for f in family(binary.evaluate(window, with_outputs), "drift")}
     assert outputs == {"x3", "prediction", "score"}
 

@@ -1,0 +1,271 @@
+"""The compliance report as one print-ready HTML page (no script, no external resource).
+
+Every text that came from clients or the database is escaped (``html.escape``). Print: A4,
+each version's section and each later part on a new page, table headers repeated on every page,
+rows never split across pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from html import escape
+
+from service.alerting.incident_schemas import IncidentView
+from service.alerting.schemas import AlertView
+from service.reports.compliance import ComplianceReport, VersionSection
+from service.reports.compliance_html_text import RETENTION, STYLE, SUPPRESSION
+from service.reports.compliance_tables import CALIBRATION, FairnessTable, Shown
+
+HIDDEN = '<span class="suppressed">suppressed</span>'
+RATE_COLUMNS = ("selection_rate", "impact_ratio", "tpr", "fpr", "ppv")
+
+
+def when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def interval(cell: Shown) -> str:
+    if cell.ci_low is None or cell.ci_high is None:
+        return "—"
+    return f"[{cell.ci_low:.4f}, {cell.ci_high:.4f}]"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
+    """Cells are HTML already (escape before); ``css`` is the table's class."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    if not body:
+        return '<p class="none">None.</p>'
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _figure_row(cell: Shown, subject: str = "") -> list[str]:
+    name = escape(cell.metric) + (f" <small>{escape(subject)}</small>" if subject else "")
+    if cell.hidden:
+        return [name, HIDDEN, HIDDEN, HIDDEN, number(cell.threshold), "suppressed"]
+    return [
+        name,
+        number(cell.value),
+        interval(cell),
+        f"{cell.n:,}",
+        number(cell.threshold),
+        escape(cell.status),
+    ]
+
+
+FIGURE_HEADERS = ("metric", "value", "interval", "n", "threshold", "status")
+
+
+def _rate(cell: Shown | None) -> str:
+    if cell is None:
+        return "—"
+    if cell.hidden:
+        return HIDDEN
+    return f"{number(cell.value)}<br><small>{interval(cell)} n={cell.n:,}</small>"
+
+
+def _n(cells: dict[str, Shown]) -> str:
+    rate = cells.get("selection_rate")
+    return "—" if rate is None else HIDDEN if rate.hidden else f"{rate.n:,}"
+
+
+def fairness_table(t: FairnessTable) -> str:
+    rows = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m in RATE_COLUMNS)] for r in t.rows]
+    groups = table(("group", "n", "selection rate", "impact ratio", "TPR", "FPR", "PPV"), rows, "fairness")
+    calibrated = [[escape(r.group), *(_rate(r.cells.get(m)) for m in CALIBRATION)] for r in t.rows]
+    calibration = ""
+    if any(m in r.cells for r in t.rows for m in CALIBRATION):
+        calibration = "<h4>Calibration</h4>" + table(
+            ("group", "calibration-in-the-large", "ECE"), calibrated, "calibration"
+        )
+    disparities = table(FIGURE_HEADERS, [_figure_row(d) for d in t.disparities], "disparities")
+    return (
+        f'<section class="attribute" data-attribute="{escape(t.attribute)}"><h3>{escape(t.attribute)}</h3>'
+        f"{groups}{calibration}<h4>Disparities</h4>{disparities}</section>"
+    )
+
+
+def _coverage(v: VersionSection) -> str:
+    c = v.coverage
+    rows = "—" if v.tables is not None and v.tables.rows_hidden else f"{v.rows:,}"
+    period = "—" if v.label_coverage is None else f"{v.label_coverage:.1%}"
+    stored = (
+        f"{c.windows} stored windows inside the period; coverage lowest {number(c.lowest)}, "
+        f"median {number(c.median)}, highest {number(c.highest)}"
+        if c.windows
+        else "no stored window lies inside the period"
+    )
+    return f"<p>{rows} predictions, label coverage {period} over the period; {stored}.</p>"
+
+
+def _breaches(v: VersionSection) -> str:
+    rows = [
+        [
+            escape(b.family),
+            escape(b.metric),
+            escape(b.subject),
+            str(b.windows),
+            f"{when(b.first_end)} – {when(b.last_end)}",
+            HIDDEN if b.hidden else number(b.worst),
+            number(b.threshold),
+        ]
+        for b in v.breaches
+    ]
+    shown = sum(b.windows for b in v.breaches)
+    cut = f"<p>Only the first {shown:,} of {v.breach_figures:,} alerting figures are listed.</p>"
+    headers = ("family", "metric", "subject", "windows", "window ends", "worst value", "threshold")
+    return table(headers, rows, "breaches") + (cut if shown < v.breach_figures else "")
+
+
+def _requests(v: VersionSection) -> str:
+    rows = []
+    for r in v.requests:
+        reasons = [x for x in r.evidence.get("reasons") or [] if isinstance(x, dict)]
+        text = "; ".join(
+            f"{x.get('family')} {x.get('metric')} {x.get('feature') or ''}".strip() for x in reasons
+        )
+        rows.append(
+            [str(r.id), when(r.created_at), f"{when(r.window_start)} – {when(r.window_end)}", escape(text)]
+        )
+    return table(("id", "requested", "trigger window", "reasons"), rows, "requests")
+
+
+def _figures(cells: Sequence[Shown], css: str) -> str:
+    return table(FIGURE_HEADERS, [_figure_row(c) for c in cells], css)
+
+
+def version_section(v: VersionSection, report: ComplianceReport) -> str:
+    title = f"Version {escape(v.version)}"
+    if v.tables is None or v.window is None:
+        return (
+            f'<section class="version"><h2>{title}</h2><p>No bins yet: nothing was evaluated.</p></section>'
+        )
+    t = v.tables
+    return (
+        f'<section class="version" data-version="{escape(v.version)}"><h2>{title}</h2>'
+        f'<p class="running">{escape(report.model)} {escape(v.version)} · {when(v.window[0])} – '
+        f"{when(v.window[1])} · reference <code>{escape((v.reference_hash or '')[:16])}</code></p>"
+        f"<h3>Label coverage</h3>{_coverage(v)}"
+        f"<h3>Realised performance</h3>{_figures(t.performance, 'performance')}"
+        f"<h3>Estimated performance (without labels)</h3>{_figures(t.estimated, 'estimated')}"
+        f"<h3>Fairness per group and intersection</h3>{''.join(fairness_table(f) for f in t.fairness)}"
+        f"<h3>Thresholds over the period</h3>{_figures(v.thresholds, 'thresholds')}"
+        f"<h3>Breaches in stored windows</h3>{_breaches(v)}"
+        f"<h3>Retraining requests</h3>{_requests(v)}</section>"
+    )
+
+
+def _notes(i: IncidentView) -> str:
+    notes = "".join(f"<li>{escape(n.by)}, {when(n.at)}: {escape(n.note)}</li>" for n in i.notes)
+    return f"<ul>{notes}</ul>" if notes else "not acknowledged"
+
+
+def incidents(items: Sequence[IncidentView]) -> str:
+    rows = [
+        [
+            str(i.id),
+            escape(i.kind),
+            escape(i.title),
+            escape(str(i.state)),
+            when(i.opened_at),
+            when(i.resolved_at),
+            str(i.alerts),
+            _notes(i),
+        ]
+        for i in items
+    ]
+    return table(
+        ("id", "kind", "title", "state", "opened", "resolved", "alerts", "acknowledgements"),
+        rows,
+        "incidents",
+    )
+
+
+def _ack(a: AlertView) -> str:
+    if a.acknowledged_at is None:
+        return "—"
+    return (
+        f"{escape(a.acknowledged_by or '')}, {when(a.acknowledged_at)}: {escape(a.acknowledge_comment or '')}"
+    )
+
+
+def alerts(items: Sequence[AlertView], cut: bool) -> str:
+    rows = [
+        [
+            str(a.id),
+            escape(a.version or "—"),
+            escape(a.family),
+            escape(a.metric),
+            escape(a.feature or a.attribute or "—"),
+            escape(a.severity),
+            escape(str(a.state)),
+            when(a.fired_at),
+            when(a.resolved_at),
+            "—" if a.incident_id is None else str(a.incident_id),
+            _ack(a),
+        ]
+        for a in items
+    ]
+    headers = (
+        "id",
+        "version",
+        "family",
+        "metric",
+        "subject",
+        "severity",
+        "state",
+        "fired",
+        "resolved",
+        "incident",
+        "acknowledged",
+    )
+    note = f"<p>Only the {len(items)} newest alerts of the period are listed.</p>" if cut else ""
+    return table(headers, rows, "alerts") + note
+
+
+def history(report: ComplianceReport) -> str:
+    rows = [
+        [
+            when(c.at),
+            escape(c.actor_name),
+            f"<code>{escape(c.actor)}</code>",
+            escape(c.action),
+            escape(c.target),
+            "<br>".join(escape(line) for line in c.changes) or "—",
+        ]
+        for c in report.history
+    ]
+    return table(("at", "by", "key", "action", "target", "changes"), rows, "history")
+
+
+def header(report: ComplianceReport) -> str:
+    versions = ", ".join(escape(v.version) for v in report.versions)
+    return (
+        f'<header class="report-header"><h1>Compliance report: {escape(report.model)}</h1>'
+        '<table class="meta">'
+        f"<tr><th>model</th><td>{escape(report.model)}</td></tr><tr><th>versions</th><td>{versions}</td></tr>"
+        f"<tr><th>period</th><td>{when(report.start)} – {when(report.end)}</td></tr>"
+        f"<tr><th>generated</th><td>{when(report.generated_at)}</td></tr>"
+        f"<tr><th>modelmon</th><td>{escape(report.modelmon_version)}</td></tr></table></header>"
+    )
+
+
+def render(report: ComplianceReport) -> str:
+    suppression = SUPPRESSION.format(min_cell=report.min_cell, hidden=report.hidden_cells)
+    retention = RETENTION.format(days=report.retention_days)
+    title = f"Compliance report — {escape(report.model)} {when(report.start)} – {when(report.end)}"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{STYLE}</style></head><body>{header(report)}"
+        f'<section class="suppression"><h2>Small cells</h2>{suppression}</section>'
+        + "".join(version_section(v, report) for v in report.versions)
+        + f'<section class="part"><h2>Incidents</h2>{incidents(report.incidents)}'
+        f"<h2>Alerts</h2>{alerts(report.alerts, report.alerts_cut)}</section>"
+        f'<section class="part"><h2>Monitoring configuration history</h2>{history(report)}</section>'
+        f'<section class="retention"><h2>Data retention</h2>{retention}</section></body></html>'
+    )

@@ -1,0 +1,213 @@
+"""The compliance report's figure tables from one version's period figures, small cells hidden.
+
+Every value is the engine's figure of the period (``windows.queries.period_figures``, the same
+computation as ``POST …/evaluate``) except the per-group impact ratio, computed from the same
+merged counts (``stats.impact``). Suppression: ``suppression.py``; the relations it is given
+are stated in ``_relations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from service.reports.suppression import Key, Relation, suppress
+from service.stats.impact import impact_ratios
+from service.windows.figures import Figure
+from service.windows.figures_fairness import GROUP_JOIN, INTERSECTION_JOIN
+from service.windows.queries import PeriodFigures
+
+GROUP_RATES = ("selection_rate", "tpr", "fpr", "ppv")
+CALIBRATION = ("calibration_in_the_large", "ece")
+# The overall figure whose n the groups' n add up to (selection rate: the period's rows).
+OVERALL = {"tpr": "recall", "fpr": "specificity", "ppv": "precision", "ece": "ece"}
+ROWS = "rows"
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One cell as printed; ``hidden``: suppressed (value, interval and n withheld)."""
+
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    status: str
+    threshold: float | None = None
+    feature: str | None = None
+    hidden: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    group: str
+    cells: dict[str, Shown]  # "n" is the selection rate's cell; "impact_ratio" from stats.impact
+
+
+@dataclass(frozen=True, slots=True)
+class FairnessTable:
+    attribute: str
+    rows: tuple[GroupRow, ...]
+    disparities: tuple[Shown, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionTables:
+    performance: tuple[Shown, ...]
+    estimated: tuple[Shown, ...]
+    fairness: tuple[FairnessTable, ...]
+    hidden_cells: int
+    rows_hidden: bool
+
+
+NO_RATIO = Shown("impact_ratio", None, None, None, 0, "insufficient_data")
+
+
+def shown(figure: Figure) -> Shown:
+    return Shown(
+        figure.metric, figure.value, figure.ci_low, figure.ci_high, figure.n, str(figure.status),
+        figure.threshold, figure.feature,
+    )  # fmt: skip
+
+
+def _hide(cell: Shown) -> Shown:
+    return replace(cell, value=None, ci_low=None, ci_high=None, n=0, hidden=True)
+
+
+def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown]]:
+    """(attribute, group) → metric → the engine's cell."""
+    cells: dict[tuple[str, str], dict[str, Shown]] = {}
+    for f in period.figures:
+        if f.family == "fairness" and f.group is not None and f.attribute is not None:
+            cells.setdefault((f.attribute, f.group), {})[f.metric] = shown(f)
+    return cells
+
+
+def _compared(cells: Mapping[str, Shown]) -> bool:
+    """The engine compared the group (big enough for its disparities)."""
+    rate = cells.get("selection_rate")
+    return rate is not None and rate.status != "insufficient_data"
+
+
+def _impact(period: PeriodFigures, attribute: str, published: Iterable[str]) -> dict[str, Shown]:
+    """Impact ratios among the published groups the engine compared: a hidden group is never
+    the divisor, so no published ratio gives its rate away."""
+    counts = period.groups.get(attribute, {})
+    pairs = {g: (counts[g].predicted_positive, counts[g].n) for g in published if g in counts}
+    return {
+        r.group: Shown(
+            "impact_ratio",
+            r.value,
+            r.ci_low,
+            r.ci_high,
+            r.n,
+            "ok" if r.value is not None else "insufficient_data",
+        )
+        for r in impact_ratios(groups=pairs, confidence=period.confidence)
+    }
+
+
+def _relations(
+    cells: Mapping[tuple[str, str], Mapping[str, Shown]], attributes: Iterable[str]
+) -> list[Relation]:
+    """Per metric: each attribute's groups add up to the overall figure's n; an intersection's
+    cells sharing one attribute's value add up to that marginal group's cell. Selection rates
+    (group sizes) first: hiding a group's size hides its whole row (``_rows``)."""
+    relations = []
+    for metric in (*GROUP_RATES, *CALIBRATION):
+        overall: Key = (ROWS,) if metric == "selection_rate" else ("overall", OVERALL.get(metric, metric))
+        for attribute in attributes:
+            groups = sorted(g for a, g in cells if a == attribute)
+            relations.append(Relation(overall, tuple((attribute, g, metric) for g in groups)))
+            names = attribute.split(INTERSECTION_JOIN)
+            for position, name in enumerate(names if len(names) > 1 else []):
+                for value in sorted({g.split(GROUP_JOIN)[position] for g in groups}):
+                    parts = tuple(
+                        (attribute, g, metric) for g in groups if g.split(GROUP_JOIN)[position] == value
+                    )
+                    relations.append(Relation((name, value, metric), parts))
+    return relations
+
+
+def _rows(cells: Mapping[tuple[str, str], Mapping[str, Shown]]) -> dict[Key, list[Key]]:
+    """A group's size (its selection rate's n) hidden hides every cell of its row."""
+    return {
+        (a, g, "selection_rate"): [(a, g, m) for m in by_metric if m != "impact_ratio"]
+        for (a, g), by_metric in cells.items()
+    }
+
+
+def _counts(period: PeriodFigures, cells: Mapping[tuple[str, str], Mapping[str, Shown]]) -> dict[Key, int]:
+    counts: dict[Key, int] = {(ROWS,): period.rows}
+    for f in period.figures:
+        if f.family == "performance" and f.group is None:
+            counts[("overall", f.metric)] = f.n
+    for (attribute, group), by_metric in cells.items():
+        for metric, cell in by_metric.items():
+            if metric != "impact_ratio":
+                counts[(attribute, group, metric)] = cell.n
+    return counts
+
+
+def _disparities(period: PeriodFigures, attribute: str, unsafe: bool) -> tuple[Shown, ...]:
+    """The attribute's disparities; hidden when a hidden group was among those compared."""
+    found = [
+        shown(f)
+        for f in period.figures
+        if f.family == "fairness" and f.group is None and f.attribute == attribute
+    ]
+    return tuple(_hide(d) if unsafe and d.metric != "representation_shift" else d for d in found)
+
+
+def _table(
+    period: PeriodFigures,
+    attribute: str,
+    cells: Mapping[tuple[str, str], dict[str, Shown]],
+    hidden: frozenset[Key],
+) -> FairnessTable:
+    mine = {g: by_metric for (a, g), by_metric in sorted(cells.items()) if a == attribute}
+    gone = {g for g in mine if (attribute, g, "selection_rate") in hidden}
+    impact = _impact(period, attribute, [g for g in mine if g not in gone and _compared(mine[g])])
+    rows = []
+    for group, by_metric in mine.items():
+        out = {
+            m: _hide(c) if group in gone or (attribute, group, m) in hidden else c
+            for m, c in by_metric.items()
+        }
+        out["impact_ratio"] = _hide(NO_RATIO) if group in gone else impact.get(group, NO_RATIO)
+        rows.append(GroupRow(group, out))
+    # A hidden cell the engine used (not insufficient_data) may be the max or min of a disparity.
+    unsafe = any(
+        c.status != "insufficient_data"
+        for g, by_metric in mine.items()
+        for m, c in by_metric.items()
+        if g in gone or (attribute, g, m) in hidden
+    )
+    return FairnessTable(attribute, tuple(rows), _disparities(period, attribute, unsafe))
+
+
+def _overall(period: PeriodFigures, family: str, min_cell: int, hidden: frozenset[Key]) -> tuple[Shown, ...]:
+    cells = [
+        shown(f) for f in period.figures if f.family == family and f.group is None and f.attribute is None
+    ]
+    gone = {
+        c.metric
+        for c in cells
+        if 0 < c.n < min_cell or (family == "performance" and ("overall", c.metric) in hidden)
+    }
+    return tuple(_hide(c) if c.metric in gone else c for c in cells)
+
+
+def version_tables(period: PeriodFigures, min_cell: int) -> VersionTables:
+    """Performance, estimated performance and per-attribute fairness tables of the period, with
+    every cell about fewer than ``min_cell`` people (and its complements) hidden."""
+    cells = _group_cells(period)
+    attributes = list(period.groups)
+    hidden = suppress(_counts(period, cells), _relations(cells, attributes), min_cell, _rows(cells))
+    tables = tuple(_table(period, a, cells, hidden) for a in attributes)
+    performance = _overall(period, "performance", min_cell, hidden)
+    estimated = _overall(period, "estimated_performance", min_cell, hidden)
+    count = sum(c.hidden for t in tables for r in t.rows for c in r.cells.values())
+    count += sum(c.hidden for c in (*performance, *estimated))
+    return VersionTables(performance, estimated, tables, count, (ROWS,) in hidden)
