@@ -16,9 +16,9 @@ slices are read one after another in the request's transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Engine, Select, text
@@ -37,6 +37,7 @@ from service.storage.columnar import (
 )
 from service.storage.dialect import is_postgres
 
+T = TypeVar("T")
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")  # e.g. 00000003-0000001B-1
 
 
@@ -58,8 +59,27 @@ def read_sliced(
 ) -> Columns:
     """``read_columns`` of each query, concatenated in the order of ``queries``: on Postgres
     each on its own connection and thread, all in the snapshot of ``session``'s transaction."""
+    return concatenated(map_sliced(session, queries, kinds, fields, each=_same))
+
+
+def _same(columns: Columns) -> Columns:
+    return columns
+
+
+def map_sliced(
+    session: Session,
+    queries: Sequence[Select[Any]],
+    kinds: Sequence[Kind],
+    fields: Sequence[JsonField],
+    *,
+    each: Callable[[Columns], T],
+) -> list[T]:
+    """``each`` of every query's columns, in the order of ``queries``. On Postgres each query
+    is read and handed to ``each`` on its own connection and thread, all in the snapshot of
+    ``session``'s transaction: what ``each`` does with one slice (numpy, mostly without the
+    GIL) overlaps the other slices' reads and work."""
     if len(queries) == 1 or not is_postgres(session):
-        return concatenated([read_columns(session, query, kinds, fields) for query in queries])
+        return [each(read_columns(session, query, kinds, fields)) for query in queries]
     snapshot = str(session.execute(text("SELECT pg_export_snapshot()")).scalar_one())
     if not _SNAPSHOT_ID.match(snapshot):
         raise ValueError(f"unexpected snapshot id {snapshot!r}")
@@ -67,8 +87,7 @@ def read_sliced(
     assert isinstance(engine, Engine)
     statements = [copy_statement(session, query, kinds, fields) for query in queries]
     with ThreadPoolExecutor(max_workers=len(statements), thread_name_prefix="slice") as pool:
-        parts = list(pool.map(lambda s: _read_slice(engine, snapshot, *s), statements))
-    return concatenated(parts)
+        return list(pool.map(lambda s: each(_read_slice(engine, snapshot, *s)), statements))
 
 
 # A slice's hash join holds every outcome of the model (~54 bytes each); with the default

@@ -31,6 +31,12 @@ def _sorted(columns: dict[str, Any], names: Any = None) -> dict[str, Any]:
     return {name: values[order] for name, values in columns.items() if names is None or name in names}
 
 
+def _groups_sorted(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile with its outcome groups in one order: merging slices' profiles lists a
+    group where it first appears, one profile where its rows first do."""
+    return {**profile, "outcomes": sorted(profile["outcomes"], key=lambda group: repr(group["group"]))}
+
+
 def _read(session: Any, slices: int) -> tuple[Any, Any, Any, Any]:
     model = load_model(session, "credit")
     spec = model.latest
@@ -63,7 +69,7 @@ def test_slices_give_the_rows_and_profile_of_one_read(world: World, slices: int)
         cold = events_profile(
             session, load_model(session, "credit").model_id, spec, layout, *WINDOW, slices=slices
         )
-        _close(profile_to_dict(cold), profile_to_dict(expected))
+        _close(_groups_sorted(profile_to_dict(cold)), _groups_sorted(profile_to_dict(expected)))
 
 
 @pytest.mark.postgres
