@@ -157,6 +157,11 @@ def _as_floats(column: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.floa
     return _floats([None if v is None else float(v) for v in column.tolist()])
 
 
+def score_only(events: EventColumns, rows: np.ndarray[Any, np.dtype[np.int64]]) -> bool:
+    """Whether none of ``rows`` has a predicted label (a binary model sent scores only)."""
+    return not (events.columns["predicted_label"][rows] != None).any()  # noqa: E711 - element-wise
+
+
 def batch_of(spec: VersionSpec, events: EventColumns, *, with_labels: bool = True) -> Batch:
     """The ``Batch`` of ``events`` (all of one version) for ``spec``: what ``to_batch`` gives
     for the same rows, column by column without a per-row loop (one for a feature read as

@@ -12,6 +12,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from service.aggregation import repository
+from service.kernel import grid
+from service.stats.layout import Layout as BinLayout
+from service.stats.profile import Profile, merge_all
+from service.stats.serialize import profile_from_bytes
 from service.storage.engine_tables import Layout
 
 
@@ -82,3 +86,21 @@ def active_layout(session: Session, version_id: int) -> Layout | None:
 def profile_bodies(session: Session, ids: Sequence[int]) -> dict[int, bytes]:
     """Serialized bucket profiles by id (chunks of 500 ids per query)."""
     return repository.profile_bodies(session, ids)
+
+
+def range_profile(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> tuple[BinLayout, Profile] | None:
+    """The active layout of a version and the merge of its stored profiles tiling [start, end)
+    (``start`` and ``end`` floored to the bucket grid); None before the version has a layout.
+
+    Day, hour and bucket pieces (``grid.pieces``), so a month costs ~30 profile reads; for
+    those outside the engine (an incident's slices), which may not import ``windows``."""
+    row = repository.active_layout(session, version_id)
+    if row is None:
+        return None
+    layout = BinLayout.from_dict(row.layout)
+    bucket = row.bucket_seconds
+    wanted = grid.pieces(grid.floor(start, bucket), grid.floor(end, bucket), bucket=bucket)
+    bodies = repository.profile_bodies_at(session, row.id, wanted)
+    return layout, merge_all([profile_from_bytes(b) for b in bodies], layout=layout)

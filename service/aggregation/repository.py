@@ -14,7 +14,7 @@ from service.aggregation import frames
 from service.aggregation.frames import EventColumns
 from service.registry.service import VersionSpec
 from service.storage.claim import claim_waiting, skip_locked
-from service.storage.columnar import Columns, JsonField, read_columns
+from service.storage.columnar import Columns, JsonField, Typed, copy_statement, read_columns
 from service.storage.dialect import (
     epoch_seconds,
     insert_ignoring_duplicates,
@@ -206,6 +206,11 @@ _DOCUMENTS = {
 }
 
 
+def read_events(session: Session, query: Select[Any], specs: Iterable[VersionSpec]) -> EventColumns:
+    """Run an event ``query`` (of ``_plain`` columns) in this transaction, in columns."""
+    return _columns(session, query, specs)
+
+
 def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec]) -> EventColumns:
     """Run an event ``query`` (of ``_plain`` columns) with the JSON fields ``specs`` read, in columns."""
     kinds = [kind for _, kind in frames.PLAIN]
@@ -241,13 +246,37 @@ def new_predictions(
 ) -> EventColumns:
     """The model's predictions with ids in (after, upto], each with its outcome if that id ≤
     outcomes_upto; the features, attributes and attributions of ``specs`` in columns."""
+    return _columns(session, new_predictions_query(session, after, upto, outcomes_upto, model_id), specs)
+
+
+def new_predictions_query(
+    session: Session, after: int, upto: int, outcomes_upto: int, model_id: int
+) -> Select[Any]:
+    """``new_predictions``' query (its plain columns; ``event_reads`` adds the JSON fields)."""
     # No ORDER BY: folding is order-free, and the sort spilled to disk at the default work_mem.
-    query = (
+    return (
         select(*_plain(session))
         .outerjoin(Outcome, _outcomes_upto(outcomes_upto))
         .where(Prediction.id > after, Prediction.id <= upto, Prediction.model_id == model_id)
     )
-    return _columns(session, query, specs)
+
+
+def event_reads(
+    session: Session, queries: Sequence[Select[Any]], specs: Iterable[VersionSpec]
+) -> list[tuple[str, Any, Typed]]:
+    """Postgres: the ``COPY`` statement, parameters and column kinds of each event query
+    (of ``_plain`` columns) with the JSON fields ``specs`` read."""
+    kinds, fields = [kind for _, kind in frames.PLAIN], _fields(specs)
+    return [copy_statement(session, query, kinds, fields) for query in queries]
+
+
+def slice_bounds(session: Session, model_id: int, after: int, upto: int, rows: int) -> list[int]:
+    """[after, id_1, …, upto]: the model's predictions in (after, upto] cut every ``rows``
+    of them (one index look-up per cut)."""
+    cuts = [after]
+    while cuts[-1] < upto:
+        cuts.append(nth_id_after(session, Prediction, model_id, cuts[-1], upto, rows))
+    return cuts
 
 
 def new_outcomes_of_folded(
@@ -476,6 +505,20 @@ def profile_bodies(session: Session, ids: Sequence[int]) -> dict[int, bytes]:
     for chunk in _chunks(list(ids), 500):
         query = select(BucketProfile.id, BucketProfile.body).where(BucketProfile.id.in_(chunk))
         out.update({int(i): bytes(b) for i, b in session.execute(query)})
+    return out
+
+
+def profile_bodies_at(session: Session, layout_id: int, wanted: dict[int, list[datetime]]) -> list[bytes]:
+    """Bodies of the layout's stored profiles among ``wanted`` level → starts (500 starts a query)."""
+    out: list[bytes] = []
+    for level, starts in wanted.items():
+        for chunk in _chunks(starts, 500):
+            query = select(BucketProfile.body).where(
+                BucketProfile.layout_id == layout_id,
+                BucketProfile.level == level,
+                BucketProfile.start.in_(chunk),
+            )
+            out.extend(bytes(b) for (b,) in session.execute(query))
     return out
 
 

@@ -16,6 +16,7 @@ from service.alerting.incident_schemas import (
     IncidentPage,
     IncidentView,
     NoteView,
+    SliceView,
 )
 from service.alerting.notify import Names
 from service.alerting.states import AlertState
@@ -73,6 +74,7 @@ def incident_view(names: Names, incident: Incident, counts: tuple[int, int]) -> 
         acknowledged_at=incident.acknowledged_at,
         acknowledged_by=incident.acknowledged_by,
         notes=[NoteView.model_validate(n) for n in incident.notes],
+        slices=[SliceView.model_validate(s) for s in incident.slices or []],
     )
 
 

@@ -26,6 +26,27 @@ class CauseView(_Strict):
     why: str
 
 
+class SliceCellView(_Strict):
+    kind: str = Field(description="attribute, categorical or numeric")
+    column: str
+    value: str
+
+
+class SliceView(_Strict):
+    """A slice whose metric was significantly worse than the rest of the incident's span
+    (Benjamini–Hochberg at 5% over every slice tested; docs/statistics-outcomes.md)."""
+
+    slice: list[SliceCellView]
+    metric: str
+    n: int
+    value: float
+    ci_low: float
+    ci_high: float
+    rest_value: float
+    gap: float = Field(description="How much worse than the rest (positive = worse).")
+    q_value: float
+
+
 class NoteView(_Strict):
     by: str
     at: datetime
@@ -80,6 +101,9 @@ class IncidentView(_Strict):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     notes: list[NoteView] = Field(description="Every acknowledgement: who, when, what was done.")
+    slices: list[SliceView] = Field(
+        default_factory=list, description="A performance incident's top failing slices, worst first."
+    )
 
 
 class IncidentPage(_Strict):

@@ -18,6 +18,7 @@ from service.alerting import incident_rules as rules
 from service.alerting import repository as alert_repository
 from service.alerting.incident_queries import cause_json, facts_of, incident_view
 from service.alerting.incident_rules import IncidentState, Kind, Neighbour
+from service.alerting.incident_slices import describe, top_slices
 from service.alerting.notify import PassContext
 from service.kernel.states import FigureStatus
 from service.storage.alerting_tables import Alert, Incident
@@ -124,6 +125,9 @@ def _refresh(ctx: PassContext, incident: Incident, alerts: list[Alert], neighbou
     held = own.kind is Kind.PERFORMANCE and _estimate_held(ctx, incident, own.span)
     ranked = rules.rank_causes(own.kind, own.span, neighbours, own, estimate_held=held)
     causes = [cause_json(c) for c in ranked]
+    moved = (own.span.start, own.span.end) != (incident.window_start, incident.window_end)
+    if own.kind is Kind.PERFORMANCE and (incident.slices is None or moved):
+        incident.slices = top_slices(ctx.session, alerts, (own.span.start, own.span.end))
     values: dict[str, Any] = {
         # The union over time (``_neighbour``): an alert's stored window moves with every window.
         "window_start": own.span.start,
@@ -167,6 +171,8 @@ def _title(ctx: PassContext, incident: Incident, alerts: list[Alert], causes: li
             "input": f"input {top['subject']} drifted",
         }
         text += f"; likely cause: {lead.get(str(top['kind']), 'no input moved')}"
+    if incident.kind == Kind.PERFORMANCE and incident.slices:
+        text += f"; worst slice: {describe(incident.slices[0])}"
     return text[:1000]
 
 

@@ -6,6 +6,12 @@ configured drift features, the two output columns (``prediction``, ``score``) an
 ``top_k`` features with the largest drift score; per fairness attribute, the
 ``max_groups`` largest groups. Every other subject is dropped and counted in
 ``modelmon_metrics_omitted_subjects``. Series counts per model: docs/metrics.md.
+
+A multiclass model has each fairness disparity once per class (the figure's ``feature``
+names the class). Per (attribute, metric) the gauges show its worst class — alert before
+watch before the rest, then the largest difference or smallest ratio — so the series count
+does not grow with the classes and a breach in any class shows; the API names the class.
+Per-class group rates are not exported.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 
 from service.export.repository import FigureRow, LatestRun
 from service.kernel.states import FigureStatus
+from service.stats.disparities import DISPARITY
 from service.stats.multivariate import NAME as MULTIVARIATE
 
 OUTPUT_COLUMNS = frozenset({"prediction", "score"})
@@ -132,7 +139,7 @@ def _chosen_features(rows: Sequence[FigureRow], configured: frozenset[str], top_
     """Configured ∪ output columns ∪ the ``top_k`` largest drift scores (features without a
     drift score, e.g. not among a configured ``drift.features``, rank last by name)."""
     scores = {r.feature: r.value for r in rows if r.family == "drift" and r.metric == "drift_score"}
-    named = {r.feature for r in rows if r.feature}
+    named = {r.feature for r in rows if r.feature and r.family != "fairness"}
     ranked = sorted(named - OUTPUT_COLUMNS, key=lambda f: (scores.get(f) is None, -(scores.get(f) or 0.0), f))
     return set(ranked[:top_k]) | (configured & named) | (OUTPUT_COLUMNS & named)
 
@@ -147,6 +154,25 @@ def _chosen_groups(rows: Iterable[FigureRow], max_groups: int) -> set[tuple[str,
         largest = sorted(groups, key=lambda g: (-groups[g], g))[:max_groups]
         chosen.update((attribute, g) for g in largest)
     return chosen
+
+
+_SEVERITY: dict[str, int] = {FigureStatus.ALERT: 2, FigureStatus.WATCH: 1}
+
+
+def _keep_worst(worst: dict[Labels, FigureRow], row: FigureRow) -> None:
+    """Keep the per-class disparity ``row`` if it is its (attribute, metric)'s worst so far
+    (module doc); per-class group rates are skipped."""
+    spec = DISPARITY.get(row.metric)
+    if row.group or spec is None or row.value is None:
+        return
+    key = (row.attribute, row.metric)
+    sign = -1.0 if spec.form == "ratio" else 1.0
+
+    def rank(r: FigureRow) -> tuple[int, float]:
+        return _SEVERITY.get(r.status, 0), sign * (r.value or 0.0)
+
+    if key not in worst or rank(row) > rank(worst[key]):
+        worst[key] = row
 
 
 class ModelFamilies:
@@ -168,13 +194,18 @@ class ModelFamilies:
         features = _chosen_features(rows, configured, self.budget.top_k_features)
         groups = _chosen_groups(rows, self.budget.max_groups)
         omitted: set[tuple[str, str]] = set()
+        worst: dict[Labels, FigureRow] = {}
         for row in rows:
-            if row.feature and row.feature not in features:
+            if row.family == "fairness" and row.feature:
+                _keep_worst(worst, row)
+            elif row.feature and row.feature not in features:
                 omitted.add(("", row.feature))
             elif row.group and (row.attribute, row.group) not in groups:
                 omitted.add((row.attribute, row.group))
             else:
                 self._add_figure(mv, row)
+        for row in worst.values():
+            self._fairness(mv, row)
         self._set("modelmon_metrics_omitted_subjects", mv, len(omitted))
 
     def _add_figure(self, mv: Labels, row: FigureRow) -> None:

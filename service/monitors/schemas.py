@@ -195,6 +195,16 @@ class FairnessSettings(_Strict):
         description="Largest allowed max − min over groups of calibration-in-the-large (mean score − "
         "observed positive rate); binary models with scores.",
     )
+    max_mean_error_difference: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = Field(
+        DISPARITY["mean_error_difference"].default_bound,
+        description="Regression models: largest allowed max − min over groups of the mean error "
+        "(prediction − label), in the target's unit; default none: reported, not alerted on.",
+    )
+    max_mae_difference: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = Field(
+        DISPARITY["mae_difference"].default_bound,
+        description="Regression models: largest allowed max − min over groups of the mean absolute "
+        "error, in the target's unit; default none: reported, not alerted on.",
+    )
     intersections: list[list[FieldName]] | None = Field(
         None,
         description="Attribute combinations evaluated together; default: every pair when a "

@@ -151,6 +151,8 @@ def figure_row(f: CardFigure) -> list[str]:
     subject = (
         NONE if f.attribute is None else text(f.attribute if f.group is None else f"{f.attribute}={f.group}")
     )
+    if f.feature is not None:
+        subject += f" · class {text(f.feature)}"
     return [
         text(f.family),
         text(f.metric),

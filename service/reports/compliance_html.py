@@ -83,7 +83,8 @@ def fairness_table(t: FairnessTable) -> str:
         calibration = "<h4>Calibration</h4>" + table(
             ("group", "calibration-in-the-large", "ECE"), calibrated, "calibration"
         )
-    disparities = table(FIGURE_HEADERS, [_figure_row(d) for d in t.disparities], "disparities")
+    rows = [_figure_row(d, f"class {d.feature}" if d.feature else "") for d in t.disparities]
+    disparities = table(FIGURE_HEADERS, rows, "disparities")
     return (
         f'<section class="attribute" data-attribute="{escape(t.attribute)}"><h3>{escape(t.attribute)}</h3>'
         f"{groups}{calibration}<h4>Disparities</h4>{disparities}</section>"

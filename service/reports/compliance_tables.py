@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from service.kernel.states import FigureStatus
 from service.reports.suppression import Key, Relation, suppress
 from service.stats.impact import impact_ratios
 from service.windows.figures import Figure
@@ -76,10 +77,12 @@ def _hide(cell: Shown) -> Shown:
 
 
 def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown]]:
-    """(attribute, group) → metric → the engine's cell."""
+    """(attribute, group) → metric → the engine's cell. A multiclass model's per-class group
+    rates (``feature`` = the class) are left out: one cell per metric has no room for a class;
+    its per-class disparities are listed with their class."""
     cells: dict[tuple[str, str], dict[str, Shown]] = {}
     for f in period.figures:
-        if f.family == "fairness" and f.group is not None and f.attribute is not None:
+        if f.family == "fairness" and f.group is not None and f.attribute is not None and f.feature is None:
             cells.setdefault((f.attribute, f.group), {})[f.metric] = shown(f)
     return cells
 
@@ -87,7 +90,7 @@ def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown
 def _compared(cells: Mapping[str, Shown]) -> bool:
     """The engine compared the group (big enough for its disparities)."""
     rate = cells.get("selection_rate")
-    return rate is not None and rate.status != "insufficient_data"
+    return rate is not None and rate.status != FigureStatus.INSUFFICIENT_DATA
 
 
 def _impact(period: PeriodFigures, attribute: str, published: Iterable[str]) -> dict[str, Shown]:
@@ -179,7 +182,7 @@ def _table(
         rows.append(GroupRow(group, out))
     # A hidden cell the engine used (not insufficient_data) may be the max or min of a disparity.
     unsafe = any(
-        c.status != "insufficient_data"
+        c.status != FigureStatus.INSUFFICIENT_DATA
         for g, by_metric in mine.items()
         for m, c in by_metric.items()
         if g in gone or (attribute, g, m) in hidden

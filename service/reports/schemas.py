@@ -155,6 +155,8 @@ class CardFigure(_Frozen):
     family: str
     metric: str
     attribute: str | None
+    # A multiclass model's fairness figures are per class, one-vs-rest: the class.
+    feature: str | None = None
     group: str | None
     value: float | None
     ci_low: float | None

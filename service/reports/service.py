@@ -93,6 +93,7 @@ def _figure(row: Any) -> CardFigure:
         family=row.family,
         metric=row.metric,
         attribute=row.attribute or None,
+        feature=row.feature or None,
         group=row.group or None,
         value=row.value,
         ci_low=row.ci_low,

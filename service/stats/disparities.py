@@ -4,7 +4,8 @@ Each entry names the per-group rate it compares (two rates: the worse of their t
 differences, sharing one error budget, as equalized odds does), its form — ``difference``
 = max_g − min_g (≥ 0, alerts above its bound) or ``ratio`` = min_g / max_g (≤ 1, alerts below
 its bound) —, whether it needs labels (then it is provisional in early windows) and scores
-(then only scored binary models have it), the bound documented as its default, and the field
+(then only scored binary models have it), the model tasks that have it, the bound documented
+as its default, and the field
 of the monitor's fairness settings that overrides that bound. A default bound of None makes
 the disparity reported but not alerted on unless a monitor sets its bound: its figure has no
 threshold, never alerts or watches, and stays out of the family its intervals are sized for.
@@ -13,6 +14,10 @@ The table drives the statistics (``fairness.fairness_report`` computes the rate 
 in its order; ``group_calibration`` the score one), the figures (limits, provisional rule,
 family size), the monitor schema's defaults and the docs' list. Adding a disparity over an
 existing rate is one entry here; over a new rate, that rate's function too.
+
+Tasks: the rate disparities of a binary classifier apply to a multiclass one once per class,
+one-vs-rest (``multiclass_fairness``); a regression model compares per-group error means
+(``group_errors``), whose bounds are in the target's unit, so they have no default.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 DisparityForm = Literal["difference", "ratio"]
+CLASSIFIERS = ("binary_classification", "multiclass_classification")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,7 @@ class DisparitySpec:
     needs_scores: bool
     default_bound: float | None
     setting: str
+    tasks: tuple[str, ...] = CLASSIFIERS
 
 
 DISPARITIES: tuple[DisparitySpec, ...] = (
@@ -102,12 +109,37 @@ DISPARITIES: tuple[DisparitySpec, ...] = (
         needs_scores=True,
         default_bound=0.05,
         setting="max_calibration_difference",
+        tasks=("binary_classification",),
+    ),
+    # Regression, fairlearn's bounded-group-loss view: max − min over groups of the mean error
+    # (bias, prediction − label) and of the mean absolute error. Their unit is the target's (a
+    # credit limit in euros), so no bound fits every model: reported until a monitor sets one.
+    DisparitySpec(
+        name="mean_error_difference",
+        rates=("mean_error",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=None,
+        setting="max_mean_error_difference",
+        tasks=("regression",),
+    ),
+    DisparitySpec(
+        name="mae_difference",
+        rates=("mae",),
+        form="difference",
+        needs_labels=True,
+        needs_scores=False,
+        default_bound=None,
+        setting="max_mae_difference",
+        tasks=("regression",),
     ),
 )
 
 DISPARITY: Mapping[str, DisparitySpec] = {d.name: d for d in DISPARITIES}
 
 
-def disparities_of(*, scored: bool) -> tuple[DisparitySpec, ...]:
-    """The disparities a binary model has: all with scores, else those that need none."""
-    return tuple(d for d in DISPARITIES if scored or not d.needs_scores)
+def disparities_of(*, scored: bool, task: str = "binary_classification") -> tuple[DisparitySpec, ...]:
+    """The disparities a model of ``task`` has: all of its task with scores, else those that
+    need none (a multiclass model has each once per class)."""
+    return tuple(d for d in DISPARITIES if task in d.tasks and (scored or not d.needs_scores))

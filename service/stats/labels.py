@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from service.stats.layout import Batch, Layout
 from service.stats.outcomes import Outcomes, build_outcomes
 from service.stats.profile import Profile, predicted_labels
+from service.stats.slices import build_slices
 
 _A = TypeVar("_A")
 # Fields that name the aggregate's shape (or, for "shift", the origin of its sums) rather than sum over rows.
@@ -58,7 +59,9 @@ def label_delta(layout: Layout, batch: Batch) -> Profile:
     outcomes = {
         key: _outcomes_difference(value, unlabelled.get(key, empty)) for key, value in labelled.items()
     }
-    return replace(Profile.empty(layout), outcomes=outcomes)
+    # Unlabelled rows count in no slice, so the slices' change is the labelled rows' counts.
+    slices = build_slices(layout, batch, predicted=predicted)
+    return replace(Profile.empty(layout), outcomes=outcomes, slices=slices)
 
 
 def label_coverage(*, labelled: int, predicted: int) -> float | None:

@@ -174,16 +174,38 @@ def build_outcomes(
     """
     if predicted is None:
         return {OVERALL: Outcomes.empty(layout)}
-    if layout.task == "binary_classification":
-        keep, kernel = _binary_kernel(layout, batch, predicted)
-    elif layout.task == "multiclass_classification":
-        keep, kernel = _multiclass_kernel(layout, batch, predicted)
-    else:
-        keep, kernel = _regression_kernel(layout, batch, predicted)
+    keep, kernel = _kernel(layout, batch, predicted)
     out: dict[GroupKey, Outcomes] = {OVERALL: Outcomes.empty(layout)}
     for keys, codes in _groupings(layout, batch, keep):
         out.update((keys[index], outcome) for index, outcome in kernel(codes, len(keys)).items())
     return out
+
+
+def outcomes_by_part(
+    layout: Layout, batch: Batch, *, predicted: Labels | FloatArray | None, part: IntArray, parts: int
+) -> list[dict[GroupKey, Outcomes]]:
+    """``build_outcomes`` of the rows of each part (``part``: the part of each row, in
+    0..parts-1), every part in the same ``bincount`` passes: the cells are (part, group).
+    Each part's groups come in ``build_outcomes``' order."""
+    out: list[dict[GroupKey, Outcomes]] = [{OVERALL: Outcomes.empty(layout)} for _ in range(parts)]
+    if predicted is None:
+        return out
+    keep, kernel = _kernel(layout, batch, predicted)
+    kept = part[keep]
+    for keys, codes in _groupings(layout, batch, keep):
+        width = len(keys)
+        for index, outcome in kernel(kept * width + codes, parts * width).items():
+            row, group = divmod(index, width)
+            out[row][keys[group]] = outcome
+    return out
+
+
+def _kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
+    if layout.task == "binary_classification":
+        return _binary_kernel(layout, batch, predicted)
+    if layout.task == "multiclass_classification":
+        return _multiclass_kernel(layout, batch, predicted)
+    return _regression_kernel(layout, batch, predicted)
 
 
 def _groupings(layout: Layout, batch: Batch, keep: BoolArray) -> list[tuple[list[GroupKey], IntArray]]:
@@ -241,8 +263,10 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
         losses = [np.bincount(group[scored], weights=w, minlength=groups).tolist() for w in loss_powers]
         hist, sums = _score_histograms(layout.score_edges, group, groups, scores, labelled, actual)
         out: dict[int, Outcomes] = {}
-        for i in np.flatnonzero(rows).tolist():
-            c = cube[i].tolist()
+        filled = np.flatnonzero(rows)
+        # One tolist per array for the groups with rows (~40 of them per bucket), not per group.
+        cubes, hists, sums_of = cube[filled].tolist(), hist[filled].tolist(), sums[filled].tolist()
+        for i, c, h, w in zip(filled.tolist(), cubes, hists, sums_of, strict=True):
             counts = BinaryCounts(
                 n=sum(c),
                 predicted_positive=c[2] + c[3] + c[6] + c[7],
@@ -258,7 +282,6 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
                 log_loss_sq_sum=losses[1][i],
                 log_loss_cube_sum=losses[2][i],
             )
-            h, w = hist[i].tolist(), sums[i].tolist()
             histogram = ScoreHistogram(layout.score_edges, *map(tuple, h), *map(tuple, w))
             out[i] = Outcomes(binary=counts, scores=histogram)
         return out
@@ -281,7 +304,7 @@ def _score_histograms(
     key = (group[has] * 3 + kind) * bins + ScoreHistogram.bin_index(edges, scores[has])
     counts = np.bincount(key, minlength=groups * 3 * bins).reshape(groups, 3, bins)
     sums = np.bincount(key, weights=scores[has], minlength=groups * 3 * bins).reshape(groups, 3, bins)
-    return counts.astype(np.int64), sums.astype(np.float64)
+    return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
 
 
 def _class_index(classes: tuple[str, ...], column: Labels | FloatArray) -> IntArray:

@@ -11,11 +11,12 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TypeVar
 
 import numpy as np
 
-from service.stats.bins import NumericBins, representable
+from service.stats.bins import BoolArray, IntArray, NumericBins, representable
 from service.stats.layout import FloatArray, Labels, Vocabulary
 from service.stats.outcomes import stack_sum
 
@@ -229,3 +230,140 @@ def summarize_attribution(values: FloatArray) -> AttributionSummary:
     column = np.asarray(values, dtype=np.float64)
     keep = representable(column)
     return AttributionSummary(int(keep.sum()), float(np.abs(column[keep]).sum()))
+
+
+# ------------------------------------------------------------------ many parts at once
+# A pass folds ~30-750 bucket profiles; calling the kernels above once per bucket and column
+# cost ~5 ms of Python per bucket (~40 numpy calls of ~100 µs overhead each). The builders
+# below summarise every bucket of a batch at once: counts and bin sums in one ``bincount``
+# over (part × bin), and the float totals of each part from a slice of the part-ordered
+# column, so every field equals what the one-part builder gives for that part's rows alone
+# (``np.bincount`` adds each cell's weights in row order; a slice sums as the copy would).
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """Consecutive row ranges of a batch: part i is rows [bounds[i], bounds[i + 1])."""
+
+    bounds: IntArray
+
+    @classmethod
+    def of(cls, bounds: Sequence[int]) -> Parts:
+        edges = np.asarray(bounds, dtype=np.int64)
+        if edges.size < 2 or edges[0] != 0 or (np.diff(edges) < 0).any():
+            raise ValueError("part bounds must start at 0 and never decrease")
+        return cls(edges)
+
+    @property
+    def count(self) -> int:
+        return int(self.bounds.size - 1)
+
+    @property
+    def sizes(self) -> IntArray:
+        sizes: IntArray = np.diff(self.bounds)
+        return sizes
+
+    @property
+    def rows(self) -> int:
+        return int(self.bounds[-1])
+
+    def index(self) -> IntArray:
+        """The part of each row."""
+        return np.repeat(np.arange(self.count, dtype=np.int64), self.sizes)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """(start, stop) of each part."""
+        edges = self.bounds.tolist()
+        return list(pairwise(edges))
+
+    def within(self, keep: BoolArray) -> Parts:
+        """The parts of the rows where ``keep`` holds (still in order, so still consecutive)."""
+        kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        return Parts(kept[self.bounds])
+
+
+def _segment_sums(values: FloatArray, parts: Parts) -> list[float]:
+    """Σ of each part's values, summed as ``values[a:b].sum()`` (numpy's pairwise sum)."""
+    return [float(values[a:b].sum()) for a, b in parts.ranges()]
+
+
+def _segment_squares(values: FloatArray, parts: Parts) -> list[float]:
+    """Σv² of each part's values, as ``np.dot(v, v)`` of the part alone."""
+    return [float(np.dot(values[a:b], values[a:b])) for a, b in parts.ranges()]
+
+
+def _extremes(x: FloatArray, parts: Parts, counts: IntArray) -> tuple[list[float | None], list[float | None]]:
+    """Minimum and maximum of each part's values (None where it has none)."""
+    lows: list[float | None] = [None] * parts.count
+    highs: list[float | None] = [None] * parts.count
+    filled = np.flatnonzero(counts)
+    if filled.size:
+        # Empty parts have no length, so each filled part's segment ends where the next begins.
+        starts = parts.bounds[filled]
+        low, high = np.minimum.reduceat(x, starts).tolist(), np.maximum.reduceat(x, starts).tolist()
+        for i, part in enumerate(filled.tolist()):
+            lows[part], highs[part] = low[i], high[i]
+    return lows, highs
+
+
+def numeric_by_part(bins: NumericBins, values: FloatArray | None, parts: Parts) -> list[NumericSummary]:
+    """``summarize_numeric`` of each part's rows, in one pass over the column."""
+    sizes = parts.sizes.tolist()
+    if values is None:
+        return [NumericSummary.empty(bins, missing=n) for n in sizes]
+    column = np.asarray(values, dtype=np.float64)
+    keep = representable(column)
+    x, kept = (column, parts) if keep.all() else (column[keep], parts.within(keep))
+    part, index = kept.index(), bins.index(x)
+    key, cells = part * bins.bins + index, (parts.count, bins.bins)
+    histogram = np.bincount(key, minlength=parts.count * bins.bins).reshape(cells).tolist()
+    weights = x - bins.anchors[index] if bins.discrete else x
+    sums = np.bincount(key, weights=weights, minlength=parts.count * bins.bins).reshape(cells).tolist()
+    below = np.bincount(part[x < bins.edges[0]], minlength=parts.count).tolist()
+    above = np.bincount(part[x > bins.edges[-1]], minlength=parts.count).tolist()
+    totals, squares = _segment_sums(x, kept), _segment_squares(x - bins.center, kept)
+    counts = kept.sizes
+    lows, highs = _extremes(x, kept, counts)
+    return [
+        NumericSummary(
+            n,
+            sizes[i] - n,
+            tuple(histogram[i]),
+            tuple(sums[i]),
+            below[i],
+            above[i],
+            totals[i],
+            squares[i],
+            lows[i],
+            highs[i],
+            bins.center,
+        )
+        if n
+        else NumericSummary.empty(bins, missing=sizes[i])
+        for i, n in enumerate(counts.tolist())
+    ]
+
+
+def categorical_by_part(
+    vocabulary: Vocabulary, values: Labels | None, parts: Parts
+) -> list[CategoricalSummary]:
+    """``summarize_categorical`` of each part's rows, in one pass over the column."""
+    if values is None:
+        return [CategoricalSummary.empty(vocabulary, missing=n) for n in parts.sizes.tolist()]
+    width = len(vocabulary.values) + 3  # values, other-known, unseen, missing
+    k = width - 3
+    key = parts.index() * width + vocabulary.codes(values)
+    cells = np.bincount(key, minlength=parts.count * width).reshape(parts.count, width).tolist()
+    return [CategoricalSummary(sum(c[: k + 2]), c[k + 2], (*c[:k], c[k] + c[k + 1]), c[k + 1]) for c in cells]
+
+
+def attributions_by_part(values: FloatArray, parts: Parts) -> list[AttributionSummary]:
+    """``summarize_attribution`` of each part's rows."""
+    column = np.asarray(values, dtype=np.float64)
+    keep = representable(column)
+    kept = parts.within(keep)
+    magnitudes = np.abs(column[keep])
+    return [
+        AttributionSummary(n, total)
+        for n, total in zip(kept.sizes.tolist(), _segment_sums(magnitudes, kept), strict=True)
+    ]

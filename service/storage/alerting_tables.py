@@ -161,6 +161,9 @@ class Incident(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     # Every acknowledgement in order: {"by", "at", "note"} (who, when, what was done).
     notes: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    # A performance incident's top failing slices (service/alerting/incident_slices.py);
+    # None for other kinds, or while none could be computed.
+    slices: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument, nullable=True)
 
 
 class AlertTransition(Base):

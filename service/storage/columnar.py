@@ -63,6 +63,9 @@ class CopyPlan:
     documents: tuple[tuple[str, tuple[JsonField, ...]], ...] = ()
 
 
+Typed = CopyPlan  # the name the fold's prefetching reads (aggregation/prefetch.py) use
+
+
 def read_columns(
     session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
 ) -> Columns:

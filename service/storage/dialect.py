@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import psycopg
 import sqlalchemy.exc
-from sqlalchemy import BigInteger, String, Table, any_, bindparam, cast, func, text
+from sqlalchemy import BigInteger, Connection, String, Table, any_, bindparam, cast, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -137,9 +137,22 @@ def plan_each_execution(session: Session) -> None:
     JIT cost ~77 ms a pass and parallel workers only contend on a small machine (0.96 → 0.79 s).
     SQLite plans every execution already."""
     if is_postgres(session):
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        for statement in _PLAN_EACH_EXECUTION:
+            session.execute(text(statement))
+
+
+_PLAN_EACH_EXECUTION = (
+    "SET LOCAL plan_cache_mode = force_custom_plan",
+    "SET LOCAL jit = off",
+    "SET LOCAL max_parallel_workers_per_gather = 0",
+)
+
+
+def plan_each_execution_on(connection: Connection) -> None:
+    """``plan_each_execution`` for the transaction of a Postgres connection of its own (one
+    that reads beside a session's transaction, ``aggregation/prefetch.py``)."""
+    for statement in _PLAN_EACH_EXECUTION:
+        connection.execute(text(statement))
 
 
 def epoch_seconds(session: Session, column: Any) -> Any:

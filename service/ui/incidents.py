@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from service.alerting.incident_rules import IncidentState
 from service.alerting.incident_schemas import CauseView, IncidentDetail, IncidentPage, IncidentView
+from service.alerting.incident_slices import cell_text
 from service.alerting.schemas import AlertView
 from service.ui.charts import fmt
 from service.ui.pages import ago, e, empty, layout, model_href, pill, stamp, table
@@ -15,7 +17,7 @@ LISTED = 200  # incidents on the list page; older ones through the API's paging
 
 
 def _state(incident: IncidentView) -> str:
-    return pill("firing" if incident.state == "open" and incident.open_alerts else incident.state)
+    return pill("firing" if incident.state == IncidentState.OPEN and incident.open_alerts else incident.state)
 
 
 def _row(incident: IncidentView, root: str, now: datetime) -> str:
@@ -84,6 +86,20 @@ def _notes(incident: IncidentView) -> str:
     return f'<ul class="notes">{items}</ul>'
 
 
+def _slices(incident: IncidentView) -> str:
+    """A performance incident's top failing slices over its span (alerting/incident_slices.py)."""
+    if not incident.slices:
+        return ""
+    items = "".join(
+        '<li class="incident-slice">'
+        + " &amp; ".join(f"<strong>{e(cell_text(c.kind, c.column, c.value))}</strong>" for c in s.slice)
+        + f' <span class="subtle">{e(s.metric)} {e(fmt(s.value))} ({e(fmt(s.ci_low))} – {e(fmt(s.ci_high))})'
+        + f" vs {e(fmt(s.rest_value))} for the rest, n = {s.n}, q = {s.q_value:.2g}</span></li>"
+        for s in incident.slices
+    )
+    return f'<h2>Failing slices, worst first</h2><ol class="slices">{items}</ol>'
+
+
 def detail_page(detail: IncidentDetail, root: str, now: datetime, csrf: str | None = None) -> str:
     incident = detail.incident
     causes = "".join(_cause_item(c, root, incident.id) for c in incident.causes) or "<li>—</li>"
@@ -117,7 +133,7 @@ def detail_page(detail: IncidentDetail, root: str, now: datetime, csrf: str | No
         f'<h1 data-incident="{incident.id}">Incident #{incident.id}</h1>'
         f'<p class="lead" data-title>{e(incident.title)}</p>'
         f'<div class="meta">{"".join(f"<span>{m}</span>" for m in meta)}</div>'
-        f'<h2>Likely causes, most likely first</h2><ol class="causes">{causes}</ol>'
+        f'<h2>Likely causes, most likely first</h2><ol class="causes">{causes}</ol>{_slices(incident)}'
         f"<h2>Alerts ({len(detail.alerts)})</h2>{alerts}"
         f"<h2>Acknowledgements</h2>{_notes(incident)}"
     )

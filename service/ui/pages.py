@@ -21,6 +21,7 @@ from service.ui.schemas import (
     Overview,
 )
 from service.ui.service import TOP_FEATURES, WINDOWS_SHOWN
+from service.ui.slices import slices_section
 from service.ui.style import CSS
 
 
@@ -311,7 +312,7 @@ def model_page(page: ModelPage, root: str, csrf: str | None = None) -> str:
         "label coverage have arrived, so it may still move and it never alerts. A red rim is an alert: the "
         "whole interval is past the threshold. An amber rim is <em>watch</em>: the value is past the "
         "threshold but its interval still reaches it, so the window's rows cannot tell yet.</p>"
-        f"{performance}"
+        f"{performance}{slices_section(page.slices) if page.last_window else ''}"
         f"<h2>Fairness</h2>{_fairness(page.fairness)}"
         f"<h2>Recently resolved alerts</h2>{recent}"
     )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from service.stats.slice_search import SliceFinding
+
 
 class Point(NamedTuple):
     """One window's figure. ``x`` is the window end; ``y`` None means no value
@@ -131,6 +133,17 @@ class FairnessBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class SliceTable:
+    """The newest window's failing slices (``ui/slices.py``), worst lower bound first."""
+
+    metric: str
+    n: int
+    value: float | None
+    tested: int
+    findings: tuple[SliceFinding, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelPage:
     name: str
     version: str
@@ -147,3 +160,5 @@ class ModelPage:
     recent_alerts: tuple[AlertRow, ...]
     now: datetime
     multivariate: Chart | None = None
+    # The newest window's failing slices (ui/slices.py); None when there are no counts.
+    slices: SliceTable | None = None

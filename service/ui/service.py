@@ -8,7 +8,8 @@ layout has one; performance the first
 ``PERFORMANCE_CHARTS`` metrics of ``PERFORMANCE_ORDER`` that the model has, realised with
 its interval and, when stored, the label-free estimate; fairness, per protected attribute or
 intersection, the selection rate of each group and the disparate impact ratio
-(min_g SR_g / max_g SR_g) with its interval.
+(min_g SR_g / max_g SR_g) with its interval (a multiclass model: per class, one-vs-rest; a
+regression model: each group's mean error and their max − min).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from service.ui.schemas import (
     Point,
     Series,
 )
+from service.ui.slices import slice_table
 from service.windows import queries as windows
 from service.windows.queries import FigureRecord, RunSummary, recent_runs
 
@@ -57,7 +59,7 @@ CHARTED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("drift", ("drift_score", MULTIVARIATE)),
     ("performance", None),
     ("estimated_performance", None),
-    ("fairness", ("selection_rate", "disparate_impact_ratio")),
+    ("fairness", ("selection_rate", "disparate_impact_ratio", "mean_error", "mean_error_difference")),
 )
 PERFORMANCE_ORDER = (
     "roc_auc",
@@ -254,39 +256,67 @@ def performance_charts(figures: Figures) -> tuple[Chart, ...]:
     return tuple(charts)
 
 
-def fairness_blocks(figures: Figures) -> tuple[FairnessBlock, ...]:
-    rates: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)
-    for key in figures.keys("fairness", "selection_rate"):
-        rates[key[3]].append(key)
-    ratios = {k[3]: k for k in figures.keys("fairness", "disparate_impact_ratio") if not k[4]}
-    # Single attributes first, then intersections ("sex×age_band"), each alphabetically.
-    attributes = sorted(set(rates) | set(ratios), key=lambda a: ("×" in a, a))
-    blocks = []
-    for attribute in attributes:
-        groups = rates.get(attribute, [])[:MAX_GROUPS]
-        charts = [
+# Per task, the group figure and the disparity charted for each attribute: a classifier's
+# selection rate per group and disparate impact ratio; a regression model's mean error (bias,
+# in the target's unit) per group and its max − min. A multiclass model has one block per
+# class (the figures' ``feature``), at most ``MAX_CLASSES`` per attribute.
+FAIRNESS_CHARTS = (("selection_rate", "disparate_impact_ratio"), ("mean_error", "mean_error_difference"))
+MAX_CLASSES = 8
+_Key = tuple[str, str, str, str, str]
+
+
+def _fairness_block(
+    figures: Figures, subject: tuple[str, str], groups: list[_Key], disparity: _Key | None
+) -> FairnessBlock:
+    """The charts of one attribute (and class): its groups' rate, then its disparity."""
+    attribute, class_ = subject
+    title = f"{attribute} · class {class_}" if class_ else attribute
+    slug = f"{attribute}-{class_}" if class_ else attribute
+    rate, shown = groups[0][1] if groups else "", groups[:MAX_GROUPS]
+    label = rate.replace("_", " ").capitalize()
+    charts = [
+        Chart(
+            key=f"fairness-{slug}-{rate}",
+            title=f"{label} per group of {title}",
+            series=tuple(Series(k[4], figures.points(k)) for k in shown),
+            xs=figures.xs,
+            y_floor=0.0 if rate == "selection_rate" else None,
+        )
+    ]
+    if disparity is not None:
+        ratio = disparity[1] == "disparate_impact_ratio"
+        charts.append(
             Chart(
-                key=f"fairness-{attribute}-selection_rate",
-                title=f"Selection rate per group of {attribute}",
-                series=tuple(Series(k[4], figures.points(k)) for k in groups),
+                key=f"fairness-{slug}-{disparity[1]}",
+                title=f"{'Disparate impact ratio' if ratio else 'Mean error difference'} of {title}",
+                series=(
+                    Series("impact ratio" if ratio else "max − min", figures.points(disparity), band=True),
+                ),
                 xs=figures.xs,
+                thresholds=figures.thresholds([disparity]),
                 y_floor=0.0,
+                y_ceiling=1.0 if ratio else None,
             )
-        ]
-        if attribute in ratios:
-            key = ratios[attribute]
-            charts.append(
-                Chart(
-                    key=f"fairness-{attribute}-disparate_impact_ratio",
-                    title=f"Disparate impact ratio of {attribute}",
-                    series=(Series("impact ratio", figures.points(key), band=True),),
-                    xs=figures.xs,
-                    thresholds=figures.thresholds([key]),
-                    y_floor=0.0,
-                    y_ceiling=1.0,
-                )
-            )
-        blocks.append(FairnessBlock(attribute, tuple(k[4] for k in groups), tuple(charts)))
+        )
+    return FairnessBlock(title, tuple(k[4] for k in shown), tuple(charts))
+
+
+def fairness_blocks(figures: Figures) -> tuple[FairnessBlock, ...]:
+    rates: dict[tuple[str, str], list[_Key]] = defaultdict(list)
+    disparities: dict[tuple[str, str], _Key] = {}
+    for rate, disparity in FAIRNESS_CHARTS:
+        for key in figures.keys("fairness", rate):
+            rates[(key[3], key[2])].append(key)
+        disparities.update({(k[3], k[2]): k for k in figures.keys("fairness", disparity) if not k[4]})
+    # Single attributes first, then intersections ("sex×age_band"), each alphabetically; classes
+    # alphabetically within an attribute.
+    subjects = sorted(set(rates) | set(disparities), key=lambda s: ("×" in s[0], s[0], s[1]))
+    per_attribute: dict[str, int] = defaultdict(int)
+    blocks = []
+    for subject in subjects:
+        per_attribute[subject[0]] += 1
+        if per_attribute[subject[0]] <= MAX_CLASSES:
+            blocks.append(_fairness_block(figures, subject, rates.get(subject, []), disparities.get(subject)))
     return tuple(blocks)
 
 
@@ -325,4 +355,7 @@ def model_page(session: Session, name: str, version: str | None, now: datetime) 
         ),
         recent_alerts=tuple(alert_row(r) for r in recent),
         now=now,
+        slices=slice_table(
+            session, model_id, chosen.id, None if newest is None else (newest.window_start, newest.window_end)
+        ),
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
 from service.context import Context
 from service.errors import ErrorBody, Invalid
-from service.ranges import utc_parameter
+from service.ranges import checked_range, utc_parameter
 from service.registry.schemas import VERSION_PATTERN, ModelNamePath
 from service.registry.service import load_model, pick_version
 from service.storage.database import unit_of_work
@@ -24,8 +24,12 @@ from service.windows.schemas import (
     Family,
     WindowRequest,
 )
+from service.windows.slice_schemas import SliceMetric, SlicesResponse
+from service.windows.slices import SliceQuery, find_slices
 
 router = APIRouter(prefix="/v1/models", tags=["evaluations"])
+# A range merges one stored profile per day at most (~1 ms each), so a year costs ~0.4 s.
+MAX_SLICE_RANGE = timedelta(days=400)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON (the message gives the byte position)."},
@@ -97,3 +101,29 @@ def backtest(name: ModelNamePath, request: BacktestRequest, context: Context) ->
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
         return ondemand.backtest(session, model, request, context.clock())
+
+
+@router.get("/{name}/slices", summary="Slices performing worse than the rest", responses=_ERRORS)
+def slices(
+    name: ModelNamePath,
+    context: Context,
+    from_: Annotated[
+        datetime, Query(alias="from", description="Start of the range (floored to the bucket grid).")
+    ],
+    to: Annotated[datetime, Query(description="End of the range (ceiled to the bucket grid).")],
+    metric: Annotated[
+        SliceMetric | None, Query(description="error_rate (default), tpr, fpr; mae for regression.")
+    ] = None,
+    version: Annotated[str | None, Query(pattern=VERSION_PATTERN)] = None,
+    fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini–Hochberg level.")] = 0.05,
+    confidence: Annotated[float, Query(gt=0.5, lt=1, description="Of the intervals.")] = 0.95,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> SlicesResponse:
+    """Categories, numeric bins (reference deciles), protected groups and pairs of them whose
+    metric over [from, to) is significantly worse than the rest of the range's rows, with the
+    false-discovery rate held at `fdr` across every slice tested (docs/statistics-outcomes.md),
+    ranked by the lower confidence bound of how much worse. From the stored bucket profiles."""
+    start, end = checked_range(from_, to, MAX_SLICE_RANGE)
+    query = SliceQuery(start, end, metric, version, fdr, confidence, limit)
+    with unit_of_work(context.sessions) as session:
+        return find_slices(session, load_model(session, name), query)

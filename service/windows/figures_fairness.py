@@ -13,8 +13,12 @@ The rules are in the docstring of ``service.windows.figures`` (rule 5). Decision
   is not counted in that family. Each disparity's interval already holds for
   max − min over its groups (``service.stats.fairness``), which accounts for picking the
   extreme groups after looking at the data.
-- Per-group figures (selection_rate, tpr, fpr, ppv, calibration_in_the_large, ece) carry no
-  threshold; their intervals are at the monitor's confidence.
+- Per-group figures (selection_rate, tpr, fpr, ppv, calibration_in_the_large, ece; for a
+  regression model mean_error and mae) carry no threshold; their intervals are at the
+  monitor's confidence.
+- Regression and multiclass models (``figures_fairness_tasks``) join the same family; a
+  multiclass model has each disparity once per class, one-vs-rest, so the family counts
+  attributes × classes × disparities with a bound.
 - representation_shift: alert when its BH-adjusted q < α and Cramér's V ≥ 0.1; ``watch`` when
   V ≥ 0.1 without significance.
 """
@@ -25,9 +29,8 @@ from collections.abc import Mapping, Sequence
 
 from service.kernel.states import FigureStatus
 from service.stats.aggregates import BinaryCounts
-from service.stats.disparities import DISPARITIES, DISPARITY, disparities_of
+from service.stats.disparities import DISPARITIES
 from service.stats.fairness import (
-    Disparity,
     RepresentationReport,
     fairness_report,
     group_rates,
@@ -35,7 +38,6 @@ from service.stats.fairness import (
 )
 from service.stats.fdr import benjamini_hochberg
 from service.stats.group_calibration import calibration_report
-from service.stats.intervals import MetricValue
 from service.stats.layout import Layout
 from service.stats.outcomes import Outcomes
 from service.stats.performance import calibration_error
@@ -44,15 +46,21 @@ from service.windows.figures_base import (
     FAIRNESS,
     Decider,
     Figure,
-    Limit,
     judged,
     provisional,
 )
+from service.windows.figures_fairness_tasks import alerting_disparities as alerting_disparities
+from service.windows.figures_fairness_tasks import (
+    disparity_figure,
+    multiclass_fairness_figures,
+    regression_fairness_figures,
+)
+from service.windows.figures_fairness_tasks import disparity_limit as disparity_limit
 from service.windows.policy import EvaluationPolicy, FairnessPolicy
 
 # Figures that need labels (and so follow the provisional rule); selection rate, statistical
 # parity and disparate impact read predictions only.
-LABEL_RATES = frozenset({"tpr", "fpr", "ppv", "calibration_in_the_large", "ece"})
+LABEL_RATES = frozenset({"tpr", "fpr", "ppv", "calibration_in_the_large", "ece", "mean_error", "mae"})
 LABEL_DISPARITIES = frozenset(d.name for d in DISPARITIES if d.needs_labels)
 # Cramér's V below 0.1 is a negligible association (Cohen's w = 0.1, "small"); the same
 # default as the categorical drift threshold on Jensen-Shannon distance.
@@ -69,25 +77,6 @@ def groupings(layout: Layout) -> list[tuple[str, ...]]:
 def named_groups(profile: Profile, attributes: Sequence[str]) -> dict[str, Outcomes]:
     """Outcomes per group with rows, keyed "F" or, for an intersection, "F|18-25"."""
     return {GROUP_JOIN.join(k): o for k, o in group_outcomes(profile, attributes).items() if o.rows > 0}
-
-
-def disparity_limit(metric: str, settings: FairnessPolicy) -> Limit | None:
-    """Every difference is max − min ≥ 0 (fairness.py), so |value| = value: alert above; a
-    ratio (min / max) alerts below its minimum; no bound, no limit (reported only)."""
-    bound = settings.bounds[metric]
-    if bound is None:
-        return None
-    return Limit(low=bound) if DISPARITY[metric].form == "ratio" else Limit(high=bound)
-
-
-def alerting_disparities(settings: FairnessPolicy, *, scored: bool) -> int:
-    """How many disparities of one attribute can alert: those with a bound (the family's size)."""
-    return sum(1 for d in disparities_of(scored=scored) if settings.bounds[d.name] is not None)
-
-
-def _disparity_figure(attribute: str, d: Disparity, settings: FairnessPolicy, decider: Decider) -> Figure:
-    metric = MetricValue(d.metric, d.value, d.n, d.ci_low, d.ci_high, d.status, d.method)
-    return judged(FAIRNESS, metric, disparity_limit(d.metric, settings), decider, attribute=attribute)
 
 
 def _group_figures(
@@ -143,7 +132,7 @@ def binary_fairness_figures(
         )
         disparities.append(calibration.disparity)
     figures = _group_figures(attribute, groups, settings, decider, scored)
-    return figures + [_disparity_figure(attribute, d, settings, decider) for d in disparities]
+    return figures + [disparity_figure(attribute, d, settings, decider) for d in disparities]
 
 
 def _label_based(figure: Figure) -> bool:
@@ -174,6 +163,31 @@ def _representation_figure(report: RepresentationReport, q: float | None, alpha:
     )
 
 
+def _family_per_grouping(layout: Layout, settings: FairnessPolicy, scored: bool) -> int:
+    """Disparities with a bound per attribute or intersection: a multiclass model has each per class."""
+    per_class = alerting_disparities(settings, scored=scored, task=layout.task)
+    return per_class * len(layout.classes) if layout.task == "multiclass_classification" else per_class
+
+
+def _task_figures(
+    layout: Layout,
+    name: str,
+    ref: Mapping[str, Outcomes],
+    win: Mapping[str, Outcomes],
+    settings: FairnessPolicy,
+    decider: Decider,
+    *,
+    level: float,
+    scored: bool,
+) -> list[Figure]:
+    """Group figures and disparities of one attribute or intersection, as the model's task has them."""
+    if layout.task == "binary_classification":
+        return binary_fairness_figures(name, ref, win, settings, decider, level=level, scored=scored)
+    if layout.task == "multiclass_classification":
+        return multiclass_fairness_figures(name, layout.classes, ref, win, settings, decider, level=level)
+    return regression_fairness_figures(name, ref, win, settings, decider, level=level)
+
+
 def fairness_figures(
     layout: Layout,
     reference: Profile,
@@ -183,25 +197,20 @@ def fairness_figures(
     *,
     early: bool,
 ) -> list[Figure]:
-    """Per attribute and intersection: group figures and disparities (binary), then representation.
+    """Per attribute and intersection: group figures and disparities (every task), then representation.
 
     Representation p-values are BH-adjusted across the attributes and intersections of the
     window (their own family: fairness.py leaves FDR to the caller).
     """
-    binary = layout.task == "binary_classification"
-    scored = binary and layout.score is not None
+    scored = layout.task == "binary_classification" and layout.score is not None
     every = groupings(layout)
-    level = decider.level(len(every) * alerting_disparities(policy.fairness, scored=scored) if binary else 0)
+    level = decider.level(len(every) * _family_per_grouping(layout, policy.fairness, scored))
     blocks: list[list[Figure]] = []
     reports: list[RepresentationReport] = []
     for attributes in every:
         name = INTERSECTION_JOIN.join(attributes)
         ref, win = named_groups(reference, attributes), named_groups(window, attributes)
-        block = []
-        if binary:
-            block = binary_fairness_figures(
-                name, ref, win, policy.fairness, decider, level=level, scored=scored
-            )
+        block = _task_figures(layout, name, ref, win, policy.fairness, decider, level=level, scored=scored)
         blocks.append([provisional(f) if early and _label_based(f) else f for f in block])
         counts = {g: o.rows for g, o in ref.items()}, {g: o.rows for g, o in win.items()}
         reports.append(

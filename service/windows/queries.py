@@ -21,6 +21,7 @@ from service.windows.figures import Figure
 from service.windows.figures_fairness import INTERSECTION_JOIN, groupings, named_groups
 from service.windows.repository import FigureRecord
 from service.windows.service import ProfileCache, compute, target_of
+from service.windows.slices import default_search as window_slices
 
 __all__ = [
     "FigureRecord",
@@ -40,6 +41,7 @@ __all__ = [
     "period_figures",
     "period_runs",
     "recent_runs",
+    "window_slices",
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, and_, case, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from service.kernel.states import FigureStatus
 from service.storage.claim import skip_locked
 from service.storage.dialect import insert_or_update
 from service.storage.engine_tables import BucketProfile, Evaluation, WindowRun, WindowTask
@@ -254,7 +255,7 @@ def breaches_inside(
         WindowRun.latest.is_(True),
         WindowRun.window_start >= start,
         WindowRun.window_end <= end,
-        Evaluation.status == "alert",
+        Evaluation.status == FigureStatus.ALERT,
     )
     joined = select(Evaluation, WindowRun).join(WindowRun, WindowRun.id == Evaluation.run_id).where(inside)
     total = session.execute(

@@ -128,8 +128,9 @@ def test_sign_in_refuses_a_form_without_its_token_and_keys_that_may_not_read(liv
     assert huge.status_code == 413
 
 
-def test_the_cookies_are_secure_behind_a_tls_proxy(database_url: str, tmp_path: Path) -> None:
-    with serve(database_url, tmp_path / "a", MODELMON_PUBLIC_URL="https://modelmon.example.com") as base:
+def test_the_cookies_are_secure_behind_a_tls_proxy(sqlite_url: str, tmp_path: Path) -> None:
+    # SQLite alone: the flag follows the settings and the proxy headers, not the database.
+    with serve(sqlite_url, tmp_path / "a", MODELMON_PUBLIC_URL="https://modelmon.example.com") as base:
         signed = _sign_in(base, TEST_ADMIN_KEY)
         assert signed.status_code == 303
         assert "; secure" in _set_cookies(signed)["modelmon_session"].lower()
@@ -137,9 +138,9 @@ def test_the_cookies_are_secure_behind_a_tls_proxy(database_url: str, tmp_path: 
     # Without a public URL, X-Forwarded-Proto counts from the proxies MODELMON_FORWARDED_ALLOW_IPS
     # names (uvicorn's default: 127.0.0.1, where the test connects from) and from no one else.
     proto = {"X-Forwarded-Proto": "https"}
-    with serve(database_url, tmp_path / "b") as base:
+    with serve(sqlite_url, tmp_path / "b") as base:
         assert "; secure" in _set_cookies(_sign_in(base, TEST_ADMIN_KEY, **proto))["modelmon_session"].lower()
-    with serve(database_url, tmp_path / "c", MODELMON_FORWARDED_ALLOW_IPS="192.0.2.1") as base:
+    with serve(sqlite_url, tmp_path / "c", MODELMON_FORWARDED_ALLOW_IPS="192.0.2.1") as base:
         assert (
             "secure" not in _set_cookies(_sign_in(base, TEST_ADMIN_KEY, **proto))["modelmon_session"].lower()
         )

@@ -118,3 +118,26 @@ def test_watch_is_its_own_flag_and_never_a_breach() -> None:
     assert pair("fairness_ci_lower", "fairness_ci_upper", "sex", odds) == (0.02, 0.27)
     assert pair("performance_watch", "performance_breached", "ece") == (1, 0)
     assert pair("feature_drift_watch", "feature_drifted", "income") == (1, 0)
+
+
+def test_a_multiclass_disparity_exports_its_worst_class_and_no_per_class_rates() -> None:
+    """Per (attribute, metric): the alerting class wins over a larger value that only watches;
+    for the ratio the smallest value wins; classes never count as omitted features."""
+    spd, ratio = "statistical_parity_difference", "disparate_impact_ratio"
+    rows = [
+        _row("fairness", spd, feature="approve", attribute="sex", value=0.3, status="watch"),
+        _row("fairness", spd, feature="decline", attribute="sex", value=0.2, status="alert"),
+        _row("fairness", spd, feature="refer", attribute="sex", value=0.01),
+        _row("fairness", ratio, feature="approve", attribute="sex", value=0.9),
+        _row("fairness", ratio, feature="refer", attribute="sex", value=0.85),
+        _row("fairness", "selection_rate", feature="refer", attribute="sex", group="F", value=0.3),
+    ]
+    health = ModelFamilies(Budget(top_k_features=1, max_groups=5))
+    health.add_run(RUN, rows, frozenset())
+    value = health.by_name["modelmon_fairness_value"].samples
+    breached = health.by_name["modelmon_fairness_breached"].samples
+    assert value[("credit", "v1", "sex", spd)] == 0.2
+    assert breached[("credit", "v1", "sex", spd)] == 1.0
+    assert value[("credit", "v1", "sex", ratio)] == 0.85
+    assert health.by_name["modelmon_fairness_group_rate"].samples == {}
+    assert health.by_name["modelmon_metrics_omitted_subjects"].samples[("credit", "v1")] == 0

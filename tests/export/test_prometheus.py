@@ -30,7 +30,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.export.families import MODEL_FAMILIES
 from service.export.snapshot import STORED_FAMILIES
 from tests.export import promql, traffic
-from tests.export.data import populate
 from tests.export.live import Prometheus, prometheus, wait_for
 from tests.live import serve
 from tests.tools import require_binary
@@ -61,12 +60,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> str:
+def database(tmp_path_factory: pytest.TempPathFactory, populated_template: Path) -> str:
     path = tmp_path_factory.mktemp("metrics-db") / "modelmon.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    populate(url)
-    return url
+    shutil.copy(populated_template, path)
+    return f"sqlite:///{path}"
 
 
 def _ready(server: Prometheus, stack_targets: list[str]) -> bool:

@@ -31,7 +31,6 @@ from service.export.families import Budget, Family
 from service.export.snapshot import read_snapshot
 from service.export.text import go_float, render_text
 from service.storage.database import create_session_factory, unit_of_work
-from tests.export.data import populate
 from tests.tools import require_binary
 
 AWKWARD_VALUES = (
@@ -144,11 +143,10 @@ def test_names_and_samples_prometheus_client_would_mangle_are_refused(family: Fa
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> list[Family]:
+def snapshot(tmp_path_factory: pytest.TempPathFactory, populated_template: Path) -> list[Family]:
     """The stored-state families of two evaluated models (credit, churn), default budget."""
     path = tmp_path_factory.mktemp("text-db") / "modelmon.db"
-    shutil.copy(sqlite_template, path)
-    populate(f"sqlite:///{path}")
+    shutil.copy(populated_template, path)
     engine = create_engine(f"sqlite:///{path}")
     try:
         with unit_of_work(create_session_factory(engine)) as session:

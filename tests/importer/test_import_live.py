@@ -3,12 +3,15 @@ interruption and a re-run, from Parquet and from CSV; refusals name the file's r
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,14 +29,39 @@ from tests.live import serve
 
 pytestmark = pytest.mark.slow
 
+_MODEL_NUMBERS = itertools.count()
 RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
 
 
-@pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    with serve(database_url, tmp_path / "server", MODELMON_AUTO_MIGRATE="true") as base:
-        assert httpx.post(f"{base}/v1/models", json=registration(), headers=AUTH_HEADERS).status_code == 201
+@dataclass(frozen=True)
+class Live:
+    """A model of its own on the module's live server."""
+
+    base: str
+    model: str
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One live server per database for the module (a start costs ~3 s on 2 cores); each test
+    registers its own model on it, so none sees another's rows."""
+    folder = tmp_path_factory.mktemp("import-live")
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), folder / "modelmon.db")
+        url = f"sqlite:///{folder / 'modelmon.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        request.getfixturevalue("reset_postgres")()
+    with serve(url, folder / "server", MODELMON_AUTO_MIGRATE="true") as base:
         yield base
+
+
+@pytest.fixture
+def live_server(server: str) -> Live:
+    model = f"credit-{next(_MODEL_NUMBERS)}"
+    body = registration(model)
+    assert httpx.post(f"{server}/v1/models", json=body, headers=AUTH_HEADERS).status_code == 201
+    return Live(server, model)
 
 
 def rows(count: int, start: int = 0) -> pa.Table:
@@ -44,22 +72,24 @@ def rows(count: int, start: int = 0) -> pa.Table:
     return table_of(records)
 
 
-def command(base: str, path: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "service", "import", str(path), "--model", "credit", "--url", base, *extra]
+def command(live: Live, path: Path, *extra: str) -> list[str]:
+    base = [sys.executable, "-m", "service", "import", str(path), "--model", live.model, "--url", live.base]
+    return [*base, *extra]
 
 
-def run(base: str, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run(live: Live, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MODELMON_KEY": TEST_ADMIN_KEY}
-    return subprocess.run(command(base, path, *extra), env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command(live, path, *extra), env=env, capture_output=True, text=True, timeout=300)
 
 
-def counts(base: str) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(f"{base}/v1/models/credit", headers=AUTH_HEADERS).json()["counts"]
+def counts(live: Live) -> dict[str, Any]:
+    answer = httpx.get(f"{live.base}/v1/models/{live.model}", headers=AUTH_HEADERS)
+    result: dict[str, Any] = answer.json()["counts"]
     return result
 
 
 def test_a_parquet_file_is_stored_once_and_a_rerun_is_all_duplicates(
-    live_server: str, tmp_path: Path
+    live_server: Live, tmp_path: Path
 ) -> None:
     path = tmp_path / "predictions.parquet"
     pq.write_table(rows(3_000), path, row_group_size=700)  # batches cross row groups
@@ -73,7 +103,7 @@ def test_a_parquet_file_is_stored_once_and_a_rerun_is_all_duplicates(
     assert counts(live_server)["predictions"] == 3_000
 
 
-def test_an_interrupted_import_resumed_stores_every_row_once(live_server: str, tmp_path: Path) -> None:
+def test_an_interrupted_import_resumed_stores_every_row_once(live_server: Live, tmp_path: Path) -> None:
     path = tmp_path / "predictions.parquet"
     pq.write_table(rows(4_000), path)
     state = tmp_path / "import.state"
@@ -95,7 +125,7 @@ def test_an_interrupted_import_resumed_stores_every_row_once(live_server: str, t
     assert "0 stored, 4,000 duplicates" in without_state.stdout
 
 
-def test_a_csv_file_is_imported_and_a_bad_row_is_named_by_its_row(live_server: str, tmp_path: Path) -> None:
+def test_a_csv_file_is_imported_and_a_bad_row_is_named_by_its_row(live_server: Live, tmp_path: Path) -> None:
     table = rows(2_500)
     path = tmp_path / "predictions.csv"
     csv.write_csv(table, path)
@@ -112,7 +142,7 @@ def test_a_csv_file_is_imported_and_a_bad_row_is_named_by_its_row(live_server: s
     assert counts(live_server)["predictions"] == 2_500 + 1_000  # the batches before it are stored
 
 
-def test_outcomes_from_a_file(live_server: str, tmp_path: Path) -> None:
+def test_outcomes_from_a_file(live_server: Live, tmp_path: Path) -> None:
     run(live_server, _parquet(tmp_path / "p.parquet", rows(100)), "--batch-size", "100")
     outcomes = table_of([outcome(i, timestamp=(RECENT + timedelta(days=1)).isoformat()) for i in range(150)])
     result = run(live_server, _parquet(tmp_path / "o.parquet", outcomes), "--kind", "outcomes")
@@ -122,7 +152,7 @@ def test_outcomes_from_a_file(live_server: str, tmp_path: Path) -> None:
 
 
 def test_an_unknown_model_or_a_missing_file_stops_with_its_exit_code(
-    live_server: str, tmp_path: Path
+    live_server: Live, tmp_path: Path
 ) -> None:
     path = _parquet(tmp_path / "p.parquet", rows(10))
     unknown = run(live_server, path, "--model", "nobody")

@@ -210,8 +210,9 @@ def test_round_trip_dict_and_bytes(data: tuple[Layout, CreditData, CreditData]) 
     blob = profile_to_bytes(profile)
     assert profile_from_bytes(blob) == profile
     assert profile_from_bytes(profile_to_bytes(Profile.empty(layout))) == Profile.empty(layout)
-    # 15 x 100 bins (counts + sums) + 5 vocabularies + ~15 groups: measured ≈ 25-29 kB.
-    assert len(blob) < 40_000
+    # 15 x 100 bins (counts + sums) + 5 vocabularies + ~15 groups: measured ≈ 25-29 kB; the
+    # slice counts (stats/slices.py, ≤ 5,300 numbers) add ≈ 3.5 kB.
+    assert len(blob) < 45_000
 
 
 def test_profiles_refuse_to_merge_across_layouts(data: tuple[Layout, CreditData, CreditData]) -> None:

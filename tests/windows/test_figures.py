@@ -548,6 +548,16 @@ def test_explanation_ndcg_alerts_when_the_ranking_is_reversed(binary: Setup) -> 
 # ---------------------------------------------------------------- tasks, invariants
 
 
+FAIRNESS_OF: dict[str, set[str]] = {
+    "multiclass_classification": {
+        "selection_rate", "tpr", "fpr", "ppv", "statistical_parity_difference", "disparate_impact_ratio",
+        "equal_opportunity_difference", "equalized_odds_difference", "predictive_parity_difference",
+        "predictive_equality_difference", "representation_shift",
+    },
+    "regression": {"mean_error", "mae", "mean_error_difference", "mae_difference", "representation_shift"},
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("task", "metrics"),
     [
@@ -555,13 +565,18 @@ def test_explanation_ndcg_alerts_when_the_ranking_is_reversed(binary: Setup) -> 
         ("regression", ["mae", "rmse", "mean_error", "r2", "mape"]),
     ],
 )
-def test_other_tasks_have_their_metrics_and_only_representation(task: Task, metrics: list[str]) -> None:
+def test_other_tasks_have_their_metrics_and_group_disparities(task: Task, metrics: list[str]) -> None:
     setup = _setup(task)
     result = setup.evaluate(setup.window(task=task, seed=9), final=True)
     assert [f.metric for f in family(result, "performance")] == metrics
     assert {f.status for f in family(result, "performance")} <= {"ok", "alert"}
     assert family(result, "estimated_performance") == []
-    assert {f.metric for f in family(result, "fairness")} == {"representation_shift"}
+    assert {f.metric for f in family(result, "fairness")} == FAIRNESS_OF[task]
+    disparities = [
+        f for f in family(result, "fairness") if f.group is None and f.metric != "representation_shift"
+    ]
+    classes = {f.feature for f in disparities}
+    assert classes == ({None} if task == "regression" else set(setup.layout.classes))
     if task == "regression":
         for metric in ("mean_error", "r2", "mape"):  # explicit bounds only (figures_outcomes)
             assert pick(result, "performance", metric).threshold is None
