@@ -218,10 +218,10 @@ def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec])
 
 
 def _fields(specs: Iterable[VersionSpec]) -> list[JsonField]:
-    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions);
-    attributions, absent from most predictions, are read as whole documents."""
+    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions).
+    Not ``whole`` documents: pyarrow's JSON reader crashed (SIGSEGV) in a fold's read."""
     return [
-        JsonField(name, _DOCUMENTS[document], key, kind, whole=document == "attributions")
+        JsonField(name, _DOCUMENTS[document], key, kind)
         for name, document, key, kind in frames.event_fields(specs)
     ]
 
