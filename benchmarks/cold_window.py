@@ -9,9 +9,10 @@ aggregation pass with nothing to fold. Then, median of ``--repeats``:
 - cold, columnar: read the window's raw rows (``repository.version_event_columns``: COPY +
   pyarrow), ``build_profile`` over all of them at once, evaluate every figure against the
   reference (``evaluate_window``);
-- cold, columnar in ``--slices`` parallel slices (``repository.window_event_columns``: one
+- cold, columnar in ``--slices`` parallel slices: ``aggregation.cold.events_profile`` (one
   COPY per time slice on its own connection, all in the snapshot of the reading
-  transaction), i.e. ``aggregation.cold.events_profile`` + the figures;
+  transaction, each slice profiled in its thread as soon as it is read, then merged) + the
+  figures;
 - evaluate-now through the API: ``POST /v1/models/bench/evaluate`` of the window, in-process
   (ASGI), which takes the cold path above (the model's cursor is behind the window), with
   its request and JSON response;
@@ -41,7 +42,7 @@ import numpy as np
 from benchmarks.common import parse_size, postgres_database, progress
 from benchmarks.evaluate import END, Plan, Results, in_child, prepare, run_evidently
 from service.aggregation import frames, repository
-from service.aggregation.cold import EVERY_ID
+from service.aggregation.cold import EVERY_ID, events_profile
 from service.aggregation.service import Limits, PassResult, fold_events
 from service.clock import frozen_clock
 from service.config import Settings
@@ -49,7 +50,6 @@ from service.registry.service import load_model
 from service.runner import Pipeline
 from service.stats.profile import Profile, build_profile
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
-from service.storage.sliced import slice_count
 from service.windows.figures import Figure, WindowFigures, evaluate_window
 from service.windows.service import ProfileCache, Target, compute, reference_profile, target_of
 
@@ -69,13 +69,13 @@ def _columnar(session: Any, model_id: int, spec: Any, layout: Any) -> tuple[Prof
 
 
 def _sliced(slices: int) -> Reader:
+    """``aggregation.cold.events_profile``: each slice is profiled in its own thread as soon as
+    it is read, so its seconds are all under "read" (read and profile at once)."""
+
     def read(session: Any, model_id: int, spec: Any, layout: Any) -> tuple[Profile, dict[str, float]]:
         began = time.perf_counter()
-        count = slice_count(session, slices)
-        events = repository.window_event_columns(session, model_id, spec, *WINDOW, slices=count)
-        read = time.perf_counter()
-        profile = build_profile(layout, frames.batch_of(spec, events))
-        return profile, {"read": read - began, "profile": time.perf_counter() - read}
+        profile = events_profile(session, model_id, spec, layout, *WINDOW, slices=slices)
+        return profile, {"read": time.perf_counter() - began, "profile": 0.0}
 
     return read
 
@@ -170,7 +170,7 @@ def median_phases(runs: list[dict[str, float]]) -> dict[str, float]:
 
 PATHS = (
     ("columnar", "cold, columnar read, one COPY (before)"),
-    ("sliced", "cold, columnar read in {slices} parallel slices (one snapshot)"),
+    ("sliced", "cold, {slices} parallel slices (one snapshot), each profiled as read (both under read)"),
     ("rows", "cold, row read"),
 )
 

@@ -2,10 +2,10 @@
 
 Folding profiles every bucket apart (288 five-minute buckets in a day) and merges them;
 a window wanted once, now, is cheaper profiled in one go: one columnar read of its events
-(``repository.window_event_columns``, COPY + pyarrow on Postgres, in ``slices`` time slices
-read at once on connections sharing the request's snapshot) and one ``build_profile`` over
-all its rows. Counts equal those of the folded window exactly, float sums to rounding
-(relative 1e-12): the rows are summed in one order instead of bucket by bucket.
+(``repository.map_window_slices``, COPY + pyarrow on Postgres, in ``slices`` time slices
+read at once on connections sharing the request's snapshot), one ``build_profile`` per
+slice in that slice's thread, and one merge. Counts equal those of the folded window
+exactly, float sums to rounding (relative 1e-12): the rows are summed in another order.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from service.monitors.service import config_from_stored
 from service.registry import queries as registry
 from service.registry.service import VersionSpec
 from service.stats.layout import Layout
-from service.stats.profile import Profile, build_profile
+from service.stats.profile import Profile, build_profile, merge_all
 from service.storage.sliced import slice_count
 
 EVERY_ID = 2**62  # no id bound: every committed event and outcome
@@ -41,8 +41,12 @@ def events_profile(
     outcome if one is stored, against ``layout``; read in up to ``slices`` parallel slices
     (bounded by the connection pool; one on SQLite)."""
     count = slice_count(session, slices)
-    events = repository.window_event_columns(session, model_id, spec, start, end, slices=count)
-    return build_profile(layout, frames.batch_of(spec, events))
+
+    def profile(events: frames.EventColumns) -> Profile:
+        return build_profile(layout, frames.batch_of(spec, events))
+
+    parts = repository.map_window_slices(session, model_id, spec, (start, end), count, profile)
+    return merge_all(parts, layout=layout)
 
 
 def layout_is_current(
