@@ -4,10 +4,10 @@ On Postgres the database extracts each wanted JSON field (``doc ->> 'key'``) and
 rows with ``COPY (SELECT …) TO STDOUT`` as CSV, which pyarrow parses in C++ straight into
 columns: no Python object per row. Reading 10^5 predictions of 20 features this way took
 ~0.25 s where psycopg decoding one JSONB document per row into dicts and a ``dict.get`` per
-feature per row took ~1.6 s. A document whose fields are marked ``whole`` (attributions,
-NULL in most rows) is shipped once as JSON text and parsed by pyarrow's JSON reader: one
-CSV field per row instead of one per key. SQLite has no COPY: its rows are read and decoded
-as usual and turned into the same columns.
+feature per row took ~1.6 s. (Shipping each document whole as JSON text for pyarrow's JSON
+reader was tried for the attributions and dropped: no cheaper for features, and the reader
+crashed the process on one test's documents.) SQLite has no COPY: its rows are read and
+decoded as usual and turned into the same columns.
 
 Kinds: ``"int"`` (int64; a NULL is an error), ``"float"`` (float64, NULL → NaN) and
 ``"text"`` (object array of str, NULL → None; an empty string stays ``""``). Numeric
@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Select, String, cast
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import is_postgres
@@ -38,29 +38,19 @@ _ARROW = {"int": pa.int64(), "float": pa.float64(), "text": pa.string()}
 
 @dataclass(frozen=True, slots=True)
 class JsonField:
-    """Column ``name`` of the result: ``document[key]`` read as ``kind`` (missing key: NULL).
-
-    ``whole``: on Postgres, ship the document as JSON text once and parse it here instead of
-    extracting ``key`` in the database; every field of one document must say the same, and
-    a whole document's fields are ``"float"`` (JSON numbers). For a document NULL in most rows:
-    20 ``->>`` of a NULL attributions document cost ~0.3 s of the database and ~1 s of CSV
-    parsing per 10^6 rows; one empty field costs nearly nothing.
-    """
+    """Column ``name`` of the result: ``document[key]`` read as ``kind`` (missing key: NULL)."""
 
     name: str
     document: Any  # a JSON column of the query's FROM, e.g. Prediction.features
     key: str
     kind: Kind
-    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CopyPlan:
-    """How to read a COPY's CSV: its columns (label, kind) in order, and the fields parsed
-    from each whole JSON document column (by its label)."""
+    """How to read a COPY's CSV: its columns (label, kind) in order."""
 
     columns: tuple[tuple[str, Kind], ...]
-    documents: tuple[tuple[str, tuple[JsonField, ...]], ...] = ()
 
 
 Typed = CopyPlan  # the name the fold's prefetching reads (aggregation/prefetch.py) use
@@ -88,28 +78,14 @@ def _copied(
     return parse_csv(copy_out(driver, statement, params), plan)
 
 
-def _documents(fields: Sequence[JsonField]) -> dict[str, tuple[JsonField, ...]]:
-    """The whole documents' fields by the label of the document's column."""
-    out: dict[str, list[JsonField]] = {}
-    for field in fields:
-        if field.whole:
-            if field.kind != "float":
-                raise ValueError(f"{field.name}: a whole document's fields are floats")
-            out.setdefault(f"json:{field.document.key}", []).append(field)
-    return {label: tuple(group) for label, group in out.items()}
-
-
 def copy_statement(
     session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
 ) -> tuple[str, Any, CopyPlan]:
     """``COPY (query + fields) TO STDOUT`` as CSV, its parameters, and how to read it."""
-    documents = _documents(fields)
-    extracted = [f.document.op("->>")(f.key).label(f.name) for f in fields if not f.whole]
-    shipped = [cast(group[0].document, String).label(label) for label, group in documents.items()]
-    columns = list(zip(_names(query), kinds, strict=True)) + [(f.name, f.kind) for f in fields if not f.whole]
-    columns += [(label, "text") for label in documents]
-    compiled = query.add_columns(*extracted, *shipped).compile(bind=session.get_bind())
-    plan = CopyPlan(tuple(columns), tuple(documents.items()))
+    extracted = [f.document.op("->>")(f.key).label(f.name) for f in fields]
+    columns = list(zip(_names(query), kinds, strict=True)) + [(f.name, f.kind) for f in fields]
+    compiled = query.add_columns(*extracted).compile(bind=session.get_bind())
+    plan = CopyPlan(tuple(columns))
     return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params, plan
 
 
@@ -159,11 +135,11 @@ def drain_copy(pgconn: Any, write: Callable[[Any], object], *, encoding: str) ->
 
 
 def parse_csv(buffer: io.BytesIO, plan: CopyPlan) -> Columns:
-    """COPY's CSV text as numpy columns, whole JSON documents parsed into their fields."""
+    """COPY's CSV text as numpy columns."""
     from pyarrow import csv
 
     if not buffer.tell():  # no row (pyarrow refuses an empty file)
-        return {name: _typed([], kind) for name, kind in _result_columns(plan)}
+        return {name: _typed([], kind) for name, kind in plan.columns}
     table = csv.read_csv(
         io.BytesIO(buffer.getbuffer()),
         read_options=csv.ReadOptions(column_names=[name for name, _ in plan.columns]),
@@ -176,17 +152,7 @@ def parse_csv(buffer: io.BytesIO, plan: CopyPlan) -> Columns:
             quoted_strings_can_be_null=False,
         ),
     )
-    shipped = dict(plan.documents)
-    out = {name: _numpy(table.column(name), kind) for name, kind in plan.columns if name not in shipped}
-    for label, fields in plan.documents:
-        out.update(_parsed_documents(table.column(label), fields))
-    return out
-
-
-def _result_columns(plan: CopyPlan) -> list[tuple[str, Kind]]:
-    shipped = dict(plan.documents)
-    out = [(name, kind) for name, kind in plan.columns if name not in shipped]
-    return out + [(f.name, f.kind) for _, fields in plan.documents for f in fields]
+    return {name: _numpy(table.column(name), kind) for name, kind in plan.columns}
 
 
 def _numpy(column: Any, kind: Kind) -> np.ndarray[Any, Any]:
@@ -214,26 +180,6 @@ def _texts(column: Any) -> np.ndarray[Any, Any]:
     indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
     out: np.ndarray[Any, Any] = table[indices]
     return out
-
-
-def _parsed_documents(column: Any, fields: Sequence[JsonField]) -> Columns:
-    """The float ``fields`` of a column of JSON documents (NULL or a missing key: NaN), by
-    pyarrow's JSON reader over the documents as newline-delimited JSON."""
-    from pyarrow import json
-
-    if column.null_count == len(column):  # one read-only NaN column for them all
-        nothing = np.full(len(column), math.nan)
-        nothing.flags.writeable = False
-        return dict.fromkeys((f.name for f in fields), nothing)
-    documents = pc.fill_null(column, "{}").combine_chunks().cast(pa.large_string())
-    empty, newline = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
-    lines = pc.binary_join_element_wise(documents, empty, newline)  # each document + "\n"
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    text = lines.buffers()[2][offsets[0] : offsets[-1]]
-    schema = pa.schema([(f.key, pa.float64()) for f in fields])
-    options = json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    table = json.read_json(pa.BufferReader(text), parse_options=options)
-    return {f.name: _numpy(table.column(f.key), "float") for f in fields}
 
 
 def _decoded(
