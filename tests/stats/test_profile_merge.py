@@ -94,7 +94,10 @@ def _normal(profile: Profile) -> dict[str, Any]:
 
 
 def _close(a: Any, b: Any, path: str = "") -> None:
-    """Counts and extremes exactly; float sums within 1e-9 relative (abs 1e-9 near zero)."""
+    """Counts and the extremes of input values exactly; float sums within 1e-9 relative (abs
+    1e-9 near zero). The multivariate error's extremes are computed per row by a matrix
+    product whose summation order BLAS picks by the batch's shape, so one row's error can
+    differ by an ulp between a part and the union (seen: 0.984030637371042 vs …21)."""
     if isinstance(a, dict):
         assert a.keys() == b.keys(), path
         for key in a:
@@ -103,7 +106,9 @@ def _close(a: Any, b: Any, path: str = "") -> None:
         assert len(a) == len(b), path
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _close(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and path.rsplit("/", 1)[-1] not in {"minimum", "maximum"}:
+    elif isinstance(a, float) and (
+        path.rsplit("/", 1)[-1] not in {"minimum", "maximum"} or path.startswith("/multivariate/")
+    ):
         assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
     else:
         assert a == b, (path, a, b)
