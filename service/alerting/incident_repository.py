@@ -6,12 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.alerting.incident_rules import IncidentState
+from service.alerting.repository import about_period
 from service.alerting.states import AlertState
 from service.storage.alerting_tables import Alert, Incident
 
@@ -73,15 +73,8 @@ def list_incidents(session: Session, where: IncidentFilter) -> list[Incident]:
     if where.before_id is not None:
         query = query.where(Incident.id < where.before_id)
     if where.active_from is not None and where.active_to is not None:
-        query = query.where(_about(Incident, Incident.opened_at, where.active_from, where.active_to))
+        query = query.where(about_period(Incident, Incident.opened_at, where.active_from, where.active_to))
     return list(session.scalars(query.order_by(Incident.id.desc()).limit(where.limit)))
-
-
-def _about(table: type[Incident], began: Any, start: datetime, end: datetime) -> Any:
-    """The row's window overlaps [start, end), or it was open at some moment of it."""
-    window = and_(table.window_start < end, table.window_end > start)
-    open_then = and_(began < end, or_(table.resolved_at.is_(None), table.resolved_at >= start))
-    return or_(window, open_then)
 
 
 def open_counts(session: Session) -> dict[int, int]:

@@ -159,12 +159,13 @@ def list_alerts(session: Session, where: AlertFilter) -> list[Alert]:
     if where.before_id is not None:
         query = query.where(Alert.id < where.before_id)
     if where.active_from is not None and where.active_to is not None:
-        query = query.where(_about(Alert, Alert.started_at, where.active_from, where.active_to))
+        query = query.where(about_period(Alert, Alert.started_at, where.active_from, where.active_to))
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(where.limit)))
 
 
-def _about(table: type[Alert], began: Any, start: datetime, end: datetime) -> Any:
-    """The row's window overlaps [start, end), or it was open at some moment of it."""
+def about_period(table: Any, began: Any, start: datetime, end: datetime) -> Any:
+    """The row (an alert or an incident: ``window_start``, ``window_end``, ``resolved_at``) is
+    about [start, end): its window overlaps it, or it was open at some moment of it."""
     window = and_(table.window_start < end, table.window_end > start)
     open_then = and_(began < end, or_(table.resolved_at.is_(None), table.resolved_at >= start))
     return or_(window, open_then)

@@ -22,7 +22,9 @@ from service.clock import Clock
 from service.config import Settings
 from service.runner import Pipeline
 from tests.asgi_client import AppClient
-from tests.ui.webdriver import free_port
+from tests.auth import TEST_ADMIN_KEY
+from tests.tools import require_binary
+from tests.ui.webdriver import Browser, chromium, free_port
 from tests.windows import scenario
 
 TRAFFIC_END = scenario.START + timedelta(days=scenario.DAYS)
@@ -64,3 +66,15 @@ def live_server(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@contextmanager
+def signed_in_chromium(url: str) -> Iterator[Browser]:
+    """A real headless Chromium signed in to the live server at ``url`` with the admin key,
+    on the status page (tests/ui/test_browser.py checks the sign-in itself)."""
+    with chromium(require_binary("chromedriver"), require_binary("chromium", "chromium-browser")) as started:
+        started.get(f"{url}/ui/login")
+        started.type_into(started.find('input[name="key"]'), TEST_ADMIN_KEY)
+        started.click(started.find('button[type="submit"]'))
+        assert started.wait_for_title("Status · modelmon") == "Status · modelmon"
+        yield started

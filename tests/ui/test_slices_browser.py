@@ -17,11 +17,9 @@ from tests.alerting.support import T0, Harness, drift, harness
 from tests.alerting.test_incident_slices import plant_failing_slice
 from tests.alerting.test_incidents import performance
 from tests.asgi_client import app_client
-from tests.auth import TEST_ADMIN_KEY
 from tests.conftest import NOW
-from tests.tools import require_binary
-from tests.ui.support import live_server, ui_app
-from tests.ui.webdriver import Browser, chromium
+from tests.ui.support import live_server, signed_in_chromium, ui_app
+from tests.ui.webdriver import Browser
 from tests.windows.scenario import MutableClock
 
 pytestmark = pytest.mark.slow  # a real Chromium, like tests/ui/test_browser.py
@@ -52,11 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
 @pytest.fixture(scope="module")
 def browser(site: tuple[str, Harness]) -> Iterator[Browser]:
     url, _ = site
-    with chromium(require_binary("chromedriver"), require_binary("chromium", "chromium-browser")) as started:
-        started.get(f"{url}/ui/login")
-        started.type_into(started.find('input[name="key"]'), TEST_ADMIN_KEY)
-        started.click(started.find('button[type="submit"]'))
-        assert started.wait_for_title("Status · modelmon") == "Status · modelmon"
+    with signed_in_chromium(url) as started:
         yield started
 
 
