@@ -14,7 +14,7 @@ from service.aggregation import frames
 from service.aggregation.frames import EventColumns
 from service.registry.service import VersionSpec
 from service.storage.claim import claim_waiting, skip_locked
-from service.storage.columnar import Columns, JsonField, Typed, copy_statement, read_columns
+from service.storage.columnar import Columns, CopyPlan, JsonField, copy_statement, read_columns
 from service.storage.dialect import (
     epoch_seconds,
     insert_ignoring_duplicates,
@@ -263,7 +263,7 @@ def new_predictions_query(
 
 def event_reads(
     session: Session, queries: Sequence[Select[Any]], specs: Iterable[VersionSpec]
-) -> list[tuple[str, Any, Typed]]:
+) -> list[tuple[str, Any, CopyPlan]]:
     """Postgres: the ``COPY`` statement, parameters and column kinds of each event query
     (of ``_plain`` columns) with the JSON fields ``specs`` read."""
     kinds, fields = [kind for _, kind in frames.PLAIN], _fields(specs)

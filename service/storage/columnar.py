@@ -53,9 +53,6 @@ class CopyPlan:
     columns: tuple[tuple[str, Kind], ...]
 
 
-Typed = CopyPlan  # the name the fold's prefetching reads (aggregation/prefetch.py) use
-
-
 def read_columns(
     session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
 ) -> Columns:
