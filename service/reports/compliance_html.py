@@ -15,10 +15,19 @@ from service.alerting.incident_schemas import IncidentView
 from service.alerting.schemas import AlertView
 from service.reports.compliance import ComplianceReport, VersionSection
 from service.reports.compliance_html_text import RETENTION, STYLE, SUPPRESSION
-from service.reports.compliance_tables import CALIBRATION, FairnessTable, Shown
+from service.reports.compliance_tables import CALIBRATION, FairnessTable, GroupRow, Shown, size_metric
 
 HIDDEN = '<span class="suppressed">suppressed</span>'
-RATE_COLUMNS = ("selection_rate", "impact_ratio", "tpr", "fpr", "ppv")
+# The group table's columns (metric, header) by the model's task: a classifier's decisions, or
+# a regression model's errors (mean error: over-prediction is positive; n: labelled rows).
+RATE_COLUMNS = (
+    ("selection_rate", "selection rate"),
+    ("impact_ratio", "impact ratio"),
+    ("tpr", "TPR"),
+    ("fpr", "FPR"),
+    ("ppv", "PPV"),
+)
+ERROR_COLUMNS = (("mean_error", "mean error (prediction − outcome)"), ("mae", "MAE"))
 
 
 def when(moment: datetime | None) -> str:
@@ -70,13 +79,21 @@ def _rate(cell: Shown | None) -> str:
 
 
 def _n(cells: dict[str, Shown]) -> str:
-    rate = cells.get("selection_rate")
+    size = size_metric(cells)
+    rate = None if size is None else cells[size]
     return "—" if rate is None else HIDDEN if rate.hidden else f"{rate.n:,}"
 
 
+def _group_table(rows: Sequence[GroupRow]) -> str:
+    """Decisions per group for a classifier; errors per group for a regression model."""
+    errors = not any("selection_rate" in r.cells for r in rows) and any("mae" in r.cells for r in rows)
+    columns, n = (ERROR_COLUMNS, "n (labelled)") if errors else (RATE_COLUMNS, "n")
+    body = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m, _ in columns)] for r in rows]
+    return table(("group", n, *(header for _, header in columns)), body, "fairness")
+
+
 def fairness_table(t: FairnessTable) -> str:
-    rows = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m in RATE_COLUMNS)] for r in t.rows]
-    groups = table(("group", "n", "selection rate", "impact ratio", "TPR", "FPR", "PPV"), rows, "fairness")
+    groups = _group_table(t.rows)
     calibrated = [[escape(r.group), *(_rate(r.cells.get(m)) for m in CALIBRATION)] for r in t.rows]
     calibration = ""
     if any(m in r.cells for r in t.rows for m in CALIBRATION):

@@ -20,6 +20,11 @@ from service.windows.queries import PeriodFigures
 
 GROUP_RATES = ("selection_rate", "tpr", "fpr", "ppv")
 CALIBRATION = ("calibration_in_the_large", "ece")
+# A regression model's per-group errors (``stats.group_errors``): their n is the group's
+# labelled rows, as is the overall figure's of the same name.
+GROUP_ERRORS = ("mean_error", "mae")
+# The cell whose n is a group's size, by what the model's task gives: hiding it hides the row.
+SIZE_METRICS = ("selection_rate", "mae")
 # The overall figure whose n the groups' n add up to (selection rate: the period's rows).
 OVERALL = {"tpr": "recall", "fpr": "specificity", "ppv": "precision", "ece": "ece"}
 ROWS = "rows"
@@ -43,7 +48,9 @@ class Shown:
 @dataclass(frozen=True, slots=True)
 class GroupRow:
     group: str
-    cells: dict[str, Shown]  # "n" is the selection rate's cell; "impact_ratio" from stats.impact
+    # By metric. A classifier's n is its selection rate's cell and "impact_ratio" comes from
+    # stats.impact; a regression model's n is its MAE's cell (labelled rows).
+    cells: dict[str, Shown]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +94,14 @@ def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown
     return cells
 
 
+def size_metric(cells: Mapping[str, Shown]) -> str | None:
+    """The metric of the cell that gives a group's size: the selection rate (classifiers: n =
+    the group's rows), else the MAE (regression: n = its labelled rows); None without either."""
+    return next((m for m in SIZE_METRICS if m in cells), None)
+
+
 def _compared(cells: Mapping[str, Shown]) -> bool:
-    """The engine compared the group (big enough for its disparities)."""
+    """The engine compared the group by selection rate (big enough for its disparities)."""
     rate = cells.get("selection_rate")
     return rate is not None and rate.status != FigureStatus.INSUFFICIENT_DATA
 
@@ -118,7 +131,7 @@ def _relations(
     cells sharing one attribute's value add up to that marginal group's cell. Selection rates
     (group sizes) first: hiding a group's size hides its whole row (``_rows``)."""
     relations = []
-    for metric in (*GROUP_RATES, *CALIBRATION):
+    for metric in (*GROUP_RATES, *CALIBRATION, *GROUP_ERRORS):
         overall: Key = (ROWS,) if metric == "selection_rate" else ("overall", OVERALL.get(metric, metric))
         for attribute in attributes:
             groups = sorted(g for a, g in cells if a == attribute)
@@ -134,10 +147,11 @@ def _relations(
 
 
 def _rows(cells: Mapping[tuple[str, str], Mapping[str, Shown]]) -> dict[Key, list[Key]]:
-    """A group's size (its selection rate's n) hidden hides every cell of its row."""
+    """A group's size (``size_metric``'s n) hidden hides every cell of its row."""
     return {
-        (a, g, "selection_rate"): [(a, g, m) for m in by_metric if m != "impact_ratio"]
+        (a, g, size): [(a, g, m) for m in by_metric if m != "impact_ratio"]
         for (a, g), by_metric in cells.items()
+        if (size := size_metric(by_metric)) is not None
     }
 
 
@@ -170,7 +184,7 @@ def _table(
     hidden: frozenset[Key],
 ) -> FairnessTable:
     mine = {g: by_metric for (a, g), by_metric in sorted(cells.items()) if a == attribute}
-    gone = {g for g in mine if (attribute, g, "selection_rate") in hidden}
+    gone = {g for g, by_metric in mine.items() if (attribute, g, size_metric(by_metric)) in hidden}
     impact = _impact(period, attribute, [g for g in mine if g not in gone and _compared(mine[g])])
     rows = []
     for group, by_metric in mine.items():
@@ -178,7 +192,8 @@ def _table(
             m: _hide(c) if group in gone or (attribute, group, m) in hidden else c
             for m, c in by_metric.items()
         }
-        out["impact_ratio"] = _hide(NO_RATIO) if group in gone else impact.get(group, NO_RATIO)
+        if "selection_rate" in by_metric:  # a classifier's groups: regression has no decisions
+            out["impact_ratio"] = _hide(NO_RATIO) if group in gone else impact.get(group, NO_RATIO)
         rows.append(GroupRow(group, out))
     # A hidden cell the engine used (not insufficient_data) may be the max or min of a disparity.
     unsafe = any(

@@ -24,10 +24,12 @@ from service.app import create_app
 from service.config import Settings
 from service.runner import Pipeline
 from tests.asgi_client import app_client
+from tests.reports.compliance_support import Tables
 from tests.windows import scenario
 
 ROWS = 800
 CLASSES = ["approve", "refer", "decline"]
+DAY = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z", "format": "html"}
 
 
 def _registration(task: str) -> dict[str, Any]:
@@ -98,8 +100,7 @@ def _evaluate(
             items = client.get(
                 "/v1/models/m/evaluations", params={"family": "fairness", "limit": 1000}
             ).json()
-            period = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z", "format": "html"}
-            report = client.get("/v1/models/m/report", params=period)
+            report = client.get("/v1/models/m/report", params=DAY)
             assert report.status_code == 200, report.text
             pages = {"metrics": client.get("/metrics").text, "ui": client.get("/ui/models/m").text}
             pages["report"] = report.text
@@ -108,6 +109,29 @@ def _evaluate(
         app.state.context.engine.dispose()
     day = [i for i in items["items"] if i["window_end"].startswith("2026-11-02")]
     return day, (np.asarray(y), np.asarray(p), sex), pages
+
+
+def _report_with(database_url: str, min_cell: int) -> str:
+    """The day's compliance report from a server whose small-cell minimum is ``min_cell``."""
+    settings = Settings(database_url=database_url, run_jobs=False, report_min_cell=min_cell)
+    app = create_app(settings, clock=lambda: scenario.START + timedelta(days=1, hours=1))
+    try:
+        with app_client(app) as client:
+            response = client.get("/v1/models/m/report", params=DAY)
+    finally:
+        app.state.context.engine.dispose()
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def _cell(item: dict[str, Any]) -> str:
+    """A figure as the report prints it (value, interval, n)."""
+    return f"{item['value']:.4f} [{item['ci_low']:.4f}, {item['ci_high']:.4f}] n={item['n']:,}"
+
+
+def _group_rows(report: str) -> list[list[str]]:
+    (table,) = [t for t in Tables(report).of("fairness") if t.attribute == "sex"]
+    return table.rows
 
 
 def _gauge(metrics: str, name: str, metric: str) -> float:
@@ -145,6 +169,24 @@ def test_a_regression_models_bias_gap_alerts_and_equals_fairlearn(database_url: 
     )
     assert 'data-chart="fairness-sex-mean_error_difference"' in pages["ui"]
     assert "<td>mean_error_difference</td>" in pages["report"]
+    # The report's group table: each group's labelled n, mean error and MAE as /evaluations has them.
+    header, *rows = _group_rows(pages["report"])
+    assert header == ["group", "n (labelled)", "mean error (prediction − outcome)", "MAE"]
+    expected = [
+        [g, f"{_one(items, metric='mae', group=g)['n']:,}"]
+        + [_cell(_one(items, metric=rate, attribute="sex", group=g)) for rate in ("mean_error", "mae")]
+        for g in ("F", "M")
+    ]
+    assert rows == expected
+    # A minimum cell above the smaller group hides it, then the other (their sum is the published
+    # overall n), and the differences that compared them.
+    smaller = min(int(np.sum(sex == g)) for g in ("F", "M"))
+    hidden = _report_with(database_url, smaller + 1)
+    assert [row[1:] for row in _group_rows(hidden)[1:]] == [["suppressed"] * 3] * 2
+    (disparities,) = [t for t in Tables(hidden).of("disparities") if t.attribute == "sex"]
+    gaps = [r for r in disparities.rows[1:] if r[0] in ("mean_error_difference", "mae_difference")]
+    # value, interval, n and status withheld; the threshold is configuration, not data
+    assert len(gaps) == 2 and all(set(r[1:4] + r[5:]) == {"suppressed"} for r in gaps)
 
 
 @pytest.mark.slow
