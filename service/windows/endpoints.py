@@ -103,7 +103,7 @@ def backtest(name: ModelNamePath, request: BacktestRequest, context: Context) ->
         return ondemand.backtest(session, model, request, context.clock())
 
 
-@router.get("/{name}/slices", summary="Slices performing worse than the rest", responses=_ERRORS)
+@router.get("/{name}/slices", summary="Slices performing worse than the rest", responses=_EVALUATE_ERRORS)
 def slices(
     name: ModelNamePath,
     context: Context,
@@ -122,8 +122,15 @@ def slices(
     """Categories, numeric bins (reference deciles), protected groups and pairs of them whose
     metric over [from, to) is significantly worse than the rest of the range's rows, with the
     false-discovery rate held at `fdr` across every slice tested (docs/statistics-outcomes.md),
-    ranked by the lower confidence bound of how much worse. From the stored bucket profiles."""
+    ranked by the lower confidence bound of how much worse. From the stored bucket profiles,
+    after the model's committed events not folded yet are folded (as `POST …/evaluate` does,
+    up to 5 passes; 503 when a worker folding the model holds it for over 10 s)."""
     start, end = checked_range(from_, to, MAX_SLICE_RANGE)
     query = SliceQuery(start, end, metric, version, fdr, confidence, limit)
+    jobs = AggregationJob(context.sessions, context.settings, context.clock)
+    high_water = jobs.high_water_for_request()  # its own short transaction: it holds writers back
     with unit_of_work(context.sessions) as session:
-        return find_slices(session, load_model(session, name), query)
+        model = load_model(session, name)
+        folding = ondemand.Folding(high_water, jobs.limits())
+        ondemand.fold_model_now(session, model.model_id, context.clock(), folding)
+        return find_slices(session, model, query)

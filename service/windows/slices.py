@@ -2,7 +2,8 @@
 
 The range [from, to) is widened to the bucket grid (``from`` floored, ``to`` ceiled) and its
 stored profiles merged like a window's (``window_profile``: day, hour and bucket pieces, so
-the cost grows with the number of pieces, not rows). Only what workers have folded counts.
+the cost grows with the number of pieces, not rows). The endpoint folds the model's pending
+events first (``ondemand.fold_model_now``), so rows and labels sent before the request count.
 """
 
 from __future__ import annotations

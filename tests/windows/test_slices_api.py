@@ -68,3 +68,19 @@ def test_a_planted_failing_pair_is_ranked_first_and_a_quiet_model_has_none(datab
     assert quiet["status"] == "ok" and quiet["metric"] == "fpr" and quiet["slices"] == []
     assert wrong_metric.status_code == 422
     assert refused.status_code == 403
+
+
+def test_rows_and_labels_not_folded_yet_are_folded_before_the_search(database_url: str) -> None:
+    """No worker has run: the request folds the model's pending events itself and finds what a
+    worker's fold would have let it find."""
+    with _world(database_url, pass_rows=10_000) as world:
+        rng = np.random.default_rng(3)
+        sent = scenario._rows(rng, 800, DAY, timedelta(hours=20), day=1, prefix="alpha").records
+        world.send("alpha", sent)
+        world.label("alpha", _labels(sent, 4, True))
+        found = _slices(world, "alpha")
+        again = _slices(world, "alpha")  # nothing left to fold: the same answer
+    assert found["status"] == "ok" and found["n"] == 800 and found["slices"], found
+    cells = {(c["column"], c["value"]) for c in found["slices"][0]["slice"]}
+    assert cells == {("purpose", "home"), ("housing", "rent")} or cells == {("purpose", "home")}
+    assert again == found
