@@ -102,6 +102,8 @@ class ComplianceReport:
     alerts: tuple[AlertView, ...]
     alerts_cut: bool
     history: tuple[ConfigChange, ...]
+    incidents_cut: bool = False
+    history_cut: bool = False
 
     @property
     def hidden_cells(self) -> int:
@@ -233,16 +235,22 @@ def _json(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def _history(session: Session, model: RegisteredModel, end: datetime) -> tuple[ConfigChange, ...]:
+def _history(
+    session: Session, model: RegisteredModel, end: datetime
+) -> tuple[tuple[ConfigChange, ...], bool]:
+    """The ``MAX_HISTORY`` newest configuration events up to ``end``, oldest first, and whether
+    older ones were left out (one more is read to know)."""
     targets = [("model", model.name)] + [("model", f"{model.name}@{v}") for v in model.versions]
+    actions = [a.value for a in HISTORY_ACTIONS]
     events = []
     for target in targets:
-        events += audit.events_about(session, target, [a.value for a in HISTORY_ACTIONS], end, MAX_HISTORY)
+        events += audit.events_about(session, target, actions, end, MAX_HISTORY + 1)
     events.sort(key=lambda e: e.id)
-    return tuple(
+    kept = tuple(
         ConfigChange(e.at, e.actor, e.actor_name, e.action, e.target, changes(e.before, e.after))
         for e in events[-MAX_HISTORY:]
     )
+    return kept, len(events) > MAX_HISTORY
 
 
 def _alerts(session: Session, model_id: int, request: ReportRequest) -> tuple[tuple[AlertView, ...], bool]:
@@ -250,9 +258,11 @@ def _alerts(session: Session, model_id: int, request: ReportRequest) -> tuple[tu
     return tuple(sorted(page.items, key=lambda a: a.id)), page.next_before is not None
 
 
-def _incidents(session: Session, model_id: int, request: ReportRequest) -> tuple[IncidentView, ...]:
+def _incidents(
+    session: Session, model_id: int, request: ReportRequest
+) -> tuple[tuple[IncidentView, ...], bool]:
     page = incident_queries.incidents_about(session, model_id, (request.start, request.end), MAX_INCIDENTS)
-    return tuple(sorted(page.items, key=lambda i: i.id))
+    return tuple(sorted(page.items, key=lambda i: i.id)), page.next_before is not None
 
 
 def build_report(session: Session, name: str, request: ReportRequest, now: datetime) -> ComplianceReport:
@@ -262,9 +272,10 @@ def build_report(session: Session, name: str, request: ReportRequest, now: datet
     model = load_model(session, name)
     specs = [pick_version(model, request.version)] if request.version else list(model.versions.values())
     sections = tuple(_section(session, model, spec, request, now) for spec in specs)
-    alerts, cut = _alerts(session, model.model_id, request)
+    alerts, alerts_cut = _alerts(session, model.model_id, request)
+    incidents, incidents_cut = _incidents(session, model.model_id, request)
+    history, history_cut = _history(session, model, now)
     return ComplianceReport(
         model.name, request.start, request.end, now, __version__, request.min_cell, request.retention_days,
-        sections, _incidents(session, model.model_id, request), alerts, cut,
-        _history(session, model, now),
+        sections, incidents, alerts, alerts_cut, history, incidents_cut, history_cut,
     )  # fmt: skip

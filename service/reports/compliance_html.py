@@ -183,7 +183,7 @@ def _notes(i: IncidentView) -> str:
     return f"<ul>{notes}</ul>" if notes else "not acknowledged"
 
 
-def incidents(items: Sequence[IncidentView]) -> str:
+def incidents(items: Sequence[IncidentView], cut: bool = False) -> str:
     rows = [
         [
             str(i.id),
@@ -197,11 +197,9 @@ def incidents(items: Sequence[IncidentView]) -> str:
         ]
         for i in items
     ]
-    return table(
-        ("id", "kind", "title", "state", "opened", "resolved", "alerts", "acknowledgements"),
-        rows,
-        "incidents",
-    )
+    note = f"<p>Only the {len(items)} newest incidents of the period are listed.</p>" if cut else ""
+    headers = ("id", "kind", "title", "state", "opened", "resolved", "alerts", "acknowledgements")
+    return table(headers, rows, "incidents") + note
 
 
 def _ack(a: AlertView) -> str:
@@ -258,7 +256,13 @@ def history(report: ComplianceReport) -> str:
         ]
         for c in report.history
     ]
-    return table(("at", "by", "key", "action", "target", "changes"), rows, "history")
+    note = (
+        f"<p>Only the {len(rows)} newest changes are listed; the audit log holds every one "
+        "(<code>GET /v1/audit</code>).</p>"
+        if report.history_cut
+        else ""
+    )
+    return table(("at", "by", "key", "action", "target", "changes"), rows, "history") + note
 
 
 def header(report: ComplianceReport) -> str:
@@ -282,7 +286,7 @@ def render(report: ComplianceReport) -> str:
         f"<style>{STYLE}</style></head><body>{header(report)}"
         f'<section class="suppression"><h2>Small cells</h2>{suppression}</section>'
         + "".join(version_section(v, report) for v in report.versions)
-        + f'<section class="part"><h2>Incidents</h2>{incidents(report.incidents)}'
+        + f'<section class="part"><h2>Incidents</h2>{incidents(report.incidents, report.incidents_cut)}'
         f"<h2>Alerts</h2>{alerts(report.alerts, report.alerts_cut)}</section>"
         f'<section class="part"><h2>Monitoring configuration history</h2>{history(report)}</section>'
         f'<section class="retention"><h2>Data retention</h2>{retention}</section></body></html>'
