@@ -15,7 +15,15 @@ from service.alerting.incident_schemas import IncidentView
 from service.alerting.schemas import AlertView
 from service.reports.compliance import ComplianceReport, VersionSection
 from service.reports.compliance_html_text import RETENTION, STYLE, SUPPRESSION
-from service.reports.compliance_tables import CALIBRATION, FairnessTable, GroupRow, Shown, size_metric
+from service.reports.compliance_tables import (
+    CALIBRATION,
+    FairnessTable,
+    GroupRow,
+    Shown,
+    class_metric,
+    size_metric,
+    split_class,
+)
 
 HIDDEN = '<span class="suppressed">suppressed</span>'
 # The group table's columns (metric, header) by the model's task: a classifier's decisions, or
@@ -85,11 +93,24 @@ def _n(cells: dict[str, Shown]) -> str:
 
 
 def _group_table(rows: Sequence[GroupRow]) -> str:
-    """Decisions per group for a classifier; errors per group for a regression model."""
+    """Decisions per group for a classifier (a multiclass model: one-vs-rest, a table per
+    class); errors per group for a regression model."""
+    classes = sorted({label for r in rows for m in r.cells if (label := split_class(m)[1]) is not None})
+    if classes:
+        return "".join(_class_table(rows, label) for label in classes)
     errors = not any("selection_rate" in r.cells for r in rows) and any("mae" in r.cells for r in rows)
     columns, n = (ERROR_COLUMNS, "n (labelled)") if errors else (RATE_COLUMNS, "n")
     body = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m, _ in columns)] for r in rows]
     return table(("group", n, *(header for _, header in columns)), body, "fairness")
+
+
+def _class_table(rows: Sequence[GroupRow], label: str) -> str:
+    """One class of a multiclass model, one-vs-rest: "positive" means predicted (or labelled)
+    ``label``. No impact ratio: the engine's per-class disparities stand for it."""
+    columns = [(class_metric(m, label), header) for m, header in RATE_COLUMNS if m != "impact_ratio"]
+    body = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m, _ in columns)] for r in rows]
+    headers = ("group", "n", *(header for _, header in columns))
+    return f"<h4>class {escape(label)}</h4>" + table(headers, body, "fairness")
 
 
 def fairness_table(t: FairnessTable) -> str:

@@ -25,6 +25,9 @@ CALIBRATION = ("calibration_in_the_large", "ece")
 GROUP_ERRORS = ("mean_error", "mae")
 # The cell whose n is a group's size, by what the model's task gives: hiding it hides the row.
 SIZE_METRICS = ("selection_rate", "mae")
+# A multiclass model's one-vs-rest cell of class c is kept under "<metric> class <c>": metric
+# names hold no space, so the first CLASS_JOIN splits it back whatever the class's name.
+CLASS_JOIN = " class "
 # The overall figure whose n the groups' n add up to (selection rate: the period's rows).
 OVERALL = {"tpr": "recall", "fpr": "specificity", "ppv": "precision", "ece": "ece"}
 ROWS = "rows"
@@ -49,7 +52,8 @@ class Shown:
 class GroupRow:
     group: str
     # By metric. A classifier's n is its selection rate's cell and "impact_ratio" comes from
-    # stats.impact; a regression model's n is its MAE's cell (labelled rows).
+    # stats.impact; a regression model's n is its MAE's cell (labelled rows); a multiclass
+    # model's cells are one-vs-rest, under ``class_metric`` (no impact ratio).
     cells: dict[str, Shown]
 
 
@@ -83,21 +87,34 @@ def _hide(cell: Shown) -> Shown:
     return replace(cell, value=None, ci_low=None, ci_high=None, n=0, hidden=True)
 
 
+def class_metric(metric: str, label: str) -> str:
+    return f"{metric}{CLASS_JOIN}{label}"
+
+
+def split_class(key: str) -> tuple[str, str | None]:
+    """(metric, class) of a cell's key; class None for a cell about every class."""
+    metric, _, label = key.partition(CLASS_JOIN)
+    return metric, (label if _ else None)
+
+
 def _group_cells(period: PeriodFigures) -> dict[tuple[str, str], dict[str, Shown]]:
-    """(attribute, group) → metric → the engine's cell. A multiclass model's per-class group
-    rates (``feature`` = the class) are left out: one cell per metric has no room for a class;
-    its per-class disparities are listed with their class."""
+    """(attribute, group) → metric → the engine's cell; a multiclass model's one-vs-rest cells
+    (``feature`` = the class) under ``class_metric``."""
     cells: dict[tuple[str, str], dict[str, Shown]] = {}
     for f in period.figures:
-        if f.family == "fairness" and f.group is not None and f.attribute is not None and f.feature is None:
-            cells.setdefault((f.attribute, f.group), {})[f.metric] = shown(f)
+        if f.family == "fairness" and f.group is not None and f.attribute is not None:
+            key = f.metric if f.feature is None else class_metric(f.metric, f.feature)
+            cells.setdefault((f.attribute, f.group), {})[key] = shown(f)
     return cells
 
 
 def size_metric(cells: Mapping[str, Shown]) -> str | None:
     """The metric of the cell that gives a group's size: the selection rate (classifiers: n =
-    the group's rows), else the MAE (regression: n = its labelled rows); None without either."""
-    return next((m for m in SIZE_METRICS if m in cells), None)
+    the group's rows; multiclass: any class's, all the same), else the MAE (regression: n = its
+    labelled rows); None without either."""
+    found = next((m for m in SIZE_METRICS if m in cells), None)
+    per_class = sorted(m for m in cells if m.startswith(f"selection_rate{CLASS_JOIN}"))
+    return found if found is not None or not per_class else per_class[0]
 
 
 def _compared(cells: Mapping[str, Shown]) -> bool:
@@ -131,8 +148,18 @@ def _relations(
     cells sharing one attribute's value add up to that marginal group's cell. Selection rates
     (group sizes) first: hiding a group's size hides its whole row (``_rows``)."""
     relations = []
-    for metric in (*GROUP_RATES, *CALIBRATION, *GROUP_ERRORS):
-        overall: Key = (ROWS,) if metric == "selection_rate" else ("overall", OVERALL.get(metric, metric))
+    present = {m for by_metric in cells.values() for m in by_metric}
+    ordered = (*GROUP_RATES, *CALIBRATION, *GROUP_ERRORS)
+    per_class = sorted(m for m in present if split_class(m)[1] is not None)
+    # A class's selection rates first (their n is the group's size); its other cells' totals
+    # (a class's labelled rows, …) are published nowhere: unknown totals, which protect.
+    for metric in (*ordered, *sorted(per_class, key=lambda m: split_class(m)[0] != "selection_rate")):
+        base, label = split_class(metric)
+        overall: Key = (
+            (ROWS,) if base == "selection_rate"
+            else ("overall", OVERALL.get(base, base)) if label is None
+            else ("overall", metric)
+        )  # fmt: skip
         for attribute in attributes:
             groups = sorted(g for a, g in cells if a == attribute)
             relations.append(Relation(overall, tuple((attribute, g, metric) for g in groups)))

@@ -207,6 +207,32 @@ def test_a_multiclass_models_decline_gap_alerts_per_class_and_equals_fairlearn(d
     # /metrics shows each disparity's worst class: a breach in any class is a breach; /ui and the
     # compliance report show every class
     assert _gauge(pages["metrics"], "modelmon_fairness_breached", "statistical_parity_difference") == 1.0
+    # The report: one group table per class (sorted), each cell as /evaluations has it.
+    tables = [t.rows for t in Tables(pages["report"]).of("fairness") if t.attribute == "sex"]
+    assert len(tables) == len(CLASSES)
+    for name, (header, *rows) in zip(sorted(CLASSES), tables, strict=True):
+        assert header == ["group", "n", "selection rate", "TPR", "FPR", "PPV"]
+        for g, row in zip(("F", "M"), rows, strict=True):
+            cells = [
+                _one(items, metric=m, feature=name, group=g) for m in ("selection_rate", "tpr", "fpr", "ppv")
+            ]
+            assert row == [g, f"{cells[0]['n']:,}", *map(_cell, cells)], (name, g)
+    # A minimum above some per-class cells (a class's labelled or predicted rows in a group)
+    # but below both groups' sizes hides exactly those cells, and the disparities they fed.
+    sizes = {g: int(np.sum(sex == g)) for g in ("F", "M")}
+    counts = sorted(i["n"] for i in items if i["group"] is not None and i["metric"] != "selection_rate")
+    minimum = counts[len(counts) // 4]
+    assert 0 < minimum <= min(sizes.values())
+    assert any(0 < n < minimum for n in counts)
+    hidden = Tables(_report_with(database_url, minimum))
+    for name, (_, *rows) in zip(sorted(CLASSES), [t.rows for t in hidden.of("fairness")], strict=True):
+        for g, row in zip(("F", "M"), rows, strict=True):
+            assert row[1] == f"{sizes[g]:,}"
+            for m, text in zip(("selection_rate", "tpr", "fpr", "ppv"), row[2:], strict=True):
+                cell = _one(items, metric=m, feature=name, group=g)
+                assert (text == "suppressed") == (0 < cell["n"] < minimum), (name, g, m)
+    (disparities,) = [t for t in hidden.of("disparities") if t.attribute == "sex"]
+    assert all(r[1] == "suppressed" for r in disparities.rows[1:] if r[0] != "representation_shift")
     for name in CLASSES:
         assert f'data-chart="fairness-sex-{name}-disparate_impact_ratio"' in pages["ui"]
         assert f"statistical_parity_difference <small>class {name}</small>" in pages["report"]
