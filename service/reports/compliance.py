@@ -99,11 +99,11 @@ class ComplianceReport:
     retention_days: int
     versions: tuple[VersionSection, ...]
     incidents: tuple[IncidentView, ...]
+    incidents_cut: bool
     alerts: tuple[AlertView, ...]
     alerts_cut: bool
     history: tuple[ConfigChange, ...]
-    incidents_cut: bool = False
-    history_cut: bool = False
+    history_cut: bool
 
     @property
     def hidden_cells(self) -> int:
@@ -277,5 +277,5 @@ def build_report(session: Session, name: str, request: ReportRequest, now: datet
     history, history_cut = _history(session, model, now)
     return ComplianceReport(
         model.name, request.start, request.end, now, __version__, request.min_cell, request.retention_days,
-        sections, incidents, alerts, alerts_cut, history, incidents_cut, history_cut,
+        sections, incidents, incidents_cut, alerts, alerts_cut, history, history_cut,
     )  # fmt: skip

@@ -99,18 +99,21 @@ def _group_table(rows: Sequence[GroupRow]) -> str:
     if classes:
         return "".join(_class_table(rows, label) for label in classes)
     errors = not any("selection_rate" in r.cells for r in rows) and any("mae" in r.cells for r in rows)
-    columns, n = (ERROR_COLUMNS, "n (labelled)") if errors else (RATE_COLUMNS, "n")
-    body = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m, _ in columns)] for r in rows]
-    return table(("group", n, *(header for _, header in columns)), body, "fairness")
+    if errors:
+        return _rows_table(rows, ERROR_COLUMNS, "n (labelled)")
+    return _rows_table(rows, RATE_COLUMNS, "n")
 
 
 def _class_table(rows: Sequence[GroupRow], label: str) -> str:
     """One class of a multiclass model, one-vs-rest: "positive" means predicted (or labelled)
     ``label``. No impact ratio: the engine's per-class disparities stand for it."""
     columns = [(class_metric(m, label), header) for m, header in RATE_COLUMNS if m != "impact_ratio"]
+    return f"<h4>class {escape(label)}</h4>" + _rows_table(rows, columns, "n")
+
+
+def _rows_table(rows: Sequence[GroupRow], columns: Sequence[tuple[str, str]], n: str) -> str:
     body = [[escape(r.group), _n(r.cells), *(_rate(r.cells.get(m)) for m, _ in columns)] for r in rows]
-    headers = ("group", "n", *(header for _, header in columns))
-    return f"<h4>class {escape(label)}</h4>" + table(headers, body, "fairness")
+    return table(("group", n, *(header for _, header in columns)), body, "fairness")
 
 
 def fairness_table(t: FairnessTable) -> str:
@@ -204,7 +207,7 @@ def _notes(i: IncidentView) -> str:
     return f"<ul>{notes}</ul>" if notes else "not acknowledged"
 
 
-def incidents(items: Sequence[IncidentView], cut: bool = False) -> str:
+def incidents(items: Sequence[IncidentView], cut: bool) -> str:
     rows = [
         [
             str(i.id),

@@ -113,8 +113,8 @@ def size_metric(cells: Mapping[str, Shown]) -> str | None:
     the group's rows; multiclass: any class's, all the same), else the MAE (regression: n = its
     labelled rows); None without either."""
     found = next((m for m in SIZE_METRICS if m in cells), None)
-    per_class = sorted(m for m in cells if m.startswith(f"selection_rate{CLASS_JOIN}"))
-    return found if found is not None or not per_class else per_class[0]
+    per_class = (m for m in cells if m.startswith(f"selection_rate{CLASS_JOIN}"))
+    return found if found is not None else min(per_class, default=None)
 
 
 def _compared(cells: Mapping[str, Shown]) -> bool:

@@ -77,6 +77,14 @@ def list_evaluations(
         return ondemand.list_evaluations(session, where, limit=limit, offset=offset)
 
 
+def _folding(context: Context) -> ondemand.Folding:
+    """Up to where a request folds its model first: the committed high water, read in its own
+    short transaction (it holds writers back), and the workers' pass limits."""
+    jobs = AggregationJob(context.sessions, context.settings, context.clock)
+    high_water = jobs.high_water_for_request()
+    return ondemand.Folding(high_water, jobs.limits(), context.settings.cold_read_slices)
+
+
 @router.post("/{name}/evaluate", summary="Evaluate a window now", responses=_EVALUATE_ERRORS)
 def evaluate(
     name: ModelNamePath, context: Context, request: Annotated[WindowRequest | None, Body()] = None
@@ -86,11 +94,9 @@ def evaluate(
     events; otherwise (or before the version has a layout, or when its bins are due for a
     refit) the model's committed events are folded first, as a worker's pass would, and stored.
     503 when a worker folding the model holds it for over 10 s."""
-    jobs = AggregationJob(context.sessions, context.settings, context.clock)
-    high_water = jobs.high_water_for_request()  # its own short transaction: it holds writers back
+    folding = _folding(context)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        folding = ondemand.Folding(high_water, jobs.limits(), context.settings.cold_read_slices)
         return ondemand.evaluate_now(session, model, request or WindowRequest(), context.clock(), folding)
 
 
@@ -127,10 +133,8 @@ def slices(
     up to 5 passes; 503 when a worker folding the model holds it for over 10 s)."""
     start, end = checked_range(from_, to, MAX_SLICE_RANGE)
     query = SliceQuery(start, end, metric, version, fdr, confidence, limit)
-    jobs = AggregationJob(context.sessions, context.settings, context.clock)
-    high_water = jobs.high_water_for_request()  # its own short transaction: it holds writers back
+    folding = _folding(context)
     with unit_of_work(context.sessions) as session:
         model = load_model(session, name)
-        folding = ondemand.Folding(high_water, jobs.limits())
         ondemand.fold_model_now(session, model.model_id, context.clock(), folding)
         return find_slices(session, model, query)

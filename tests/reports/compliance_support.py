@@ -94,6 +94,13 @@ class Tables(HTMLParser):
         return [t for t in self.tables if t.css == css]
 
 
+def printed_cell(item: dict[str, Any]) -> str:
+    """An /evaluations or /evaluate item as the report's group tables print it."""
+    if item["value"] is None:
+        return f"— — n={item['n']:,}"
+    return f"{item['value']:.4f} [{item['ci_low']:.4f}, {item['ci_high']:.4f}] n={item['n']:,}"
+
+
 def pdf_pages(data: bytes) -> int:
     """Page objects of a PDF (``/Type /Page``, not ``/Pages``)."""
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))

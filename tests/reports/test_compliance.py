@@ -16,7 +16,7 @@ from service.app import create_app
 from service.config import Settings
 from service.runner import Pipeline
 from tests.asgi_client import AppClient, app_client
-from tests.reports.compliance_support import CONFIG, PERIOD, Table, Tables, load
+from tests.reports.compliance_support import CONFIG, PERIOD, Table, Tables, load, printed_cell
 from tests.windows import scenario
 
 REPORT = "/v1/models/credit/report"
@@ -68,12 +68,6 @@ def loaded(database_url: str) -> Iterator[Loaded]:
         app.state.context.engine.dispose()
 
 
-def _cell(item: dict[str, Any]) -> str:
-    if item["value"] is None:
-        return f"— — n={item['n']:,}"
-    return f"{item['value']:.4f} [{item['ci_low']:.4f}, {item['ci_high']:.4f}] n={item['n']:,}"
-
-
 def _figure_row(item: dict[str, Any]) -> list[str]:
     value = "—" if item["value"] is None else f"{item['value']:.4f}"
     ci = "—" if item["ci_low"] is None else f"[{item['ci_low']:.4f}, {item['ci_high']:.4f}]"
@@ -104,7 +98,7 @@ def check_fairness_cells_are_the_evaluate_apis_or_suppressed(f: Loaded) -> None:
             assert size >= MIN_CELL and n == f"{size:,}"
             for metric, text in zip(("selection_rate", "tpr", "fpr", "ppv"), [rate, *others], strict=True):
                 item = f.live[("fairness", None, table.attribute, group, metric)]
-                assert text == (HIDDEN if 0 < item["n"] < MIN_CELL else _cell(item)) or text == HIDDEN
+                assert text == (HIDDEN if 0 < item["n"] < MIN_CELL else printed_cell(item)) or text == HIDDEN
                 shown += text != HIDDEN
     assert shown >= 20
     sex = _one(f.tables, "disparities", "sex").rows[1:]

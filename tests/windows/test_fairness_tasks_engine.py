@@ -24,7 +24,7 @@ from service.app import create_app
 from service.config import Settings
 from service.runner import Pipeline
 from tests.asgi_client import app_client
-from tests.reports.compliance_support import Tables
+from tests.reports.compliance_support import Tables, printed_cell
 from tests.windows import scenario
 
 ROWS = 800
@@ -124,11 +124,6 @@ def _report_with(database_url: str, min_cell: int) -> str:
     return response.text
 
 
-def _cell(item: dict[str, Any]) -> str:
-    """A figure as the report prints it (value, interval, n)."""
-    return f"{item['value']:.4f} [{item['ci_low']:.4f}, {item['ci_high']:.4f}] n={item['n']:,}"
-
-
 def _group_rows(report: str) -> list[list[str]]:
     (table,) = [t for t in Tables(report).of("fairness") if t.attribute == "sex"]
     return table.rows
@@ -174,7 +169,7 @@ def test_a_regression_models_bias_gap_alerts_and_equals_fairlearn(database_url: 
     assert header == ["group", "n (labelled)", "mean error (prediction − outcome)", "MAE"]
     expected = [
         [g, f"{_one(items, metric='mae', group=g)['n']:,}"]
-        + [_cell(_one(items, metric=rate, attribute="sex", group=g)) for rate in ("mean_error", "mae")]
+        + [printed_cell(_one(items, metric=rate, attribute="sex", group=g)) for rate in ("mean_error", "mae")]
         for g in ("F", "M")
     ]
     assert rows == expected
@@ -216,7 +211,7 @@ def test_a_multiclass_models_decline_gap_alerts_per_class_and_equals_fairlearn(d
             cells = [
                 _one(items, metric=m, feature=name, group=g) for m in ("selection_rate", "tpr", "fpr", "ppv")
             ]
-            assert row == [g, f"{cells[0]['n']:,}", *map(_cell, cells)], (name, g)
+            assert row == [g, f"{cells[0]['n']:,}", *map(printed_cell, cells)], (name, g)
     # A minimum above some per-class cells (a class's labelled or predicted rows in a group)
     # but below both groups' sizes hides exactly those cells, and the disparities they fed.
     sizes = {g: int(np.sum(sex == g)) for g in ("F", "M")}
