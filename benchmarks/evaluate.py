@@ -65,6 +65,7 @@ from service.kernel import grid
 from service.kernel.durations import DAY
 from service.registry.service import load_model
 from service.runner import Pipeline
+from service.storage.columnar import PACKED_DTYPE
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.engine_tables import WindowTask
 from service.storage.partitions import PARTITION_KEYS, create_partitions
@@ -107,7 +108,7 @@ CONFIG: dict[str, Any] = {"window": "24h", "step": "1h", "bucket": "5m"}
 
 PREDICTION_COLUMNS = (
     "model_id, version_id, prediction_id, event_time, received_at, features, predicted_label, "
-    "predicted_value, score, scores, attributes, attributions, subject_id, content_hash"
+    "predicted_value, score, scores, attributes, attributions, subject_id, content_hash, numbers"
 )
 OUTCOME_COLUMNS = "model_id, prediction_id, label, value, outcome_time, received_at, content_hash"
 
@@ -230,11 +231,20 @@ def _feature_template() -> str:
     return "{" + ", ".join(numeric + categorical) + "}"
 
 
+def _packed_hex(chunk: Chunk) -> list[str]:
+    """Each row's numeric features packed as ingestion packs them (``predictions.numbers``:
+    little-endian doubles in the schema's order, NaN for missing), in hex."""
+    matrix = np.ascontiguousarray(np.column_stack([chunk.numeric[n] for n in NUMERIC]), dtype=PACKED_DTYPE)
+    width = 8 * len(NUMERIC)
+    text = matrix.tobytes().hex()
+    return [text[i : i + 2 * width] for i in range(0, len(text), 2 * width)]
+
+
 def prediction_text(chunk: Chunk, model_id: int, version_id: int) -> str:
     """COPY text rows of ``chunk`` for PREDICTION_COLUMNS (JSON null for NaN)."""
     row = (
         f"{model_id}\t{version_id}\tp%d\t%s\t%s\t{_feature_template()}\t%s\t\\N\t%r\t\\N\t"
-        '{"age_band": "%s", "sex": "%s"}\t\\N\t\\N\t\\\\x%032x\n'
+        '{"age_band": "%s", "sex": "%s"}\t\\N\t\\N\t\\\\x%032x\t\\\\x%s\n'
     )
     times = _iso(chunk.times)
     ids = range(chunk.first, chunk.first + chunk.rows)
@@ -243,7 +253,7 @@ def prediction_text(chunk: Chunk, model_id: int, version_id: int) -> str:
         + [chunk.numeric[n].tolist() for n in NUMERIC]
         + [chunk.categorical[n].tolist() for n in LEVELS]
         + [chunk.predicted.tolist(), chunk.scores.tolist(), chunk.age_band.tolist(), chunk.sex.tolist()]
-        + [ids]
+        + [ids, _packed_hex(chunk)]
     )
     text = "".join([row % values for values in zip(*columns, strict=True)])
     return text.replace(": nan", ": null")  # keys are num_NN / names: no other "nan" after ": "

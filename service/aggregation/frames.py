@@ -103,7 +103,7 @@ def _attributions(per_row: Sequence[dict[str, float] | None]) -> dict[str, Any]:
 # JSON field per feature ("f:<name>"), protected attribute ("a:<name>") and attribution
 # ("x:<feature>"). A feature numeric in one version and categorical in another is read as
 # text and turned into floats for the versions where it is numeric.
-ID, VERSION, SECONDS = "id", "version", "seconds"
+ID, VERSION, SECONDS, OUTCOME = "id", "version", "seconds", "outcome"
 PLAIN: tuple[tuple[str, Kind], ...] = (
     (ID, "int"),
     (VERSION, "int"),
@@ -113,6 +113,7 @@ PLAIN: tuple[tuple[str, Kind], ...] = (
     ("score", "float"),
     ("label", "text"),
     ("value", "float"),
+    (OUTCOME, "int"),  # the joined outcome's id, 0 for none
 )
 
 
@@ -133,6 +134,19 @@ class EventColumns:
         return EventColumns({name: column[index] for name, column in self.columns.items()})
 
 
+def feature_column(name: str) -> str:
+    """The event column of feature ``name``."""
+    return f"f:{name}"
+
+
+def packed_features(specs: Iterable[VersionSpec]) -> tuple[str, ...]:
+    """The numeric features a read of ``specs`` takes from the packed column: those of the
+    specs when they all have the same (a row holds its own version's, so one width and order
+    per read), else none."""
+    orders = {spec.numeric_features for spec in specs}
+    return orders.pop() if len(orders) == 1 else ()
+
+
 def event_fields(specs: Iterable[VersionSpec]) -> list[tuple[str, str, str, Kind]]:
     """(column name, JSON document, key, kind) of every field the ``specs`` read:
     document is "features", "attributes" or "attributions"."""
@@ -143,7 +157,7 @@ def event_fields(specs: Iterable[VersionSpec]) -> list[tuple[str, str, str, Kind
             kinds.setdefault(name, set()).add(is_numeric)
         attributes.update(spec.protected_attributes)
     out: list[tuple[str, str, str, Kind]] = [
-        (f"f:{name}", "features", name, "float" if seen == {True} else "text")
+        (feature_column(name), "features", name, "float" if seen == {True} else "text")
         for name, seen in sorted(kinds.items())
     ]
     out += [(f"a:{name}", "attributes", name, "text") for name in sorted(attributes)]
@@ -155,6 +169,11 @@ def _as_floats(column: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.floa
     if column.dtype == np.float64:
         return column
     return _floats([None if v is None else float(v) for v in column.tolist()])
+
+
+def outcomes_after(events: EventColumns, watermark: int) -> int:
+    """How many of ``events`` carry an outcome with id past ``watermark``."""
+    return int(np.count_nonzero(events.columns[OUTCOME] > watermark))
 
 
 def score_only(events: EventColumns, rows: np.ndarray[Any, np.dtype[np.int64]]) -> bool:

@@ -14,7 +14,15 @@ from service.aggregation import frames
 from service.aggregation.frames import EventColumns
 from service.registry.service import VersionSpec
 from service.storage.claim import claim_waiting, skip_locked
-from service.storage.columnar import Columns, CopyPlan, JsonField, copy_statement, read_columns
+from service.storage.columnar import (
+    Columns,
+    CopyPlan,
+    Field,
+    JsonField,
+    PackedFloats,
+    copy_statement,
+    read_columns,
+)
 from service.storage.dialect import (
     epoch_seconds,
     insert_ignoring_duplicates,
@@ -196,6 +204,7 @@ def _plain(session: Session) -> tuple[Any, ...]:
         Prediction.score.label("score"),
         Outcome.label.label("label"),
         Outcome.value.label("value"),
+        func.coalesce(Outcome.id, 0).label(frames.OUTCOME),
     )
 
 
@@ -217,13 +226,23 @@ def _columns(session: Session, query: Select[Any], specs: Iterable[VersionSpec])
     return EventColumns(read_columns(session, query, kinds, _fields(specs)))
 
 
-def _fields(specs: Iterable[VersionSpec]) -> list[JsonField]:
-    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions).
+def _fields(specs: Iterable[VersionSpec]) -> list[Field]:
+    """The JSON fields an event read extracts for ``specs`` (features, attributes, attributions),
+    the numeric features packed (``predictions.numbers``) when every spec has the same ones.
     Not ``whole`` documents: pyarrow's JSON reader crashed (SIGSEGV) in a fold's read."""
-    return [
+    specs = list(specs)
+    packed = frames.packed_features(specs)
+    fields: list[Field] = [
         JsonField(name, _DOCUMENTS[document], key, kind)
         for name, document, key, kind in frames.event_fields(specs)
+        if not (document == "features" and key in packed)
     ]
+    if packed:
+        # Versions are immutable, so a row of one of these versions was packed with ``packed``.
+        holds = Prediction.version_id.in_(sorted({spec.version_id for spec in specs}))
+        names = tuple(frames.feature_column(name) for name in packed)
+        fields.append(PackedFloats(names, Prediction.numbers, Prediction.features, packed, holds))
+    return fields
 
 
 def _outcomes_upto(outcomes_upto: int) -> Any:
@@ -277,6 +296,12 @@ def slice_bounds(session: Session, model_id: int, after: int, upto: int, rows: i
     while cuts[-1] < upto:
         cuts.append(nth_id_after(session, Prediction, model_id, cuts[-1], upto, rows))
     return cuts
+
+
+def outcome_count(session: Session, model_id: int, after: int, upto: int) -> int:
+    """The model's outcomes with ids in (after, upto] (an index range scan on ``(model_id, id)``)."""
+    query = select(func.count()).where(Outcome.model_id == model_id, Outcome.id > after, Outcome.id <= upto)
+    return int(session.execute(query).scalar_one())
 
 
 def new_outcomes_of_folded(

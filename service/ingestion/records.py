@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import orjson
 
@@ -14,6 +14,7 @@ from service.errors import Invalid
 from service.ingestion.validation import Checker, EventTimes, Scalar, resolve_version, unknown_fields
 from service.registry.schemas import Task
 from service.registry.service import RegisteredModel, VersionSpec
+from service.storage.columnar import pack_floats
 
 PREDICTION_FIELDS = frozenset(
     {
@@ -134,6 +135,16 @@ class PredictionRecord:
 
     def content_hash(self) -> bytes:
         return self.digest
+
+    @property
+    def numbers(self) -> bytes | None:
+        """The numeric features packed in the version's schema order (``predictions.numbers``,
+        which reads use instead of the document); None for a version without numeric features."""
+        names = self.version.numeric_features
+        # Validation left a numeric feature a float or None.
+        return (
+            pack_floats([cast("float | None", self.features.get(name)) for name in names]) if names else None
+        )
 
 
 @dataclass(frozen=True, slots=True)

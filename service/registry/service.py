@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,11 @@ class VersionSpec:
     classes: tuple[str, ...]
     class_set: frozenset[str]
     feature_kinds: tuple[tuple[str, bool], ...]  # (name, is numeric), in schema order
+    # The numeric features in schema order: the order of a stored row's packed numbers.
+    numeric_features: tuple[str, ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numeric_features", tuple(n for n, numeric in self.feature_kinds if numeric))
 
 
 @dataclass(frozen=True, slots=True)

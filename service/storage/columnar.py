@@ -12,21 +12,33 @@ decoded as usual and turned into the same columns.
 Kinds: ``"int"`` (int64; a NULL is an error), ``"float"`` (float64, NULL → NaN) and
 ``"text"`` (object array of str, NULL → None; an empty string stays ``""``). Numeric
 columns read through COPY are read-only views of pyarrow's buffers.
+
+Numbers a document also holds may be kept packed in a ``bytea`` column beside it
+(``PackedFloats``): Postgres prints a JSONB number as text for ``->>`` (``numeric_out``), and
+that was ~60% of the database's part of a read; the packed bytes go out as hex, which costs it
+next to nothing. On 10^6 rows of 15 numbers, 5 categories and 2 attributes, one backend,
+``COPY … TO '/dev/null'``: the 22 fields by ``->>`` 7.9–8.1 s, the packed hex and the 7 text
+fields 3.0–3.4 s, the plain columns alone 1.1 s. A row whose column is NULL (stored before
+the column existed, or by a writer that does not fill it) is read from its document.
 """
 
 from __future__ import annotations
 
+import binascii
+import functools
 import io
 import math
 import selectors
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Select
+from sqlalchemy import Select, Text, and_, case, cast, func
 from sqlalchemy.orm import Session
 
 from service.storage.dialect import is_postgres
@@ -46,15 +58,56 @@ class JsonField:
     kind: Kind
 
 
+# How a packed row is laid out: little-endian IEEE 754 doubles, NaN for a missing number.
+PACKED_DTYPE = np.dtype("<f8")
+
+
+def pack_floats(values: Sequence[float | None]) -> bytes:
+    """``values`` as one packed row (None → NaN): what a ``PackedFloats`` column holds.
+    ~0.6 µs for 15 values, against ~2 µs through a numpy array."""
+    return _packer(len(values))(*[math.nan if v is None else v for v in values])
+
+
+@functools.lru_cache(maxsize=64)
+def _packer(count: int) -> Callable[..., bytes]:
+    return struct.Struct(f"<{count}d").pack
+
+
+@dataclass(frozen=True, slots=True)
+class PackedFloats:
+    """Float columns ``names`` of the result, stored twice: as ``keys`` of the JSON column
+    ``document`` and packed in the ``bytea`` column ``column`` (``pack_floats`` of the values of
+    ``keys`` in that order) on the rows where ``holds`` (a SQL condition) is true, e.g. the
+    versions whose numeric features are ``keys``. Each row is read from ``column`` where
+    ``holds`` and the column is set, else from ``document`` (a key missing or null: NaN)."""
+
+    names: tuple[str, ...]
+    column: Any  # e.g. Prediction.numbers
+    document: Any  # e.g. Prediction.features
+    keys: tuple[str, ...]
+    holds: Any  # e.g. Prediction.version_id.in_([…])
+
+    def as_fields(self) -> list[JsonField]:
+        """The same columns read from the document alone."""
+        return [JsonField(n, self.document, k, "float") for n, k in zip(self.names, self.keys, strict=True)]
+
+
+Field = JsonField | PackedFloats
+# The result label of a packed column: its hex, or the whole document where it is NULL.
+_PACKED = "packed floats"
+
+
 @dataclass(frozen=True, slots=True)
 class CopyPlan:
-    """How to read a COPY's CSV: its columns (label, kind) in order."""
+    """How to read a COPY's CSV: its columns (label, kind) in order, and which packed column
+    (labelled ``_PACKED``, last) holds which float columns."""
 
     columns: tuple[tuple[str, Kind], ...]
+    packed: tuple[tuple[str, str], ...] = ()  # (column name, document key), in packed order
 
 
 def read_columns(
-    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
+    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[Field]
 ) -> Columns:
     """Run ``query`` (plain columns, with labels, of ``kinds`` in order) plus ``fields``;
     every result column by its label. Rows come in the database's order."""
@@ -67,22 +120,38 @@ def _names(query: Select[Any]) -> list[str]:
     return [str(column.key) for column in query.selected_columns]
 
 
-def _copied(
-    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
-) -> Columns:
+def _copied(session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[Field]) -> Columns:
     statement, params, plan = copy_statement(session, query, kinds, fields)
     driver = session.connection().connection.driver_connection  # this transaction's connection
     return parse_csv(copy_out(driver, statement, params), plan)
 
 
 def copy_statement(
-    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
+    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[Field]
 ) -> tuple[str, Any, CopyPlan]:
     """``COPY (query + fields) TO STDOUT`` as CSV, its parameters, and how to read it."""
-    extracted = [f.document.op("->>")(f.key).label(f.name) for f in fields]
-    columns = list(zip(_names(query), kinds, strict=True)) + [(f.name, f.kind) for f in fields]
-    compiled = query.add_columns(*extracted).compile(bind=session.get_bind())
-    plan = CopyPlan(tuple(columns))
+    plain = [f for f in fields if isinstance(f, JsonField)]
+    packed = [f for f in fields if isinstance(f, PackedFloats)]
+    if len(packed) > 1:
+        raise ValueError("one packed column per read")
+    extracted = [f.document.op("->>")(f.key).label(f.name) for f in plain]
+    columns = list(zip(_names(query), kinds, strict=True)) + [(f.name, f.kind) for f in plain]
+    layout: tuple[tuple[str, str], ...] = ()
+    if packed:
+        one = packed[0]
+        # Hex by ``encode`` (not bytea's output, which ``bytea_output`` may set to escapes);
+        # elsewhere the document's text, told apart by its leading "{".
+        hexed = case(
+            (and_(one.holds, one.column.is_not(None)), func.encode(one.column, "hex")),
+            else_=cast(one.document, Text),
+        )
+        extracted.append(hexed.label(_PACKED))
+        layout = tuple(zip(one.names, one.keys, strict=True))
+    # render_postcompile: an IN list becomes its parameters now (COPY is sent with them bound).
+    compiled = query.add_columns(*extracted).compile(
+        bind=session.get_bind(), compile_kwargs={"render_postcompile": True}
+    )
+    plan = CopyPlan(tuple(columns), layout)
     return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params, plan
 
 
@@ -135,21 +204,76 @@ def parse_csv(buffer: io.BytesIO, plan: CopyPlan) -> Columns:
     """COPY's CSV text as numpy columns."""
     from pyarrow import csv
 
+    packed = [_PACKED] if plan.packed else []
     if not buffer.tell():  # no row (pyarrow refuses an empty file)
-        return {name: _typed([], kind) for name, kind in plan.columns}
+        empty = {name: _typed([], kind) for name, kind in plan.columns}
+        return empty | {name: _typed([], "float") for name, _ in plan.packed}
     table = csv.read_csv(
         io.BytesIO(buffer.getbuffer()),
-        read_options=csv.ReadOptions(column_names=[name for name, _ in plan.columns]),
+        read_options=csv.ReadOptions(column_names=[name for name, _ in plan.columns] + packed),
         parse_options=csv.ParseOptions(newlines_in_values=True),
         convert_options=csv.ConvertOptions(
-            column_types={name: _ARROW[kind] for name, kind in plan.columns},
+            # Binary, not string: hex needs no UTF-8 check, and orjson reads bytes.
+            column_types={n: _ARROW[kind] for n, kind in plan.columns} | dict.fromkeys(packed, pa.binary()),
             # COPY writes NULL unquoted and empty, an empty string as "": keep them apart.
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         ),
     )
-    return {name: _numpy(table.column(name), kind) for name, kind in plan.columns}
+    out = {name: _numpy(table.column(name), kind) for name, kind in plan.columns}
+    if plan.packed:
+        out |= _unpacked(table.column(_PACKED), plan.packed)
+    return out
+
+
+def _unpacked(column: Any, layout: tuple[tuple[str, str], ...]) -> Columns:
+    """The float columns of a packed column's cells (hex, or the document's JSON text where
+    the packed value was not to be used), chunk by chunk as pyarrow read them: the hex of a
+    chunk decoded in one call (every such cell is ``16 × len(layout)`` characters wide),
+    document cells one by one."""
+    width = 16 * len(layout)
+    by_column = np.empty((len(layout), len(column)))  # one contiguous array per column, as CSV's are
+    start = 0
+    for chunk in column.chunks:
+        by_column[:, start : start + len(chunk)] = _chunk_floats(chunk, width, layout).T
+        start += len(chunk)
+    return {name: by_column[k] for k, (name, _) in enumerate(layout)}
+
+
+def _chunk_floats(chunk: Any, width: int, layout: tuple[tuple[str, str], ...]) -> np.ndarray[Any, Any]:
+    """One chunk of packed cells (a pyarrow binary array) as rows of doubles."""
+    count = len(chunk)
+    _, offset_buffer, data_buffer = chunk.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int32, count=count + 1, offset=4 * chunk.offset)
+    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+    characters = np.frombuffer(data, dtype=np.uint8)
+    lengths = np.diff(offsets)
+    valid = (
+        chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else np.ones(count, dtype=bool)
+    )
+    firsts = characters[np.minimum(offsets[:-1], max(0, len(characters) - 1))] if len(characters) else lengths
+    documents = ~valid | (lengths == 0) | (firsts == ord("{"))
+    wrong = np.flatnonzero(~documents & (lengths != width))
+    if wrong.size:  # its rows were packed with other keys than ``holds`` says: a caller's error
+        raise ValueError(f"a packed cell of {int(lengths[wrong[0]])} characters where {width} were expected")
+    if not documents.any():  # the cells' characters end to end: one decode
+        return np.frombuffer(binascii.unhexlify(data[offsets[0] : offsets[-1]]), dtype=PACKED_DTYPE).reshape(
+            count, len(layout)
+        )
+    out = np.full((count, len(layout)), math.nan)
+    hexed = np.flatnonzero(~documents)
+    if hexed.size:
+        text = characters[offsets[hexed][:, None] + np.arange(width)].tobytes()
+        out[hexed] = np.frombuffer(binascii.unhexlify(text), dtype=PACKED_DTYPE).reshape(-1, len(layout))
+    for row in np.flatnonzero(documents & valid).tolist():
+        document = orjson.loads(data[offsets[row] : offsets[row + 1]] or b"{}")
+        out[row] = [_float_or_nan(document.get(key)) for _, key in layout]
+    return out
+
+
+def _float_or_nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _numpy(column: Any, kind: Kind) -> np.ndarray[Any, Any]:
@@ -179,9 +303,9 @@ def _texts(column: Any) -> np.ndarray[Any, Any]:
     return out
 
 
-def _decoded(
-    session: Session, query: Select[Any], kinds: Sequence[Kind], fields: Sequence[JsonField]
-) -> Columns:
+def _decoded(session: Session, query: Select[Any], kinds: Sequence[Kind], given: Sequence[Field]) -> Columns:
+    # SQLite reads whole documents anyway: a packed column is read from its document.
+    fields = [one for f in given for one in (f.as_fields() if isinstance(f, PackedFloats) else [f])]
     documents = list(dict.fromkeys(f.document for f in fields))
     rows = session.connection().execute(query.add_columns(*documents)).all()
     width = len(kinds)

@@ -91,6 +91,10 @@ class Prediction(Base):
     event_time: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     features: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # The numeric features again, packed (storage/columnar.py: pack_floats) in the order of
+    # the version's schema: reads take them from here instead of the document, ~2.5× faster
+    # on Postgres. NULL for rows stored before 0014 (those are read from ``features``).
+    numbers: Mapped[bytes | None] = mapped_column(LargeBinary)
     predicted_label: Mapped[str | None] = mapped_column(String(LABEL_LENGTH))
     predicted_value: Mapped[float | None] = mapped_column(Float)
     score: Mapped[float | None] = mapped_column(Float)

@@ -28,7 +28,7 @@ from sqlalchemy.pool import QueuePool
 from service.storage.columnar import (
     Columns,
     CopyPlan,
-    JsonField,
+    Field,
     Kind,
     copy_out,
     copy_statement,
@@ -68,7 +68,7 @@ def spare_readers(session: Session, wanted: int) -> int:
 
 
 def read_sliced(
-    session: Session, queries: Sequence[Select[Any]], kinds: Sequence[Kind], fields: Sequence[JsonField]
+    session: Session, queries: Sequence[Select[Any]], kinds: Sequence[Kind], fields: Sequence[Field]
 ) -> Columns:
     """``read_columns`` of each query, concatenated in the order of ``queries``: on Postgres
     each on its own connection and thread, all in the snapshot of ``session``'s transaction."""
@@ -83,7 +83,7 @@ def map_sliced(
     session: Session,
     queries: Sequence[Select[Any]],
     kinds: Sequence[Kind],
-    fields: Sequence[JsonField],
+    fields: Sequence[Field],
     *,
     each: Callable[[Columns], T],
 ) -> list[T]:

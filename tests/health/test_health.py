@@ -21,7 +21,7 @@ def test_healthz_answers_without_the_database(client: AppClient) -> None:
 def test_readyz_is_ready_when_the_schema_is_at_head(client: AppClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "schema": "0013"}
+    assert response.json() == {"status": "ready", "database": "ok", "schema": "0014"}
 
 
 def test_readyz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:
