@@ -27,7 +27,12 @@ log = logging.getLogger("modelmon.client")
 
 
 class AsyncMonitor(Recorder):
-    """Logs predictions and outcomes to modelmon from an asyncio task; ``log_*`` never await."""
+    """Logs predictions and outcomes to modelmon from an asyncio task; ``log_*`` never await.
+
+    Waits with a deadline use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11
+    ``wait_for`` swallows a cancellation that arrives as the awaited event fires, and the
+    sending task, cancelled by ``asyncio.run`` as it returned just after a ``flush()``, then
+    looped on and ``asyncio.run`` never returned (a test hung for 360 s this way)."""
 
     def _fresh_queue(self) -> None:
         super()._fresh_queue()
@@ -109,7 +114,8 @@ class AsyncMonitor(Recorder):
         task = self._task
         if task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(task), max(0.0, self._deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.0, self._deadline - time.monotonic())):
+                    await asyncio.shield(task)
             except TimeoutError:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -157,7 +163,8 @@ class AsyncMonitor(Recorder):
             if not await self._send_waiting(http, partial=due) or (closing and self._queue.waiting() == 0):
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), last + self._flush_interval - time.monotonic())
+                async with asyncio.timeout(last + self._flush_interval - time.monotonic()):
+                    await self._wakeup.wait()
             self._wakeup.clear()
 
     async def _send_waiting(self, http: httpx.AsyncClient, *, partial: bool) -> bool:
@@ -191,7 +198,8 @@ class AsyncMonitor(Recorder):
     async def _pause(self, delay: float) -> bool:
         if not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._closing.wait()
             return True
         if time.monotonic() + delay >= self._deadline:
             return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -138,3 +139,25 @@ def test_a_monitor_used_in_a_second_event_loop_sends_there(server: LiveServer) -
     asyncio.run(monitor.aclose())
     assert len(server.stored("predictions", "two-loops")) == 50
     assert monitor.counters.sent == 50
+
+
+def test_the_sending_task_ends_when_its_loop_ends_just_after_a_flush() -> None:
+    """``flush()`` wakes the sending task and returns; ``asyncio.run`` then cancels the task in
+    the same turn of the loop. On Python 3.11 a wait through ``asyncio.wait_for`` swallowed that
+    cancellation and the task looped on, so ``asyncio.run`` never returned. Nothing is queued, so
+    no server is needed (the address refuses connections and is never called)."""
+    monitor = AsyncMonitor("http://127.0.0.1:9", TEST_ADMIN_KEY, model="race", flush_interval=0.05)
+
+    async def wake_and_leave() -> None:
+        await monitor.start()
+        await asyncio.sleep(0.3)  # the task has its HTTP client and waits for a wake-up
+        await monitor.flush(timeout=0)  # sets the wake-up; nothing held: returns at once
+
+    def run() -> None:
+        for _ in range(20):  # the race is decided in one turn of the loop: make it certain
+            asyncio.run(wake_and_leave())
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "asyncio.run did not return: the sending task ignored its cancellation"
