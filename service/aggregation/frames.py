@@ -51,9 +51,7 @@ def to_batch(
     """Columns of ``rows`` (``EventRow`` fields from position ``offset``) for ``spec``."""
     o = offset
     features = [row[o + FEATURES] for row in rows]
-    numeric = {
-        name: _floats([f.get(name) for f in features]) for name, is_num in spec.feature_kinds if is_num
-    }
+    numeric = {name: _floats([f.get(name) for f in features]) for name in spec.numeric_features}
     categorical = {
         name: _texts([f.get(name) for f in features]) for name, is_num in spec.feature_kinds if not is_num
     }
@@ -197,8 +195,8 @@ def batch_of(spec: VersionSpec, events: EventColumns, *, with_labels: bool = Tru
     }
     return Batch(
         rows=events.rows,
-        numeric={name: _as_floats(c[f"f:{name}"]) for name, is_num in spec.feature_kinds if is_num},
-        categorical={name: c[f"f:{name}"] for name, is_num in spec.feature_kinds if not is_num},
+        numeric={name: _as_floats(c[feature_column(name)]) for name in spec.numeric_features},
+        categorical={name: c[feature_column(name)] for name, is_num in spec.feature_kinds if not is_num},
         predictions=predictions,
         scores=scores,
         labels=labels,

@@ -229,47 +229,46 @@ def parse_csv(buffer: io.BytesIO, plan: CopyPlan) -> Columns:
 
 def _unpacked(column: Any, layout: tuple[tuple[str, str], ...]) -> Columns:
     """The float columns of a packed column's cells (hex, or the document's JSON text where
-    the packed value was not to be used), chunk by chunk as pyarrow read them: the hex of a
-    chunk decoded in one call (every such cell is ``16 × len(layout)`` characters wide),
-    document cells one by one."""
-    width = 16 * len(layout)
+    the packed value was not to be used), chunk by chunk as pyarrow read them."""
     by_column = np.empty((len(layout), len(column)))  # one contiguous array per column, as CSV's are
     start = 0
     for chunk in column.chunks:
-        by_column[:, start : start + len(chunk)] = _chunk_floats(chunk, width, layout).T
+        by_column[:, start : start + len(chunk)] = _chunk_floats(chunk, layout).T
         start += len(chunk)
     return {name: by_column[k] for k, (name, _) in enumerate(layout)}
 
 
-def _chunk_floats(chunk: Any, width: int, layout: tuple[tuple[str, str], ...]) -> np.ndarray[Any, Any]:
-    """One chunk of packed cells (a pyarrow binary array) as rows of doubles."""
-    count = len(chunk)
+def _chunk_floats(chunk: Any, layout: tuple[tuple[str, str], ...]) -> np.ndarray[Any, Any]:
+    """One chunk of packed cells (a pyarrow binary array) as rows of doubles: its hex cells
+    (each ``16 × len(layout)`` characters) decoded in one call, its document cells (NULL,
+    empty, or starting with "{") one by one."""
+    count, width = len(chunk), 16 * len(layout)
     _, offset_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offset_buffer, dtype=np.int32, count=count + 1, offset=4 * chunk.offset)
     data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
     characters = np.frombuffer(data, dtype=np.uint8)
     lengths = np.diff(offsets)
-    valid = (
-        chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else np.ones(count, dtype=bool)
-    )
-    firsts = characters[np.minimum(offsets[:-1], max(0, len(characters) - 1))] if len(characters) else lengths
-    documents = ~valid | (lengths == 0) | (firsts == ord("{"))
+    documents = lengths == 0
+    documents[~documents] = characters[offsets[:-1][~documents]] == ord("{")
+    if chunk.null_count:
+        documents |= ~chunk.is_valid().to_numpy(zero_copy_only=False)
     wrong = np.flatnonzero(~documents & (lengths != width))
     if wrong.size:  # its rows were packed with other keys than ``holds`` says: a caller's error
         raise ValueError(f"a packed cell of {int(lengths[wrong[0]])} characters where {width} were expected")
     if not documents.any():  # the cells' characters end to end: one decode
-        return np.frombuffer(binascii.unhexlify(data[offsets[0] : offsets[-1]]), dtype=PACKED_DTYPE).reshape(
-            count, len(layout)
-        )
+        return _hex_rows(data[offsets[0] : offsets[-1]], len(layout))
     out = np.full((count, len(layout)), math.nan)
     hexed = np.flatnonzero(~documents)
-    if hexed.size:
-        text = characters[offsets[hexed][:, None] + np.arange(width)].tobytes()
-        out[hexed] = np.frombuffer(binascii.unhexlify(text), dtype=PACKED_DTYPE).reshape(-1, len(layout))
-    for row in np.flatnonzero(documents & valid).tolist():
-        document = orjson.loads(data[offsets[row] : offsets[row + 1]] or b"{}")
+    out[hexed] = _hex_rows(characters[offsets[hexed][:, None] + np.arange(width)].tobytes(), len(layout))
+    for row in np.flatnonzero(documents & (lengths > 0)).tolist():  # NULL and empty: all NaN
+        document = orjson.loads(data[offsets[row] : offsets[row + 1]])
         out[row] = [_float_or_nan(document.get(key)) for _, key in layout]
     return out
+
+
+def _hex_rows(text: Any, numbers: int) -> np.ndarray[Any, Any]:
+    """Hex text of whole packed rows as rows of ``numbers`` doubles (``binascii``, ~1 GB/s)."""
+    return np.frombuffer(binascii.unhexlify(text), dtype=PACKED_DTYPE).reshape(-1, numbers)
 
 
 def _float_or_nan(value: Any) -> float:
