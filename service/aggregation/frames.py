@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from service.kernel import coded
 from service.registry.service import VersionSpec
 from service.stats.layout import Batch
 from service.storage.columnar import Kind
@@ -129,7 +130,7 @@ class EventColumns:
         return self.rows
 
     def take(self, index: np.ndarray[Any, np.dtype[np.int64]]) -> EventColumns:
-        return EventColumns({name: column[index] for name, column in self.columns.items()})
+        return EventColumns({name: coded.take(column, index) for name, column in self.columns.items()})
 
 
 def feature_column(name: str) -> str:
