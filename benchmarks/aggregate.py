@@ -152,11 +152,13 @@ class Folded:
 
 def fold(url: str, worker: int, start_at: float, profile: bool) -> Folded:
     """Aggregation passes until caught up (a worker process; starts at ``start_at``)."""
+    from service.kernel.threads import one_blas_thread
     from service.storage.database import create_database_engine, create_session_factory
     from service.windows.jobs import AggregationJob
 
     settings = Settings(database_url=url, run_jobs=False)
     engine = create_database_engine(settings)
+    one_blas_thread()  # as `modelmon worker` does at start
     job = AggregationJob(create_session_factory(engine), settings, frozen_clock(END))
     time.sleep(max(0.0, start_at - time.time()))
     profiler = cProfile.Profile() if profile else None

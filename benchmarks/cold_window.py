@@ -46,6 +46,7 @@ from service.aggregation.cold import EVERY_ID, events_profile
 from service.aggregation.service import Limits, PassResult, fold_events
 from service.clock import frozen_clock
 from service.config import Settings
+from service.kernel.threads import one_blas_thread
 from service.registry.service import load_model
 from service.runner import Pipeline
 from service.stats.profile import Profile, build_profile
@@ -235,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     results = Results(args.rows, 1, args.reference_rows)
     with postgres_database() as url:
         prepared = in_child(prepare, url, plan, args.reference_rows)
-        measured = measure(url, prepared.model_id, prepared.version_id, args)
+        # One BLAS thread, as `modelmon serve` and `modelmon worker` set at start; Evidently
+        # runs after with the library's default threads.
+        with one_blas_thread():
+            measured = measure(url, prepared.model_id, prepared.version_id, args)
         if not args.no_evidently:
             run_evidently(url, prepared.model_id, results)
     print(report(args, measured, results))

@@ -36,6 +36,7 @@ from service.export.setup import install_metrics
 from service.health.endpoints import router as health_router
 from service.ingestion.endpoints import router as ingestion_router
 from service.ingestion.schemas import COMPONENT_SCHEMAS
+from service.kernel.threads import one_blas_thread
 from service.privacy.endpoints import router as privacy_router
 from service.profiles.endpoints import router as profiles_router
 from service.registry.endpoints import router as registry_router
@@ -201,4 +202,5 @@ def create_app_from_environment() -> FastAPI:
     app = create_app(settings)
     freeze_startup_objects()
     favour_the_event_loop()
+    one_blas_thread()
     return app

@@ -180,6 +180,7 @@ def serve(settings: Settings) -> None:
 
 def _runner(settings: Settings, *, pool_gauges: bool = False) -> Runner:
     from service.clock import system_clock
+    from service.kernel.threads import one_blas_thread
     from service.runner import Runner
     from service.storage.database import create_database_engine, create_session_factory
 
@@ -189,6 +190,7 @@ def _runner(settings: Settings, *, pool_gauges: bool = False) -> Runner:
         _check_schema(settings)
     _check_service_role(settings)
     engine = create_database_engine(settings)
+    one_blas_thread()
     if pool_gauges:
         from service.export.setup import watch_pool
 
