@@ -15,7 +15,8 @@ aggregation pass with nothing to fold. Then, median of ``--repeats``:
   figures;
 - evaluate-now through the API: ``POST /v1/models/bench/evaluate`` of the window, in-process
   (ASGI), which takes the cold path above (the model's cursor is behind the window), with
-  its request and JSON response;
+  its request and JSON response: the first request of a new app (new connections), then the
+  same request again on that app (a running server's pool);
 - cold, row path (what was there before): ``version_events`` rows + ``to_batch`` + the same;
 - once: the full fold (``catch_up``: every bucket profiled and stored) + ``compute``;
 - Evidently: DataDriftPreset on the same rows (``benchmarks.evaluate.run_evidently``; its
@@ -82,24 +83,30 @@ def _sliced(slices: int) -> Reader:
 
 
 def through_api(url: str, slices: int) -> tuple[dict[tuple[Any, ...], float | None], dict[str, float]]:
-    """``POST …/evaluate`` of the window in-process; its figures' values and its seconds."""
+    """``POST …/evaluate`` of the window in-process, twice on one app: the first request of a
+    new app (its pool opens the request's and the slices' connections, the first statements
+    are planned) under "total", the same request again (nothing is folded in between, so the
+    window is still cold) under "warm", as a running server answers it; the second's figures.
+    """
     from service.app import create_app
     from tests.asgi_client import app_client
 
     settings = Settings(database_url=url, run_jobs=False, cold_read_slices=slices)
     app = create_app(settings, clock=frozen_clock(END))
     body = {"window_start": WINDOW[0].isoformat(), "window_end": WINDOW[1].isoformat()}
+    seconds: dict[str, float] = {}
     try:
         with app_client(app) as client:
-            began = time.perf_counter()
-            response = client.post("/v1/models/bench/evaluate", json=body)
-            seconds = time.perf_counter() - began
+            for name in ("total", "warm"):
+                began = time.perf_counter()
+                response = client.post("/v1/models/bench/evaluate", json=body)
+                seconds[name] = time.perf_counter() - began
+                assert response.status_code == 200, response.text
     finally:
         app.state.context.engine.dispose()
-    assert response.status_code == 200, response.text
     keys = ("family", "metric", "feature", "attribute", "group")
     values = {tuple(i[k] for k in keys): i["value"] for i in response.json()["items"]}
-    return values, {"total": seconds}
+    return values, seconds
 
 
 def _rows(session: Any, model_id: int, spec: Any, layout: Any) -> tuple[Profile, dict[str, float]]:
@@ -261,11 +268,12 @@ def report(args: argparse.Namespace, measured: Measured, evidently: Results) -> 
             f"| {label.format(slices=args.slices)} | {p['read']:.2f} s | {p['profile']:.2f} s | "
             f"{p['evaluate']:.2f} s | {p['total']:.2f} s | {_ratio(ev, p['total'])} |"
         )
-    api = phases["api"]["total"]
-    lines.append(
-        f"| evaluate-now through the API ({args.slices} slices; request + JSON) | – | – | – | "
-        f"{api:.2f} s | {_ratio(ev, api)} |"
-    )
+    for key, when in (("total", "first request of a new app"), ("warm", "the same request again")):
+        api = phases["api"][key]
+        lines.append(
+            f"| evaluate-now through the API ({args.slices} slices; request + JSON), {when} | – | – | – | "
+            f"{api:.2f} s | {_ratio(ev, api)} |"
+        )
     full = measured.fold_s + measured.compute_s
     lines.append(
         f"| full fold (every bucket) + compute | {measured.fold_s:.2f} s fold | – | "
@@ -275,8 +283,13 @@ def report(args: argparse.Namespace, measured: Measured, evidently: Results) -> 
         f"| Evidently 0.7 DataDriftPreset ({evidently.evidently_rows:,} rows) | – | – | – | {ev:.2f} s | 1× |"
     )
     lines.append("")
-    for name, label in (("sliced", "sliced read"), ("api", "API")):
-        ratio = ev / (phases[name]["total"])
+    goals = (
+        ("sliced", "total", "sliced read"),
+        ("api", "total", "API, first request of a new app"),
+        ("api", "warm", "API, the same request again"),
+    )
+    for name, key, label in goals:
+        ratio = ev / (phases[name][key])
         met = "met" if ratio >= GOAL else "NOT met"
         lines.append(f"speed-up of the {label} over Evidently: {ratio:.1f}× (goal ≥ {GOAL:.0f}×: {met})")
     folded = measured.values["folded"]
