@@ -20,6 +20,10 @@ def events_about(
     target_type, target_id = target
     found: list[AuditEventView] = []
     for action in actions:
-        where = repository.AuditFilter(action=action, target_type=target_type, target=target_id, limit=limit)
-        found += [AuditEventView.of(row) for row in repository.page(session, where) if row.at <= until]
+        # The time bound is in the query: filtered after the limit, a page of events newer
+        # than ``until`` would leave out the older ones asked for.
+        where = repository.AuditFilter(
+            action=action, target_type=target_type, target=target_id, until=until, limit=limit
+        )
+        found += [AuditEventView.of(row) for row in repository.page(session, where)]
     return sorted(found, key=lambda e: e.id)[-limit:]

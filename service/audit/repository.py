@@ -72,6 +72,7 @@ class AuditFilter:
     target_type: str | None = None
     target: str | None = None
     since: datetime | None = None
+    until: datetime | None = None  # recorded at or before
     before_id: int | None = None
     limit: int = 100
 
@@ -89,6 +90,8 @@ def page(session: Session, where: AuditFilter) -> Sequence[AuditEvent]:
         query = query.where(AuditEvent.target == where.target)
     if where.since is not None:
         query = query.where(AuditEvent.at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditEvent.at <= where.until)
     if where.before_id is not None:
         query = query.where(AuditEvent.id < where.before_id)
     return session.scalars(query).all()

@@ -253,16 +253,23 @@ def _history(
     return kept, len(events) > MAX_HISTORY
 
 
+# A page says "there may be more" when it is full; one item more is read to know (a period with
+# exactly MAX_ALERTS alerts is listed whole, not said to be cut).
+
+
 def _alerts(session: Session, model_id: int, request: ReportRequest) -> tuple[tuple[AlertView, ...], bool]:
-    page = alerting.alerts_about(session, model_id, (request.start, request.end), MAX_ALERTS)
-    return tuple(sorted(page.items, key=lambda a: a.id)), page.next_before is not None
+    page = alerting.alerts_about(session, model_id, (request.start, request.end), MAX_ALERTS + 1)
+    newest = page.items[:MAX_ALERTS]  # newest first
+    return tuple(sorted(newest, key=lambda a: a.id)), len(page.items) > MAX_ALERTS
 
 
 def _incidents(
     session: Session, model_id: int, request: ReportRequest
 ) -> tuple[tuple[IncidentView, ...], bool]:
-    page = incident_queries.incidents_about(session, model_id, (request.start, request.end), MAX_INCIDENTS)
-    return tuple(sorted(page.items, key=lambda i: i.id)), page.next_before is not None
+    period = (request.start, request.end)
+    page = incident_queries.incidents_about(session, model_id, period, MAX_INCIDENTS + 1)
+    newest = page.items[:MAX_INCIDENTS]  # newest first
+    return tuple(sorted(newest, key=lambda i: i.id)), len(page.items) > MAX_INCIDENTS
 
 
 def build_report(session: Session, name: str, request: ReportRequest, now: datetime) -> ComplianceReport:

@@ -147,3 +147,47 @@ def test_documents_verify_as_the_database_stores_them(
     engine.dispose()
     status, out = _verify(database_url, capsys)
     assert status == 0, out
+
+
+def test_events_about_a_target_up_to_a_time_are_found_behind_newer_ones(database_url: str) -> None:
+    """A report for a past period reads the newest events up to its end: events recorded
+    after that end, however many, must not take the places the limit leaves."""
+    from service.audit.queries import events_about
+
+    engine = create_database_engine(Settings(database_url=database_url))
+    sessions = create_session_factory(engine)
+    actor = Principal(actor="cli:alice", name="alice", role=Role.ADMIN)
+    end = NOW - timedelta(days=1)
+    with unit_of_work(sessions) as session:
+        for k in range(3):  # before the period's end
+            record(
+                session,
+                actor,
+                Action.MONITOR_CHANGED,
+                ("model", "m"),
+                end - timedelta(hours=3 - k),
+                after={"k": k},
+            )
+        for k in range(5):  # after it: more than the limit
+            record(
+                session,
+                actor,
+                Action.MONITOR_CHANGED,
+                ("model", "m"),
+                end + timedelta(hours=k + 1),
+                after={"k": 3 + k},
+            )
+        record(
+            session,
+            actor,
+            Action.MONITOR_CHANGED,
+            ("model", "other"),
+            end - timedelta(hours=1),
+            after={"k": 9},
+        )
+    with unit_of_work(sessions) as session:
+        found = events_about(session, ("model", "m"), [Action.MONITOR_CHANGED.value], end, 2)
+        everything = events_about(session, ("model", "m"), [Action.MONITOR_CHANGED.value], end, 10)
+    engine.dispose()
+    assert [e.after for e in found] == [{"k": 1}, {"k": 2}]  # the 2 newest up to the end, oldest first
+    assert [e.after for e in everything] == [{"k": 0}, {"k": 1}, {"k": 2}]
