@@ -169,3 +169,27 @@ def test_the_report_is_the_evaluate_apis_figures_with_small_cells_suppressed(loa
     check_breaches_incidents_alerts_and_history_are_the_stored_ones(loaded)
     for text in ("90 days", "Article 72", "25 months", "MODELMON_REPORT_MIN_CELL", "not legal advice"):
         assert text in loaded.html
+
+
+def test_a_list_is_said_to_be_cut_only_when_items_were_left_out(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A period with exactly as many alerts (incidents) as the report lists shows them all and
+    says nothing; one place fewer keeps the newest and says how many are shown."""
+    from service.reports import compliance
+
+    params = {"from": PERIOD[0].isoformat(), "to": PERIOD[1].isoformat()}
+    for css, limit, noun in (("alerts", "MAX_ALERTS", "alerts"), ("incidents", "MAX_INCIDENTS", "incidents")):
+        ids = [int(r[0]) for r in _one(loaded.tables, css).rows[1:]]
+        assert ids, f"the scenario has {noun}"
+        monkeypatch.setattr(compliance, limit, len(ids))
+        html = loaded.client.get(REPORT, params=params).text
+        assert [int(r[0]) for r in _one(Tables(html), css).rows[1:]] == ids
+        assert f"newest {noun} of the period are listed" not in html
+        if css == "incidents" and len(ids) == 1:  # the scenario's one incident: no shorter list
+            continue
+        monkeypatch.setattr(compliance, limit, len(ids) - 1)
+        html = loaded.client.get(REPORT, params=params).text
+        assert [int(r[0]) for r in _one(Tables(html), css).rows[1:]] == ids[1:]  # the newest
+        assert f"Only the {len(ids) - 1} newest {noun} of the period are listed" in html
+        monkeypatch.undo()
