@@ -21,32 +21,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+Encoding = tuple[npt.NDArray[np.object_], npt.NDArray[np.integer[Any]]]  # (categories, codes)
+
 
 class CodedLabels(np.ndarray[Any, np.dtype[np.object_]]):
     """An object array equal to ``categories[codes]``, with both kept (see the module)."""
 
-    categories: npt.NDArray[np.object_] | None
-    codes: npt.NDArray[np.integer[Any]] | None
+    encoding: Encoding | None
 
     def __array_finalize__(self, obj: Any) -> None:
         # Called for every array made from this one: none of them is known to match the codes.
-        self.categories = None
-        self.codes = None
+        self.encoding = None
 
 
 def coded_labels(categories: npt.NDArray[np.object_], codes: npt.NDArray[np.integer[Any]]) -> CodedLabels:
     """The column ``categories[codes]`` (``codes`` in ``[0, len(categories))``), carrying both."""
     column: CodedLabels = categories[codes].view(CodedLabels)
-    column.categories = categories
-    column.codes = codes
+    column.encoding = (categories, codes)
     return column
 
 
-def encoding_of(column: object) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.integer[Any]]] | None:
+def encoding_of(column: object) -> Encoding | None:
     """``(categories, codes)`` of a column built by ``coded_labels``, else None."""
-    if not isinstance(column, CodedLabels) or column.categories is None or column.codes is None:
-        return None
-    return (column.categories, column.codes) if len(column.codes) == len(column) else None
+    return column.encoding if isinstance(column, CodedLabels) else None
 
 
 def take(column: npt.NDArray[Any], index: npt.NDArray[np.integer[Any]]) -> npt.NDArray[Any]:

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,8 @@ from service.kernel import grid
 from service.registry.service import RegisteredModel, VersionSpec, load_model, pick_version
 from service.reports.compliance_tables import Shown, VersionTables, version_tables
 from service.windows import queries as windows
+
+Listed = TypeVar("Listed", AlertView, IncidentView)
 
 # Longest period of one report: a year (a quarterly or annual filing); the cost is a merge of
 # stored profiles, not of rows, so this bounds only the lists (windows, alerts).
@@ -253,14 +257,9 @@ def _history(
     return kept, len(events) > MAX_HISTORY
 
 
-# A page says "there may be more" when it is full; one item more is read to know (a period with
-# exactly MAX_ALERTS alerts is listed whole, not said to be cut).
-
-
 def _alerts(session: Session, model_id: int, request: ReportRequest) -> tuple[tuple[AlertView, ...], bool]:
     page = alerting.alerts_about(session, model_id, (request.start, request.end), MAX_ALERTS + 1)
-    newest = page.items[:MAX_ALERTS]  # newest first
-    return tuple(sorted(newest, key=lambda a: a.id)), len(page.items) > MAX_ALERTS
+    return _newest(page.items, MAX_ALERTS)
 
 
 def _incidents(
@@ -268,8 +267,15 @@ def _incidents(
 ) -> tuple[tuple[IncidentView, ...], bool]:
     period = (request.start, request.end)
     page = incident_queries.incidents_about(session, model_id, period, MAX_INCIDENTS + 1)
-    newest = page.items[:MAX_INCIDENTS]  # newest first
-    return tuple(sorted(newest, key=lambda i: i.id)), len(page.items) > MAX_INCIDENTS
+    return _newest(page.items, MAX_INCIDENTS)
+
+
+def _newest(newest_first: Sequence[Listed], limit: int) -> tuple[tuple[Listed, ...], bool]:
+    """The ``limit`` newest of a page read with ``limit`` + 1 items, oldest first, and whether
+    one was left out. A full page only says "there may be more": the one more read tells, so a
+    period with exactly ``limit`` items is listed whole and not said to be cut."""
+    kept = sorted(newest_first[:limit], key=attrgetter("id"))
+    return tuple(kept), len(newest_first) > limit
 
 
 def build_report(session: Session, name: str, request: ReportRequest, now: datetime) -> ComplianceReport:
