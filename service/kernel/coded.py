@@ -16,6 +16,7 @@ its rows no longer match the codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,3 +56,15 @@ def take(column: npt.NDArray[Any], index: npt.NDArray[np.integer[Any]]) -> npt.N
         return taken
     categories, codes = encoded
     return coded_labels(categories, codes[index])
+
+
+def per_value(
+    column: object, test: Callable[[npt.NDArray[np.object_]], npt.NDArray[np.bool_]]
+) -> npt.NDArray[np.bool_]:
+    """``test`` (elementwise over an object array) of every row of ``column``: for a coded
+    column once per distinct value and gathered by code, else over the rows."""
+    encoded = encoding_of(column)
+    if encoded is None:
+        return test(np.asarray(column, dtype=object))
+    categories, codes = encoded
+    return test(categories)[codes]

@@ -47,6 +47,28 @@ def representable(values: FloatArray) -> BoolArray:
     return usable
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class BinnedValues:
+    """A numeric column's representable values and the bin of each (``NumericBins.index``).
+
+    Binning is the costliest step of a profile (a binary search over ~100 edges per value:
+    ~1.3 s of CPU per 10^6 rows of 15 columns); a profile bins each column once and its
+    summary and its slice cells share the result."""
+
+    rows: int
+    keep: BoolArray | None  # the representable rows; None when every row is
+    values: FloatArray  # the representable values, in row order
+    index: IntArray  # the bin of each of ``values``
+
+    def row_bins(self) -> IntArray:
+        """The bin of every row, −1 where the value is missing."""
+        if self.keep is None:
+            return self.index
+        out = np.full(self.rows, -1, dtype=np.int64)
+        out[self.keep] = self.index
+        return out
+
+
 def usable_values(values: FloatArray | None) -> FloatArray:
     """The representable values of a column as float64 (the rest is missing)."""
     if values is None:
@@ -189,3 +211,15 @@ def fit_numeric(name: str, values: FloatArray, *, bins: int = 100, coarse_bins: 
     coarse = np.searchsorted(fine, np.unique(quantiles[:: bins // coarse_bins]))
     edges = tuple(float(e) for e in fine)
     return NumericBins(name, edges, tuple(int(i) for i in coarse), float(np.median(x)))
+
+
+def bin_values(bins: NumericBins, values: FloatArray | None) -> BinnedValues | None:
+    """The representable values of a column and their bins; None for an absent column."""
+    if values is None:
+        return None
+    column = np.asarray(values, dtype=np.float64)
+    keep = representable(column)
+    if keep.all():
+        return BinnedValues(column.size, None, column, bins.index(column))
+    x = column[keep]
+    return BinnedValues(column.size, keep, x, bins.index(x))

@@ -123,7 +123,9 @@ def _standardised(
     scales: tuple[float, ...],
 ) -> tuple[FloatArray, np.ndarray[Any, np.dtype[np.bool_]]]:
     """(n × d standardised values with missing ones 0, whether each row has any value)."""
-    z = np.zeros((rows, len(features)), dtype=np.float64)
+    # Column-major: each feature is written into contiguous memory, not every d-th number
+    # (0.43 s against ~0.2 s of CPU for 15 features of 10^6 rows).
+    z = np.zeros((rows, len(features)), dtype=np.float64, order="F")
     present = np.zeros(rows, dtype=bool)
     for j, name in enumerate(features):
         column = numeric.get(name)
@@ -131,7 +133,11 @@ def _standardised(
             continue
         x = np.asarray(column, dtype=np.float64)
         keep = representable(x)
-        z[:, j] = np.clip(np.where(keep, (x - means[j]) / scales[j], 0.0), -Z_CLIP, Z_CLIP)
+        out = z[:, j]
+        np.subtract(x, means[j], out=out)
+        np.divide(out, scales[j], out=out)
+        out[~keep] = 0.0
+        np.clip(out, -Z_CLIP, Z_CLIP, out=out)
         present |= keep
     return z, present
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol, Self, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from service.kernel.coded import per_value
 from service.stats.aggregates import (
     BinaryCounts,
     MulticlassCounts,
@@ -235,33 +236,37 @@ def _groupings(layout: Layout, batch: Batch, keep: BoolArray) -> list[tuple[list
 
 
 def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
-    pred = np.asarray(predicted, dtype=object)
-    keep = ~_absent(pred)
-    positive = _equals(pred, layout.positive_label)[keep]
+    # Per distinct value where the columns are coded (kernel/coded.py), else per row.
+    def is_positive(column: npt.NDArray[np.object_]) -> BoolArray:
+        return _equals(column, layout.positive_label)
+
+    keep = ~per_value(predicted, _absent)
+    positive = per_value(predicted, is_positive)[keep]
     if batch.labels is None:
         labelled = actual = np.zeros(positive.size, dtype=bool)
     else:
-        labels = np.asarray(batch.labels, dtype=object)[keep]
-        labelled = ~_absent(labels)
-        actual = _equals(labels, layout.positive_label) & labelled
+        labelled = ~per_value(batch.labels, _absent)[keep]
+        actual = per_value(batch.labels, is_positive)[keep] & labelled
     scores = (
         np.full(positive.size, np.nan)
         if batch.scores is None
         else np.asarray(batch.scores, dtype=np.float64)[keep]
     )
     scored = labelled & ~np.isnan(scores)
-    loss = log_loss_terms(scores[scored], actual[scored])  # once per batch, not per grouping
-    loss_powers = (loss, loss**2, loss**3)
+    # Once per batch, not per grouping (overall, each attribute, each intersection).
+    loss = log_loss_terms(scores[scored], actual[scored])
+    scored_terms = ((scores[scored] - actual[scored]) ** 2, loss, loss**2, loss**3)
+    histogram_cells = _ScoreCells.of(layout.score_edges, scores, labelled, actual)
 
     def kernel(group: IntArray, groups: int) -> dict[int, Outcomes]:
         cells = np.bincount(((group * 2 + labelled) * 2 + positive) * 2 + actual, minlength=groups * 8)
         # Per group, 8 cells indexed labelled * 4 + predicted positive * 2 + actual positive.
         cube = cells.reshape(groups, 8)
         rows = cube.sum(axis=1)
-        scored_n = np.bincount(group[scored], minlength=groups).tolist()
-        brier = np.bincount(group[scored], weights=(scores[scored] - actual[scored]) ** 2, minlength=groups)
-        losses = [np.bincount(group[scored], weights=w, minlength=groups).tolist() for w in loss_powers]
-        hist, sums = _score_histograms(layout.score_edges, group, groups, scores, labelled, actual)
+        of_scored = group[scored]
+        scored_n = np.bincount(of_scored, minlength=groups).tolist()
+        brier, *losses = (np.bincount(of_scored, weights=w, minlength=groups).tolist() for w in scored_terms)
+        hist, sums = histogram_cells.by_group(group, groups)
         out: dict[int, Outcomes] = {}
         filled = np.flatnonzero(rows)
         # One tolist per array for the groups with rows (~40 of them per bucket), not per group.
@@ -276,7 +281,7 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
                 tn=c[4],
                 fn=c[5],
                 scored_labelled=scored_n[i],
-                brier_sum=float(brier[i]),
+                brier_sum=brier[i],
                 log_loss_rows=scored_n[i],
                 log_loss_sum=losses[0][i],
                 log_loss_sq_sum=losses[1][i],
@@ -289,22 +294,32 @@ def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray)
     return keep, kernel
 
 
-def _score_histograms(
-    edges: tuple[float, ...],
-    group: IntArray,
-    groups: int,
-    scores: FloatArray,
-    labelled: BoolArray,
-    actual: BoolArray,
-) -> tuple[IntArray, FloatArray]:
-    """Counts and score sums, shape (groups, 3, bins): positive, negative, unlabelled."""
-    bins = len(edges) - 1
-    has = ~np.isnan(scores)
-    kind = np.where(labelled, np.where(actual, 0, 1), 2)[has]
-    key = (group[has] * 3 + kind) * bins + ScoreHistogram.bin_index(edges, scores[has])
-    counts = np.bincount(key, minlength=groups * 3 * bins).reshape(groups, 3, bins)
-    sums = np.bincount(key, weights=scores[has], minlength=groups * 3 * bins).reshape(groups, 3, bins)
-    return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
+@dataclass(frozen=True, slots=True, eq=False)
+class _ScoreCells:
+    """Each scored row's score histogram cell (kind × bins + bin; kind 0 positive, 1
+    negative, 2 unlabelled) and score: binned once per batch, counted per grouping."""
+
+    has: BoolArray  # the rows with a score
+    cells: IntArray
+    scores: FloatArray
+    bins: int
+
+    @classmethod
+    def of(
+        cls, edges: tuple[float, ...], scores: FloatArray, labelled: BoolArray, actual: BoolArray
+    ) -> _ScoreCells:
+        bins = len(edges) - 1
+        has = ~np.isnan(scores)
+        kind = np.where(labelled, np.where(actual, 0, 1), 2)[has]
+        return cls(has, kind * bins + ScoreHistogram.bin_index(edges, scores[has]), scores[has], bins)
+
+    def by_group(self, group: IntArray, groups: int) -> tuple[IntArray, FloatArray]:
+        """Counts and score sums, shape (groups, 3, bins): positive, negative, unlabelled."""
+        key = group[self.has] * (3 * self.bins) + self.cells
+        size, shape = groups * 3 * self.bins, (groups, 3, self.bins)
+        counts = np.bincount(key, minlength=size).reshape(shape)
+        sums = np.bincount(key, weights=self.scores, minlength=size).reshape(shape)
+        return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
 
 
 def _class_index(classes: tuple[str, ...], column: Labels | FloatArray) -> IntArray:

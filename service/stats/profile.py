@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from service.stats.bins import representable
+from service.stats.bins import bin_values, representable
 from service.stats.layout import Batch, FloatArray, Labels, Layout, NumericBins, Vocabulary
 from service.stats.multivariate import held_out_errors
 from service.stats.outcomes import (
@@ -42,11 +42,13 @@ from service.stats.summaries import NumericSummary as NumericSummary
 from service.stats.summaries import (
     Parts,
     attributions_by_part,
+    binned_by_part,
     categorical_by_part,
     numeric_by_part,
     sum_categorical,
     sum_numeric,
     summarize_attribution,
+    summarize_binned,
 )
 from service.stats.summaries import summarize_categorical as summarize_categorical
 from service.stats.summaries import summarize_numeric as summarize_numeric
@@ -270,10 +272,11 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
     elif isinstance(layout.prediction, Vocabulary):
         prediction = summarize_categorical(layout.prediction, predicted, rows=rows)
     attributions = {name: summarize_attribution(column) for name, column in batch.attributions.items()}
+    binned = {c.name: bin_values(c, batch.numeric.get(c.name)) for c in layout.numeric}  # shared: slices
     return Profile(
         layout_hash=layout.content_hash,
         rows=rows,
-        numeric={c.name: summarize_numeric(c, batch.numeric.get(c.name), rows=rows) for c in layout.numeric},
+        numeric={c.name: summarize_binned(c, binned[c.name], rows=rows) for c in layout.numeric},
         categorical={
             c.name: summarize_categorical(c, batch.categorical.get(c.name), rows=rows)
             for c in layout.categorical
@@ -283,7 +286,7 @@ def build_profile(layout: Layout, batch: Batch) -> Profile:
         outcomes=build_outcomes(layout, batch, predicted=predicted),
         attributions={name: s for name, s in attributions.items() if s.count},
         multivariate=_multivariate(layout, batch),
-        slices=build_slices(layout, batch, predicted=predicted),
+        slices=build_slices(layout, batch, predicted=predicted, binned=binned),
     )
 
 
@@ -303,13 +306,16 @@ def build_profiles(layout: Layout, batch: Batch, bounds: Sequence[int]) -> list[
         predictions = numeric_by_part(layout.prediction, values, parts)
     elif isinstance(layout.prediction, Vocabulary):
         predictions = categorical_by_part(layout.prediction, predicted, parts)
-    numeric = {c.name: numeric_by_part(c, batch.numeric.get(c.name), parts) for c in layout.numeric}
+    binned = {c.name: bin_values(c, batch.numeric.get(c.name)) for c in layout.numeric}  # shared: slices
+    numeric = {c.name: binned_by_part(c, binned[c.name], parts) for c in layout.numeric}
     categorical = {
         c.name: categorical_by_part(c, batch.categorical.get(c.name), parts) for c in layout.categorical
     }
     scores = None if layout.score is None else numeric_by_part(layout.score, batch.scores, parts)
     outcomes = outcomes_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
-    slices = slices_by_part(layout, batch, predicted=predicted, part=parts.index(), parts=parts.count)
+    slices = slices_by_part(
+        layout, batch, predicted=predicted, part=parts.index(), parts=parts.count, binned=binned
+    )
     attributions = {name: attributions_by_part(column, parts) for name, column in batch.attributions.items()}
     model = layout.multivariate
     multivariate = (

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from service.stats.bins import BoolArray, IntArray, NumericBins, representable
+from service.stats.bins import BinnedValues, BoolArray, IntArray, NumericBins, bin_values, representable
 from service.stats.layout import FloatArray, Labels, Vocabulary
 from service.stats.outcomes import stack_sum
 
@@ -188,14 +188,14 @@ def sum_categorical(items: Sequence[CategoricalSummary]) -> CategoricalSummary:
 
 def summarize_numeric(bins: NumericBins, values: FloatArray | None, *, rows: int) -> NumericSummary:
     """Summarise one numeric column (NaN, ±inf and |x| > 1e50 count as missing)."""
-    if values is None:
+    return summarize_binned(bins, bin_values(bins, values), rows=rows)
+
+
+def summarize_binned(bins: NumericBins, binned: BinnedValues | None, *, rows: int) -> NumericSummary:
+    """``summarize_numeric`` of a column already binned (``bins.bin_values``)."""
+    if binned is None or binned.values.size == 0:
         return NumericSummary.empty(bins, missing=rows)
-    column = np.asarray(values, dtype=np.float64)
-    keep = representable(column)
-    x = column if keep.all() else column[keep]
-    if x.size == 0:
-        return NumericSummary.empty(bins, missing=rows)
-    index = bins.index(x)
+    x, index = binned.values, binned.index
     counts = np.bincount(index, minlength=bins.bins)
     sums = np.bincount(index, weights=x - bins.anchors[index] if bins.discrete else x, minlength=bins.bins)
     shifted = x - bins.center
@@ -308,13 +308,17 @@ def _extremes(x: FloatArray, parts: Parts, counts: IntArray) -> tuple[list[float
 
 def numeric_by_part(bins: NumericBins, values: FloatArray | None, parts: Parts) -> list[NumericSummary]:
     """``summarize_numeric`` of each part's rows, in one pass over the column."""
+    return binned_by_part(bins, bin_values(bins, values), parts)
+
+
+def binned_by_part(bins: NumericBins, binned: BinnedValues | None, parts: Parts) -> list[NumericSummary]:
+    """``numeric_by_part`` of a column already binned (``bins.bin_values``)."""
     sizes = parts.sizes.tolist()
-    if values is None:
+    if binned is None:
         return [NumericSummary.empty(bins, missing=n) for n in sizes]
-    column = np.asarray(values, dtype=np.float64)
-    keep = representable(column)
-    x, kept = (column, parts) if keep.all() else (column[keep], parts.within(keep))
-    part, index = kept.index(), bins.index(x)
+    x, index = binned.values, binned.index
+    kept = parts if binned.keep is None else parts.within(binned.keep)
+    part = kept.index()
     key, cells = part * bins.bins + index, (parts.count, bins.bins)
     histogram = np.bincount(key, minlength=parts.count * bins.bins).reshape(cells).tolist()
     weights = x - bins.anchors[index] if bins.discrete else x

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from service.kernel.coded import CodedLabels, coded_labels, encoding_of, take
+from service.kernel.coded import CodedLabels, coded_labels, encoding_of, per_value, take
 from service.stats.layout import Batch, Vocabulary, fit_layout
 from service.stats.profile import build_profile, build_profiles
 from service.storage.columnar import CopyPlan, parse_csv
@@ -113,3 +113,13 @@ def test_text_columns_read_from_csv_carry_their_encoding() -> None:
     np.testing.assert_array_equal(
         VOCABULARY.codes(columns["city"]), VOCABULARY.codes(np.array(columns["city"].tolist(), dtype=object))
     )
+
+
+def test_a_test_per_value_equals_the_test_per_row() -> None:
+    column = _column()
+    plain = np.array(list(column), dtype=object)
+    missing = lambda c: np.asarray(c == None, dtype=bool) | np.asarray(c != c, dtype=bool)  # noqa: E711, E731
+    for test in (missing, lambda c: np.asarray(c == "b", dtype=bool)):
+        coded, rows = per_value(column, test), per_value(plain, test)
+        assert coded.dtype == bool and np.array_equal(coded, rows) and np.array_equal(rows, test(plain))
+    assert per_value(plain, missing).sum() == sum(v is None or v != v for v in plain)

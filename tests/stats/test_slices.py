@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from service.stats.bins import bin_values
 from service.stats.labels import label_delta
 from service.stats.layout import Batch, Layout, fit_layout
 from service.stats.profile import Profile, build_profile, merge_all
 from service.stats.serialize import profile_from_dict, profile_to_dict
 from service.stats.slice_search import SliceSearch, hypergeometric_sf, search_slices
-from service.stats.slices import MAX_PAIR_CELLS, _coarse_index, build_slices, plan_of
+from service.stats.slices import MAX_PAIR_CELLS, _codes, build_slices, coarse_table, plan_of
 
 PURPOSES = np.array(["car", "home", "study", "travel", "debt"], dtype=object)
 REGIONS = np.array(["north", "south", "east"], dtype=object)
@@ -187,7 +188,33 @@ def test_hypergeometric_tail_matches_scipy_from_small_cells_to_a_million_rows() 
 def test_numeric_cells_are_the_coarse_cells_of_the_fine_bins() -> None:
     layout = _layout()
     bins = layout.numeric[0]
-    x = np.concatenate([np.asarray(bins.edges), np.random.default_rng(8).lognormal(10, 0.7, 5_000)])
-    fine = bins.index(x)
-    expected = np.searchsorted(np.asarray(bins.coarse), fine, side="right") - 1
-    assert np.array_equal(_coarse_index(bins, x), expected)
+    edges = np.asarray(bins.edges)
+    rng = np.random.default_rng(8)
+    x = np.concatenate([edges, edges[:1] - 1.0, edges[-1:] + 1.0, rng.lognormal(10, 0.7, 5_000)])
+    # Independently: a search over the coarse edges themselves, the edge cells taking the rest.
+    coarse_edges = edges[np.asarray(bins.coarse)]
+    expected = np.clip(np.searchsorted(coarse_edges, x, side="right") - 1, 0, len(bins.coarse) - 2)
+    table = coarse_table(bins)
+    assert np.array_equal(table[bins.index(x)], expected)
+    assert table[-1] == len(bins.coarse) - 1  # a missing value (bin −1): the missing cell
+
+
+def test_numeric_slice_cells_of_missing_and_out_of_range_values() -> None:
+    """A row's numeric cell, whether the profile hands its bins over or not: NaN, ±inf and
+    |x| > 1e50 in the missing cell, values beyond the reference in the edge cells."""
+    layout = _layout()
+    batch = _batch(2_000, seed=9)
+    income = batch.numeric["income"].copy()
+    income[:6] = [np.nan, np.inf, -np.inf, 1e60, -1.0, 1e9]
+    batch = replace(batch, numeric={**batch.numeric, "income": income})
+    bins = next(b for b in layout.numeric if b.name == "income")
+    column = next(c for c in plan_of(layout).columns if c.name == "income")
+    keep = np.ones(batch.rows, dtype=bool)
+    keep[::3] = False
+    edges = np.asarray(bins.edges)[np.asarray(bins.coarse)]
+    x = income[keep]
+    expected = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(bins.coarse) - 2)
+    expected[~(np.abs(x) <= 1e50)] = len(column.cells) - 1
+    binned = {b.name: bin_values(b, batch.numeric.get(b.name)) for b in layout.numeric}
+    for given in (None, binned):
+        assert np.array_equal(_codes(layout, column, batch, keep, given), expected)
