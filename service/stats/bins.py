@@ -52,8 +52,8 @@ class BinnedValues:
     """A numeric column's representable values and the bin of each (``NumericBins.index``).
 
     Binning is the costliest step of a profile (a binary search over ~100 edges per value:
-    ~1.3 s of CPU per 10^6 rows of 15 columns); a profile bins each column once and its
-    summary and its slice cells share the result."""
+    ~1.0 s of CPU per 10^6 rows of 15 features, a third of the profile); a profile bins each
+    column once and its summary and its slice cells share the result."""
 
     rows: int
     keep: BoolArray | None  # the representable rows; None when every row is

@@ -151,7 +151,8 @@ def coarse_table(bins: NumericBins) -> IntArray:
     by a row's bin (``BinnedValues.row_bins``, −1 for missing: the last entry). Coarse
     boundaries are fine bin boundaries, so a value's coarse cell is its fine bin's; the
     edge bins keep absorbing out-of-range values. A gather per row instead of a second
-    search over the coarse edges (~0.5 s of CPU per 10^6 rows of 15 columns)."""
+    search over the coarse edges (the slice cells of 10^6 rows of 15 numeric features took
+    0.50 s of CPU against 0.79 s)."""
     coarse = np.asarray(bins.coarse)
     cells = np.searchsorted(coarse, np.arange(bins.bins), side="right") - 1
     table: IntArray = np.append(cells, coarse.size - 1).astype(np.int64)
