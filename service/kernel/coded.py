@@ -17,12 +17,13 @@ its rows no longer match the codes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 Encoding = tuple[npt.NDArray[np.object_], npt.NDArray[np.integer[Any]]]  # (categories, codes)
+Result = TypeVar("Result", bound=npt.NDArray[Any])
 
 
 class CodedLabels(np.ndarray[Any, np.dtype[np.object_]]):
@@ -58,13 +59,12 @@ def take(column: npt.NDArray[Any], index: npt.NDArray[np.integer[Any]]) -> npt.N
     return coded_labels(categories, codes[index])
 
 
-def per_value(
-    column: object, test: Callable[[npt.NDArray[np.object_]], npt.NDArray[np.bool_]]
-) -> npt.NDArray[np.bool_]:
-    """``test`` (elementwise over an object array) of every row of ``column``: for a coded
-    column once per distinct value and gathered by code, else over the rows."""
+def per_value(column: object, lookup: Callable[[npt.NDArray[np.object_]], Result]) -> Result:
+    """``lookup`` (elementwise over an object array: a test, a code) of every row of
+    ``column``: for a coded column once per distinct value and gathered by code, else over
+    the rows."""
     encoded = encoding_of(column)
     if encoded is None:
-        return test(np.asarray(column, dtype=object))
+        return lookup(np.asarray(column, dtype=object))
     categories, codes = encoded
-    return test(categories)[codes]
+    return cast(Result, lookup(categories)[codes])

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from service.kernel.coded import encoding_of
+from service.kernel.coded import per_value
 
 # Re-exported: the numeric bins moved to bins.py; imports from layout keep working.
 from service.stats.bins import MAX_MAGNITUDE as MAX_MAGNITUDE
@@ -137,12 +137,7 @@ class Vocabulary:
         values not found (NaN is missing; a non-NFC string is looked up in its NFC form). A
         column that carries its dictionary encoding (``kernel.coded``) is looked up once per
         distinct value and the codes gathered: ~0.01 s per 10^6 rows against ~0.14 s."""
-        encoded = encoding_of(column)
-        if encoded is not None:
-            categories, indices = encoded
-            by_category: IntArray = self._looked_up(categories)[indices]
-            return by_category
-        return self._looked_up(column)
+        return per_value(column, self._looked_up)
 
     def _looked_up(self, column: Labels) -> IntArray:
         lookup: dict[str | None, int] = {value: i for i, value in enumerate(self.values)}

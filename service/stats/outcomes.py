@@ -149,20 +149,20 @@ def sum_outcomes(items: Sequence[Outcomes]) -> Outcomes:
 _Kernel = Callable[[IntArray, int], dict[int, Outcomes]]
 
 
-def _equals(column: npt.NDArray[np.object_], value: str | None) -> BoolArray:
+def equals(column: npt.NDArray[np.object_], value: str | None) -> BoolArray:
     """Elementwise ``column == value`` (numpy compares object arrays item by item)."""
     return np.asarray(column == value, dtype=bool)
 
 
-def _absent(column: npt.NDArray[np.object_]) -> BoolArray:
+def absent(column: npt.NDArray[np.object_]) -> BoolArray:
     """None or float NaN per row (pandas writes NaN for a missing string); NaN is the one
     value unequal to itself, and ``column != column`` tests that in C (~12 ms per 1M rows)."""
     try:
         nan = np.asarray(column != column, dtype=bool)
     except TypeError:  # an item whose comparison has no truth value (pandas.NA)
         nan = np.fromiter((v != v if isinstance(v, float) else False for v in column), bool, len(column))
-    absent: BoolArray = _equals(column, None) | nan
-    return absent
+    missing: BoolArray = equals(column, None) | nan
+    return missing
 
 
 def build_outcomes(
@@ -238,14 +238,14 @@ def _groupings(layout: Layout, batch: Batch, keep: BoolArray) -> list[tuple[list
 def _binary_kernel(layout: Layout, batch: Batch, predicted: Labels | FloatArray) -> tuple[BoolArray, _Kernel]:
     # Per distinct value where the columns are coded (kernel/coded.py), else per row.
     def is_positive(column: npt.NDArray[np.object_]) -> BoolArray:
-        return _equals(column, layout.positive_label)
+        return equals(column, layout.positive_label)
 
-    keep = ~per_value(predicted, _absent)
+    keep = ~per_value(predicted, absent)
     positive = per_value(predicted, is_positive)[keep]
     if batch.labels is None:
         labelled = actual = np.zeros(positive.size, dtype=bool)
     else:
-        labelled = ~per_value(batch.labels, _absent)[keep]
+        labelled = ~per_value(batch.labels, absent)[keep]
         actual = per_value(batch.labels, is_positive)[keep] & labelled
     scores = (
         np.full(positive.size, np.nan)

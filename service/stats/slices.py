@@ -36,6 +36,7 @@ import numpy.typing as npt
 from service.kernel.coded import per_value
 from service.stats.bins import BinnedValues, bin_values, representable
 from service.stats.layout import MISSING, Batch, FloatArray, IntArray, Labels, Layout, NumericBins, Vocabulary
+from service.stats.outcomes import absent, equals
 
 Kind = Literal["attribute", "categorical", "numeric"]
 MAX_PAIR_CELLS = 1024
@@ -186,17 +187,6 @@ def _codes(
     return vocabulary.group_codes(labels)[keep]
 
 
-def _missing(values: Labels | FloatArray) -> _BoolArray:
-    """None or NaN per row, compared in C (NaN is the one value unequal to itself); per
-    distinct value for a coded column."""
-    return per_value(values, _missing_values)
-
-
-def _missing_values(column: npt.NDArray[np.object_]) -> _BoolArray:
-    missing: _BoolArray = np.asarray(column == None, dtype=bool) | np.asarray(column != column, dtype=bool)  # noqa: E711
-    return missing
-
-
 def _outcome_terms(
     layout: Layout, batch: Batch, predicted: Labels | FloatArray | None
 ) -> tuple[_BoolArray, IntArray | None, list[FloatArray]]:
@@ -210,13 +200,13 @@ def _outcome_terms(
         e = error[keep]
         return keep, None, [np.ones(e.size), np.abs(e), e * e]
     labels = (predicted, batch.labels)
-    keep = ~(_missing(predicted) | _missing(batch.labels))
+    keep = ~(per_value(predicted, absent) | per_value(batch.labels, absent))  # None or NaN
     if layout.task == "multiclass_classification":
         pred = np.asarray(predicted, dtype=object)[keep]
         true = np.asarray(batch.labels, dtype=object)[keep]
         return keep, (pred != true).astype(np.int64), []
     positive = str(layout.positive_label)
-    p, y = (per_value(column, lambda c: np.asarray(c == positive, dtype=bool))[keep] for column in labels)
+    p, y = (per_value(column, lambda c: equals(c, positive))[keep] for column in labels)
     # tp, fp, fn, tn → 0, 1, 2, 3
     return keep, np.where(p, np.where(y, 0, 1), np.where(y, 2, 3)).astype(np.int64), []
 
