@@ -123,6 +123,9 @@ class PredictionRecord:
     attributes: dict[str, str | None]
     attributions: dict[str, float] | None
     subject_id: str | None
+    # The numeric features already packed (``pack_floats`` in the version's order), by a
+    # columnar batch that packs all its rows at once; None: packed from ``features`` when read.
+    packed: bytes | None = field(default=None, repr=False, compare=False)
     digest: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -140,11 +143,11 @@ class PredictionRecord:
     def numbers(self) -> bytes | None:
         """The numeric features packed in the version's schema order (``predictions.numbers``,
         which reads use instead of the document); None for a version without numeric features."""
+        if self.packed is not None:
+            return self.packed
         names = self.version.numeric_features
         # Validation left a numeric feature a float or None.
-        return (
-            pack_floats([cast("float | None", self.features.get(name)) for name in names]) if names else None
-        )
+        return pack_floats(cast("list[float | None]", list(map(self.features.get, names)))) if names else None
 
 
 @dataclass(frozen=True, slots=True)

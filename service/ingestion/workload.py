@@ -23,8 +23,7 @@ from service.registry.service import RegisteredModel
 
 def windows_of(times: Iterable[datetime], plan: WindowGrid) -> int:
     """Distinct windows of ``plan`` holding the buckets of these event times."""
-    buckets = {grid.floor(moment, plan.bucket) for moment in times}
-    return grid.count_windows_containing(buckets, bucket=plan.bucket, step=plan.step, window=plan.window)
+    return grid.count_windows_of_moments(times, bucket=plan.bucket, step=plan.step, window=plan.window)
 
 
 def allowance(plan: WindowGrid, max_windows: int) -> int:

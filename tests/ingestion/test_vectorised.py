@@ -64,6 +64,9 @@ def test_the_fast_path_builds_the_record_paths_records() -> None:
     slow = record_path(table)
     assert fast == slow
     assert [r.content_hash() for r in fast] == [r.content_hash() for r in slow]
+    # Packed by whole columns against one record at a time, a missing number (row 1) included.
+    assert all(r.packed is not None for r in fast) and all(r.packed is None for r in slow)
+    assert [r.numbers for r in fast] == [r.numbers for r in slow]
     assert fast[4].subject_id == "pseudonym-of-alice"
 
 
