@@ -11,12 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.export.live import wait_for
-from tests.live import free_port, process
+from tests.live import LOOPBACK, free_port, process
 from tests.tools import require_binary
 
 pytestmark = pytest.mark.slow
@@ -88,7 +87,7 @@ def _round_scraped(url: str, child: subprocess.Popen[bytes], log: Path) -> str:
 
     def ready() -> bool:
         assert child.poll() is None, f"the worker exited: {log.read_text()}"
-        scraped.append(httpx.get(url, timeout=2).text)
+        scraped.append(LOOPBACK.get(url, timeout=2).text)
         samples = _samples(scraped[-1])
         return all(samples.get(wanted, 0) > 0 for wanted in WANTED)
 

@@ -193,12 +193,23 @@ class AlertmanagerSync:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
-        self._own_client = client is None
-        self.client = client or httpx.Client(timeout=settings.http_timeout_seconds)
+        self._given_client = client
+        self._own_client: httpx.Client | None = None
         self.last_push: datetime | None = None
         self._firing: frozenset[tuple[int, str]] = frozenset()
         self._resolved_sent: set[int] = set()
         self.timing = JobTiming(JOB_NAME, clock)
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client (the given one, else one made on the first push). Made lazily: an
+        httpx client loads the CA bundle into a TLS context, ~25 ms of CPU, which every worker
+        and job runner paid at start although most have no Alertmanager configured."""
+        if self._given_client is not None:
+            return self._given_client
+        if self._own_client is None:
+            self._own_client = httpx.Client(timeout=self.settings.http_timeout_seconds)
+        return self._own_client
 
     @property
     def resend(self) -> timedelta:
@@ -270,5 +281,6 @@ class AlertmanagerSync:
 
     def close(self) -> None:
         """Close the HTTP client if this object made it."""
-        if self._own_client:
-            self.client.close()
+        if self._own_client is not None:
+            self._own_client.close()
+            self._own_client = None

@@ -26,6 +26,7 @@ from service.config import Settings
 from service.storage.alerting_tables import Alert
 from service.storage.database import create_database_engine, create_session_factory, unit_of_work
 from service.storage.registry_tables import Model, ModelVersion
+from tests.live import LOOPBACK
 from tests.tools import require_binary
 from tests.windows.scenario import MutableClock
 
@@ -205,7 +206,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         if process.poll() is not None:
             pytest.fail(f"alertmanager exited: {log.read_text()[-2000:]}")
         try:
-            return httpx.get(url + "/-/ready", timeout=1).status_code == 200
+            return LOOPBACK.get(url + "/-/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -16,6 +16,7 @@ import httpx
 
 from tests.auth import AUTH_HEADERS
 from tests.factories import registration
+from tests.live import LOOPBACK
 
 READY_SECONDS = 30.0
 
@@ -60,7 +61,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 break
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if LOOPBACK.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.05)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.live import free_port, process, wait_ready
+from tests.live import LOOPBACK, free_port, process, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO / "helm" / "modelmon" / "files" / "prometheus-rules.yml"
@@ -73,7 +73,7 @@ class Prometheus:
         self.base = base
 
     def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(f"{self.base}{path}", params=params, timeout=10)
+        response = LOOPBACK.get(f"{self.base}{path}", params=params, timeout=10)
         body = response.json()
         assert body["status"] == "success", f"{path} {params}: {body}"
         return body["data"]
