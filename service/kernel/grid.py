@@ -90,10 +90,9 @@ def count_windows_of_moments(moments: Iterable[datetime], *, bucket: int, step: 
     for the 1,000 event times of every ingested batch."""
     length = timedelta(seconds=bucket)
     numbers = {(moment - EPOCH) // length for moment in moments}
-    if numbers and not (
-        _REACHED_SECONDS[0] <= min(numbers) * bucket and max(numbers) * bucket < _REACHED_SECONDS[1]
-    ):
-        raise OutsideGrid(f"bucket {min(numbers)} or {max(numbers)} of {bucket} s")
+    if numbers:  # ``at`` raises OutsideGrid for a bucket the grid does not reach
+        at(min(numbers) * bucket)
+        at(max(numbers) * bucket)
     return _count_windows((n * bucket for n in numbers), bucket=bucket, step=step, window=window)
 
 

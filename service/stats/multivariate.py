@@ -234,7 +234,7 @@ def _residual_norms(z: FloatArray, axes: FloatArray) -> FloatArray:
     out = np.empty(z.shape[0], dtype=np.float64)
     for start in range(0, z.shape[0], _BLOCK):
         block = np.asfortranarray(z[start : start + _BLOCK])
-        total = _sum_of_squares(block)
+        total = _weighted_sum(block, block.T)
         for axis in weights:
             score = _weighted_sum(block, axis)
             total -= score * score
@@ -245,19 +245,11 @@ def _residual_norms(z: FloatArray, axes: FloatArray) -> FloatArray:
 _BLOCK = 16_384
 
 
-def _weighted_sum(block: FloatArray, weights: FloatArray) -> FloatArray:
-    """Σ_j w_j · block[:, j], accumulated in the order j = 0, 1, …"""
-    total: FloatArray = block[:, 0] * weights[0]
+def _weighted_sum(block: FloatArray, factors: FloatArray) -> FloatArray:
+    """Σ_j block[:, j] · factors[j], accumulated in the order j = 0, 1, …: a weighted sum with
+    one number per feature, or the sum of squares with ``factors`` = ``block.T``."""
+    total: FloatArray = block[:, 0] * factors[0]
     scratch = np.empty_like(total)
     for j in range(1, block.shape[1]):
-        total += np.multiply(block[:, j], weights[j], out=scratch)
-    return total
-
-
-def _sum_of_squares(block: FloatArray) -> FloatArray:
-    """Σ_j block[:, j]², accumulated in the order j = 0, 1, …"""
-    total: FloatArray = block[:, 0] * block[:, 0]
-    scratch = np.empty_like(total)
-    for j in range(1, block.shape[1]):
-        total += np.multiply(block[:, j], block[:, j], out=scratch)
+        total += np.multiply(block[:, j], factors[j], out=scratch)
     return total
